@@ -1,0 +1,257 @@
+//! ed25519 signatures and x25519 key agreement.
+
+//! Verification follows ZIP-215 (the `ed25519-consensus` crate): single and batch
+//! verification accept exactly the same signatures, so a verdict never depends on
+//! which other signatures shared its batch, or on the number of cores.
+
+use zeroize::Zeroizing;
+
+crate::hex_bytes_newtype!(
+    /// An ed25519 verification key (32 bytes, compressed Edwards point).
+    PublicKey,
+    32
+);
+
+crate::hex_bytes_newtype!(
+    /// An ed25519 signature (64 bytes).
+    Signature,
+    64
+);
+
+crate::hex_bytes_newtype!(
+    /// An x25519 public key used for key agreement (HPKE recipients).
+    AgreementPublicKey,
+    32
+);
+
+/// Why a signature or key was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("public key is not a valid ed25519 point")]
+    InvalidPublicKey,
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("batch of {keys} keys, {messages} messages and {signatures} signatures")]
+    BatchShape {
+        keys: usize,
+        messages: usize,
+        signatures: usize,
+    },
+}
+
+/// Fills an array from the operating system's CSPRNG.
+///
+/// # Panics
+/// If the OS has no randomness source, which leaves no safe way to make keys.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).expect("the operating system must provide randomness");
+    out
+}
+
+/// An ed25519 signing key. Its secret bytes are wiped on drop.
+#[derive(Clone)]
+pub struct SigningKey(ed25519_consensus::SigningKey);
+
+impl SigningKey {
+    /// A fresh key from the OS CSPRNG.
+    pub fn generate() -> Self {
+        let seed = Zeroizing::new(random_bytes::<32>());
+        Self::from_seed(&seed)
+    }
+
+    /// A key from its 32-byte seed (the RFC 8032 private key).
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        SigningKey(ed25519_consensus::SigningKey::from(*seed))
+    }
+
+    /// The 32-byte seed. Callers must keep it secret.
+    pub fn seed(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0.to_bytes())
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.0.verification_key().to_bytes())
+    }
+
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        Signature(self.0.sign(message).to_bytes())
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKey(public={})", self.public_key())
+    }
+}
+
+impl PublicKey {
+    /// ZIP-215 verification: the same verdict on every node and in every batch.
+    pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+        let key = ed25519_consensus::VerificationKey::try_from(self.0)
+            .map_err(|_| SignatureError::InvalidPublicKey)?;
+        key.verify(&ed25519_consensus::Signature::from(signature.0), message)
+            .map_err(|_| SignatureError::BadSignature)
+    }
+}
+
+// Below this many signatures a second thread costs more than it saves.
+const PARALLEL_THRESHOLD: usize = 64;
+
+/// Verifies many signatures at once. Returns one verdict per signature, in order.
+///
+/// Batches are checked with ed25519 batch verification, split across the
+/// available cores. A failed batch falls back to single checks so that one bad
+/// signature is pinned down without rejecting its neighbours.
+pub fn verify_batch(
+    keys: &[PublicKey],
+    messages: &[&[u8]],
+    signatures: &[Signature],
+) -> Result<Vec<bool>, SignatureError> {
+    if keys.len() != messages.len() || keys.len() != signatures.len() {
+        return Err(SignatureError::BatchShape {
+            keys: keys.len(),
+            messages: messages.len(),
+            signatures: signatures.len(),
+        });
+    }
+    let n = keys.len();
+    let threads = std::thread::available_parallelism()
+        .map(|p| p.get())
+        .unwrap_or(1);
+    if n < PARALLEL_THRESHOLD || threads == 1 {
+        return Ok(verify_chunk(keys, messages, signatures));
+    }
+    let chunk = n.div_ceil(threads);
+    let mut out = Vec::with_capacity(n);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .step_by(chunk)
+            .map(|start| {
+                let end = (start + chunk).min(n);
+                scope.spawn(move || {
+                    verify_chunk(
+                        &keys[start..end],
+                        &messages[start..end],
+                        &signatures[start..end],
+                    )
+                })
+            })
+            .collect();
+        for handle in handles {
+            match handle.join() {
+                Ok(verdicts) => out.extend(verdicts),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    Ok(out)
+}
+
+fn verify_chunk(keys: &[PublicKey], messages: &[&[u8]], signatures: &[Signature]) -> Vec<bool> {
+    let mut batch = ed25519_consensus::batch::Verifier::new();
+    for ((key, message), signature) in keys.iter().zip(messages).zip(signatures) {
+        batch.queue((
+            ed25519_consensus::VerificationKeyBytes::from(key.0),
+            ed25519_consensus::Signature::from(signature.0),
+            message,
+        ));
+    }
+    if batch.verify(rand_core::OsRng).is_ok() {
+        return vec![true; keys.len()];
+    }
+    keys.iter()
+        .zip(messages)
+        .zip(signatures)
+        .map(|((k, m), s)| k.verify(m, s).is_ok())
+        .collect()
+}
+
+/// An x25519 secret for key agreement. Wiped on drop.
+#[derive(Clone)]
+pub struct AgreementSecret(x25519_dalek::StaticSecret);
+
+impl AgreementSecret {
+    pub fn generate() -> Self {
+        let seed = Zeroizing::new(random_bytes::<32>());
+        Self::from_bytes(&seed)
+    }
+
+    pub fn from_bytes(bytes: &[u8; 32]) -> Self {
+        AgreementSecret(x25519_dalek::StaticSecret::from(*bytes))
+    }
+
+    pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0.to_bytes())
+    }
+
+    pub fn public_key(&self) -> AgreementPublicKey {
+        AgreementPublicKey(x25519_dalek::PublicKey::from(&self.0).to_bytes())
+    }
+}
+
+impl std::fmt::Debug for AgreementSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AgreementSecret(public={})", self.public_key())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_and_verify() {
+        let key = SigningKey::generate();
+        let sig = key.sign(b"hello");
+        assert!(key.public_key().verify(b"hello", &sig).is_ok());
+        assert_eq!(
+            key.public_key().verify(b"hellO", &sig),
+            Err(SignatureError::BadSignature)
+        );
+        let seed = key.seed();
+        assert_eq!(SigningKey::from_seed(&seed).public_key(), key.public_key());
+    }
+
+    #[test]
+    fn batch_pins_down_the_bad_signature() {
+        let keys: Vec<SigningKey> = (0..200u8).map(|i| SigningKey::from_seed(&[i; 32])).collect();
+        let messages: Vec<Vec<u8>> = (0..200u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        let mut sigs: Vec<Signature> = keys
+            .iter()
+            .zip(&messages)
+            .map(|(k, m)| k.sign(m))
+            .collect();
+        sigs[137].0[0] ^= 1;
+        let pks: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
+        let refs: Vec<&[u8]> = messages.iter().map(|m| m.as_slice()).collect();
+        let verdicts = verify_batch(&pks, &refs, &sigs).unwrap();
+        assert_eq!(verdicts.iter().filter(|ok| !**ok).count(), 1);
+        assert!(!verdicts[137]);
+        assert!(matches!(
+            verify_batch(&pks[..1], &refs, &sigs),
+            Err(SignatureError::BatchShape { .. })
+        ));
+    }
+
+    #[test]
+    fn garbage_public_key_is_an_error_not_a_panic() {
+        // y = 2 is not on the curve for any x.
+        let mut bytes = [0u8; 32];
+        bytes[0] = 2;
+        let bad = PublicKey(bytes);
+        let sig = Signature([0u8; 64]);
+        assert!(bad.verify(b"m", &sig).is_err());
+        let verdicts = verify_batch(&[bad], &[b"m"], &[sig]).unwrap();
+        assert_eq!(verdicts, vec![false]);
+    }
+
+    #[test]
+    fn agreement_keys_agree() {
+        let a = AgreementSecret::generate();
+        let b = AgreementSecret::generate();
+        let ab = a.0.diffie_hellman(&x25519_dalek::PublicKey::from(b.public_key().0));
+        let ba = b.0.diffie_hellman(&x25519_dalek::PublicKey::from(a.public_key().0));
+        assert_eq!(ab.as_bytes(), ba.as_bytes());
+    }
+}
