@@ -1,0 +1,105 @@
+//! Stable error codes. They appear in receipts and API bodies; a code, once
+//! published, never changes meaning. Ranges: 1xx transaction envelope, 2xx
+//! identity, 3xx token.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+macro_rules! error_codes {
+    ($($variant:ident = $code:literal, $name:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum ErrorCode { $($variant),* }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            pub fn code(self) -> u16 {
+                match self { $(ErrorCode::$variant => $code),* }
+            }
+
+            /// The snake_case name used in JSON bodies.
+            pub fn name(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $name),* }
+            }
+
+            pub fn from_code(code: u16) -> Option<ErrorCode> {
+                match code { $($code => Some(ErrorCode::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+error_codes! {
+    Ok = 0, "ok";
+    WrongChain = 101, "wrong_chain";
+    BadSignature = 102, "bad_signature";
+    BadNonce = 103, "bad_nonce";
+    TxTooLarge = 104, "tx_too_large";
+    MalformedTx = 105, "malformed_tx";
+    NoActions = 106, "no_actions";
+    TooManyActions = 107, "too_many_actions";
+    WrongSignerKey = 108, "wrong_signer_key";
+    DidAlreadyRegistered = 201, "did_already_registered";
+    DidNotFound = 202, "did_not_found";
+    DidDeactivated = 203, "did_deactivated";
+    NotAnAuthority = 204, "not_an_authority";
+    RoleAlreadyHeld = 205, "role_already_held";
+    RoleNotHeld = 206, "role_not_held";
+    BadKeyPossession = 207, "bad_key_possession";
+    InvalidService = 208, "invalid_service";
+    InsufficientBalance = 301, "insufficient_balance";
+    ZeroAmount = 302, "zero_amount";
+    SelfTransfer = 303, "self_transfer";
+    Overflow = 304, "overflow";
+}
+
+impl BorshSerialize for ErrorCode {
+    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        self.code().serialize(writer)
+    }
+}
+
+impl BorshDeserialize for ErrorCode {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let code = u16::deserialize_reader(reader)?;
+        ErrorCode::from_code(code).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "unknown error code")
+        })
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <String as serde::Deserialize>::deserialize(d)?;
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown error code `{name}`")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_names_are_unique_and_round_trip() {
+        let mut codes: Vec<u16> = ErrorCode::ALL.iter().map(|c| c.code()).collect();
+        let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.name()).collect();
+        codes.sort();
+        codes.dedup();
+        names.sort();
+        names.dedup();
+        assert_eq!(codes.len(), ErrorCode::ALL.len());
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_code(code.code()), Some(*code));
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Wire types of the identity module: DID registration, key rotation,
+//! deactivation and role attestation.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use salus_crypto::{AgreementPublicKey, PublicKey, Signature};
+use serde::{Deserialize, Serialize};
+
+use crate::AccountId;
+
+pub const MAX_SERVICES: usize = 8;
+pub const MAX_SERVICE_FIELD_LEN: usize = 256;
+
+/// The roles an authority can attest. Every role needs an attestation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[borsh(use_discriminant = true)]
+#[repr(u8)]
+pub enum Role {
+    Patient = 0,
+    Provider = 1,
+    Insurer = 2,
+    Researcher = 3,
+    Oracle = 4,
+    Manufacturer = 5,
+    Regulator = 6,
+    Board = 7,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::Patient,
+        Role::Provider,
+        Role::Insurer,
+        Role::Researcher,
+        Role::Oracle,
+        Role::Manufacturer,
+        Role::Regulator,
+        Role::Board,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Patient => "patient",
+            Role::Provider => "provider",
+            Role::Insurer => "insurer",
+            Role::Researcher => "researcher",
+            Role::Oracle => "oracle",
+            Role::Manufacturer => "manufacturer",
+            Role::Regulator => "regulator",
+            Role::Board => "board",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
+                format!("unknown role `{s}` (expected one of {})", names.join(", "))
+            })
+    }
+}
+
+/// A DID document service entry (W3C DID Core §5.4).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Service {
+    /// Fragment, e.g. `vault` (the document shows `did:salus:…#vault`).
+    pub id: String,
+    /// e.g. `SalusVault`, `LinkedDomains`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub endpoint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum IdentityAction {
+    /// Registers `did:salus:<signer>` with the transaction's signing key as its
+    /// verification key.
+    Register {
+        agreement_key: AgreementPublicKey,
+        services: Vec<Service>,
+    },
+    /// Replaces the signer's keys. `possession` is the new key's signature over
+    /// [`rotation_message`], so no one can rotate to a key they do not hold.
+    RotateKeys {
+        new_key: PublicKey,
+        new_agreement_key: AgreementPublicKey,
+        possession: Signature,
+    },
+    SetServices {
+        services: Vec<Service>,
+    },
+    /// Permanent: a deactivated DID resolves with `deactivated: true` and can no
+    /// longer sign.
+    Deactivate,
+    AttestRole {
+        subject: AccountId,
+        role: Role,
+    },
+    RevokeRole {
+        subject: AccountId,
+        role: Role,
+    },
+}
+
+/// What the new key signs to prove possession during rotation.
+pub fn rotation_message(chain_id: &str, account: &AccountId, new_key: &PublicKey) -> Vec<u8> {
+    let mut message = b"salus/rotate/v1\0".to_vec();
+    message.extend_from_slice(&(chain_id.len() as u32).to_be_bytes());
+    message.extend_from_slice(chain_id.as_bytes());
+    message.extend_from_slice(&account.0);
+    message.extend_from_slice(&new_key.0);
+    message
+}
+
+/// A registered DID, as stored on chain.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct DidRecord {
+    pub verification_key: PublicKey,
+    pub agreement_key: AgreementPublicKey,
+    pub services: Vec<Service>,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+    /// How many times the keys were rotated; key ids in the DID document use it.
+    pub key_version: u32,
+    pub deactivated: bool,
+}
+
+/// A role attestation, as stored on chain.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RoleGrant {
+    pub attested_by: AccountId,
+    pub attested_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum IdentityEvent {
+    Registered { account: AccountId },
+    KeysRotated { account: AccountId, key_version: u32 },
+    ServicesUpdated { account: AccountId },
+    Deactivated { account: AccountId },
+    RoleAttested { subject: AccountId, role: Role, by: AccountId },
+    RoleRevoked { subject: AccountId, role: Role, by: AccountId },
+}
+
+impl IdentityEvent {
+    pub fn accounts(&self) -> Vec<AccountId> {
+        match self {
+            IdentityEvent::Registered { account }
+            | IdentityEvent::KeysRotated { account, .. }
+            | IdentityEvent::ServicesUpdated { account }
+            | IdentityEvent::Deactivated { account } => vec![*account],
+            IdentityEvent::RoleAttested { subject, by, .. }
+            | IdentityEvent::RoleRevoked { subject, by, .. } => vec![*subject, *by],
+        }
+    }
+}
+
+/// Who may attest which roles; fixed at genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleAuthority {
+    pub account: AccountId,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct IdentityGenesis {
+    pub authorities: Vec<RoleAuthority>,
+}
