@@ -1,0 +1,163 @@
+//! Finalized blocks, receipts and the indexes the API serves, written in the same
+//! transaction as the state they produced.
+
+use redb::{TableDefinition, WriteTransaction};
+use salus_types::{AccountId, Block, Event, Hash, Receipt};
+
+use crate::store::{Snapshot, Store};
+use crate::StateError;
+
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const BLOCK_HEIGHTS: TableDefinition<&[u8], u64> = TableDefinition::new("block_heights");
+/// tx hash → (height, index in block).
+const TX_LOCATIONS: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("tx_locations");
+const RECEIPTS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("receipts");
+/// account ‖ height ‖ tx index ‖ event index → ().
+const ACCOUNT_EVENTS: TableDefinition<&[u8], ()> = TableDefinition::new("account_events");
+
+pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), StateError> {
+    txn.open_table(BLOCKS)?;
+    txn.open_table(BLOCK_HEIGHTS)?;
+    txn.open_table(TX_LOCATIONS)?;
+    txn.open_table(RECEIPTS)?;
+    txn.open_table(ACCOUNT_EVENTS)?;
+    Ok(())
+}
+
+pub(crate) fn write_block(
+    txn: &WriteTransaction,
+    block: &Block,
+    receipts: &[Receipt],
+) -> Result<(), StateError> {
+    let height = block.header.height;
+    txn.open_table(BLOCKS)?
+        .insert(height, block.encode().as_slice())?;
+    txn.open_table(BLOCK_HEIGHTS)?
+        .insert(block.digest().as_bytes(), height)?;
+    let mut locations = txn.open_table(TX_LOCATIONS)?;
+    let mut receipt_table = txn.open_table(RECEIPTS)?;
+    let mut account_events = txn.open_table(ACCOUNT_EVENTS)?;
+    for (index, receipt) in receipts.iter().enumerate() {
+        let index = u32::try_from(index).expect("block tx count fits u32");
+        locations.insert(receipt.tx_hash.as_bytes(), (height, index))?;
+        receipt_table.insert((height, index), borsh::to_vec(receipt)?.as_slice())?;
+        for (event_index, event) in receipt.events.iter().enumerate() {
+            let event_index = u32::try_from(event_index).expect("event count fits u32");
+            let mut accounts = event.accounts();
+            accounts.sort();
+            accounts.dedup();
+            for account in accounts {
+                account_events.insert(
+                    event_key(&account, height, index, event_index).as_slice(),
+                    (),
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn event_key(account: &AccountId, height: u64, tx: u32, event: u32) -> [u8; 36] {
+    let mut key = [0u8; 36];
+    key[..20].copy_from_slice(&account.0);
+    key[20..28].copy_from_slice(&height.to_be_bytes());
+    key[28..32].copy_from_slice(&tx.to_be_bytes());
+    key[32..].copy_from_slice(&event.to_be_bytes());
+    key
+}
+
+/// Where an event sits in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EventRecord {
+    pub height: u64,
+    pub tx_index: u32,
+    pub event_index: u32,
+    pub tx_hash: Hash,
+    pub event: Event,
+}
+
+impl From<borsh::io::Error> for StateError {
+    fn from(e: borsh::io::Error) -> Self {
+        StateError::Corrupt(e.to_string())
+    }
+}
+
+impl Snapshot {
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StateError> {
+        let table = self.txn().open_table(BLOCKS)?;
+        match table.get(height)? {
+            Some(bytes) => Block::decode(bytes.value())
+                .map(Some)
+                .map_err(|e| StateError::Corrupt(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    pub fn height_of_block(&self, digest: &Hash) -> Result<Option<u64>, StateError> {
+        let table = self.txn().open_table(BLOCK_HEIGHTS)?;
+        Ok(table.get(digest.as_bytes())?.map(|v| v.value()))
+    }
+
+    pub fn tx_location(&self, tx_hash: &Hash) -> Result<Option<(u64, u32)>, StateError> {
+        let table = self.txn().open_table(TX_LOCATIONS)?;
+        Ok(table.get(tx_hash.as_bytes())?.map(|v| v.value()))
+    }
+
+    pub fn receipt(&self, height: u64, index: u32) -> Result<Option<Receipt>, StateError> {
+        let table = self.txn().open_table(RECEIPTS)?;
+        match table.get((height, index))? {
+            Some(bytes) => Ok(Some(borsh::from_slice(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Events that concern `account`, newest first, strictly below `before`
+    /// (a height) when given, at most `limit`.
+    pub fn events_for_account(
+        &self,
+        account: &AccountId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StateError> {
+        let table = self.txn().open_table(ACCOUNT_EVENTS)?;
+        let low = event_key(account, 0, 0, 0);
+        let high = match before {
+            Some(0) => return Ok(Vec::new()),
+            Some(h) => event_key(account, h - 1, u32::MAX, u32::MAX),
+            None => event_key(account, u64::MAX, u32::MAX, u32::MAX),
+        };
+        let mut out = Vec::new();
+        for entry in table.range(low.as_slice()..=high.as_slice())?.rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, _) = entry?;
+            let key = key.value();
+            let height = u64::from_be_bytes(key[20..28].try_into().expect("8 bytes"));
+            let tx_index = u32::from_be_bytes(key[28..32].try_into().expect("4 bytes"));
+            let event_index = u32::from_be_bytes(key[32..36].try_into().expect("4 bytes"));
+            let receipt = self.receipt(height, tx_index)?.ok_or_else(|| {
+                StateError::Corrupt(format!("event index points at missing receipt {height}/{tx_index}"))
+            })?;
+            let event = receipt
+                .events
+                .get(event_index as usize)
+                .cloned()
+                .ok_or_else(|| StateError::Corrupt("event index out of range".into()))?;
+            out.push(EventRecord {
+                height,
+                tx_index,
+                event_index,
+                tx_hash: receipt.tx_hash,
+                event,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StateError> {
+        self.snapshot()?.block(height)
+    }
+}

@@ -1,0 +1,60 @@
+//! Authenticated state and the chain archive, in one redb file.
+//!
+//! - [`Store`] owns the file. State lives in a Jellyfish Merkle tree whose version
+//!   is the block height, so every height keeps its root and every key can be
+//!   proven at any height. A flat table mirrors the latest committed values for
+//!   fast reads.
+//! - [`Pending`] is a block's effect computed but not committed: its writes, its
+//!   new tree nodes and its root. Pendings stack (a child on top of its parent)
+//!   so that consensus can build on blocks that are not yet final.
+//! - [`Store::commit`] writes one finalized block, its receipts, its indexes and
+//!   its state in a single redb transaction: after a crash, either all of a block
+//!   is there or none of it is.
+//! - [`Overlay`] buffers writes over any [`StateRead`]; the state machine uses one
+//!   per transaction to make execution all-or-nothing.
+//!
+//! The crate knows nothing of the modules' rules; keys are opaque bytes.
+
+mod archive;
+mod overlay;
+mod proof;
+mod store;
+
+pub use overlay::{Overlay, StateRead, WriteSet};
+pub use proof::{key_hash, verify_proof, StateProof};
+pub use archive::EventRecord;
+pub use store::{LayeredView, Pending, Snapshot, Store};
+
+/// Errors from the store. The messages name keys only by hash, never by value.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("height {requested} is not committed (latest is {latest:?})")]
+    UnknownHeight { requested: u64, latest: Option<u64> },
+    #[error("pending block at height {actual} cannot be committed on top of height {expected_parent:?}")]
+    OutOfOrder {
+        actual: u64,
+        expected_parent: Option<u64>,
+    },
+    #[error("merkle tree error: {0}")]
+    Tree(String),
+}
+
+macro_rules! storage_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StateError {
+            fn from(e: $t) -> Self { StateError::Storage(e.to_string()) }
+        }
+    )*};
+}
+storage_from!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
