@@ -95,4 +95,3 @@ macro_rules! hex_bytes_newtype {
         }
     };
 }
-

@@ -40,7 +40,9 @@ impl DidKey {
     }
 
     pub fn parse(did: &str) -> Result<DidKey, DidKeyError> {
-        let encoded = did.strip_prefix("did:key:z").ok_or(DidKeyError::NotDidKey)?;
+        let encoded = did
+            .strip_prefix("did:key:z")
+            .ok_or(DidKeyError::NotDidKey)?;
         let raw = bs58::decode(encoded)
             .into_vec()
             .map_err(|_| DidKeyError::Base58)?;
@@ -83,8 +85,14 @@ mod tests {
     fn rejects_garbage() {
         assert_eq!(DidKey::parse("did:web:x"), Err(DidKeyError::NotDidKey));
         assert_eq!(DidKey::parse("did:key:z0OIl"), Err(DidKeyError::Base58));
-        assert_eq!(DidKey::parse("did:key:z2"), Err(DidKeyError::UnsupportedKeyType));
-        let short = format!("did:key:z{}", bs58::encode([0xed, 0x01, 1, 2]).into_string());
+        assert_eq!(
+            DidKey::parse("did:key:z2"),
+            Err(DidKeyError::UnsupportedKeyType)
+        );
+        let short = format!(
+            "did:key:z{}",
+            bs58::encode([0xed, 0x01, 1, 2]).into_string()
+        );
         assert_eq!(DidKey::parse(&short), Err(DidKeyError::Length));
     }
 }

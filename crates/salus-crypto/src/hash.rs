@@ -93,7 +93,11 @@ mod tests {
         assert_ne!(merkle_root(&[a, b]), merkle_root(&[b, a]));
         assert_ne!(merkle_root(&[a, b, c]), merkle_root(&[a, b]));
         assert_ne!(merkle_root(&[a, b, c]), merkle_root(&[a, b, c, c]));
-        assert_ne!(merkle_root(&[a]), a, "a leaf is hashed before it becomes a root");
+        assert_ne!(
+            merkle_root(&[a]),
+            a,
+            "a leaf is hashed before it becomes a root"
+        );
     }
 
     #[test]
@@ -103,7 +107,10 @@ mod tests {
         assert!("zz".parse::<Hash>().is_err());
         assert!(matches!(
             "abcd".parse::<Hash>(),
-            Err(crate::HexError::Length { expected: 32, actual: 2 })
+            Err(crate::HexError::Length {
+                expected: 32,
+                actual: 2
+            })
         ));
         let json = serde_json::to_string(&h).unwrap();
         assert_eq!(serde_json::from_str::<Hash>(&json).unwrap(), h);

@@ -218,7 +218,10 @@ mod tests {
         let file = KeyFile::seal("alice", &keys, b"correct horse", CHEAP).unwrap();
         let json = file.to_json();
         assert!(!json.contains(&hex::encode(*keys.signing.seed())));
-        let opened = KeyFile::from_json(&json).unwrap().open(b"correct horse").unwrap();
+        let opened = KeyFile::from_json(&json)
+            .unwrap()
+            .open(b"correct horse")
+            .unwrap();
         assert_eq!(opened.signing.public_key(), keys.signing.public_key());
         assert_eq!(opened.agreement.public_key(), keys.agreement.public_key());
     }
@@ -236,7 +239,10 @@ mod tests {
         assert!(matches!(swapped.open(b"pw"), Err(KeystoreError::Decrypt)));
         let mut costly = file.clone();
         costly.kdf.m_cost_kib = u32::MAX;
-        assert!(matches!(costly.open(b"pw"), Err(KeystoreError::KdfTooExpensive)));
+        assert!(matches!(
+            costly.open(b"pw"),
+            Err(KeystoreError::KdfTooExpensive)
+        ));
         assert!(matches!(
             KeyFile::from_json("{\"version\":1}"),
             Err(KeystoreError::Malformed(_))

@@ -215,13 +215,11 @@ mod tests {
 
     #[test]
     fn batch_pins_down_the_bad_signature() {
-        let keys: Vec<SigningKey> = (0..200u8).map(|i| SigningKey::from_seed(&[i; 32])).collect();
-        let messages: Vec<Vec<u8>> = (0..200u32).map(|i| i.to_be_bytes().to_vec()).collect();
-        let mut sigs: Vec<Signature> = keys
-            .iter()
-            .zip(&messages)
-            .map(|(k, m)| k.sign(m))
+        let keys: Vec<SigningKey> = (0..200u8)
+            .map(|i| SigningKey::from_seed(&[i; 32]))
             .collect();
+        let messages: Vec<Vec<u8>> = (0..200u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        let mut sigs: Vec<Signature> = keys.iter().zip(&messages).map(|(k, m)| k.sign(m)).collect();
         sigs[137].0[0] ^= 1;
         let pks: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
         let refs: Vec<&[u8]> = messages.iter().map(|m| m.as_slice()).collect();
@@ -250,8 +248,10 @@ mod tests {
     fn agreement_keys_agree() {
         let a = AgreementSecret::generate();
         let b = AgreementSecret::generate();
-        let ab = a.0.diffie_hellman(&x25519_dalek::PublicKey::from(b.public_key().0));
-        let ba = b.0.diffie_hellman(&x25519_dalek::PublicKey::from(a.public_key().0));
+        let ab =
+            a.0.diffie_hellman(&x25519_dalek::PublicKey::from(b.public_key().0));
+        let ba =
+            b.0.diffie_hellman(&x25519_dalek::PublicKey::from(a.public_key().0));
         assert_eq!(ab.as_bytes(), ba.as_bytes());
     }
 }

@@ -137,7 +137,9 @@ impl Snapshot {
             let tx_index = u32::from_be_bytes(key[28..32].try_into().expect("4 bytes"));
             let event_index = u32::from_be_bytes(key[32..36].try_into().expect("4 bytes"));
             let receipt = self.receipt(height, tx_index)?.ok_or_else(|| {
-                StateError::Corrupt(format!("event index points at missing receipt {height}/{tx_index}"))
+                StateError::Corrupt(format!(
+                    "event index points at missing receipt {height}/{tx_index}"
+                ))
             })?;
             let event = receipt
                 .events

@@ -20,9 +20,9 @@ mod overlay;
 mod proof;
 mod store;
 
+pub use archive::EventRecord;
 pub use overlay::{Overlay, StateRead, WriteSet};
 pub use proof::{key_hash, verify_proof, StateProof};
-pub use archive::EventRecord;
 pub use store::{LayeredView, Pending, Snapshot, Store};
 
 /// Errors from the store. The messages name keys only by hash, never by value.
@@ -34,7 +34,9 @@ pub enum StateError {
     Corrupt(String),
     #[error("height {requested} is not committed (latest is {latest:?})")]
     UnknownHeight { requested: u64, latest: Option<u64> },
-    #[error("pending block at height {actual} cannot be committed on top of height {expected_parent:?}")]
+    #[error(
+        "pending block at height {actual} cannot be committed on top of height {expected_parent:?}"
+    )]
     OutOfOrder {
         actual: u64,
         expected_parent: Option<u64>,

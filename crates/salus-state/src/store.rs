@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
-use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
+};
 use salus_types::{Block, Hash, Receipt};
 
 use crate::archive;
@@ -90,7 +92,10 @@ impl Store {
         height: u64,
         writes: WriteSet,
     ) -> Result<Pending, StateError> {
-        let base = ancestors.last().map(|p| Some(p.height)).unwrap_or(snapshot.height);
+        let base = ancestors
+            .last()
+            .map(|p| Some(p.height))
+            .unwrap_or(snapshot.height);
         let expected = base.map_or(0, |h| h + 1);
         if height != expected {
             return Err(StateError::OutOfOrder {
@@ -118,6 +123,25 @@ impl Store {
         })
     }
 
+    /// Computes the genesis state (height 0) on an empty tree, whatever the
+    /// store already holds, so a reopened store can check its genesis.
+    pub fn prepare_genesis(&self, writes: WriteSet) -> Result<Pending, StateError> {
+        let tree = jmt::Sha256Jmt::new(&EmptyTree);
+        let values: Vec<(KeyHash, Option<OwnedValue>)> = writes
+            .iter()
+            .map(|(key, value)| (key_hash(key), value.clone()))
+            .collect();
+        let (root, update) = tree
+            .put_value_set(values, 0)
+            .map_err(|e| StateError::Tree(e.to_string()))?;
+        Ok(Pending {
+            height: 0,
+            root: Hash(root.0),
+            writes,
+            batch: update.node_batch,
+        })
+    }
+
     /// Writes a finalized block: its state, its receipts and its indexes, in one
     /// atomic, durable transaction.
     pub fn commit(
@@ -126,9 +150,19 @@ impl Store {
         block: &Block,
         receipts: &[Receipt],
     ) -> Result<(), StateError> {
-        assert_eq!(block.header.height, pending.height, "block and state heights differ");
-        assert_eq!(block.header.state_root, pending.root, "block claims another state root");
-        assert_eq!(receipts.len(), block.txs.len(), "one receipt per transaction");
+        assert_eq!(
+            block.header.height, pending.height,
+            "block and state heights differ"
+        );
+        assert_eq!(
+            block.header.state_root, pending.root,
+            "block claims another state root"
+        );
+        assert_eq!(
+            receipts.len(),
+            block.txs.len(),
+            "one receipt per transaction"
+        );
         let txn = self.db.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
@@ -292,6 +326,23 @@ impl TreeReader for LayeredView<'_> {
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
         // Only tree restoration (not used by Salus) needs this.
         anyhow::bail!("get_rightmost_leaf is not supported")
+    }
+}
+
+/// The tree before genesis.
+struct EmptyTree;
+
+impl TreeReader for EmptyTree {
+    fn get_node_option(&self, _: &NodeKey) -> anyhow::Result<Option<Node>> {
+        Ok(None)
+    }
+
+    fn get_value_option(&self, _: Version, _: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+        Ok(None)
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        Ok(None)
     }
 }
 

@@ -28,7 +28,9 @@ fn commit_chain(store: &Store, sets: &[WriteSet]) -> Vec<Hash> {
     let mut parent = Hash::ZERO;
     for (height, set) in sets.iter().enumerate() {
         let snapshot = store.snapshot().unwrap();
-        let pending = store.prepare(&snapshot, &[], height as u64, set.clone()).unwrap();
+        let pending = store
+            .prepare(&snapshot, &[], height as u64, set.clone())
+            .unwrap();
         let block = block_for(&pending, parent);
         store.commit(&pending, &block, &[]).unwrap();
         parent = block.digest();
@@ -53,13 +55,18 @@ fn stacked_pendings_give_the_same_roots_as_committing_one_by_one() {
     let mut pendings: Vec<Pending> = Vec::new();
     for (height, set) in sets.iter().enumerate() {
         let ancestors: Vec<&Pending> = pendings.iter().collect();
-        let pending = store.prepare(&snapshot, &ancestors, height as u64, set.clone()).unwrap();
+        let pending = store
+            .prepare(&snapshot, &ancestors, height as u64, set.clone())
+            .unwrap();
         pendings.push(pending);
     }
     let stacked: Vec<Hash> = pendings.iter().map(|p| p.root).collect();
     assert_eq!(stacked, one_by_one);
     assert_ne!(one_by_one[0], one_by_one[1]);
-    assert_eq!(one_by_one[1], one_by_one[2], "an empty block keeps the root");
+    assert_eq!(
+        one_by_one[1], one_by_one[2],
+        "an empty block keeps the root"
+    );
 
     // Reads through the layered view see the newest pending value.
     let ancestors: Vec<&Pending> = pendings.iter().collect();
@@ -85,8 +92,14 @@ fn proofs_verify_at_every_height_and_tampering_fails() {
     let (value, proof) = store.get_with_proof(b"a", 0).unwrap();
     assert_eq!(value.as_deref(), Some(&b"1"[..]));
     verify_proof(&roots[0], b"a", Some(b"1"), &proof).unwrap();
-    assert!(verify_proof(&roots[0], b"a", Some(b"9"), &proof).is_err(), "wrong value");
-    assert!(verify_proof(&roots[1], b"a", Some(b"1"), &proof).is_err(), "wrong root");
+    assert!(
+        verify_proof(&roots[0], b"a", Some(b"9"), &proof).is_err(),
+        "wrong value"
+    );
+    assert!(
+        verify_proof(&roots[1], b"a", Some(b"1"), &proof).is_err(),
+        "wrong root"
+    );
 
     let (value, proof) = store.get_with_proof(b"a", 1).unwrap();
     assert_eq!(value.as_deref(), Some(&b"3"[..]));
@@ -111,7 +124,10 @@ fn proofs_verify_at_every_height_and_tampering_fails() {
 
     assert!(matches!(
         store.get_with_proof(b"a", 7),
-        Err(StateError::UnknownHeight { requested: 7, latest: Some(1) })
+        Err(StateError::UnknownHeight {
+            requested: 7,
+            latest: Some(1)
+        })
     ));
 }
 
@@ -121,7 +137,10 @@ fn state_and_blocks_survive_reopen_and_commits_must_be_in_order() {
     let path = dir.path().join("s.redb");
     let roots = {
         let store = Store::open(&path).unwrap();
-        commit_chain(&store, &[writes(&[("k", Some("v"))]), writes(&[("k", Some("w"))])])
+        commit_chain(
+            &store,
+            &[writes(&[("k", Some("v"))]), writes(&[("k", Some("w"))])],
+        )
     };
     let store = Store::open(&path).unwrap();
     let snapshot = store.snapshot().unwrap();
@@ -134,13 +153,23 @@ fn state_and_blocks_survive_reopen_and_commits_must_be_in_order() {
     // Height 3 cannot be prepared or committed on top of height 1.
     assert!(matches!(
         store.prepare(&snapshot, &[], 3, WriteSet::new()),
-        Err(StateError::OutOfOrder { actual: 3, expected_parent: Some(1) })
+        Err(StateError::OutOfOrder {
+            actual: 3,
+            expected_parent: Some(1)
+        })
     ));
     let pending = store.prepare(&snapshot, &[], 2, WriteSet::new()).unwrap();
-    let stale = store.prepare(&snapshot, &[], 2, writes(&[("x", Some("y"))])).unwrap();
-    store.commit(&pending, &block_for(&pending, block.digest()), &[]).unwrap();
+    let stale = store
+        .prepare(&snapshot, &[], 2, writes(&[("x", Some("y"))]))
+        .unwrap();
+    store
+        .commit(&pending, &block_for(&pending, block.digest()), &[])
+        .unwrap();
     assert!(matches!(
         store.commit(&stale, &block_for(&stale, block.digest()), &[]),
-        Err(StateError::OutOfOrder { actual: 2, expected_parent: Some(2) })
+        Err(StateError::OutOfOrder {
+            actual: 2,
+            expected_parent: Some(2)
+        })
     ));
 }

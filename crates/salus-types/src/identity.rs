@@ -11,7 +11,20 @@ pub const MAX_SERVICES: usize = 8;
 pub const MAX_SERVICE_FIELD_LEN: usize = 256;
 
 /// The roles an authority can attest. Every role needs an attestation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[borsh(use_discriminant = true)]
 #[repr(u8)]
@@ -141,12 +154,29 @@ pub struct RoleGrant {
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum IdentityEvent {
-    Registered { account: AccountId },
-    KeysRotated { account: AccountId, key_version: u32 },
-    ServicesUpdated { account: AccountId },
-    Deactivated { account: AccountId },
-    RoleAttested { subject: AccountId, role: Role, by: AccountId },
-    RoleRevoked { subject: AccountId, role: Role, by: AccountId },
+    Registered {
+        account: AccountId,
+    },
+    KeysRotated {
+        account: AccountId,
+        key_version: u32,
+    },
+    ServicesUpdated {
+        account: AccountId,
+    },
+    Deactivated {
+        account: AccountId,
+    },
+    RoleAttested {
+        subject: AccountId,
+        role: Role,
+        by: AccountId,
+    },
+    RoleRevoked {
+        subject: AccountId,
+        role: Role,
+        by: AccountId,
+    },
 }
 
 impl IdentityEvent {

@@ -42,7 +42,9 @@ impl Did {
         if id.len() != 40 || id.starts_with("0x") {
             return Err(DidError::NotSalus);
         }
-        AccountId::from_hex(id).map(Did).map_err(|_| DidError::NotSalus)
+        AccountId::from_hex(id)
+            .map(Did)
+            .map_err(|_| DidError::NotSalus)
     }
 
     pub fn account(&self) -> AccountId {

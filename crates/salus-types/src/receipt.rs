@@ -23,6 +23,18 @@ impl Event {
     }
 }
 
+impl From<IdentityEvent> for Event {
+    fn from(e: IdentityEvent) -> Self {
+        Event::Identity(e)
+    }
+}
+
+impl From<TokenEvent> for Event {
+    fn from(e: TokenEvent) -> Self {
+        Event::Token(e)
+    }
+}
+
 /// The outcome of one included transaction. A failed transaction is included
 /// too: its nonce is consumed, its actions are rolled back, and `code` says why.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]

@@ -21,14 +21,32 @@ const SIGNING_DOMAIN: &[u8] = b"salus/tx/v1\0";
 const HASH_DOMAIN: &str = "salus/tx-hash/v1";
 
 /// One module's action. Every module adds one variant.
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(tag = "module", content = "action", rename_all = "snake_case")]
 pub enum Action {
     Identity(IdentityAction),
     Token(TokenAction),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct TxBody {
     pub chain_id: String,
     pub signer: AccountId,
@@ -37,7 +55,16 @@ pub struct TxBody {
     pub actions: Vec<Action>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    BorshSerialize,
+    BorshDeserialize,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Tx {
     pub body: TxBody,
     pub signature: Signature,
@@ -180,7 +207,10 @@ mod tests {
     fn malformed_inputs_are_typed_errors() {
         let (_, tx) = sample(0);
         let bytes = tx.encode();
-        assert!(matches!(Tx::decode(&bytes[..bytes.len() - 1]), Err(TxError::Malformed(_))));
+        assert!(matches!(
+            Tx::decode(&bytes[..bytes.len() - 1]),
+            Err(TxError::Malformed(_))
+        ));
         let mut padded = bytes.clone();
         padded.push(0);
         assert!(matches!(Tx::decode(&padded), Err(TxError::Malformed(_))));
@@ -195,7 +225,10 @@ mod tests {
         tx.body.nonce = 1;
         assert_eq!(tx.verify_signature(), Err(TxError::BadSignature));
         let (_, tx) = sample(0);
-        assert!(matches!(tx.check_shape("other"), Err(TxError::WrongChain { .. })));
+        assert!(matches!(
+            tx.check_shape("other"),
+            Err(TxError::WrongChain { .. })
+        ));
         let (key, mut tx) = sample(0);
         tx.body.actions.clear();
         let tx = tx.body.sign(&key);

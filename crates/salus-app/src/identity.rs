@@ -1,0 +1,361 @@
+//! The identity module: a DID registry (`did:salus:<account>`), key rotation,
+//! deactivation, and role attestation by the authorities named at genesis.
+
+use salus_crypto::didkey::DidKey;
+use salus_state::{Overlay, StateError, StateRead};
+use salus_types::identity::{
+    rotation_message, DidRecord, IdentityAction, IdentityEvent, IdentityGenesis, Role, RoleGrant,
+    Service, MAX_SERVICES, MAX_SERVICE_FIELD_LEN,
+};
+use salus_types::{AccountId, Did, ErrorCode, PublicKey};
+use serde_json::{json, Value};
+
+use crate::auth;
+use crate::context::{key, read, write, ActionError, Events, ExecResult, TxContext};
+use crate::genesis::GenesisError;
+
+pub const PREFIX: &str = "identity";
+
+pub fn did_key(account: &AccountId) -> Vec<u8> {
+    key(PREFIX, "did", &account.0)
+}
+
+pub fn role_key(account: &AccountId, role: Role) -> Vec<u8> {
+    let mut id = account.0.to_vec();
+    id.push(role as u8);
+    key(PREFIX, "role", &id)
+}
+
+pub fn authority_key(account: &AccountId) -> Vec<u8> {
+    key(PREFIX, "authority", &account.0)
+}
+
+pub fn did_record(
+    state: &dyn StateRead,
+    account: &AccountId,
+) -> Result<Option<DidRecord>, StateError> {
+    read(state, &did_key(account))
+}
+
+pub fn role(
+    state: &dyn StateRead,
+    account: &AccountId,
+    role: Role,
+) -> Result<Option<RoleGrant>, StateError> {
+    read(state, &role_key(account, role))
+}
+
+pub fn roles(
+    state: &dyn StateRead,
+    account: &AccountId,
+) -> Result<Vec<(Role, RoleGrant)>, StateError> {
+    let mut out = Vec::new();
+    for r in Role::ALL {
+        if let Some(grant) = role(state, account, r)? {
+            out.push((r, grant));
+        }
+    }
+    Ok(out)
+}
+
+/// The roles `account` may attest, as fixed at genesis.
+pub fn authority_roles(
+    state: &dyn StateRead,
+    account: &AccountId,
+) -> Result<Vec<Role>, StateError> {
+    Ok(read(state, &authority_key(account))?.unwrap_or_default())
+}
+
+pub fn init_genesis(
+    state: &mut Overlay<'_>,
+    genesis: &IdentityGenesis,
+) -> Result<(), GenesisError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for authority in &genesis.authorities {
+        if !seen.insert(authority.account) {
+            return Err(GenesisError::Invalid(format!(
+                "identity authority {} is listed twice",
+                authority.account
+            )));
+        }
+        let mut roles = authority.roles.clone();
+        roles.sort();
+        roles.dedup();
+        write(state, authority_key(&authority.account), &roles);
+    }
+    Ok(())
+}
+
+fn reject(code: ErrorCode, message: impl Into<String>) -> ExecResult<()> {
+    Err(ActionError::new(code, message).into())
+}
+
+fn check_services(services: &[Service]) -> ExecResult<()> {
+    if services.len() > MAX_SERVICES {
+        return reject(
+            ErrorCode::InvalidService,
+            format!("at most {MAX_SERVICES} services"),
+        );
+    }
+    for service in services {
+        let fields = [&service.id, &service.kind, &service.endpoint];
+        if fields
+            .iter()
+            .any(|f| f.is_empty() || f.len() > MAX_SERVICE_FIELD_LEN)
+        {
+            return reject(
+                ErrorCode::InvalidService,
+                format!("service fields must be 1..={MAX_SERVICE_FIELD_LEN} bytes"),
+            );
+        }
+        if !service
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return reject(
+                ErrorCode::InvalidService,
+                "service id must be [A-Za-z0-9_-]",
+            );
+        }
+    }
+    let mut ids: Vec<&str> = services.iter().map(|s| s.id.as_str()).collect();
+    ids.sort();
+    if ids.windows(2).any(|w| w[0] == w[1]) {
+        return reject(ErrorCode::InvalidService, "service ids must be unique");
+    }
+    Ok(())
+}
+
+fn live_record(state: &dyn StateRead, account: &AccountId) -> ExecResult<DidRecord> {
+    match did_record(state, account)? {
+        None => Err(ActionError::new(
+            ErrorCode::DidNotFound,
+            format!("{} is not registered", account.did()),
+        )
+        .into()),
+        Some(r) if r.deactivated => Err(ActionError::new(
+            ErrorCode::DidDeactivated,
+            format!("{} is deactivated", account.did()),
+        )
+        .into()),
+        Some(r) => Ok(r),
+    }
+}
+
+pub fn execute(
+    ctx: &TxContext<'_>,
+    signing_key: &PublicKey,
+    state: &mut Overlay<'_>,
+    action: &IdentityAction,
+    events: &mut Events,
+) -> ExecResult<()> {
+    let me = ctx.signer;
+    match action {
+        IdentityAction::Register {
+            agreement_key,
+            services,
+        } => {
+            if did_record(state, &me)?.is_some() {
+                return reject(
+                    ErrorCode::DidAlreadyRegistered,
+                    format!("{} is already registered", me.did()),
+                );
+            }
+            check_services(services)?;
+            let record = DidRecord {
+                verification_key: *signing_key,
+                agreement_key: *agreement_key,
+                services: services.clone(),
+                created_ms: ctx.timestamp_ms,
+                updated_ms: ctx.timestamp_ms,
+                key_version: 1,
+                deactivated: false,
+            };
+            write(state, did_key(&me), &record);
+            events.emit(IdentityEvent::Registered { account: me });
+        }
+        IdentityAction::RotateKeys {
+            new_key,
+            new_agreement_key,
+            possession,
+        } => {
+            let mut record = live_record(state, &me)?;
+            let message = rotation_message(ctx.chain_id, &me, new_key);
+            if new_key.verify(&message, possession).is_err() {
+                return reject(
+                    ErrorCode::BadKeyPossession,
+                    "the new key did not sign the rotation",
+                );
+            }
+            record.verification_key = *new_key;
+            record.agreement_key = *new_agreement_key;
+            record.updated_ms = ctx.timestamp_ms;
+            record.key_version = record
+                .key_version
+                .checked_add(1)
+                .ok_or_else(|| ActionError::new(ErrorCode::Overflow, "too many rotations"))?;
+            let key_version = record.key_version;
+            write(state, did_key(&me), &record);
+            auth::set_key(state, &me, *new_key)?;
+            events.emit(IdentityEvent::KeysRotated {
+                account: me,
+                key_version,
+            });
+        }
+        IdentityAction::SetServices { services } => {
+            let mut record = live_record(state, &me)?;
+            check_services(services)?;
+            record.services = services.clone();
+            record.updated_ms = ctx.timestamp_ms;
+            write(state, did_key(&me), &record);
+            events.emit(IdentityEvent::ServicesUpdated { account: me });
+        }
+        IdentityAction::Deactivate => {
+            let mut record = live_record(state, &me)?;
+            record.deactivated = true;
+            record.updated_ms = ctx.timestamp_ms;
+            write(state, did_key(&me), &record);
+            auth::disable(state, &me)?;
+            events.emit(IdentityEvent::Deactivated { account: me });
+        }
+        IdentityAction::AttestRole { subject, role: r } => {
+            if !authority_roles(state, &me)?.contains(r) {
+                return reject(
+                    ErrorCode::NotAnAuthority,
+                    format!("{} may not attest role {}", me.did(), r.name()),
+                );
+            }
+            live_record(state, subject)?;
+            if role(state, subject, *r)?.is_some() {
+                return reject(
+                    ErrorCode::RoleAlreadyHeld,
+                    format!("{} already holds role {}", subject.did(), r.name()),
+                );
+            }
+            let grant = RoleGrant {
+                attested_by: me,
+                attested_ms: ctx.timestamp_ms,
+            };
+            write(state, role_key(subject, *r), &grant);
+            events.emit(IdentityEvent::RoleAttested {
+                subject: *subject,
+                role: *r,
+                by: me,
+            });
+        }
+        IdentityAction::RevokeRole { subject, role: r } => {
+            if !authority_roles(state, &me)?.contains(r) {
+                return reject(
+                    ErrorCode::NotAnAuthority,
+                    format!("{} may not revoke role {}", me.did(), r.name()),
+                );
+            }
+            if role(state, subject, *r)?.is_none() {
+                return reject(
+                    ErrorCode::RoleNotHeld,
+                    format!("{} does not hold role {}", subject.did(), r.name()),
+                );
+            }
+            state.delete(role_key(subject, *r));
+            events.emit(IdentityEvent::RoleRevoked {
+                subject: *subject,
+                role: *r,
+                by: me,
+            });
+        }
+    }
+    Ok(())
+}
+
+const DID_CONTEXTS: [&str; 3] = [
+    "https://www.w3.org/ns/did/v1",
+    "https://w3id.org/security/suites/ed25519-2020/v1",
+    "https://w3id.org/security/suites/x25519-2020/v1",
+];
+
+/// A W3C DID Core resolution result for a registered `did:salus`.
+pub fn resolve_salus(did: &Did, record: &DidRecord, roles: &[(Role, RoleGrant)]) -> Value {
+    let id = did.to_string();
+    let key_id = format!("{id}#key-{}", record.key_version);
+    let agreement_id = format!("{id}#agreement-{}", record.key_version);
+    let services: Vec<Value> = record
+        .services
+        .iter()
+        .map(|s| json!({"id": format!("{id}#{}", s.id), "type": s.kind, "serviceEndpoint": s.endpoint}))
+        .collect();
+    let mut document = json!({
+        "@context": DID_CONTEXTS,
+        "id": id,
+        "controller": id,
+        "verificationMethod": [
+            {
+                "id": key_id,
+                "type": "Ed25519VerificationKey2020",
+                "controller": id,
+                "publicKeyMultibase": DidKey::Ed25519(record.verification_key).multibase(),
+            },
+            {
+                "id": agreement_id,
+                "type": "X25519KeyAgreementKey2020",
+                "controller": id,
+                "publicKeyMultibase": DidKey::X25519(record.agreement_key).multibase(),
+            }
+        ],
+        "authentication": [key_id],
+        "assertionMethod": [key_id],
+        "keyAgreement": [agreement_id],
+        "service": services,
+    });
+    if record.deactivated {
+        // A deactivated DID keeps no usable keys (DID Core §7.1.2).
+        document["verificationMethod"] = json!([]);
+        document["authentication"] = json!([]);
+        document["assertionMethod"] = json!([]);
+        document["keyAgreement"] = json!([]);
+    }
+    let role_names: Vec<&str> = roles.iter().map(|(r, _)| r.name()).collect();
+    json!({
+        "didDocument": document,
+        "didDocumentMetadata": {
+            "created": record.created_ms,
+            "updated": record.updated_ms,
+            "versionId": record.key_version.to_string(),
+            "deactivated": record.deactivated,
+            "salusRoles": role_names,
+        },
+        "didResolutionMetadata": {"contentType": "application/did+ld+json"},
+    })
+}
+
+/// A W3C DID Core resolution result for a `did:key` (no chain state needed).
+pub fn resolve_did_key(did: &str) -> Result<Value, salus_crypto::didkey::DidKeyError> {
+    let key = DidKey::parse(did)?;
+    let fragment = key.multibase();
+    let method_id = format!("{did}#{fragment}");
+    let (method_type, relationships) = match key {
+        DidKey::Ed25519(_) => (
+            "Ed25519VerificationKey2020",
+            ["authentication", "assertionMethod"].as_slice(),
+        ),
+        DidKey::X25519(_) => ("X25519KeyAgreementKey2020", ["keyAgreement"].as_slice()),
+    };
+    let mut document = json!({
+        "@context": DID_CONTEXTS,
+        "id": did,
+        "verificationMethod": [{
+            "id": method_id,
+            "type": method_type,
+            "controller": did,
+            "publicKeyMultibase": fragment,
+        }],
+    });
+    for relationship in relationships {
+        document[*relationship] = json!([method_id]);
+    }
+    Ok(json!({
+        "didDocument": document,
+        "didDocumentMetadata": {},
+        "didResolutionMetadata": {"contentType": "application/did+ld+json"},
+    }))
+}
