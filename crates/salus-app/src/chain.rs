@@ -320,10 +320,10 @@ impl Chain {
         }
     }
 
-    /// Commits a finalized block (verifying it first if this node has not).
-    /// Idempotent: finalizing the current tip or an older finalized block again
-    /// is a no-op, so consensus may redeliver after a crash.
-    pub fn finalize(&self, block: &Block) -> Result<Vec<Receipt>, ChainError> {
+    /// Commits a finalized block (verifying it first if this node has not) and
+    /// returns its receipts. Idempotent: a block that is already committed gives
+    /// `None`, so consensus may redeliver after a crash.
+    pub fn finalize(&self, block: &Block) -> Result<Option<Vec<Receipt>>, ChainError> {
         let digest = block.digest();
         let height = block.header.height;
         {
@@ -331,7 +331,7 @@ impl Chain {
             if height <= inner.tip.height {
                 let stored = self.store.snapshot()?.height_of_block(&digest)?;
                 return match stored {
-                    Some(h) if h == height => Ok(Vec::new()),
+                    Some(h) if h == height => Ok(None),
                     _ => Err(ChainError::Conflict { height }),
                 };
             }
@@ -366,7 +366,7 @@ impl Chain {
         inner
             .speculative
             .retain(|_, s| s.block.header.height > height);
-        Ok(speculative.receipts.clone())
+        Ok(Some(speculative.receipts.clone()))
     }
 
     /// How many unfinalized blocks are cached (for metrics and tests).

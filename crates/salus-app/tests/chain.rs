@@ -93,7 +93,10 @@ fn step(chain: &Chain, txs: &[Tx]) -> (salus_types::Block, Vec<ErrorCode>, Vec<(
             txs,
         )
         .unwrap();
-    let receipts = chain.finalize(&proposal.block).unwrap();
+    let receipts = chain
+        .finalize(&proposal.block)
+        .unwrap()
+        .expect("a new block");
     let codes = receipts.iter().map(|r| r.code).collect();
     (proposal.block, codes, proposal.rejected)
 }
@@ -286,7 +289,7 @@ fn wrong_state_root_tx_root_height_or_timestamp_fail_verify() {
     verifier.verify(&good).unwrap();
     verifier.finalize(&good).unwrap();
     // Finalizing the same block again is a no-op; a different block at that height is a conflict.
-    assert!(verifier.finalize(&good).unwrap().is_empty());
+    assert!(verifier.finalize(&good).unwrap().is_none());
     assert!(matches!(
         verifier.finalize(&wrong_root),
         Err(ChainError::Conflict { height: 1 })

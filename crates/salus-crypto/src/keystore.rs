@@ -249,3 +249,99 @@ mod tests {
         ));
     }
 }
+
+/// A directory of key files, one `<name>.json` per key.
+#[derive(Debug, Clone)]
+pub struct KeyDir {
+    path: std::path::PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyDirError {
+    #[error("key name must be 1..=64 characters of [A-Za-z0-9_-]")]
+    BadName,
+    #[error("no key named `{0}`")]
+    NotFound(String),
+    #[error("a key named `{0}` already exists")]
+    Exists(String),
+    #[error("key directory I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Keystore(#[from] KeystoreError),
+}
+
+impl KeyDir {
+    pub fn new(path: impl Into<std::path::PathBuf>) -> Self {
+        KeyDir { path: path.into() }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    fn file(&self, name: &str) -> Result<std::path::PathBuf, KeyDirError> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(KeyDirError::BadName);
+        }
+        Ok(self.path.join(format!("{name}.json")))
+    }
+
+    /// Writes a new key file; never overwrites one.
+    pub fn save(&self, file: &KeyFile) -> Result<(), KeyDirError> {
+        let path = self.file(&file.name)?;
+        std::fs::create_dir_all(&self.path)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut handle = options.open(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => KeyDirError::Exists(file.name.clone()),
+            _ => KeyDirError::Io(e),
+        })?;
+        std::io::Write::write_all(&mut handle, file.to_json().as_bytes())?;
+        handle.sync_all()?;
+        Ok(())
+    }
+
+    pub fn load(&self, name: &str) -> Result<KeyFile, KeyDirError> {
+        let path = self.file(name)?;
+        let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => KeyDirError::NotFound(name.to_owned()),
+            _ => KeyDirError::Io(e),
+        })?;
+        Ok(KeyFile::from_json(&text)?)
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.file(name).map(|p| p.exists()).unwrap_or(false)
+    }
+
+    /// All readable key files, by name.
+    pub fn list(&self) -> Result<Vec<KeyFile>, KeyDirError> {
+        let mut out = Vec::new();
+        let entries = match std::fs::read_dir(&self.path) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e.into()),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            if let Ok(file) = KeyFile::from_json(&std::fs::read_to_string(&path)?) {
+                out.push(file);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+}

@@ -10,7 +10,7 @@ use crate::codec::{self, DecodeError};
 use crate::Tx;
 
 pub const MAX_BLOCK_TXS: usize = 20_000;
-pub const MAX_BLOCK_BYTES: usize = 16 * 1024 * 1024;
+pub const MAX_BLOCK_BYTES: usize = 8 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Header {

@@ -1,0 +1,181 @@
+//! Command-line grammar and dispatch.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "salus",
+    version,
+    about = "Salus: a decentralized healthcare network node and client"
+)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of prose.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The node's HTTP API.
+    #[arg(
+        long,
+        global = true,
+        env = "SALUS_NODE",
+        default_value = "http://127.0.0.1:8545"
+    )]
+    pub node: String,
+    /// Where encrypted key files live.
+    #[arg(long, global = true, env = "SALUS_KEYSTORE")]
+    pub keystore: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start a throwaway dev chain and walk through Salus end to end.
+    Demo,
+    /// Run a single-validator dev chain.
+    Dev(DevArgs),
+    /// Manage encrypted keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Register, show and rotate DIDs.
+    #[command(subcommand)]
+    Did(DidCommand),
+    /// Attest or revoke roles (genesis authorities only).
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Build, sign and submit transactions.
+    #[command(subcommand)]
+    Tx(TxCommand),
+    /// Read chain state.
+    #[command(subcommand)]
+    Query(QueryCommand),
+    /// Measure performance.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct DevArgs {
+    /// Data directory (created on first start, reused after).
+    #[arg(long, default_value = ".salus-dev")]
+    pub data_dir: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    pub http: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:26656")]
+    pub p2p: SocketAddr,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create a new key pair (ed25519 signing + x25519 agreement).
+    New { name: String },
+    /// List keys in the keystore.
+    List,
+    /// Show a key's public parts and DIDs.
+    Show { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DidCommand {
+    /// Register did:salus for a key's account.
+    Register {
+        #[arg(long)]
+        key: String,
+        /// A service as `id=type=endpoint`, e.g. `vault=SalusVault=https://vault.example`.
+        #[arg(long = "service")]
+        services: Vec<String>,
+    },
+    /// Resolve a did:salus or did:key.
+    Show { did: String },
+    /// Rotate an account to a new key (the new key must be in the keystore).
+    Rotate {
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        new_key: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RoleCommand {
+    /// Attest that a DID holds a role.
+    Attest {
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Revoke a role attestation.
+    Revoke {
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TxCommand {
+    /// Transfer tokens (base units).
+    Transfer {
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        amount: u128,
+    },
+    /// Status and receipt of a transaction.
+    Status { hash: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QueryCommand {
+    /// Node status.
+    Status,
+    /// An account's nonce, balance and roles.
+    Account { account: String },
+    /// A finalized block (`latest` for the tip).
+    Block { height: String },
+    /// A raw state key (hex) with its proof, verified against the block header.
+    State {
+        key: String,
+        #[arg(long)]
+        height: Option<u64>,
+    },
+    /// A token balance, proven against the latest header.
+    Balance { account: String },
+    /// Events that concern an account.
+    Events {
+        account: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Token-transfer throughput and submit-to-final latency on a dev chain.
+    Tps(crate::bench::TpsArgs),
+}
+
+pub fn dispatch(cli: Cli) -> Result<()> {
+    let ctx = crate::output::Context::new(&cli);
+    match cli.command {
+        Command::Demo => crate::demo::run(&ctx),
+        Command::Dev(args) => crate::dev::run(&ctx, args),
+        Command::Keys(command) => crate::keys::run(&ctx, command),
+        Command::Did(command) => crate::txs::did(&ctx, command),
+        Command::Role(command) => crate::txs::role(&ctx, command),
+        Command::Tx(command) => crate::txs::tx(&ctx, command),
+        Command::Query(command) => crate::query::run(&ctx, command),
+        Command::Bench(BenchCommand::Tps(args)) => crate::bench::tps(&ctx, args),
+    }
+}

@@ -1,0 +1,26 @@
+//! `salus`: the one binary for every role.
+
+mod bench;
+mod cli;
+mod demo;
+mod dev;
+mod keys;
+mod output;
+mod query;
+mod txs;
+
+use clap::Parser as _;
+
+fn main() {
+    let args = cli::Cli::parse();
+    let json = args.json;
+    if let Err(error) = cli::dispatch(args) {
+        if json {
+            let body = serde_json::json!({"error": {"message": format!("{error:#}")}});
+            println!("{body}");
+        } else {
+            eprintln!("error: {error:#}");
+        }
+        std::process::exit(1);
+    }
+}

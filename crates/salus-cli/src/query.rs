@@ -1,0 +1,81 @@
+//! `salus query`: reads, with state proofs verified on the client.
+
+use anyhow::{Context as _, Result};
+use salus_client::{verify_state, Client};
+use serde_json::json;
+
+use crate::cli::QueryCommand;
+use crate::output::{parse_account, Context};
+
+/// Fetches `key` with its proof, fetches the header independently and checks
+/// the proof against it. Returns (value, height, state root).
+pub async fn proven_value(
+    client: &Client,
+    key: &[u8],
+    height: Option<u64>,
+) -> Result<(Option<Vec<u8>>, u64, String)> {
+    let state = client.state(key, height).await?;
+    let header = client.header(state.height).await?;
+    let value = state
+        .value
+        .as_deref()
+        .map(hex::decode)
+        .transpose()
+        .context("value is not hex")?;
+    verify_state(&header, key, value.as_deref(), &state.proof)?;
+    Ok((value, state.height, header.state_root.to_hex()))
+}
+
+pub fn run(ctx: &Context, command: QueryCommand) -> Result<()> {
+    let client = ctx.client();
+    ctx.runtime()?.block_on(async {
+        let pretty = |value: &serde_json::Value| serde_json::to_string_pretty(value).unwrap_or_default();
+        match command {
+            QueryCommand::Status => {
+                let value = client.status().await?;
+                ctx.emit(&value, || pretty(&value));
+            }
+            QueryCommand::Account { account } => {
+                let value = client.account(&parse_account(&account)?).await?;
+                ctx.emit(&value, || pretty(&value));
+            }
+            QueryCommand::Block { height } => {
+                let value = client.get_json(&format!("/v1/blocks/{height}")).await?;
+                ctx.emit(&value, || pretty(&value));
+            }
+            QueryCommand::State { key, height } => {
+                let key = hex::decode(&key).context("key must be hex")?;
+                let (value, height, root) = proven_value(&client, &key, height).await?;
+                let value = json!({
+                    "key": hex::encode(&key),
+                    "value": value.map(hex::encode),
+                    "height": height,
+                    "state_root": root,
+                    "verified": true,
+                });
+                ctx.emit(&value, || pretty(&value));
+            }
+            QueryCommand::Balance { account } => {
+                let account = parse_account(&account)?;
+                let key = salus_app::token::balance_key(&account);
+                let (value, height, root) = proven_value(&client, &key, None).await?;
+                let balance: u128 = match value {
+                    Some(bytes) => borsh_u128(&bytes)?,
+                    None => 0,
+                };
+                let value = json!({"account": account.did(), "balance": balance.to_string(), "height": height, "state_root": root, "verified": true});
+                ctx.emit(&value, || format!("{} has {balance} (proven against block {height}, state root {root})", account.did()));
+            }
+            QueryCommand::Events { account, limit } => {
+                let value = client.events(&parse_account(&account)?, limit).await?;
+                ctx.emit(&value, || pretty(&value));
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn borsh_u128(bytes: &[u8]) -> Result<u128> {
+    let array: [u8; 16] = bytes.try_into().context("a balance is 16 bytes")?;
+    Ok(u128::from_le_bytes(array))
+}

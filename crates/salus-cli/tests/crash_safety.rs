@@ -1,0 +1,150 @@
+//! Kill -9 the real `salus dev` binary at random moments while transactions
+//! flow; after every restart, every transaction that was reported final must
+//! still be final at the same height, under the same state root.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use salus_client::{actions, Client, Signer};
+use salus_crypto::keystore::KeyDir;
+use salus_types::{AccountId, Hash};
+
+const PASSPHRASE: &str = "crash-test-passphrase";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(data: &Path, keystore: &Path, http: u16, p2p: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_salus"))
+        .args(["dev", "--data-dir"])
+        .arg(data)
+        .args([
+            "--http",
+            &format!("127.0.0.1:{http}"),
+            "--p2p",
+            &format!("127.0.0.1:{p2p}"),
+        ])
+        .env("SALUS_KEYSTORE", keystore)
+        .env("SALUS_NODE_PASSPHRASE", PASSPHRASE)
+        .env("SALUS_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the salus binary starts")
+}
+
+async fn wait_up(client: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.status().await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "node did not come up within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_final_transaction_is_lost_across_kill_9() {
+    let cycles: usize = std::env::var("SALUS_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let seed: u64 = std::env::var("SALUS_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5a15);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let (data, keystore) = (dir.path().join("node"), dir.path().join("keys"));
+    let (http, p2p) = (free_port(), free_port());
+    let client = Client::new(format!("http://127.0.0.1:{http}"));
+
+    let mut node = start(&data, &keystore, http, p2p);
+    wait_up(&client).await;
+    let authority = KeyDir::new(&keystore)
+        .load("dev-authority")
+        .unwrap()
+        .open(PASSPHRASE.as_bytes())
+        .unwrap();
+    let status = client.status().await.unwrap();
+    let chain_id = status["chain_id"].as_str().unwrap().to_owned();
+    let mut signer = Signer::new(chain_id, authority.signing, 0);
+
+    // (tx hash, height, state root at that height) for every tx seen final.
+    let mut finals: Vec<(Hash, u64, Hash)> = Vec::new();
+    for cycle in 0..cycles {
+        signer.next_nonce = client.next_nonce(&signer.account).await.unwrap();
+        let mut submitted = Vec::new();
+        for _ in 0..rng.gen_range(3..12) {
+            let to = AccountId(rng.gen());
+            let tx = signer.sign(vec![actions::transfer(to, rng.gen_range(1..1_000))]);
+            match client.submit(&tx).await {
+                Ok(hash) => submitted.push(hash),
+                Err(_) => break,
+            }
+        }
+        // Kill at a random moment: sometimes before anything is final.
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(0..400))).await;
+        for hash in &submitted {
+            if let Ok(status) = client.tx_status(hash).await {
+                if status["status"] == "final" {
+                    let height = status["height"].as_u64().unwrap();
+                    let header = client.header(height).await.unwrap();
+                    finals.push((*hash, height, header.state_root));
+                }
+            }
+        }
+        node.kill().expect("SIGKILL the node");
+        node.wait().unwrap();
+
+        node = start(&data, &keystore, http, p2p);
+        wait_up(&client).await;
+        for (hash, height, root) in &finals {
+            let status = client
+                .tx_status(hash)
+                .await
+                .unwrap_or_else(|e| panic!("cycle {cycle}: final tx {hash} lost: {e}"));
+            assert_eq!(
+                status["status"], "final",
+                "cycle {cycle}: tx {hash} is no longer final"
+            );
+            assert_eq!(
+                status["height"].as_u64(),
+                Some(*height),
+                "cycle {cycle}: tx {hash} moved"
+            );
+            let header = client.header(*height).await.unwrap();
+            assert_eq!(
+                header.state_root, *root,
+                "cycle {cycle}: state root at {height} changed"
+            );
+        }
+    }
+    // The chain still makes progress after all that.
+    signer.next_nonce = client.next_nonce(&signer.account).await.unwrap();
+    let outcome = client
+        .submit_and_wait(&signer.sign(vec![actions::transfer(AccountId([1; 20]), 1)]))
+        .await
+        .unwrap();
+    assert!(outcome.receipt.succeeded());
+    node.kill().unwrap();
+    node.wait().unwrap();
+    assert!(
+        finals.len() >= cycles / 2,
+        "too few transactions were final before kills ({}) to prove anything",
+        finals.len()
+    );
+    eprintln!(
+        "crash safety: {cycles} kill -9 cycles, {} final transactions checked after every restart",
+        finals.len()
+    );
+}

@@ -1,0 +1,289 @@
+//! Wires one validator: block buffer, marshal (with its backfill resolver and
+//! finalized archives), simplex, and the executor. Generic over the runtime and
+//! the p2p implementation, so the tokio node and deterministic simulations run
+//! the same code.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use commonware_broadcast::buffered;
+use commonware_consensus::marshal::core::{Actor as MarshalActor, Mailbox as MarshalMailbox};
+use commonware_consensus::marshal::standard::{Inline, Standard};
+use commonware_consensus::marshal::{self, Start};
+use commonware_consensus::simplex::{
+    self, elector::RoundRobin, ForwardPolicy, SkipBudget, SkipPolicy,
+};
+use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
+use commonware_cryptography::certificate::{ConstantProvider, Verifier as _};
+use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
+use commonware_cryptography::sha256::Sha256;
+use commonware_cryptography::{Digested, Signer as _};
+use commonware_p2p::{Blocker, Provider, Receiver, Sender};
+use commonware_parallel::Sequential;
+use commonware_runtime::buffer::paged::{self, CacheRef};
+use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage};
+use commonware_storage::archive::immutable;
+use commonware_utils::ordered::Set;
+use commonware_utils::{NZDuration, NZUsize, NZU64};
+use salus_app::{Chain, ChainError};
+
+use crate::app::SalusApp;
+use crate::block::ConsensusBlock;
+use crate::{executor, to_digest, Digest, Hooks, Scheme, NAMESPACE};
+
+pub type Mailbox = MarshalMailbox<Scheme, Standard<ConsensusBlock>>;
+type FinalizationArchive<E> =
+    immutable::Archive<E, Digest, simplex::types::Finalization<Scheme, Digest>>;
+type BlockArchive<E> = immutable::Archive<E, Digest, Arc<ConsensusBlock>>;
+type Marshal<E> = MarshalActor<
+    E,
+    Standard<ConsensusBlock>,
+    ConstantProvider<Scheme, Epoch>,
+    FinalizationArchive<E>,
+    BlockArchive<E>,
+    FixedEpocher,
+    Sequential,
+>;
+
+/// Consensus timing. Defaults suit a LAN consortium; tests shorten them.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub leader_timeout: Duration,
+    pub certification_timeout: Duration,
+    pub timeout_retry: Duration,
+    pub skip_timeout: Duration,
+    pub fetch_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            leader_timeout: Duration::from_secs(1),
+            certification_timeout: Duration::from_secs(2),
+            timeout_retry: Duration::from_secs(5),
+            skip_timeout: Duration::from_secs(10),
+            fetch_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// One validator's identity and place in the network.
+pub struct ValidatorSetup {
+    pub signer: PrivateKey,
+    pub participants: Set<PublicKey>,
+    /// Names this validator's storage partitions; unique per node on a shared disk.
+    pub partition_prefix: String,
+    pub timing: Timing,
+}
+
+/// The five p2p channels a validator needs, as (sender, receiver) pairs.
+pub struct Channels<S, R> {
+    pub votes: (S, R),
+    pub certificates: (S, R),
+    pub resolver: (S, R),
+    pub blocks: (S, R),
+    pub backfill: (S, R),
+}
+
+/// Channel ids on the wire; every validator must use the same.
+pub mod channel {
+    pub const VOTES: u64 = 0;
+    pub const CERTIFICATES: u64 = 1;
+    pub const RESOLVER: u64 = 2;
+    pub const BLOCKS: u64 = 3;
+    pub const BACKFILL: u64 = 4;
+}
+
+/// A running validator.
+pub struct Running {
+    pub marshal: Mailbox,
+    pub handles: Vec<Handle<()>>,
+    /// Ends with the executor; an error means a finalized block did not apply.
+    pub executor: Handle<Result<(), ChainError>>,
+}
+
+fn archive_config<C>(
+    prefix: &str,
+    name: &str,
+    page_cache: &CacheRef,
+    codec_config: C,
+) -> immutable::Config<C> {
+    let write_buffer = NZUsize!(1 << 20);
+    immutable::Config {
+        metadata_partition: format!("{prefix}-{name}-metadata"),
+        freezer_table_partition: format!("{prefix}-{name}-freezer-table"),
+        freezer_table_initial_size: 1 << 14,
+        freezer_table_resize_frequency: 4,
+        freezer_table_resize_chunk_size: 1 << 14,
+        freezer_key_partition: format!("{prefix}-{name}-freezer-key"),
+        freezer_key_page_cache: page_cache.clone(),
+        freezer_value_partition: format!("{prefix}-{name}-freezer-value"),
+        freezer_value_target_size: 1 << 30,
+        freezer_value_compression: None,
+        ordinal_partition: format!("{prefix}-{name}-ordinal"),
+        items_per_section: NZU64!(262_144),
+        freezer_key_write_buffer: write_buffer,
+        freezer_value_write_buffer: write_buffer,
+        ordinal_write_buffer: write_buffer,
+        replay_buffer: NZUsize!(8 << 20),
+        codec_config,
+    }
+}
+
+/// Starts a validator on `context`.
+///
+/// # Panics
+/// If the signer is not among the participants: a misconfigured node must not start.
+pub async fn start<E, B, P, S, R>(
+    context: E,
+    setup: ValidatorSetup,
+    chain: Arc<Chain>,
+    hooks: Arc<dyn Hooks>,
+    blocker: B,
+    provider: P,
+    channels: Channels<S, R>,
+) -> Running
+where
+    E: Spawner + Clock + Metrics + Storage + rand_core_010::CryptoRng,
+    B: Blocker<PublicKey = PublicKey>,
+    P: Provider<PublicKey = PublicKey>,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+{
+    let me = setup.signer.public_key();
+    let proposer =
+        salus_types::PublicKey(me.as_ref().try_into().expect("ed25519 keys are 32 bytes"));
+    let prefix = setup.partition_prefix;
+    let timing = setup.timing;
+    let scheme = Scheme::signer(NAMESPACE, setup.participants, setup.signer)
+        .expect("this validator's key must be in the validator set");
+    let epocher = FixedEpocher::new(NZU64!(u64::MAX));
+    let page_cache = CacheRef::new(paged::page_size(4096), NZUsize!(8192));
+    let mailbox_size: NonZeroUsize = NZUsize!(4096);
+    let genesis = ConsensusBlock::new(chain.genesis_block().clone());
+    let genesis_digest = to_digest(&chain.genesis_block().digest());
+
+    let (buffer_engine, buffer) = buffered::Engine::new(
+        context.child("buffer"),
+        buffered::Config {
+            public_key: me.clone(),
+            mailbox_size,
+            deque_size: 10,
+            priority: false,
+            codec_config: (),
+            peer_provider: provider.clone(),
+            strategy: Sequential,
+        },
+    );
+
+    let backfill = marshal::resolver::p2p::init(
+        context.child("backfill"),
+        marshal::resolver::p2p::Config {
+            public_key: me,
+            peer_provider: provider,
+            blocker: blocker.clone(),
+            mailbox_size,
+            fetch_timeout: NZDuration!(timing.fetch_timeout),
+            fetch_retry_delay: Duration::from_millis(100),
+            priority_requests: false,
+            priority_responses: false,
+        },
+        channels.backfill,
+    );
+
+    let finalizations: FinalizationArchive<E> = immutable::Archive::init(
+        context.child("finalizations"),
+        archive_config(
+            &prefix,
+            "finalizations",
+            &page_cache,
+            Scheme::certificate_codec_config_unbounded(),
+        ),
+    )
+    .await
+    .expect("cannot open the finalizations archive");
+    let blocks: BlockArchive<E> = immutable::Archive::init(
+        context.child("blocks"),
+        archive_config(&prefix, "blocks", &page_cache, ()),
+    )
+    .await
+    .expect("cannot open the blocks archive");
+
+    let (marshal_actor, marshal_mailbox, _floor) = Marshal::<E>::init(
+        context.child("marshal"),
+        finalizations,
+        blocks,
+        marshal::Config {
+            provider: ConstantProvider::new(scheme.clone()),
+            epocher: epocher.clone(),
+            start: Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
+            partition_prefix: format!("{prefix}-marshal"),
+            mailbox_size,
+            view_retention: ViewDelta::new(2_560),
+            prunable_items_per_section: NZU64!(4_096),
+            page_cache: page_cache.clone(),
+            replay_buffer: NZUsize!(8 << 20),
+            key_write_buffer: NZUsize!(1 << 20),
+            value_write_buffer: NZUsize!(1 << 20),
+            block_codec_config: (),
+            max_repair: NZUsize!(20),
+            max_pending_acks: NZUsize!(16),
+            strategy: Sequential,
+        },
+    )
+    .await;
+
+    let app = SalusApp::new(chain.clone(), hooks.clone(), proposer);
+    let wrapper = Inline::new(
+        context.child("application"),
+        app,
+        marshal_mailbox.clone(),
+        epocher,
+    );
+
+    let engine = simplex::Engine::new(
+        context.child("simplex"),
+        simplex::Config {
+            scheme,
+            elector: RoundRobin::<Sha256>::default(),
+            blocker,
+            automaton: wrapper.clone(),
+            relay: wrapper.clone(),
+            reporter: wrapper,
+            track_historical_votes: false,
+            strategy: Sequential,
+            partition: format!("{prefix}-simplex-e0"),
+            mailbox_size,
+            epoch: Epoch::zero(),
+            floor: simplex::Floor::Genesis(genesis_digest),
+            replay_buffer: NZUsize!(8 << 20),
+            write_buffer: NZUsize!(1 << 20),
+            page_cache,
+            leader_timeout: timing.leader_timeout,
+            certification_timeout: timing.certification_timeout,
+            timeout_retry: timing.timeout_retry,
+            view_retention: ViewDelta::new(256),
+            skip: SkipPolicy::Enabled {
+                timeout: timing.skip_timeout,
+                budget: SkipBudget::Participants,
+            },
+            fetch_timeout: NZDuration!(timing.fetch_timeout),
+            fetch_retry_delay: Duration::from_millis(100),
+            forward: ForwardPolicy::Disabled,
+        },
+    );
+
+    let (finalizer, deliveries) = executor::channel();
+    let executor = context
+        .child("executor")
+        .spawn(move |_| executor::run(chain, hooks, deliveries));
+    let buffer_handle = buffer_engine.start(channels.blocks);
+    let marshal_handle = marshal_actor.start(finalizer, buffer, backfill);
+    let simplex_handle = engine.start(channels.votes, channels.certificates, channels.resolver);
+    Running {
+        marshal: marshal_mailbox,
+        handles: vec![buffer_handle, marshal_handle, simplex_handle],
+        executor,
+    }
+}

@@ -1,0 +1,56 @@
+//! Consensus for Salus: commonware simplex (BFT, ed25519 votes) with marshal
+//! (block dissemination, backfill, ordered delivery of finalized blocks), wired
+//! to the salus-app [`Chain`](salus_app::Chain).
+//!
+//! - [`block::ConsensusBlock`] adapts a Salus block to commonware's codec and
+//!   block traits; its digest is the Salus header digest.
+//! - [`app::SalusApp`] is the commonware `Application`: it builds blocks from the
+//!   node's mempool and fully verifies other validators' blocks (inline, before
+//!   voting), including their claimed state root.
+//! - [`executor`] applies finalized blocks in order, durably, and only then
+//!   acknowledges them to marshal, so a crash replays from the last commit.
+//! - [`engine::start`] wires buffer, marshal, simplex and p2p channels; it is
+//!   generic over the runtime so that deterministic simulations use the same code.
+//!
+//! The crate knows nothing of module rules, HTTP or the mempool's internals: the
+//! node plugs in through [`Hooks`].
+
+pub mod app;
+pub mod block;
+pub mod engine;
+pub mod executor;
+pub mod network;
+
+use salus_types::{Block, Hash, Receipt, Tx, TxError};
+
+/// The ed25519 multi-signature scheme for simplex votes and certificates.
+pub type Scheme = commonware_consensus::simplex::scheme::ed25519::Scheme;
+pub type Digest = commonware_cryptography::sha256::Digest;
+pub type ConsensusContext = commonware_consensus::simplex::types::Context<
+    Digest,
+    commonware_cryptography::ed25519::PublicKey,
+>;
+
+/// Domain separator for every consensus signature of this network.
+pub const NAMESPACE: &[u8] = b"_SALUS_CONSENSUS";
+
+/// How the node's mempool and indexes hear from consensus.
+pub trait Hooks: Send + Sync + 'static {
+    /// Transactions to offer to the next block, in order (signatures already checked).
+    fn candidates(&self, max: usize) -> Vec<Tx>;
+    /// A block was proposed with these transactions; until it is final or dead,
+    /// they should not be offered again.
+    fn proposed(&self, block: &Block);
+    /// Candidates the chain found invalid in the proposal's state.
+    fn rejected(&self, rejected: &[(Hash, TxError)]);
+    /// A block was finalized and durably committed.
+    fn finalized(&self, block: &Block, receipts: &[Receipt]);
+}
+
+pub(crate) fn to_digest(hash: &Hash) -> Digest {
+    commonware_cryptography::sha256::Digest(hash.0)
+}
+
+pub(crate) fn to_hash(digest: &Digest) -> Hash {
+    Hash(digest.0)
+}

@@ -1,0 +1,79 @@
+//! The authenticated, encrypted p2p network between validators
+//! (commonware `authenticated::lookup`: a fixed, known peer set with addresses,
+//! mutually authenticated handshakes, ChaCha20-Poly1305 streams).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
+use commonware_cryptography::ChaCha20Poly1305;
+use commonware_p2p::authenticated::lookup;
+use commonware_p2p::{Address, AddressableManager as _, Receiver, Sender};
+use commonware_runtime::{Clock, Handle, Metrics, Network as RNetwork, Quota, Resolver, Spawner};
+use commonware_stream::cups::{self, Cups};
+use commonware_stream::sake::{self, Sake};
+use commonware_utils::ordered::Map;
+use commonware_utils::{NZUsize, NZU32};
+use salus_types::MAX_BLOCK_BYTES;
+
+use crate::engine::{channel, Channels};
+
+const P2P_NAMESPACE: &[u8] = b"_SALUS_P2P";
+
+/// The largest p2p message: a full block plus framing.
+pub const MAX_MESSAGE_BYTES: u32 = (MAX_BLOCK_BYTES + (1 << 20)) as u32;
+
+/// Starts the p2p network for `signer` among `validators` and registers the
+/// validator channels.
+///
+/// # Panics
+/// If two validators share a key: genesis validation rules that out.
+pub fn start<E>(
+    context: E,
+    signer: PrivateKey,
+    listen: SocketAddr,
+    validators: &[(PublicKey, SocketAddr)],
+) -> (
+    Channels<impl Sender<PublicKey = PublicKey>, impl Receiver<PublicKey = PublicKey>>,
+    lookup::Oracle<PublicKey>,
+    Handle<()>,
+)
+where
+    E: Spawner + Clock + rand_core_010::CryptoRng + RNetwork + Resolver + Metrics,
+{
+    let handshake = Cups::<_, ChaCha20Poly1305>::new(
+        Sake {
+            signer: signer.clone(),
+            synchrony_bound: Duration::from_secs(5),
+            max_handshake_age: Duration::from_secs(10),
+            version: sake::Version::V1,
+        },
+        cups::Version::V1,
+    );
+    let config = lookup::Config::local(
+        handshake,
+        P2P_NAMESPACE,
+        listen,
+        NZUsize!(validators.len().max(1)),
+        MAX_MESSAGE_BYTES,
+        NZUsize!(4096),
+    );
+    let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), config);
+    let peers: Map<PublicKey, Address> = Map::from_iter_dedup(
+        validators
+            .iter()
+            .map(|(key, addr)| (key.clone(), Address::Symmetric(*addr))),
+    );
+    let _ = oracle.track(0, peers);
+    let fast = Quota::per_second(NZU32!(10_000));
+    let slow = Quota::per_second(NZU32!(1_000));
+    let channels = Channels {
+        votes: network.register(channel::VOTES, fast),
+        certificates: network.register(channel::CERTIFICATES, fast),
+        resolver: network.register(channel::RESOLVER, fast),
+        blocks: network.register(channel::BLOCKS, slow),
+        backfill: network.register(channel::BACKFILL, slow),
+    };
+    let handle = network.start();
+    (channels, oracle, handle)
+}

@@ -1,0 +1,133 @@
+//! Node configuration: the single-validator dev chain, created on first start
+//! in the data directory and reused on every restart.
+
+use std::path::Path;
+
+use salus_crypto::keystore::{KdfParams, KeyDir, KeyDirError, KeyFile, KeyPair};
+use salus_crypto::SigningKey;
+use salus_types::identity::{IdentityGenesis, Role, RoleAuthority};
+use salus_types::token::{Allocation, TokenGenesis};
+use salus_types::{AccountId, Genesis, GenesisValidator};
+
+pub const DEV_CHAIN_ID: &str = "salus-dev";
+/// The dev authority's initial balance, in base units.
+pub const DEV_AUTHORITY_FUNDS: u128 = 1_000_000_000_000_000;
+const VALIDATOR_KEY: &str = "validator";
+const AUTHORITY_KEY: &str = "dev-authority";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Keys(#[from] KeyDirError),
+    #[error("cannot read or write {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("genesis file {path} is invalid: {reason}")]
+    Genesis { path: String, reason: String },
+}
+
+/// A dev chain's genesis and the keys that run it.
+pub struct DevChain {
+    pub genesis: Genesis,
+    pub validator: SigningKey,
+    /// The genesis authority (attests every role) that holds the dev funds.
+    pub authority: KeyPair,
+}
+
+/// The genesis of a single-validator dev chain.
+pub fn dev_genesis(
+    validator: &SigningKey,
+    authority: &AccountId,
+    genesis_time_ms: u64,
+    extra: Vec<Allocation>,
+) -> Genesis {
+    let mut allocations = vec![Allocation {
+        account: *authority,
+        amount: DEV_AUTHORITY_FUNDS,
+    }];
+    allocations.extend(extra);
+    Genesis {
+        chain_id: DEV_CHAIN_ID.into(),
+        genesis_time_ms,
+        validators: vec![GenesisValidator {
+            public_key: validator.public_key(),
+            address: String::new(),
+        }],
+        identity: IdentityGenesis {
+            authorities: vec![RoleAuthority {
+                account: *authority,
+                roles: Role::ALL.to_vec(),
+            }],
+        },
+        token: TokenGenesis {
+            denom: "usal".into(),
+            allocations,
+        },
+    }
+}
+
+/// Loads the dev chain in `data_dir`, creating it on first use. Keys are stored
+/// encrypted under `passphrase`; the dev authority key is also written to
+/// `wallet` (if given) so the CLI can sign with it.
+pub fn dev_chain(
+    data_dir: &Path,
+    passphrase: &[u8],
+    wallet: Option<&KeyDir>,
+    now_ms: u64,
+) -> Result<DevChain, ConfigError> {
+    let keys = KeyDir::new(data_dir.join("keys"));
+    let validator = load_or_create(&keys, VALIDATOR_KEY, passphrase)?;
+    let authority = load_or_create(&keys, AUTHORITY_KEY, passphrase)?;
+    if let Some(wallet) = wallet {
+        if !wallet.exists(AUTHORITY_KEY) {
+            wallet.save(
+                &KeyFile::seal(
+                    AUTHORITY_KEY,
+                    &authority,
+                    passphrase,
+                    KdfParams::RECOMMENDED,
+                )
+                .map_err(KeyDirError::from)?,
+            )?;
+        }
+    }
+    let genesis_path = data_dir.join("genesis.json");
+    let io = |source| ConfigError::Io {
+        path: genesis_path.display().to_string(),
+        source,
+    };
+    let genesis = if genesis_path.exists() {
+        let text = std::fs::read_to_string(&genesis_path).map_err(io)?;
+        Genesis::from_json(&text).map_err(|e| ConfigError::Genesis {
+            path: genesis_path.display().to_string(),
+            reason: e.to_string(),
+        })?
+    } else {
+        let authority_id = AccountId::from_public_key(&authority.signing.public_key());
+        let genesis = dev_genesis(&validator.signing, &authority_id, now_ms, Vec::new());
+        std::fs::write(&genesis_path, genesis.to_json()).map_err(io)?;
+        genesis
+    };
+    Ok(DevChain {
+        genesis,
+        validator: validator.signing,
+        authority,
+    })
+}
+
+fn load_or_create(keys: &KeyDir, name: &str, passphrase: &[u8]) -> Result<KeyPair, ConfigError> {
+    if keys.exists(name) {
+        return Ok(keys
+            .load(name)?
+            .open(passphrase)
+            .map_err(KeyDirError::from)?);
+    }
+    let pair = KeyPair::generate();
+    keys.save(
+        &KeyFile::seal(name, &pair, passphrase, KdfParams::RECOMMENDED)
+            .map_err(KeyDirError::from)?,
+    )?;
+    Ok(pair)
+}

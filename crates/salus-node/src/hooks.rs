@@ -1,0 +1,94 @@
+//! How consensus reaches the mempool, subscribers and metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use salus_app::{auth, Chain};
+use salus_consensus::Hooks;
+use salus_types::{AccountId, Block, Hash, Receipt, Tx, TxError};
+use tokio::sync::broadcast;
+
+use crate::mempool::Mempool;
+
+/// Sent to subscribers when a block is final and durable.
+#[derive(Debug, Clone)]
+pub struct FinalizedNotice {
+    pub height: u64,
+    pub tx_hashes: Vec<Hash>,
+    pub at: Instant,
+}
+
+pub struct NodeHooks {
+    chain: Arc<Chain>,
+    mempool: Arc<Mempool>,
+    finalized: broadcast::Sender<Arc<FinalizedNotice>>,
+    finalized_txs: AtomicU64,
+    proposals: AtomicU64,
+}
+
+impl NodeHooks {
+    pub fn new(
+        chain: Arc<Chain>,
+        mempool: Arc<Mempool>,
+        finalized: broadcast::Sender<Arc<FinalizedNotice>>,
+    ) -> Self {
+        NodeHooks {
+            chain,
+            mempool,
+            finalized,
+            finalized_txs: AtomicU64::new(0),
+            proposals: AtomicU64::new(0),
+        }
+    }
+
+    fn committed_nonce(&self) -> impl Fn(&AccountId) -> u64 + '_ {
+        let snapshot = self.chain.store().snapshot().ok();
+        move |id| {
+            snapshot
+                .as_ref()
+                .and_then(|s| auth::account(s, id).ok())
+                .map_or(0, |a| a.nonce)
+        }
+    }
+
+    /// Prometheus text exposition.
+    pub fn metrics_text(&self) -> String {
+        let (tip, _) = self.chain.tip();
+        format!(
+            "# TYPE salus_height gauge\nsalus_height {}\n# TYPE salus_finalized_txs_total counter\nsalus_finalized_txs_total {}\n# TYPE salus_mempool_size gauge\nsalus_mempool_size {}\n# TYPE salus_proposals_total counter\nsalus_proposals_total {}\n",
+            tip.height,
+            self.finalized_txs.load(Ordering::Relaxed),
+            self.mempool.len(),
+            self.proposals.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Hooks for NodeHooks {
+    fn candidates(&self, max: usize) -> Vec<Tx> {
+        self.mempool.candidates(max)
+    }
+
+    fn proposed(&self, block: &Block) {
+        self.proposals.fetch_add(1, Ordering::Relaxed);
+        self.mempool.mark_proposed(block);
+    }
+
+    fn rejected(&self, rejected: &[(Hash, TxError)]) {
+        self.mempool.drop_rejected(rejected);
+    }
+
+    fn finalized(&self, block: &Block, _receipts: &[Receipt]) {
+        self.finalized_txs
+            .fetch_add(block.txs.len() as u64, Ordering::Relaxed);
+        self.mempool.finalized(block, self.committed_nonce());
+        let notice = FinalizedNotice {
+            height: block.header.height,
+            tx_hashes: block.txs.iter().map(Tx::hash).collect(),
+            at: Instant::now(),
+        };
+        // No subscribers is fine.
+        let _ = self.finalized.send(Arc::new(notice));
+    }
+}

@@ -1,0 +1,276 @@
+//! A Salus node: every role runs the same binary.
+//!
+//! [`run`] opens the chain store, starts p2p, consensus (salus-consensus), the
+//! mempool and the HTTP API on the commonware tokio runtime, and runs until
+//! told to stop or until the chain cannot apply a finalized block.
+
+pub mod api_error;
+pub mod config;
+mod hooks;
+pub mod mempool;
+pub mod rpc;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use commonware_codec::DecodeExt as _;
+use commonware_runtime::{tokio as cw, Runner as _, Spawner as _, Supervisor as _};
+use commonware_utils::ordered::Set;
+use futures::FutureExt as _;
+use salus_app::{Chain, ChainError};
+use salus_consensus::engine::{self, Timing, ValidatorSetup};
+use salus_crypto::SigningKey;
+use salus_state::Store;
+use salus_types::Genesis;
+use tokio::sync::broadcast;
+use tracing::info;
+
+pub use hooks::FinalizedNotice;
+use hooks::NodeHooks;
+use mempool::{Mempool, MempoolLimits};
+
+/// Everything a node needs to start.
+pub struct NodeConfig {
+    pub data_dir: PathBuf,
+    pub genesis: Genesis,
+    /// This validator's ed25519 key.
+    pub validator_key: SigningKey,
+    pub p2p_listen: SocketAddr,
+    /// Every validator's p2p address, in genesis order (including this one).
+    pub validator_addresses: Vec<SocketAddr>,
+    pub http_listen: SocketAddr,
+    pub mempool: MempoolLimits,
+    pub timing: Timing,
+    pub worker_threads: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("cannot open the chain store: {0}")]
+    Store(#[from] salus_state::StateError),
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error("this node's key {0} is not a validator in genesis")]
+    NotAValidator(salus_types::PublicKey),
+    #[error("genesis lists {validators} validators but {addresses} addresses were given")]
+    AddressCount { validators: usize, addresses: usize },
+    #[error("cannot listen for HTTP on {addr}: {source}")]
+    HttpBind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the consensus executor stopped: {0}")]
+    Executor(String),
+    #[error("cannot create the data directory: {0}")]
+    DataDir(std::io::Error),
+}
+
+/// What a running node tells its starter.
+#[derive(Clone)]
+pub struct NodeHandle {
+    pub http_addr: SocketAddr,
+    pub finalized: broadcast::Sender<Arc<FinalizedNotice>>,
+    pub chain: Arc<Chain>,
+    pub mempool: Arc<Mempool>,
+}
+
+/// Runs a node until `shutdown` resolves (or the chain halts). Blocks the
+/// calling thread: it owns the runtime. `ready` receives the handle once the
+/// HTTP API is listening.
+pub fn run(
+    config: NodeConfig,
+    ready: Option<std::sync::mpsc::Sender<NodeHandle>>,
+    shutdown: futures::future::BoxFuture<'static, ()>,
+) -> Result<(), NodeError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(NodeError::DataDir)?;
+    let runtime = cw::Config::new()
+        .with_worker_threads(config.worker_threads)
+        .with_storage_directory(config.data_dir.join("consensus"))
+        .with_tcp_nodelay(Some(true))
+        .with_catch_panics(false);
+    cw::Runner::new(runtime)
+        .start(|context| async move { serve(context, config, ready, shutdown).await })
+}
+
+async fn serve(
+    context: cw::Context,
+    config: NodeConfig,
+    ready: Option<std::sync::mpsc::Sender<NodeHandle>>,
+    shutdown: futures::future::BoxFuture<'static, ()>,
+) -> Result<(), NodeError> {
+    let genesis = &config.genesis;
+    let me = config.validator_key.public_key();
+    if !genesis.validators.iter().any(|v| v.public_key == me) {
+        return Err(NodeError::NotAValidator(me));
+    }
+    if genesis.validators.len() != config.validator_addresses.len() {
+        return Err(NodeError::AddressCount {
+            validators: genesis.validators.len(),
+            addresses: config.validator_addresses.len(),
+        });
+    }
+    let store = Store::open(&config.data_dir.join("state.redb"))?;
+    let chain = Arc::new(Chain::open(store, genesis)?);
+    let mempool = Arc::new(Mempool::new(genesis.chain_id.clone(), config.mempool));
+    let (finalized, _) = broadcast::channel(1024);
+    let hooks = Arc::new(NodeHooks::new(
+        chain.clone(),
+        mempool.clone(),
+        finalized.clone(),
+    ));
+
+    let to_cw = |key: &salus_types::PublicKey| {
+        commonware_cryptography::ed25519::PublicKey::decode(commonware_codec::Copying(
+            key.0.as_slice(),
+        ))
+        .expect("genesis validator keys are valid ed25519 points")
+    };
+    let peers: Vec<_> = genesis
+        .validators
+        .iter()
+        .zip(&config.validator_addresses)
+        .map(|(v, addr)| (to_cw(&v.public_key), *addr))
+        .collect();
+    let signer = commonware_cryptography::ed25519::PrivateKey::decode(commonware_codec::Copying(
+        config.validator_key.seed().as_slice(),
+    ))
+    .expect("a 32-byte seed is a valid ed25519 private key");
+    let (channels, oracle, p2p) = salus_consensus::network::start(
+        context.child("network"),
+        signer.clone(),
+        config.p2p_listen,
+        &peers,
+    );
+    let participants = Set::from_iter_dedup(peers.iter().map(|(k, _)| k.clone()));
+    let running = engine::start(
+        context.child("engine"),
+        ValidatorSetup {
+            signer,
+            participants,
+            partition_prefix: "salus".into(),
+            timing: config.timing.clone(),
+        },
+        chain.clone(),
+        hooks.clone(),
+        oracle.clone(),
+        oracle,
+        channels,
+    )
+    .await;
+
+    let listener = tokio::net::TcpListener::bind(config.http_listen)
+        .await
+        .map_err(|source| NodeError::HttpBind {
+            addr: config.http_listen,
+            source,
+        })?;
+    let http_addr = listener
+        .local_addr()
+        .map_err(|source| NodeError::HttpBind {
+            addr: config.http_listen,
+            source,
+        })?;
+    let metrics_hooks = hooks.clone();
+    let api = rpc::ApiState {
+        chain: chain.clone(),
+        mempool: mempool.clone(),
+        validators: genesis
+            .validators
+            .iter()
+            .map(|v| v.public_key.to_hex())
+            .collect(),
+        metrics: Arc::new(move || metrics_hooks.metrics_text()),
+    };
+    let http = context.child("http").spawn(move |_| async move {
+        if let Err(error) = axum::serve(listener, rpc::router(api)).await {
+            tracing::error!(%error, "HTTP server stopped");
+        }
+    });
+    info!(%http_addr, chain_id = %genesis.chain_id, height = chain.tip().0.height, "node is up");
+    if let Some(ready) = ready {
+        let _ = ready.send(NodeHandle {
+            http_addr,
+            finalized,
+            chain: chain.clone(),
+            mempool,
+        });
+    }
+
+    let outcome = futures::select! {
+        _ = shutdown.fuse() => Ok(()),
+        result = running.executor.fuse() => match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(NodeError::Executor(e.to_string())),
+            Err(e) => Err(NodeError::Executor(e.to_string())),
+        },
+    };
+    info!("node stopping");
+    http.abort();
+    p2p.abort();
+    for handle in running.handles {
+        handle.abort();
+    }
+    outcome
+}
+
+/// A node running on its own thread (for the demo, benchmarks and tests).
+pub struct SpawnedNode {
+    pub handle: NodeHandle,
+    stop: Option<futures::channel::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), NodeError>>>,
+}
+
+impl SpawnedNode {
+    /// Stops the node and waits for its thread.
+    pub fn stop(mut self) -> Result<(), NodeError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), NodeError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(NodeError::Executor("node thread panicked".into())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for SpawnedNode {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+/// Starts a node on a new thread and returns once its API is listening.
+pub fn spawn(config: NodeConfig) -> Result<SpawnedNode, NodeError> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = futures::channel::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("salus-node".into())
+        .spawn(move || {
+            let shutdown = Box::pin(async move {
+                let _ = stop_rx.await;
+            });
+            run(config, Some(ready_tx), shutdown)
+        })
+        .map_err(NodeError::DataDir)?;
+    match ready_rx.recv() {
+        Ok(handle) => Ok(SpawnedNode {
+            handle,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }),
+        // The node exited before it was ready: report why.
+        Err(_) => match thread.join() {
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(())) => Err(NodeError::Executor("node exited during startup".into())),
+            Err(_) => Err(NodeError::Executor(
+                "node thread panicked during startup".into(),
+            )),
+        },
+    }
+}

@@ -1,0 +1,388 @@
+//! The mempool: signature-checked transactions waiting for a block.
+//!
+//! Bounded in total and per sender; rejects duplicates and anything already
+//! stale against the finalized state. Proposals take each sender's
+//! transactions as a run of consecutive nonces, senders in order of arrival, so
+//! a sender's transactions never overtake each other. Transactions in a proposed
+//! block are held back until that block is final (then removed) or dead (then
+//! offered again).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use salus_app::auth::{current_key_matches, Account};
+use salus_crypto::verify_batch;
+use salus_types::{AccountId, Block, Hash, Tx, TxError};
+
+/// Mempool limits.
+#[derive(Debug, Clone, Copy)]
+pub struct MempoolLimits {
+    pub max_txs: usize,
+    pub max_per_sender: usize,
+}
+
+impl Default for MempoolLimits {
+    fn default() -> Self {
+        MempoolLimits {
+            max_txs: 200_000,
+            max_per_sender: 10_000,
+        }
+    }
+}
+
+/// Why a transaction was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdmitError {
+    #[error(transparent)]
+    Invalid(#[from] TxError),
+    #[error("transaction is already known")]
+    Duplicate,
+    #[error("another transaction with nonce {0} from this sender is pending")]
+    NonceTaken(u64),
+    #[error("the mempool is full ({0} transactions)")]
+    Full(usize),
+    #[error("this sender already has {0} pending transactions")]
+    SenderFull(usize),
+}
+
+struct Entry {
+    tx: Tx,
+    sender: AccountId,
+    nonce: u64,
+    arrival: u64,
+    /// Height of the proposed block that carries it, if any.
+    proposed_at: Option<u64>,
+}
+
+#[derive(Default)]
+struct Pool {
+    entries: HashMap<Hash, Entry>,
+    by_sender: BTreeMap<AccountId, BTreeMap<u64, Hash>>,
+    next_arrival: u64,
+}
+
+pub struct Mempool {
+    chain_id: String,
+    limits: MempoolLimits,
+    pool: Mutex<Pool>,
+}
+
+impl Mempool {
+    pub fn new(chain_id: String, limits: MempoolLimits) -> Self {
+        Mempool {
+            chain_id,
+            limits,
+            pool: Mutex::new(Pool::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.pool.lock().expect("mempool lock poisoned")
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains(&self, hash: &Hash) -> bool {
+        self.lock().entries.contains_key(hash)
+    }
+
+    /// Admits a batch: shape checks, then all signatures verified in parallel,
+    /// then checks against each sender's finalized `Account` (current key, next
+    /// nonce). One verdict per transaction, in order.
+    pub fn admit(
+        &self,
+        txs: Vec<Tx>,
+        committed: impl Fn(&AccountId) -> Account,
+    ) -> Vec<Result<Hash, AdmitError>> {
+        let keys: Vec<_> = txs.iter().map(|t| t.body.public_key).collect();
+        let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.body.signing_bytes()).collect();
+        let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        let signatures: Vec<_> = txs.iter().map(|t| t.signature).collect();
+        let verdicts = verify_batch(&keys, &refs, &signatures).expect("equal lengths");
+        let mut pool = self.lock();
+        txs.into_iter()
+            .zip(verdicts)
+            .map(|(tx, signature_ok)| {
+                tx.check_shape(&self.chain_id)?;
+                if !signature_ok {
+                    return Err(TxError::BadSignature.into());
+                }
+                let account = committed(&tx.body.signer);
+                if account.disabled
+                    || !current_key_matches(&account, &tx.body.signer, &tx.body.public_key)
+                {
+                    return Err(TxError::WrongSignerKey.into());
+                }
+                let expected = account.nonce;
+                if tx.body.nonce < expected {
+                    return Err(TxError::BadNonce {
+                        expected,
+                        actual: tx.body.nonce,
+                    }
+                    .into());
+                }
+                self.insert(&mut pool, tx)
+            })
+            .collect()
+    }
+
+    fn insert(&self, pool: &mut Pool, tx: Tx) -> Result<Hash, AdmitError> {
+        let hash = tx.hash();
+        if pool.entries.contains_key(&hash) {
+            return Err(AdmitError::Duplicate);
+        }
+        if pool.entries.len() >= self.limits.max_txs {
+            return Err(AdmitError::Full(pool.entries.len()));
+        }
+        let sender = tx.body.signer;
+        let nonce = tx.body.nonce;
+        let queue = pool.by_sender.entry(sender).or_default();
+        if queue.contains_key(&nonce) {
+            return Err(AdmitError::NonceTaken(nonce));
+        }
+        if queue.len() >= self.limits.max_per_sender {
+            return Err(AdmitError::SenderFull(queue.len()));
+        }
+        queue.insert(nonce, hash);
+        let arrival = pool.next_arrival;
+        pool.next_arrival += 1;
+        pool.entries.insert(
+            hash,
+            Entry {
+                tx,
+                sender,
+                nonce,
+                arrival,
+                proposed_at: None,
+            },
+        );
+        Ok(hash)
+    }
+
+    /// Up to `max` transactions for the next block: per sender, the run of
+    /// consecutive nonces not already in a proposed block; senders ordered by the
+    /// arrival of their first such transaction.
+    pub fn candidates(&self, max: usize) -> Vec<Tx> {
+        let pool = self.lock();
+        let mut runs: Vec<(u64, Vec<&Tx>)> = Vec::new();
+        for queue in pool.by_sender.values() {
+            let mut run = Vec::new();
+            let mut first_arrival = u64::MAX;
+            let mut expected: Option<u64> = None;
+            for (nonce, hash) in queue {
+                let entry = &pool.entries[hash];
+                if entry.proposed_at.is_some() {
+                    // Held back: a later nonce may follow it once it is final.
+                    expected = Some(nonce + 1);
+                    continue;
+                }
+                if expected.is_some_and(|e| e != *nonce) {
+                    break;
+                }
+                first_arrival = first_arrival.min(entry.arrival);
+                run.push(&entry.tx);
+                expected = Some(nonce + 1);
+            }
+            if !run.is_empty() {
+                runs.push((first_arrival, run));
+            }
+        }
+        runs.sort_by_key(|(arrival, _)| *arrival);
+        runs.into_iter()
+            .flat_map(|(_, run)| run)
+            .take(max)
+            .cloned()
+            .collect()
+    }
+
+    /// Holds back the transactions of a proposed block.
+    pub fn mark_proposed(&self, block: &Block) {
+        let mut pool = self.lock();
+        for tx in &block.txs {
+            if let Some(entry) = pool.entries.get_mut(&tx.hash()) {
+                entry.proposed_at = Some(block.header.height);
+            }
+        }
+    }
+
+    /// Drops transactions that can never be included. A nonce that is too high
+    /// may become valid, and one that is too low may be in a block in flight:
+    /// those stay until finality decides.
+    pub fn drop_rejected(&self, rejected: &[(Hash, TxError)]) {
+        let mut pool = self.lock();
+        for (hash, error) in rejected {
+            if !matches!(error, TxError::BadNonce { .. }) {
+                remove(&mut pool, hash);
+            }
+        }
+    }
+
+    /// Removes a finalized block's transactions and everything its senders can
+    /// no longer use; releases transactions held for dead proposals.
+    pub fn finalized(&self, block: &Block, committed_nonce: impl Fn(&AccountId) -> u64) {
+        let mut pool = self.lock();
+        for tx in &block.txs {
+            remove(&mut pool, &tx.hash());
+        }
+        let mut senders: Vec<AccountId> = block.txs.iter().map(|t| t.body.signer).collect();
+        senders.sort();
+        senders.dedup();
+        for sender in senders {
+            let next = committed_nonce(&sender);
+            let stale: Vec<Hash> = pool
+                .by_sender
+                .get(&sender)
+                .map(|q| q.range(..next).map(|(_, h)| *h).collect())
+                .unwrap_or_default();
+            for hash in stale {
+                remove(&mut pool, &hash);
+            }
+        }
+        let height = block.header.height;
+        for entry in pool.entries.values_mut() {
+            if entry.proposed_at.is_some_and(|h| h <= height) {
+                entry.proposed_at = None;
+            }
+        }
+    }
+}
+
+fn remove(pool: &mut Pool, hash: &Hash) {
+    if let Some(entry) = pool.entries.remove(hash) {
+        if let Some(queue) = pool.by_sender.get_mut(&entry.sender) {
+            queue.remove(&entry.nonce);
+            if queue.is_empty() {
+                pool.by_sender.remove(&entry.sender);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use salus_crypto::SigningKey;
+    use salus_types::token::TokenAction;
+    use salus_types::{Action, Header, PublicKey, TxBody};
+
+    fn tx(seed: u8, nonce: u64) -> Tx {
+        let key = SigningKey::from_seed(&[seed; 32]);
+        TxBody {
+            chain_id: "c".into(),
+            signer: AccountId::from_public_key(&key.public_key()),
+            public_key: key.public_key(),
+            nonce,
+            actions: vec![Action::Token(TokenAction::Transfer {
+                to: AccountId([0; 20]),
+                amount: 1,
+            })],
+        }
+        .sign(&key)
+    }
+
+    fn nonce(n: u64) -> Account {
+        Account {
+            nonce: n,
+            key: None,
+            disabled: false,
+        }
+    }
+
+    fn block(height: u64, txs: Vec<Tx>) -> Block {
+        Block {
+            header: Header {
+                height,
+                parent: Hash::ZERO,
+                timestamp_ms: 0,
+                proposer: PublicKey([0; 32]),
+                tx_root: Hash::ZERO,
+                state_root: Hash::ZERO,
+            },
+            txs,
+        }
+    }
+
+    #[test]
+    fn orders_by_nonce_and_rejects_duplicates_and_stale() {
+        let pool = Mempool::new("c".into(), MempoolLimits::default());
+        let verdicts = pool.admit(
+            vec![tx(1, 2), tx(1, 0), tx(2, 0), tx(1, 1), tx(1, 0)],
+            |_| nonce(0),
+        );
+        assert!(verdicts[..4].iter().all(Result::is_ok));
+        assert_eq!(verdicts[4], Err(AdmitError::Duplicate));
+        let order: Vec<(u8, u64)> = pool
+            .candidates(10)
+            .iter()
+            .map(|t| (t.body.public_key.0[0], t.body.nonce))
+            .collect();
+        // Sender 1 arrived first (its nonce 2 came first), then sender 2; nonces ascend.
+        let k1 = SigningKey::from_seed(&[1; 32]).public_key().0[0];
+        let k2 = SigningKey::from_seed(&[2; 32]).public_key().0[0];
+        assert_eq!(order, vec![(k1, 0), (k1, 1), (k1, 2), (k2, 0)]);
+        assert_eq!(
+            pool.admit(vec![tx(3, 0)], |_| nonce(5))[0],
+            Err(AdmitError::Invalid(TxError::BadNonce {
+                expected: 5,
+                actual: 0
+            }))
+        );
+        let mut forged = tx(3, 9);
+        forged.body.nonce = 10;
+        assert_eq!(
+            pool.admit(vec![forged], |_| nonce(0))[0],
+            Err(AdmitError::Invalid(TxError::BadSignature))
+        );
+    }
+
+    #[test]
+    fn gaps_wait_and_bounds_hold() {
+        let pool = Mempool::new(
+            "c".into(),
+            MempoolLimits {
+                max_txs: 3,
+                max_per_sender: 2,
+            },
+        );
+        assert!(pool
+            .admit(vec![tx(1, 0), tx(1, 2)], |_| nonce(0))
+            .iter()
+            .all(Result::is_ok));
+        assert_eq!(pool.candidates(10).len(), 1, "nonce 2 waits for nonce 1");
+        assert_eq!(
+            pool.admit(vec![tx(1, 1)], |_| nonce(0))[0],
+            Err(AdmitError::SenderFull(2))
+        );
+        assert!(pool.admit(vec![tx(2, 0)], |_| nonce(0))[0].is_ok());
+        assert_eq!(
+            pool.admit(vec![tx(3, 0)], |_| nonce(0))[0],
+            Err(AdmitError::Full(3))
+        );
+    }
+
+    #[test]
+    fn proposed_transactions_are_held_then_released_or_removed() {
+        let pool = Mempool::new("c".into(), MempoolLimits::default());
+        pool.admit(vec![tx(1, 0), tx(1, 1), tx(2, 0)], |_| nonce(0));
+        let first = block(1, vec![tx(1, 0)]);
+        pool.mark_proposed(&first);
+        let next: Vec<u64> = pool.candidates(10).iter().map(|t| t.body.nonce).collect();
+        assert_eq!(
+            next.len(),
+            2,
+            "sender 1 continues at nonce 1, sender 2 at 0: {next:?}"
+        );
+        // A different block wins height 1: the held tx is offered again.
+        pool.finalized(&block(1, vec![tx(2, 0)]), |_| 0);
+        assert_eq!(pool.candidates(10).len(), 2);
+        // Its own block finalizes: it is gone.
+        pool.finalized(&block(2, vec![tx(1, 0)]), |_| 1);
+        assert_eq!(pool.len(), 1);
+    }
+}

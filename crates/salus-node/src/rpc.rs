@@ -1,0 +1,485 @@
+//! The HTTP JSON API. Every route is in the OpenAPI document at `/openapi.json`.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use salus_app::{auth, identity, token, Chain};
+use salus_types::{AccountId, Did, Hash, Tx};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::api_error::{ApiError, ErrorBody, Rejection};
+use crate::mempool::{AdmitError, Mempool};
+
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(Rejection))]
+pub struct JsonBody<T>(pub T);
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(Rejection))]
+pub struct Query<T>(pub T);
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(Rejection))]
+pub struct Path<T>(pub T);
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    pub chain: Arc<Chain>,
+    pub mempool: Arc<Mempool>,
+    pub validators: Vec<String>,
+    pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
+}
+
+pub const MAX_BATCH: usize = 10_000;
+const MAX_EVENTS_PAGE: usize = 500;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Salus node API",
+        description = "Submit transactions, read blocks, receipts, state with Merkle proofs, events and DIDs."
+    ),
+    paths(
+        submit_tx,
+        submit_batch,
+        tx_status,
+        block_by_height,
+        state_query,
+        account,
+        resolve_did,
+        events,
+        status,
+        openapi_json
+    ),
+    components(schemas(
+        ErrorBody,
+        SubmitRequest,
+        SubmitResponse,
+        BatchRequest,
+        BatchResponse,
+        BatchRejection,
+        TxStatus,
+        StateResponse,
+        StatusResponse
+    ))
+)]
+pub struct ApiDoc;
+
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/v1/txs", post(submit_tx))
+        .route("/v1/txs/batch", post(submit_batch))
+        .route("/v1/txs/{hash}", get(tx_status))
+        .route("/v1/blocks/{height}", get(block_by_height))
+        .route("/v1/state", get(state_query))
+        .route("/v1/accounts/{account}", get(account))
+        .route("/v1/dids/{did}", get(resolve_did))
+        .route("/v1/events", get(events))
+        .route("/v1/status", get(status))
+        .route("/openapi.json", get(openapi_json))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
+        .with_state(state)
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SubmitRequest {
+    /// Hex of the transaction's canonical encoding.
+    pub tx: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SubmitResponse {
+    pub hash: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BatchRequest {
+    pub txs: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BatchRejection {
+    pub index: usize,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BatchResponse {
+    pub accepted: Vec<String>,
+    pub rejected: Vec<BatchRejection>,
+}
+
+fn decode_tx(text: &str) -> Result<Tx, (String, String)> {
+    let bytes = hex::decode(text).map_err(|_| {
+        (
+            "malformed_tx".to_owned(),
+            "transaction is not hex".to_owned(),
+        )
+    })?;
+    Tx::decode(&bytes).map_err(|e| (e.code().name().to_owned(), e.to_string()))
+}
+
+fn admit_code(error: &AdmitError) -> &'static str {
+    match error {
+        AdmitError::Invalid(e) => e.code().name(),
+        AdmitError::Duplicate => "duplicate",
+        AdmitError::NonceTaken(_) => "nonce_taken",
+        AdmitError::Full(_) => "mempool_full",
+        AdmitError::SenderFull(_) => "sender_full",
+    }
+}
+
+fn admit(state: &ApiState, txs: Vec<Tx>) -> Result<Vec<Result<Hash, AdmitError>>, ApiError> {
+    let snapshot = state.chain.store().snapshot()?;
+    let failure = std::cell::RefCell::new(None);
+    let verdicts = state
+        .mempool
+        .admit(txs, |id| match auth::account(&snapshot, id) {
+            Ok(account) => account,
+            Err(e) => {
+                *failure.borrow_mut() = Some(e);
+                auth::Account {
+                    nonce: u64::MAX,
+                    key: None,
+                    disabled: true,
+                }
+            }
+        });
+    match failure.into_inner() {
+        Some(e) => Err(ApiError::internal(e)),
+        None => Ok(verdicts),
+    }
+}
+
+/// Submit one signed transaction.
+#[utoipa::path(post, path = "/v1/txs", request_body = SubmitRequest,
+    responses((status = 202, body = SubmitResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn submit_tx(
+    State(state): State<ApiState>,
+    JsonBody(request): JsonBody<SubmitRequest>,
+) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
+    let tx =
+        decode_tx(&request.tx).map_err(|(code, message)| ApiError::bad_request(&code, message))?;
+    let verdict = admit(&state, vec![tx])?.pop().expect("one verdict per tx");
+    match verdict {
+        Ok(hash) => Ok((
+            StatusCode::ACCEPTED,
+            Json(SubmitResponse {
+                hash: hash.to_hex(),
+            }),
+        )),
+        Err(e) => {
+            let status = match e {
+                AdmitError::Invalid(_) => StatusCode::BAD_REQUEST,
+                AdmitError::Duplicate | AdmitError::NonceTaken(_) => StatusCode::CONFLICT,
+                AdmitError::Full(_) | AdmitError::SenderFull(_) => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            Err(ApiError::new(status, admit_code(&e), e.to_string()))
+        }
+    }
+}
+
+/// Submit up to 10,000 signed transactions at once; each gets its own verdict.
+#[utoipa::path(post, path = "/v1/txs/batch", request_body = BatchRequest,
+    responses((status = 200, body = BatchResponse), (status = 400, body = ErrorBody)))]
+async fn submit_batch(
+    State(state): State<ApiState>,
+    JsonBody(request): JsonBody<BatchRequest>,
+) -> Result<Json<BatchResponse>, ApiError> {
+    if request.txs.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(
+            "batch_too_large",
+            format!("at most {MAX_BATCH} transactions per batch"),
+        ));
+    }
+    let mut rejected = Vec::new();
+    let mut decoded = Vec::new();
+    let mut positions = Vec::new();
+    for (index, text) in request.txs.iter().enumerate() {
+        match decode_tx(text) {
+            Ok(tx) => {
+                decoded.push(tx);
+                positions.push(index);
+            }
+            Err((code, message)) => rejected.push(BatchRejection {
+                index,
+                code,
+                message,
+            }),
+        }
+    }
+    let state_for_admit = state.clone();
+    let verdicts = tokio::task::spawn_blocking(move || admit(&state_for_admit, decoded))
+        .await
+        .map_err(ApiError::internal)??;
+    let mut accepted = Vec::new();
+    for (index, verdict) in positions.into_iter().zip(verdicts) {
+        match verdict {
+            Ok(hash) => accepted.push(hash.to_hex()),
+            Err(e) => rejected.push(BatchRejection {
+                index,
+                code: admit_code(&e).to_owned(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    rejected.sort_by_key(|r| r.index);
+    Ok(Json(BatchResponse { accepted, rejected }))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TxStatus {
+    pub hash: String,
+    /// `pending` (in the mempool) or `final`.
+    pub status: String,
+    pub height: Option<u64>,
+    #[schema(value_type = Object)]
+    pub receipt: Option<Value>,
+}
+
+fn parse_hash(text: &str) -> Result<Hash, ApiError> {
+    Hash::from_hex(text).map_err(|e| ApiError::bad_request("bad_hash", e.to_string()))
+}
+
+/// Status and receipt of a transaction.
+#[utoipa::path(get, path = "/v1/txs/{hash}", params(("hash" = String, Path, description = "transaction hash, hex")),
+    responses((status = 200, body = TxStatus), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn tx_status(
+    State(state): State<ApiState>,
+    Path(hash): Path<String>,
+) -> Result<Json<TxStatus>, ApiError> {
+    let hash = parse_hash(&hash)?;
+    let snapshot = state.chain.store().snapshot()?;
+    if let Some((height, index)) = snapshot.tx_location(&hash)? {
+        let receipt = snapshot
+            .receipt(height, index)?
+            .ok_or_else(|| ApiError::internal("indexed receipt is missing"))?;
+        return Ok(Json(TxStatus {
+            hash: hash.to_hex(),
+            status: "final".into(),
+            height: Some(height),
+            receipt: Some(serde_json::to_value(receipt).map_err(ApiError::internal)?),
+        }));
+    }
+    if state.mempool.contains(&hash) {
+        return Ok(Json(TxStatus {
+            hash: hash.to_hex(),
+            status: "pending".into(),
+            height: None,
+            receipt: None,
+        }));
+    }
+    Err(ApiError::not_found(format!(
+        "transaction {hash} is unknown"
+    )))
+}
+
+/// A finalized block: its header, digest and transaction hashes. `latest` names the tip.
+#[utoipa::path(get, path = "/v1/blocks/{height}", params(("height" = String, Path, description = "a height, or `latest`")),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn block_by_height(
+    State(state): State<ApiState>,
+    Path(height): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let snapshot = state.chain.store().snapshot()?;
+    let tip = snapshot.height().unwrap_or(0);
+    let height = match height.as_str() {
+        "latest" => tip,
+        text => text.parse::<u64>().map_err(|_| {
+            ApiError::bad_request("bad_height", "height must be a number or `latest`")
+        })?,
+    };
+    let block = snapshot.block(height)?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no finalized block at height {height} (tip is {tip})"
+        ))
+    })?;
+    let hashes: Vec<String> = block.txs.iter().map(|t| t.hash().to_hex()).collect();
+    Ok(Json(json!({
+        "height": height,
+        "digest": block.digest(),
+        "header": block.header,
+        "tx_count": hashes.len(),
+        "txs": hashes,
+    })))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StateParams {
+    /// The state key, hex.
+    pub key: String,
+    /// A finalized height; the tip when absent.
+    pub height: Option<u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StateResponse {
+    pub key: String,
+    pub height: u64,
+    /// Hex of the value, or null when the key is absent (the proof then proves absence).
+    pub value: Option<String>,
+    /// Hex of the Jellyfish Merkle proof against `header.state_root`.
+    pub proof: String,
+    #[schema(value_type = Object)]
+    pub header: Value,
+}
+
+/// A raw state value with its Merkle proof and the header it proves against.
+#[utoipa::path(get, path = "/v1/state", params(StateParams),
+    responses((status = 200, body = StateResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn state_query(
+    State(state): State<ApiState>,
+    Query(params): Query<StateParams>,
+) -> Result<Json<StateResponse>, ApiError> {
+    let key = hex::decode(&params.key)
+        .map_err(|_| ApiError::bad_request("bad_key", "key must be hex"))?;
+    if key.is_empty() || key.len() > 1024 {
+        return Err(ApiError::bad_request(
+            "bad_key",
+            "key must be 1..=1024 bytes",
+        ));
+    }
+    let store = state.chain.store();
+    let height = match params.height {
+        Some(h) => h,
+        None => store.committed_height()?.unwrap_or(0),
+    };
+    let (value, proof) = store.get_with_proof(&key, height)?;
+    let header = store
+        .block(height)?
+        .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?
+        .header;
+    Ok(Json(StateResponse {
+        key: params.key,
+        height,
+        value: value.map(hex::encode),
+        proof: hex::encode(proof.0),
+        header: serde_json::to_value(header).map_err(ApiError::internal)?,
+    }))
+}
+
+fn parse_account(text: &str) -> Result<AccountId, ApiError> {
+    if let Ok(did) = Did::parse(text) {
+        return Ok(did.account());
+    }
+    AccountId::from_hex(text)
+        .map_err(|_| ApiError::bad_request("bad_account", "expected a did:salus or 40 hex digits"))
+}
+
+/// An account's nonce, balance, key state and roles.
+#[utoipa::path(get, path = "/v1/accounts/{account}", params(("account" = String, Path, description = "did:salus or account id hex")),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
+async fn account(
+    State(state): State<ApiState>,
+    Path(text): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_account(&text)?;
+    let snapshot = state.chain.store().snapshot()?;
+    let acct = auth::account(&snapshot, &id)?;
+    let balance = token::balance(&snapshot, &id)?;
+    let roles: Vec<&str> = identity::roles(&snapshot, &id)?
+        .iter()
+        .map(|(r, _)| r.name())
+        .collect();
+    let registered = identity::did_record(&snapshot, &id)?.is_some();
+    Ok(Json(json!({
+        "account": id,
+        "did": id.did(),
+        "height": snapshot.height(),
+        "nonce": acct.nonce,
+        "balance": balance.to_string(),
+        "rotated_key": acct.key,
+        "disabled": acct.disabled,
+        "did_registered": registered,
+        "roles": roles,
+    })))
+}
+
+/// Resolve a `did:salus` (from chain state) or a `did:key` to a DID Core resolution result.
+#[utoipa::path(get, path = "/v1/dids/{did}", params(("did" = String, Path)),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn resolve_did(
+    State(state): State<ApiState>,
+    Path(text): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if text.starts_with("did:key:") {
+        return identity::resolve_did_key(&text)
+            .map(Json)
+            .map_err(|e| ApiError::bad_request("bad_did", e.to_string()));
+    }
+    let did = Did::parse(&text).map_err(|e| ApiError::bad_request("bad_did", e.to_string()))?;
+    let snapshot = state.chain.store().snapshot()?;
+    let record = identity::did_record(&snapshot, &did.account())?
+        .ok_or_else(|| ApiError::not_found(format!("{did} is not registered")))?;
+    let roles = identity::roles(&snapshot, &did.account())?;
+    Ok(Json(identity::resolve_salus(&did, &record, &roles)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct EventParams {
+    /// did:salus or account id hex.
+    pub account: String,
+    /// Only events strictly below this height (for paging back).
+    pub before: Option<u64>,
+    /// At most this many (default 100, at most 500).
+    pub limit: Option<usize>,
+}
+
+/// Events that concern an account, newest first.
+#[utoipa::path(get, path = "/v1/events", params(EventParams),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
+async fn events(
+    State(state): State<ApiState>,
+    Query(params): Query<EventParams>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_account(&params.account)?;
+    let limit = params.limit.unwrap_or(100).clamp(1, MAX_EVENTS_PAGE);
+    let snapshot = state.chain.store().snapshot()?;
+    let events = snapshot.events_for_account(&id, params.before, limit)?;
+    Ok(Json(json!({ "account": id, "events": events })))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StatusResponse {
+    pub chain_id: String,
+    pub height: u64,
+    pub tip_digest: String,
+    pub state_root: String,
+    pub timestamp_ms: u64,
+    pub mempool: usize,
+    pub validators: Vec<String>,
+}
+
+/// Node status: chain, tip and mempool.
+#[utoipa::path(get, path = "/v1/status", responses((status = 200, body = StatusResponse)))]
+async fn status(State(state): State<ApiState>) -> Json<StatusResponse> {
+    let (tip, digest) = state.chain.tip();
+    Json(StatusResponse {
+        chain_id: state.chain.chain_id().to_owned(),
+        height: tip.height,
+        tip_digest: digest.to_hex(),
+        state_root: tip.state_root.to_hex(),
+        timestamp_ms: tip.timestamp_ms,
+        mempool: state.mempool.len(),
+        validators: state.validators.clone(),
+    })
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, body = Object)))]
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+async fn metrics(State(state): State<ApiState>) -> String {
+    (state.metrics)()
+}
