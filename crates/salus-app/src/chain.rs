@@ -341,6 +341,9 @@ impl Chain {
                     height,
                 });
             }
+            if block.header.parent != inner.tip_digest {
+                return Err(ChainError::UnknownParent(block.header.parent));
+            }
         }
         let cached = self.lock().speculative.get(&digest).cloned();
         let speculative = match cached {
@@ -367,6 +370,19 @@ impl Chain {
             .speculative
             .retain(|_, s| s.block.header.height > height);
         Ok(Some(speculative.receipts.clone()))
+    }
+
+    /// Whether this node can build on `digest`: it is the finalized tip, a
+    /// block it executed speculatively, or an older finalized block (which is
+    /// known, though only a fork would build on it).
+    pub fn is_known(&self, digest: &Hash) -> Result<bool, ChainError> {
+        {
+            let inner = self.lock();
+            if inner.tip_digest == *digest || inner.speculative.contains_key(digest) {
+                return Ok(true);
+            }
+        }
+        Ok(self.store.snapshot()?.height_of_block(digest)?.is_some())
     }
 
     /// How many unfinalized blocks are cached (for metrics and tests).

@@ -2,7 +2,9 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use salus_state::{Overlay, StateError, StateRead};
-use salus_types::{AccountId, ErrorCode, Event};
+use salus_types::{AccountId, ErrorCode, Event, PublicKey};
+
+use crate::genesis::GenesisError;
 
 /// The environment of one transaction.
 #[derive(Debug, Clone)]
@@ -12,6 +14,33 @@ pub struct TxContext<'a> {
     /// The block's timestamp: the only notion of time in the state machine.
     pub timestamp_ms: u64,
     pub signer: AccountId,
+    /// The key that signed the transaction (already authorized for `signer`).
+    pub signing_key: PublicKey,
+}
+
+/// A module of the state machine.
+///
+/// A module owns its state keys (all under `PREFIX/`), its action type, its
+/// events (emitted through [`Events`]), its genesis section and its queries
+/// (plain functions over a [`StateRead`] in the module's file). Modules never
+/// touch each other's keys; where one needs another's state it calls that
+/// module's public functions (identity rotation calls `auth::set_key`).
+pub trait Module {
+    /// Every state key of this module starts with this prefix and a `/`.
+    const PREFIX: &'static str;
+    type Action;
+    type Genesis;
+
+    fn init_genesis(state: &mut Overlay<'_>, genesis: &Self::Genesis) -> Result<(), GenesisError>;
+
+    /// Runs one action. A rule violation is `ExecError::Rejected` (the whole
+    /// transaction rolls back); a storage fault is `ExecError::State`.
+    fn execute(
+        ctx: &TxContext<'_>,
+        state: &mut Overlay<'_>,
+        action: &Self::Action,
+        events: &mut Events,
+    ) -> ExecResult<()>;
 }
 
 /// An action failed by the rules: the transaction is rolled back and its receipt

@@ -9,8 +9,10 @@
 use salus_state::{Overlay, StateError};
 use salus_types::{Action, ErrorCode, Receipt, Tx, TxError};
 
-use crate::context::{Events, ExecError, TxContext};
-use crate::{auth, identity, token};
+use crate::auth;
+use crate::context::{Events, ExecError, Module, TxContext};
+use crate::identity::Identity;
+use crate::token::Token;
 
 /// What a block gives its transactions.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +65,7 @@ pub fn apply_tx(
         height: env.height,
         timestamp_ms: env.timestamp_ms,
         signer: tx.body.signer,
+        signing_key: tx.body.public_key,
     };
     let (outcome, writes, events) = {
         let mut scratch = Overlay::new(&*block);
@@ -70,10 +73,8 @@ pub fn apply_tx(
         let mut outcome = Ok(());
         for (position, action) in tx.body.actions.iter().enumerate() {
             let result = match action {
-                Action::Identity(a) => {
-                    identity::execute(&ctx, &tx.body.public_key, &mut scratch, a, &mut events)
-                }
-                Action::Token(a) => token::execute(&ctx, &mut scratch, a, &mut events),
+                Action::Identity(a) => Identity::execute(&ctx, &mut scratch, a, &mut events),
+                Action::Token(a) => Token::execute(&ctx, &mut scratch, a, &mut events),
             };
             match result {
                 Ok(()) => {}

@@ -4,8 +4,9 @@ use salus_state::{Overlay, WriteSet};
 use salus_types::Genesis;
 use std::collections::BTreeMap;
 
-use crate::context::{key, write};
-use crate::{identity, token};
+use crate::context::{key, write, Module};
+use crate::identity::Identity;
+use crate::token::Token;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GenesisError {
@@ -21,7 +22,7 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<WriteSet, GenesisError> {
     let empty: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut state = Overlay::new(&empty);
     write(&mut state, key("chain", "id", &[]), &genesis.chain_id);
-    token::init_genesis(&mut state, &genesis.token)?;
-    identity::init_genesis(&mut state, &genesis.identity)?;
+    Token::init_genesis(&mut state, &genesis.token)?;
+    Identity::init_genesis(&mut state, &genesis.identity)?;
     Ok(state.into_writes())
 }

@@ -7,11 +7,11 @@ use salus_types::identity::{
     rotation_message, DidRecord, IdentityAction, IdentityEvent, IdentityGenesis, Role, RoleGrant,
     Service, MAX_SERVICES, MAX_SERVICE_FIELD_LEN,
 };
-use salus_types::{AccountId, Did, ErrorCode, PublicKey};
+use salus_types::{AccountId, Did, ErrorCode};
 use serde_json::{json, Value};
 
 use crate::auth;
-use crate::context::{key, read, write, ActionError, Events, ExecResult, TxContext};
+use crate::context::{key, read, write, ActionError, Events, ExecResult, Module, TxContext};
 use crate::genesis::GenesisError;
 
 pub const PREFIX: &str = "identity";
@@ -66,10 +66,32 @@ pub fn authority_roles(
     Ok(read(state, &authority_key(account))?.unwrap_or_default())
 }
 
-pub fn init_genesis(
-    state: &mut Overlay<'_>,
-    genesis: &IdentityGenesis,
-) -> Result<(), GenesisError> {
+/// The identity module.
+pub struct Identity;
+
+impl Module for Identity {
+    const PREFIX: &'static str = PREFIX;
+    type Action = IdentityAction;
+    type Genesis = IdentityGenesis;
+
+    fn init_genesis(
+        state: &mut Overlay<'_>,
+        genesis: &IdentityGenesis,
+    ) -> Result<(), GenesisError> {
+        init_genesis(state, genesis)
+    }
+
+    fn execute(
+        ctx: &TxContext<'_>,
+        state: &mut Overlay<'_>,
+        action: &IdentityAction,
+        events: &mut Events,
+    ) -> ExecResult<()> {
+        execute(ctx, state, action, events)
+    }
+}
+
+fn init_genesis(state: &mut Overlay<'_>, genesis: &IdentityGenesis) -> Result<(), GenesisError> {
     let mut seen = std::collections::BTreeSet::new();
     for authority in &genesis.authorities {
         if !seen.insert(authority.account) {
@@ -143,9 +165,8 @@ fn live_record(state: &dyn StateRead, account: &AccountId) -> ExecResult<DidReco
     }
 }
 
-pub fn execute(
+fn execute(
     ctx: &TxContext<'_>,
-    signing_key: &PublicKey,
     state: &mut Overlay<'_>,
     action: &IdentityAction,
     events: &mut Events,
@@ -164,7 +185,7 @@ pub fn execute(
             }
             check_services(services)?;
             let record = DidRecord {
-                verification_key: *signing_key,
+                verification_key: ctx.signing_key,
                 agreement_key: *agreement_key,
                 services: services.clone(),
                 created_ms: ctx.timestamp_ms,

@@ -20,5 +20,5 @@ pub mod identity;
 pub mod token;
 
 pub use chain::{Chain, ChainError, Proposal};
-pub use context::{ActionError, ExecError, TxContext};
+pub use context::{ActionError, Events, ExecError, ExecResult, Module, TxContext};
 pub use execute::{BlockEnv, BlockError};

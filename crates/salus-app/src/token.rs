@@ -6,7 +6,7 @@ use salus_state::{Overlay, StateError, StateRead};
 use salus_types::token::{TokenAction, TokenEvent, TokenGenesis};
 use salus_types::{AccountId, ErrorCode};
 
-use crate::context::{key, read, write, ActionError, Events, ExecResult, TxContext};
+use crate::context::{key, read, write, ActionError, Events, ExecResult, Module, TxContext};
 use crate::genesis::GenesisError;
 
 pub const PREFIX: &str = "token";
@@ -36,7 +36,29 @@ fn set_balance(state: &mut Overlay<'_>, account: &AccountId, amount: u128) {
     }
 }
 
-pub fn init_genesis(state: &mut Overlay<'_>, genesis: &TokenGenesis) -> Result<(), GenesisError> {
+/// The token module.
+pub struct Token;
+
+impl Module for Token {
+    const PREFIX: &'static str = PREFIX;
+    type Action = TokenAction;
+    type Genesis = TokenGenesis;
+
+    fn init_genesis(state: &mut Overlay<'_>, genesis: &TokenGenesis) -> Result<(), GenesisError> {
+        init_genesis(state, genesis)
+    }
+
+    fn execute(
+        ctx: &TxContext<'_>,
+        state: &mut Overlay<'_>,
+        action: &TokenAction,
+        events: &mut Events,
+    ) -> ExecResult<()> {
+        execute(ctx, state, action, events)
+    }
+}
+
+fn init_genesis(state: &mut Overlay<'_>, genesis: &TokenGenesis) -> Result<(), GenesisError> {
     let mut supply: u128 = 0;
     let mut seen = std::collections::BTreeSet::new();
     for allocation in &genesis.allocations {
@@ -55,7 +77,7 @@ pub fn init_genesis(state: &mut Overlay<'_>, genesis: &TokenGenesis) -> Result<(
     Ok(())
 }
 
-pub fn execute(
+fn execute(
     ctx: &TxContext<'_>,
     state: &mut Overlay<'_>,
     action: &TokenAction,

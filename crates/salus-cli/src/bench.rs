@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use salus_client::{actions, Client, Signer};
 use salus_crypto::{verify_batch, SigningKey};
-use salus_node::config::{dev_chain, dev_genesis};
+use salus_node::config::{dev_chain, dev_genesis, dev_timing};
 use salus_node::mempool::MempoolLimits;
 use salus_node::NodeConfig;
 use salus_types::token::Allocation;
@@ -16,7 +16,7 @@ use salus_types::{AccountId, Hash, Tx};
 use serde_json::json;
 
 use crate::demo::free_port;
-use crate::dev::{dev_timing, now_ms, DEV_PASSPHRASE};
+use crate::dev::{now_ms, DEV_PASSPHRASE};
 use crate::output::Context;
 
 #[derive(clap::Args, Debug)]

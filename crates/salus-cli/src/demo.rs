@@ -6,14 +6,14 @@ use anyhow::{bail, ensure, Context as _, Result};
 use salus_client::{actions, Client, Signer};
 use salus_crypto::keystore::KeyPair;
 use salus_crypto::SigningKey;
-use salus_node::config::dev_chain;
+use salus_node::config::{dev_chain, dev_timing};
 use salus_node::mempool::MempoolLimits;
 use salus_node::NodeConfig;
 use salus_types::identity::{Role, Service};
 use salus_types::Action;
 use serde_json::json;
 
-use crate::dev::{dev_timing, now_ms, DEV_PASSPHRASE};
+use crate::dev::{now_ms, DEV_PASSPHRASE};
 use crate::output::Context;
 use crate::query::{borsh_u128, proven_value};
 

@@ -1,10 +1,9 @@
 //! `salus dev`: a single-validator chain on embedded storage.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
-use salus_consensus::engine::Timing;
-use salus_node::config::dev_chain;
+use salus_node::config::{dev_chain, dev_timing};
 use salus_node::mempool::MempoolLimits;
 use salus_node::NodeConfig;
 
@@ -25,17 +24,6 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
-}
-
-/// Consensus timing for a lone validator on one machine.
-pub fn dev_timing() -> Timing {
-    Timing {
-        leader_timeout: Duration::from_millis(500),
-        certification_timeout: Duration::from_millis(1000),
-        timeout_retry: Duration::from_millis(2000),
-        skip_timeout: Duration::from_millis(4000),
-        fetch_timeout: Duration::from_millis(1000),
-    }
 }
 
 pub fn init_logging() {

@@ -17,8 +17,51 @@ use crate::block::ConsensusBlock;
 use crate::{to_hash, ConsensusContext, Hooks, Scheme};
 
 /// How far ahead of this node's clock a proposal's timestamp may be. A block
-/// further ahead is not rejected (it may be our clock that lags) but waits.
+/// further ahead waits (it may be our clock that lags)…
 pub const MAX_CLOCK_DRIFT: Duration = Duration::from_millis(500);
+/// …unless it is so far ahead that no honest clock could have produced it.
+pub const MAX_FUTURE: Duration = Duration::from_secs(30);
+/// The most unexecuted ancestors a node executes to catch up before verifying
+/// or building; beyond this it waits for marshal to deliver them as finalized.
+pub const MAX_CATCH_UP: usize = 256;
+
+/// Executes, oldest first, `block` and any ancestors this node has not executed
+/// itself (missed while it was behind, or lost in a restart), so that it can
+/// verify a child of `block` or build on it.
+async fn execute_missing(
+    chain: &Chain,
+    block: Digested<ConsensusBlock>,
+    ancestry: &mut impl Ancestry<ConsensusBlock>,
+) -> bool {
+    let known = |digest: &salus_types::Hash| chain.is_known(digest).unwrap_or(false);
+    if known(&to_hash(&block.digest())) {
+        return true;
+    }
+    let mut next_parent = block.inner().block().header.parent;
+    let mut missing = vec![block];
+    while !known(&next_parent) {
+        if missing.len() >= MAX_CATCH_UP {
+            warn!("too many unexecuted ancestors; waiting for finalization to catch up");
+            return false;
+        }
+        let Some(ancestor) = ancestry.next().await else {
+            return false;
+        };
+        if to_hash(&ancestor.digest()) != next_parent {
+            warn!("ancestry does not link up");
+            return false;
+        }
+        next_parent = ancestor.inner().block().header.parent;
+        missing.push(ancestor);
+    }
+    for ancestor in missing.iter().rev() {
+        if let Err(error) = chain.verify(ancestor.inner().block()) {
+            warn!(height = ancestor.inner().block().header.height, %error, "ancestor does not verify");
+            return false;
+        }
+    }
+    true
+}
 
 #[derive(Clone)]
 pub struct SalusApp {
@@ -52,6 +95,9 @@ impl<E: Clock + Spawner + Metrics> Application<E> for SalusApp {
     ) -> Option<Digested<ConsensusBlock>> {
         let parent = ancestry.next().await?;
         let parent_hash = to_hash(&parent.digest());
+        if !execute_missing(&self.chain, parent, &mut ancestry).await {
+            return None;
+        }
         let now = runtime.current().epoch_millis();
         let candidates = self.hooks.candidates(MAX_BLOCK_TXS);
         match self
@@ -89,12 +135,29 @@ impl<E: Clock + Spawner + Metrics> Application<E> for SalusApp {
         };
         let block = candidate.inner().block();
         let now = runtime.current().epoch_millis();
+        if block.header.timestamp_ms > now.saturating_add(MAX_FUTURE.as_millis() as u64) {
+            warn!(
+                height = block.header.height,
+                "rejected proposal: timestamp too far in the future"
+            );
+            return false;
+        }
         let limit = now.saturating_add(MAX_CLOCK_DRIFT.as_millis() as u64);
         if block.header.timestamp_ms > limit {
             // Not invalid, only early: wait until our clock catches up.
             runtime
                 .sleep(Duration::from_millis(block.header.timestamp_ms - limit))
                 .await;
+        }
+        if !self.chain.is_known(&block.header.parent).unwrap_or(false) {
+            let Some(parent) = ancestry.next().await else {
+                return false;
+            };
+            if to_hash(&parent.digest()) != block.header.parent
+                || !execute_missing(&self.chain, parent, &mut ancestry).await
+            {
+                return false;
+            }
         }
         match self.chain.verify(block) {
             Ok(()) => true,

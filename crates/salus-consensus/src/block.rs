@@ -7,13 +7,15 @@ use commonware_codec::{EncodeSize, Error as CodecError, Read, ReadRangeExt, Writ
 use commonware_consensus::types::Height;
 use commonware_consensus::{Block as CBlock, Heightable};
 use commonware_cryptography::Digestible;
-use salus_types::{Block, MAX_BLOCK_BYTES};
+use salus_types::{Block, MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
 
 use crate::{to_digest, Digest};
 
 /// Carries the block with its canonical encoding and digest, computed once.
-/// Decoding recomputes the digest from the bytes, so a peer cannot pair a block
-/// with another block's digest.
+/// Decoding recomputes the digest from the bytes and checks the transactions
+/// against the header's transaction root: the digest covers only the header, so
+/// without that check a peer could pair a real header with other transactions,
+/// and marshal would store and deliver the forgery under the real digest.
 #[derive(Clone, Debug)]
 pub struct ConsensusBlock {
     block: Arc<Block>,
@@ -63,6 +65,15 @@ impl Read for ConsensusBlock {
     fn read_cfg(buf: &mut impl commonware_codec::Buf, _: &()) -> Result<Self, CodecError> {
         let bytes = Vec::<u8>::read_range(buf, 0..=MAX_BLOCK_BYTES)?;
         let block = Block::decode(&bytes).map_err(|_| CodecError::Invalid("salus", "block"))?;
+        if block.txs.len() > MAX_BLOCK_TXS {
+            return Err(CodecError::Invalid("salus", "too many transactions"));
+        }
+        if Block::tx_root_of(&block.txs) != block.header.tx_root {
+            return Err(CodecError::Invalid(
+                "salus",
+                "transactions do not match the header",
+            ));
+        }
         let digest = to_digest(&block.digest());
         Ok(ConsensusBlock {
             block: Arc::new(block),
@@ -128,5 +139,21 @@ mod tests {
             assert_ne!(other.digest(), block.digest());
         }
         assert!(ConsensusBlock::decode_cfg(bytes::Bytes::from_static(&[5, 1, 2]), &()).is_err());
+
+        // A real header with transactions it does not commit to is refused.
+        let key = salus_crypto::SigningKey::from_seed(&[4; 32]);
+        let tx = salus_types::TxBody {
+            chain_id: "c".into(),
+            signer: salus_types::AccountId::from_public_key(&key.public_key()),
+            public_key: key.public_key(),
+            nonce: 0,
+            actions: vec![],
+        }
+        .sign(&key);
+        let mut forged = sample();
+        forged.txs.push(tx);
+        let forged = ConsensusBlock::new(forged);
+        assert_eq!(forged.digest(), block.digest(), "same header, same digest");
+        assert!(ConsensusBlock::decode_cfg(forged.encode(), &()).is_err());
     }
 }

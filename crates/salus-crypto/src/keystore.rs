@@ -248,6 +248,28 @@ mod tests {
             Err(KeystoreError::Malformed(_))
         ));
     }
+
+    #[test]
+    fn key_directory_saves_lists_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyDir::new(dir.path().join("keys"));
+        assert!(keys.list().unwrap().is_empty());
+        let file = KeyFile::seal("alice", &KeyPair::generate(), b"pw", CHEAP).unwrap();
+        keys.save(&file).unwrap();
+        assert!(matches!(keys.save(&file), Err(KeyDirError::Exists(_))));
+        assert!(keys.exists("alice"));
+        assert_eq!(keys.load("alice").unwrap().public_key, file.public_key);
+        assert_eq!(
+            keys.list().unwrap().len(),
+            1,
+            "no temporary files left behind"
+        );
+        assert!(matches!(keys.load("bob"), Err(KeyDirError::NotFound(_))));
+        assert!(matches!(
+            keys.load("../etc/passwd"),
+            Err(KeyDirError::BadName)
+        ));
+    }
 }
 
 /// A directory of key files, one `<name>.json` per key.
@@ -291,10 +313,17 @@ impl KeyDir {
         Ok(self.path.join(format!("{name}.json")))
     }
 
-    /// Writes a new key file; never overwrites one.
+    /// Writes a new key file; never overwrites one. The file appears whole or
+    /// not at all: it is written and synced under a temporary name, then linked
+    /// into place (which fails if the name is taken).
     pub fn save(&self, file: &KeyFile) -> Result<(), KeyDirError> {
         let path = self.file(&file.name)?;
         std::fs::create_dir_all(&self.path)?;
+        let temporary = self.path.join(format!(
+            ".{}.{}.tmp",
+            file.name,
+            hex::encode(random_bytes::<8>())
+        ));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -302,12 +331,20 @@ impl KeyDir {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut handle = options.open(&path).map_err(|e| match e.kind() {
+        let result = (|| {
+            let mut handle = options.open(&temporary)?;
+            std::io::Write::write_all(&mut handle, file.to_json().as_bytes())?;
+            handle.sync_all()?;
+            std::fs::hard_link(&temporary, &path)
+        })();
+        let _ = std::fs::remove_file(&temporary);
+        result.map_err(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => KeyDirError::Exists(file.name.clone()),
             _ => KeyDirError::Io(e),
         })?;
-        std::io::Write::write_all(&mut handle, file.to_json().as_bytes())?;
-        handle.sync_all()?;
+        if let Ok(dir) = std::fs::File::open(&self.path) {
+            let _ = dir.sync_all();
+        }
         Ok(())
     }
 

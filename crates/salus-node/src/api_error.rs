@@ -76,25 +76,49 @@ impl From<salus_state::StateError> for ApiError {
     }
 }
 
-/// Turns axum's own extractor rejections (bad JSON, bad path) into our JSON shape.
+/// Turns axum's own extractor rejections (bad JSON, bad path) into our JSON
+/// shape, with fixed messages: axum's texts can quote the request body.
 pub struct Rejection(pub ApiError);
 
 impl From<axum::extract::rejection::JsonRejection> for Rejection {
     fn from(r: axum::extract::rejection::JsonRejection) -> Self {
-        Rejection(ApiError::new(r.status(), "bad_request", r.body_text()))
+        Rejection(ApiError::new(
+            r.status(),
+            "bad_request",
+            "the body must be JSON (Content-Type: application/json) with the fields this endpoint documents",
+        ))
     }
 }
 
 impl From<axum::extract::rejection::QueryRejection> for Rejection {
     fn from(r: axum::extract::rejection::QueryRejection) -> Self {
-        Rejection(ApiError::new(r.status(), "bad_request", r.body_text()))
+        Rejection(ApiError::new(
+            r.status(),
+            "bad_request",
+            "query parameters are missing or malformed",
+        ))
     }
 }
 
 impl From<axum::extract::rejection::PathRejection> for Rejection {
     fn from(r: axum::extract::rejection::PathRejection) -> Self {
-        Rejection(ApiError::new(r.status(), "bad_request", r.body_text()))
+        Rejection(ApiError::new(
+            r.status(),
+            "bad_request",
+            "a path parameter is malformed",
+        ))
     }
+}
+
+/// A handler panic becomes a JSON 500 rather than a dropped connection.
+pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error; see the node log",
+    )
+    .into_response()
 }
 
 impl IntoResponse for Rejection {

@@ -3,11 +3,13 @@
 
 use std::path::Path;
 
+use salus_consensus::engine::Timing;
 use salus_crypto::keystore::{KdfParams, KeyDir, KeyDirError, KeyFile, KeyPair};
 use salus_crypto::SigningKey;
 use salus_types::identity::{IdentityGenesis, Role, RoleAuthority};
 use salus_types::token::{Allocation, TokenGenesis};
 use salus_types::{AccountId, Genesis, GenesisValidator};
+use std::time::Duration;
 
 pub const DEV_CHAIN_ID: &str = "salus-dev";
 /// The dev authority's initial balance, in base units.
@@ -130,4 +132,15 @@ fn load_or_create(keys: &KeyDir, name: &str, passphrase: &[u8]) -> Result<KeyPai
             .map_err(KeyDirError::from)?,
     )?;
     Ok(pair)
+}
+
+/// Consensus timing for validators on one machine or a LAN.
+pub fn dev_timing() -> Timing {
+    Timing {
+        leader_timeout: Duration::from_millis(500),
+        certification_timeout: Duration::from_millis(1000),
+        timeout_retry: Duration::from_millis(2000),
+        skip_timeout: Duration::from_millis(4000),
+        fetch_timeout: Duration::from_millis(1000),
+    }
 }

@@ -67,7 +67,7 @@ impl NodeHooks {
 
 impl Hooks for NodeHooks {
     fn candidates(&self, max: usize) -> Vec<Tx> {
-        self.mempool.candidates(max)
+        self.mempool.candidates(max, self.committed_nonce())
     }
 
     fn proposed(&self, block: &Block) {

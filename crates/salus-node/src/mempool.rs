@@ -43,6 +43,12 @@ pub enum AdmitError {
     Full(usize),
     #[error("this sender already has {0} pending transactions")]
     SenderFull(usize),
+    #[error("nonce {actual} is more than {window} ahead of the sender's next nonce {expected}")]
+    NonceTooFar {
+        expected: u64,
+        actual: u64,
+        window: u64,
+    },
 }
 
 struct Entry {
@@ -127,6 +133,16 @@ impl Mempool {
                     }
                     .into());
                 }
+                // Far-future nonces could never run soon; refusing them keeps one
+                // sender from parking a queue that blocks nobody but wastes the pool.
+                let window = self.limits.max_per_sender as u64;
+                if tx.body.nonce - expected >= window {
+                    return Err(AdmitError::NonceTooFar {
+                        expected,
+                        actual: tx.body.nonce,
+                        window,
+                    });
+                }
                 self.insert(&mut pool, tx)
             })
             .collect()
@@ -165,39 +181,46 @@ impl Mempool {
         Ok(hash)
     }
 
-    /// Up to `max` transactions for the next block: per sender, the run of
-    /// consecutive nonces not already in a proposed block; senders ordered by the
-    /// arrival of their first such transaction.
-    pub fn candidates(&self, max: usize) -> Vec<Tx> {
-        let pool = self.lock();
-        let mut runs: Vec<(u64, Vec<&Tx>)> = Vec::new();
-        for queue in pool.by_sender.values() {
+    /// Up to `max` transactions for the next block. Per sender, the run of
+    /// consecutive nonces that starts at its finalized next nonce, skipping
+    /// (but counting) those already in a proposed block; senders ordered by the
+    /// arrival of their first offered transaction. Stale entries found on the way
+    /// (nonce below the finalized one) are removed.
+    pub fn candidates(&self, max: usize, committed_nonce: impl Fn(&AccountId) -> u64) -> Vec<Tx> {
+        let mut pool = self.lock();
+        let mut runs: Vec<(u64, Vec<Hash>)> = Vec::new();
+        let mut stale = Vec::new();
+        for (sender, queue) in &pool.by_sender {
+            let mut expected = committed_nonce(sender);
             let mut run = Vec::new();
             let mut first_arrival = u64::MAX;
-            let mut expected: Option<u64> = None;
             for (nonce, hash) in queue {
-                let entry = &pool.entries[hash];
-                if entry.proposed_at.is_some() {
-                    // Held back: a later nonce may follow it once it is final.
-                    expected = Some(nonce + 1);
+                if *nonce < expected {
+                    stale.push(*hash);
                     continue;
                 }
-                if expected.is_some_and(|e| e != *nonce) {
+                if *nonce != expected {
                     break;
                 }
-                first_arrival = first_arrival.min(entry.arrival);
-                run.push(&entry.tx);
-                expected = Some(nonce + 1);
+                expected = expected.saturating_add(1);
+                let entry = &pool.entries[hash];
+                if entry.proposed_at.is_none() {
+                    first_arrival = first_arrival.min(entry.arrival);
+                    run.push(*hash);
+                }
             }
             if !run.is_empty() {
                 runs.push((first_arrival, run));
             }
         }
+        for hash in &stale {
+            remove(&mut pool, hash);
+        }
         runs.sort_by_key(|(arrival, _)| *arrival);
         runs.into_iter()
             .flat_map(|(_, run)| run)
             .take(max)
-            .cloned()
+            .map(|hash| pool.entries[&hash].tx.clone())
             .collect()
     }
 
@@ -318,7 +341,7 @@ mod tests {
         assert!(verdicts[..4].iter().all(Result::is_ok));
         assert_eq!(verdicts[4], Err(AdmitError::Duplicate));
         let order: Vec<(u8, u64)> = pool
-            .candidates(10)
+            .candidates(10, |_| 0)
             .iter()
             .map(|t| (t.body.public_key.0[0], t.body.nonce))
             .collect();
@@ -346,23 +369,37 @@ mod tests {
         let pool = Mempool::new(
             "c".into(),
             MempoolLimits {
-                max_txs: 3,
-                max_per_sender: 2,
+                max_txs: 4,
+                max_per_sender: 3,
             },
         );
         assert!(pool
             .admit(vec![tx(1, 0), tx(1, 2)], |_| nonce(0))
             .iter()
             .all(Result::is_ok));
-        assert_eq!(pool.candidates(10).len(), 1, "nonce 2 waits for nonce 1");
         assert_eq!(
-            pool.admit(vec![tx(1, 1)], |_| nonce(0))[0],
-            Err(AdmitError::SenderFull(2))
+            pool.candidates(10, |_| 0).len(),
+            1,
+            "nonce 2 waits for nonce 1"
+        );
+        assert!(pool.admit(vec![tx(1, 1)], |_| nonce(0))[0].is_ok());
+        assert_eq!(pool.candidates(10, |_| 0).len(), 3, "the gap is filled");
+        assert_eq!(
+            pool.admit(vec![tx(4, 3)], |_| nonce(0))[0],
+            Err(AdmitError::NonceTooFar {
+                expected: 0,
+                actual: 3,
+                window: 3
+            })
+        );
+        assert_eq!(
+            pool.admit(vec![tx(1, 3)], |_| nonce(1))[0],
+            Err(AdmitError::SenderFull(3))
         );
         assert!(pool.admit(vec![tx(2, 0)], |_| nonce(0))[0].is_ok());
         assert_eq!(
             pool.admit(vec![tx(3, 0)], |_| nonce(0))[0],
-            Err(AdmitError::Full(3))
+            Err(AdmitError::Full(4))
         );
     }
 
@@ -372,7 +409,11 @@ mod tests {
         pool.admit(vec![tx(1, 0), tx(1, 1), tx(2, 0)], |_| nonce(0));
         let first = block(1, vec![tx(1, 0)]);
         pool.mark_proposed(&first);
-        let next: Vec<u64> = pool.candidates(10).iter().map(|t| t.body.nonce).collect();
+        let next: Vec<u64> = pool
+            .candidates(10, |_| 0)
+            .iter()
+            .map(|t| t.body.nonce)
+            .collect();
         assert_eq!(
             next.len(),
             2,
@@ -380,9 +421,30 @@ mod tests {
         );
         // A different block wins height 1: the held tx is offered again.
         pool.finalized(&block(1, vec![tx(2, 0)]), |_| 0);
-        assert_eq!(pool.candidates(10).len(), 2);
+        assert_eq!(pool.candidates(10, |_| 0).len(), 2);
         // Its own block finalizes: it is gone.
         pool.finalized(&block(2, vec![tx(1, 0)]), |_| 1);
         assert_eq!(pool.len(), 1);
+    }
+
+    #[test]
+    fn runs_start_at_the_finalized_nonce_so_parked_queues_cannot_censor() {
+        let pool = Mempool::new("c".into(), MempoolLimits::default());
+        // Sender 1 arrives first but parks nonces 5..8 (its chain nonce is 0).
+        pool.admit((5..8).map(|n| tx(1, n)).collect(), |_| nonce(0));
+        pool.admit(vec![tx(2, 0)], |_| nonce(0));
+        let offered = pool.candidates(1, |_| 0);
+        assert_eq!(offered.len(), 1);
+        assert_eq!(
+            offered[0].body.nonce, 0,
+            "sender 2 is not starved by sender 1's gap"
+        );
+        // Entries below the finalized nonce are pruned when met.
+        assert_eq!(pool.candidates(10, |_| 6).len(), 2);
+        assert_eq!(
+            pool.len(),
+            2,
+            "sender 1's nonce 5 was stale and removed; sender 2's too"
+        );
     }
 }

@@ -85,6 +85,16 @@ pub fn router(state: ApiState) -> Router {
         .route("/openapi.json", get(openapi_json))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
+            )
+        })
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            crate::api_error::panic_response,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
         .with_state(state)
 }
@@ -135,6 +145,7 @@ fn admit_code(error: &AdmitError) -> &'static str {
         AdmitError::NonceTaken(_) => "nonce_taken",
         AdmitError::Full(_) => "mempool_full",
         AdmitError::SenderFull(_) => "sender_full",
+        AdmitError::NonceTooFar { .. } => "nonce_too_far",
     }
 }
 
@@ -179,7 +190,7 @@ async fn submit_tx(
         )),
         Err(e) => {
             let status = match e {
-                AdmitError::Invalid(_) => StatusCode::BAD_REQUEST,
+                AdmitError::Invalid(_) | AdmitError::NonceTooFar { .. } => StatusCode::BAD_REQUEST,
                 AdmitError::Duplicate | AdmitError::NonceTaken(_) => StatusCode::CONFLICT,
                 AdmitError::Full(_) | AdmitError::SenderFull(_) => StatusCode::SERVICE_UNAVAILABLE,
             };

@@ -1,0 +1,290 @@
+//! The `salus` CLI against a real dev node, as a user would drive it.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const PASSPHRASE: &str = "cli-test-passphrase";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Env {
+    node: String,
+    keystore: std::path::PathBuf,
+}
+
+impl Env {
+    fn salus(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_salus"))
+            .args(args)
+            .env("SALUS_NODE", &self.node)
+            .env("SALUS_KEYSTORE", &self.keystore)
+            .env("SALUS_PASSPHRASE", PASSPHRASE)
+            .stdin(Stdio::null())
+            .output()
+            .expect("salus runs")
+    }
+
+    /// Runs with --json and expects success.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.salus(&all);
+        assert!(
+            out.status.success(),
+            "salus {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "salus {args:?} printed non-JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// Expects failure with a message on stderr containing `needle`.
+    fn fails(&self, args: &[&str], needle: &str) {
+        let out = self.salus(args);
+        assert!(!out.status.success(), "salus {args:?} should fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(needle),
+            "salus {args:?}: expected `{needle}` in: {stderr}"
+        );
+        assert!(
+            !stderr.contains("panicked"),
+            "salus {args:?} panicked: {stderr}"
+        );
+    }
+}
+
+fn start_dev(data: &Path, keystore: &Path, http: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_salus"))
+        .args(["dev", "--data-dir"])
+        .arg(data)
+        .args([
+            "--http",
+            &format!("127.0.0.1:{http}"),
+            "--p2p",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .env("SALUS_KEYSTORE", keystore)
+        .env("SALUS_NODE_PASSPHRASE", PASSPHRASE)
+        .env("SALUS_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn cli_drives_a_dev_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = free_port();
+    let env = Env {
+        node: format!("http://127.0.0.1:{http}"),
+        keystore: dir.path().join("keys"),
+    };
+    let mut node = start_dev(&dir.path().join("node"), &env.keystore, http);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !env.salus(&["query", "status"]).status.success() {
+        assert!(Instant::now() < deadline, "dev node did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let alice = env.json(&["keys", "new", "alice"]);
+    let did = alice["did"].as_str().unwrap().to_owned();
+    env.json(&["keys", "new", "alice-next"]);
+    let listed = env.json(&["keys", "list"]);
+    assert_eq!(
+        listed["keys"].as_array().unwrap().len(),
+        3,
+        "alice, alice-next and dev-authority"
+    );
+    env.fails(&["keys", "new", "alice"], "already exists");
+
+    env.json(&[
+        "tx",
+        "transfer",
+        "--key",
+        "dev-authority",
+        "--to",
+        &did,
+        "--amount",
+        "1000",
+    ]);
+    let balance = env.json(&["query", "balance", &did]);
+    assert_eq!(balance["balance"], "1000");
+    assert_eq!(balance["verified"], true);
+
+    env.json(&[
+        "did",
+        "register",
+        "--key",
+        "alice",
+        "--service",
+        "vault=SalusVault=https://vault.example",
+    ]);
+    env.json(&[
+        "role",
+        "attest",
+        "--key",
+        "dev-authority",
+        "--subject",
+        &did,
+        "--role",
+        "patient",
+    ]);
+    let account = env.json(&["query", "account", &did]);
+    assert_eq!(account["roles"][0], "patient");
+    env.json(&["did", "rotate", "--key", "alice", "--new-key", "alice-next"]);
+    let document = env.json(&["did", "show", &did]);
+    assert_eq!(document["didDocumentMetadata"]["versionId"], "2");
+    assert_eq!(
+        document["didDocument"]["service"][0]["serviceEndpoint"],
+        "https://vault.example"
+    );
+    // The rotated key signs for alice's DID; the old one no longer does.
+    env.json(&[
+        "tx",
+        "transfer",
+        "--key",
+        "alice-next",
+        "--to",
+        "did:salus:0000000000000000000000000000000000000001",
+        "--amount",
+        "1",
+    ]);
+    env.fails(
+        &[
+            "tx", "transfer", "--key", "alice", "--to", &did, "--amount", "1",
+        ],
+        "wrong_signer_key",
+    );
+    let events = env.json(&["query", "events", &did]);
+    assert!(events["events"].as_array().unwrap().len() >= 4);
+    let latest = env.json(&["query", "block", "latest"]);
+    assert!(latest["height"].as_u64().unwrap() > 0);
+
+    // Bad input: a clear message and a non-zero exit, never a panic.
+    env.fails(
+        &[
+            "tx",
+            "transfer",
+            "--key",
+            "dev-authority",
+            "--to",
+            "bob",
+            "--amount",
+            "1",
+        ],
+        "neither a did:salus",
+    );
+    env.fails(
+        &[
+            "tx",
+            "transfer",
+            "--key",
+            "dev-authority",
+            "--to",
+            &did,
+            "--amount",
+            "999999999999999999999999",
+        ],
+        "insufficient_balance",
+    );
+    env.fails(&["keys", "show", "nobody"], "no key named");
+    env.fails(
+        &[
+            "role",
+            "attest",
+            "--key",
+            "alice-next",
+            "--subject",
+            &did,
+            "--role",
+            "surgeon",
+        ],
+        "unknown role",
+    );
+    env.fails(
+        &[
+            "role",
+            "attest",
+            "--key",
+            "alice-next",
+            "--subject",
+            &did,
+            "--role",
+            "provider",
+        ],
+        "not_an_authority",
+    );
+    env.fails(&["query", "block", "abc"], "bad_height");
+    env.fails(&["query", "state", "zz"], "hex");
+    env.fails(&["did", "show", "did:web:example.com"], "bad_did");
+    let wrong_pass = Command::new(env!("CARGO_BIN_EXE_salus"))
+        .args([
+            "tx",
+            "transfer",
+            "--key",
+            "alice-next",
+            "--to",
+            &did,
+            "--amount",
+            "1",
+        ])
+        .env("SALUS_NODE", &env.node)
+        .env("SALUS_KEYSTORE", &env.keystore)
+        .env("SALUS_PASSPHRASE", "wrong")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!wrong_pass.status.success());
+    assert!(String::from_utf8_lossy(&wrong_pass.stderr).contains("wrong passphrase"));
+    let json_error = env.salus(&["keys", "show", "nobody", "--json"]);
+    assert!(!json_error.status.success());
+    let body: Value = serde_json::from_slice(&json_error.stdout).unwrap();
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no key named"));
+
+    node.kill().unwrap();
+    node.wait().unwrap();
+    // With the node gone, commands fail cleanly.
+    env.fails(&["query", "status"], "cannot reach the node");
+}
+
+#[test]
+fn demo_runs_end_to_end() {
+    let out = Command::new(env!("CARGO_BIN_EXE_salus"))
+        .args(["demo", "--json"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "demo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    assert!(steps.len() >= 14);
+    let last_proof = steps
+        .iter()
+        .find(|s| s["detail"]["verified"] == true)
+        .expect("a verified proof step");
+    assert!(last_proof["detail"]["state_root"].as_str().unwrap().len() == 64);
+}

@@ -1,0 +1,326 @@
+//! The HTTP API against a real single-validator node: the happy path, the
+//! OpenAPI document, and a typed JSON error for every kind of bad input.
+
+use std::net::TcpListener;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::StatusCode;
+use salus_client::{actions, verify_state, Client, Signer};
+use salus_node::config::{dev_chain, dev_timing};
+use salus_node::mempool::MempoolLimits;
+use salus_node::{NodeConfig, SpawnedNode};
+use salus_types::{AccountId, TxBody, MAX_TX_BYTES};
+use serde_json::{json, Value};
+
+fn spawn(dir: &std::path::Path) -> (SpawnedNode, Signer) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let chain = dev_chain(dir, b"api-test", None, now).unwrap();
+    let p2p = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let node = salus_node::spawn(NodeConfig {
+        data_dir: dir.to_path_buf(),
+        genesis: chain.genesis.clone(),
+        validator_key: chain.validator.clone(),
+        p2p_listen: p2p,
+        validator_addresses: vec![p2p],
+        http_listen: "127.0.0.1:0".parse().unwrap(),
+        mempool: MempoolLimits::default(),
+        timing: dev_timing(),
+        worker_threads: 2,
+    })
+    .unwrap();
+    let signer = Signer::new(
+        chain.genesis.chain_id.clone(),
+        chain.authority.signing.clone(),
+        0,
+    );
+    (node, signer)
+}
+
+/// Asserts a JSON error body with this status and code.
+async fn expect_error(response: reqwest::Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.expect("error bodies are JSON");
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_serves_proofs_and_refuses_bad_input_with_typed_json_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, mut signer) = spawn(dir.path());
+    let base = format!("http://{}", node.handle.http_addr);
+    let client = Client::new(base.clone());
+    let http = reqwest::Client::new();
+    let post_tx = |body: Value| http.post(format!("{base}/v1/txs")).json(&body).send();
+
+    // Happy path: a transfer is final, has a receipt, and its effect is provable.
+    let recipient = AccountId([3; 20]);
+    let tx = signer.sign(vec![actions::transfer(recipient, 42)]);
+    let outcome = client.submit_and_wait(&tx).await.unwrap();
+    assert!(outcome.receipt.succeeded());
+    let key = salus_app::token::balance_key(&recipient);
+    let state = client.state(&key, None).await.unwrap();
+    let header = client.header(state.height).await.unwrap();
+    let value = hex::decode(state.value.clone().unwrap()).unwrap();
+    assert_eq!(value, 42u128.to_le_bytes());
+    verify_state(&header, &key, Some(&value), &state.proof).unwrap();
+    assert!(verify_state(&header, &key, Some(&43u128.to_le_bytes()), &state.proof).is_err());
+    let mut tampered = state.proof.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'0' { b'1' } else { b'0' };
+    assert!(verify_state(
+        &header,
+        &key,
+        Some(&value),
+        std::str::from_utf8(&tampered).unwrap()
+    )
+    .is_err());
+    let mut other_header = header.clone();
+    other_header.state_root.0[0] ^= 1;
+    assert!(verify_state(&other_header, &key, Some(&value), &state.proof).is_err());
+    let events = client.events(&recipient, 10).await.unwrap();
+    assert_eq!(events["events"].as_array().unwrap().len(), 1);
+
+    // Replaying the final transaction: its nonce is spent.
+    expect_error(
+        post_tx(json!({"tx": hex::encode(tx.encode())}))
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_nonce",
+    )
+    .await;
+    // Submitting a pending one twice.
+    let pending = signer.sign(vec![actions::transfer(recipient, 1)]);
+    let body = json!({"tx": hex::encode(pending.encode())});
+    assert_eq!(
+        post_tx(body.clone()).await.unwrap().status(),
+        StatusCode::ACCEPTED
+    );
+    expect_error(
+        post_tx(body).await.unwrap(),
+        StatusCode::CONFLICT,
+        "duplicate",
+    )
+    .await;
+
+    // Malformed envelopes.
+    expect_error(
+        post_tx(json!({"tx": "zz"})).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "malformed_tx",
+    )
+    .await;
+    let bytes = pending.encode();
+    expect_error(
+        post_tx(json!({"tx": hex::encode(&bytes[..bytes.len() - 3])}))
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "malformed_tx",
+    )
+    .await;
+    expect_error(
+        post_tx(json!({"tx": "00".repeat(MAX_TX_BYTES + 1)}))
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "tx_too_large",
+    )
+    .await;
+    let response = http
+        .post(format!("{base}/v1/txs"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request");
+
+    // Well-formed but forged or foreign.
+    let mut forged = signer.sign(vec![actions::transfer(recipient, 5)]);
+    forged.signature.0[0] ^= 1;
+    // The forgery never reaches the chain, so its nonce is still free.
+    signer.next_nonce -= 1;
+    expect_error(
+        post_tx(json!({"tx": hex::encode(forged.encode())}))
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_signature",
+    )
+    .await;
+    let foreign = TxBody {
+        chain_id: "another-chain".into(),
+        signer: signer.account,
+        public_key: signer.key.public_key(),
+        nonce: 99,
+        actions: vec![actions::transfer(recipient, 1)],
+    }
+    .sign(&signer.key);
+    expect_error(
+        post_tx(json!({"tx": hex::encode(foreign.encode())}))
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "wrong_chain",
+    )
+    .await;
+    let impostor = salus_crypto::SigningKey::from_seed(&[9; 32]);
+    let stolen = TxBody {
+        chain_id: signer.chain_id.clone(),
+        signer: signer.account,
+        public_key: impostor.public_key(),
+        nonce: 50,
+        actions: vec![actions::transfer(recipient, 1)],
+    }
+    .sign(&impostor);
+    expect_error(
+        post_tx(json!({"tx": hex::encode(stolen.encode())}))
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "wrong_signer_key",
+    )
+    .await;
+
+    // Batch: each transaction gets its own verdict.
+    let good = signer.sign(vec![actions::transfer(recipient, 2)]);
+    let verdict: Value = http
+        .post(format!("{base}/v1/txs/batch"))
+        .json(&json!({"txs": [hex::encode(good.encode()), "zz", hex::encode(forged.encode())]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verdict["accepted"].as_array().unwrap().len(), 1);
+    let codes: Vec<&str> = verdict["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, vec!["malformed_tx", "bad_signature"]);
+
+    // Reads with bad or unknown arguments.
+    let get = |path: &str| http.get(format!("{base}{path}")).send();
+    expect_error(
+        get("/v1/txs/xyz").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_hash",
+    )
+    .await;
+    expect_error(
+        get(&format!("/v1/txs/{}", "ab".repeat(32))).await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        get("/v1/blocks/abc").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_height",
+    )
+    .await;
+    expect_error(
+        get("/v1/blocks/99999999").await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        get("/v1/state?key=zz").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_key",
+    )
+    .await;
+    expect_error(
+        get("/v1/state?key=00&height=99999999").await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "unknown_height",
+    )
+    .await;
+    expect_error(
+        get("/v1/state").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    expect_error(
+        get("/v1/dids/did:salus:nothex").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_did",
+    )
+    .await;
+    expect_error(
+        get(&format!("/v1/dids/{}", recipient.did())).await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        get("/v1/accounts/bob").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_account",
+    )
+    .await;
+    expect_error(
+        get("/v1/events?account=bob").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_account",
+    )
+    .await;
+    expect_error(
+        get("/no/such/route").await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        get("/v1/txs").await.unwrap(),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+
+    // The OpenAPI document describes every route.
+    let doc: Value = get("/openapi.json").await.unwrap().json().await.unwrap();
+    for path in [
+        "/v1/txs",
+        "/v1/txs/batch",
+        "/v1/txs/{hash}",
+        "/v1/blocks/{height}",
+        "/v1/state",
+        "/v1/accounts/{account}",
+        "/v1/dids/{did}",
+        "/v1/events",
+        "/v1/status",
+        "/openapi.json",
+    ] {
+        assert!(doc["paths"][path].is_object(), "OpenAPI lacks {path}");
+    }
+    let status = client.status().await.unwrap();
+    assert!(status["height"].as_u64().unwrap() >= 1);
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("salus_height"));
+
+    // The pending transfers finalize too.
+    client
+        .wait_final(&good.hash(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    node.stop().unwrap();
+}
