@@ -78,7 +78,20 @@ impl Module for Identity {
         state: &mut Overlay<'_>,
         genesis: &IdentityGenesis,
     ) -> Result<(), GenesisError> {
-        init_genesis(state, genesis)
+        let mut seen = std::collections::BTreeSet::new();
+        for authority in &genesis.authorities {
+            if !seen.insert(authority.account) {
+                return Err(GenesisError::Invalid(format!(
+                    "identity authority {} is listed twice",
+                    authority.account
+                )));
+            }
+            let mut roles = authority.roles.clone();
+            roles.sort();
+            roles.dedup();
+            write(state, authority_key(&authority.account), &roles);
+        }
+        Ok(())
     }
 
     fn execute(
@@ -87,25 +100,123 @@ impl Module for Identity {
         action: &IdentityAction,
         events: &mut Events,
     ) -> ExecResult<()> {
-        execute(ctx, state, action, events)
-    }
-}
-
-fn init_genesis(state: &mut Overlay<'_>, genesis: &IdentityGenesis) -> Result<(), GenesisError> {
-    let mut seen = std::collections::BTreeSet::new();
-    for authority in &genesis.authorities {
-        if !seen.insert(authority.account) {
-            return Err(GenesisError::Invalid(format!(
-                "identity authority {} is listed twice",
-                authority.account
-            )));
+        let me = ctx.signer;
+        match action {
+            IdentityAction::Register {
+                agreement_key,
+                services,
+            } => {
+                if did_record(state, &me)?.is_some() {
+                    return reject(
+                        ErrorCode::DidAlreadyRegistered,
+                        format!("{} is already registered", me.did()),
+                    );
+                }
+                check_services(services)?;
+                let record = DidRecord {
+                    verification_key: ctx.signing_key,
+                    agreement_key: *agreement_key,
+                    services: services.clone(),
+                    created_ms: ctx.timestamp_ms,
+                    updated_ms: ctx.timestamp_ms,
+                    key_version: 1,
+                    deactivated: false,
+                };
+                write(state, did_key(&me), &record);
+                events.emit(IdentityEvent::Registered { account: me });
+            }
+            IdentityAction::RotateKeys {
+                new_key,
+                new_agreement_key,
+                possession,
+            } => {
+                let mut record = live_record(state, &me)?;
+                let message = rotation_message(ctx.chain_id, &me, new_key);
+                if new_key.verify(&message, possession).is_err() {
+                    return reject(
+                        ErrorCode::BadKeyPossession,
+                        "the new key did not sign the rotation",
+                    );
+                }
+                record.verification_key = *new_key;
+                record.agreement_key = *new_agreement_key;
+                record.updated_ms = ctx.timestamp_ms;
+                record.key_version = record
+                    .key_version
+                    .checked_add(1)
+                    .ok_or_else(|| ActionError::new(ErrorCode::Overflow, "too many rotations"))?;
+                let key_version = record.key_version;
+                write(state, did_key(&me), &record);
+                auth::set_key(state, &me, *new_key)?;
+                events.emit(IdentityEvent::KeysRotated {
+                    account: me,
+                    key_version,
+                });
+            }
+            IdentityAction::SetServices { services } => {
+                let mut record = live_record(state, &me)?;
+                check_services(services)?;
+                record.services = services.clone();
+                record.updated_ms = ctx.timestamp_ms;
+                write(state, did_key(&me), &record);
+                events.emit(IdentityEvent::ServicesUpdated { account: me });
+            }
+            IdentityAction::Deactivate => {
+                let mut record = live_record(state, &me)?;
+                record.deactivated = true;
+                record.updated_ms = ctx.timestamp_ms;
+                write(state, did_key(&me), &record);
+                auth::disable(state, &me)?;
+                events.emit(IdentityEvent::Deactivated { account: me });
+            }
+            IdentityAction::AttestRole { subject, role: r } => {
+                if !authority_roles(state, &me)?.contains(r) {
+                    return reject(
+                        ErrorCode::NotAnAuthority,
+                        format!("{} may not attest role {}", me.did(), r.name()),
+                    );
+                }
+                live_record(state, subject)?;
+                if role(state, subject, *r)?.is_some() {
+                    return reject(
+                        ErrorCode::RoleAlreadyHeld,
+                        format!("{} already holds role {}", subject.did(), r.name()),
+                    );
+                }
+                let grant = RoleGrant {
+                    attested_by: me,
+                    attested_ms: ctx.timestamp_ms,
+                };
+                write(state, role_key(subject, *r), &grant);
+                events.emit(IdentityEvent::RoleAttested {
+                    subject: *subject,
+                    role: *r,
+                    by: me,
+                });
+            }
+            IdentityAction::RevokeRole { subject, role: r } => {
+                if !authority_roles(state, &me)?.contains(r) {
+                    return reject(
+                        ErrorCode::NotAnAuthority,
+                        format!("{} may not revoke role {}", me.did(), r.name()),
+                    );
+                }
+                if role(state, subject, *r)?.is_none() {
+                    return reject(
+                        ErrorCode::RoleNotHeld,
+                        format!("{} does not hold role {}", subject.did(), r.name()),
+                    );
+                }
+                state.delete(role_key(subject, *r));
+                events.emit(IdentityEvent::RoleRevoked {
+                    subject: *subject,
+                    role: *r,
+                    by: me,
+                });
+            }
         }
-        let mut roles = authority.roles.clone();
-        roles.sort();
-        roles.dedup();
-        write(state, authority_key(&authority.account), &roles);
+        Ok(())
     }
-    Ok(())
 }
 
 fn reject(code: ErrorCode, message: impl Into<String>) -> ExecResult<()> {
@@ -163,130 +274,6 @@ fn live_record(state: &dyn StateRead, account: &AccountId) -> ExecResult<DidReco
         .into()),
         Some(r) => Ok(r),
     }
-}
-
-fn execute(
-    ctx: &TxContext<'_>,
-    state: &mut Overlay<'_>,
-    action: &IdentityAction,
-    events: &mut Events,
-) -> ExecResult<()> {
-    let me = ctx.signer;
-    match action {
-        IdentityAction::Register {
-            agreement_key,
-            services,
-        } => {
-            if did_record(state, &me)?.is_some() {
-                return reject(
-                    ErrorCode::DidAlreadyRegistered,
-                    format!("{} is already registered", me.did()),
-                );
-            }
-            check_services(services)?;
-            let record = DidRecord {
-                verification_key: ctx.signing_key,
-                agreement_key: *agreement_key,
-                services: services.clone(),
-                created_ms: ctx.timestamp_ms,
-                updated_ms: ctx.timestamp_ms,
-                key_version: 1,
-                deactivated: false,
-            };
-            write(state, did_key(&me), &record);
-            events.emit(IdentityEvent::Registered { account: me });
-        }
-        IdentityAction::RotateKeys {
-            new_key,
-            new_agreement_key,
-            possession,
-        } => {
-            let mut record = live_record(state, &me)?;
-            let message = rotation_message(ctx.chain_id, &me, new_key);
-            if new_key.verify(&message, possession).is_err() {
-                return reject(
-                    ErrorCode::BadKeyPossession,
-                    "the new key did not sign the rotation",
-                );
-            }
-            record.verification_key = *new_key;
-            record.agreement_key = *new_agreement_key;
-            record.updated_ms = ctx.timestamp_ms;
-            record.key_version = record
-                .key_version
-                .checked_add(1)
-                .ok_or_else(|| ActionError::new(ErrorCode::Overflow, "too many rotations"))?;
-            let key_version = record.key_version;
-            write(state, did_key(&me), &record);
-            auth::set_key(state, &me, *new_key)?;
-            events.emit(IdentityEvent::KeysRotated {
-                account: me,
-                key_version,
-            });
-        }
-        IdentityAction::SetServices { services } => {
-            let mut record = live_record(state, &me)?;
-            check_services(services)?;
-            record.services = services.clone();
-            record.updated_ms = ctx.timestamp_ms;
-            write(state, did_key(&me), &record);
-            events.emit(IdentityEvent::ServicesUpdated { account: me });
-        }
-        IdentityAction::Deactivate => {
-            let mut record = live_record(state, &me)?;
-            record.deactivated = true;
-            record.updated_ms = ctx.timestamp_ms;
-            write(state, did_key(&me), &record);
-            auth::disable(state, &me)?;
-            events.emit(IdentityEvent::Deactivated { account: me });
-        }
-        IdentityAction::AttestRole { subject, role: r } => {
-            if !authority_roles(state, &me)?.contains(r) {
-                return reject(
-                    ErrorCode::NotAnAuthority,
-                    format!("{} may not attest role {}", me.did(), r.name()),
-                );
-            }
-            live_record(state, subject)?;
-            if role(state, subject, *r)?.is_some() {
-                return reject(
-                    ErrorCode::RoleAlreadyHeld,
-                    format!("{} already holds role {}", subject.did(), r.name()),
-                );
-            }
-            let grant = RoleGrant {
-                attested_by: me,
-                attested_ms: ctx.timestamp_ms,
-            };
-            write(state, role_key(subject, *r), &grant);
-            events.emit(IdentityEvent::RoleAttested {
-                subject: *subject,
-                role: *r,
-                by: me,
-            });
-        }
-        IdentityAction::RevokeRole { subject, role: r } => {
-            if !authority_roles(state, &me)?.contains(r) {
-                return reject(
-                    ErrorCode::NotAnAuthority,
-                    format!("{} may not revoke role {}", me.did(), r.name()),
-                );
-            }
-            if role(state, subject, *r)?.is_none() {
-                return reject(
-                    ErrorCode::RoleNotHeld,
-                    format!("{} does not hold role {}", subject.did(), r.name()),
-                );
-            }
-            state.delete(role_key(subject, *r));
-            events.emit(IdentityEvent::RoleRevoked {
-                subject: *subject,
-                role: *r,
-                by: me,
-            });
-        }
-    }
-    Ok(())
 }
 
 const DID_CONTEXTS: [&str; 3] = [

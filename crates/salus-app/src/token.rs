@@ -45,7 +45,22 @@ impl Module for Token {
     type Genesis = TokenGenesis;
 
     fn init_genesis(state: &mut Overlay<'_>, genesis: &TokenGenesis) -> Result<(), GenesisError> {
-        init_genesis(state, genesis)
+        let mut supply: u128 = 0;
+        let mut seen = std::collections::BTreeSet::new();
+        for allocation in &genesis.allocations {
+            if !seen.insert(allocation.account) {
+                return Err(GenesisError::Invalid(format!(
+                    "token allocation to {} is listed twice",
+                    allocation.account
+                )));
+            }
+            supply = supply
+                .checked_add(allocation.amount)
+                .ok_or_else(|| GenesisError::Invalid("token allocations overflow u128".into()))?;
+            set_balance(state, &allocation.account, allocation.amount);
+        }
+        write(state, supply_key(), &supply);
+        Ok(())
     }
 
     fn execute(
@@ -54,66 +69,40 @@ impl Module for Token {
         action: &TokenAction,
         events: &mut Events,
     ) -> ExecResult<()> {
-        execute(ctx, state, action, events)
-    }
-}
-
-fn init_genesis(state: &mut Overlay<'_>, genesis: &TokenGenesis) -> Result<(), GenesisError> {
-    let mut supply: u128 = 0;
-    let mut seen = std::collections::BTreeSet::new();
-    for allocation in &genesis.allocations {
-        if !seen.insert(allocation.account) {
-            return Err(GenesisError::Invalid(format!(
-                "token allocation to {} is listed twice",
-                allocation.account
-            )));
-        }
-        supply = supply
-            .checked_add(allocation.amount)
-            .ok_or_else(|| GenesisError::Invalid("token allocations overflow u128".into()))?;
-        set_balance(state, &allocation.account, allocation.amount);
-    }
-    write(state, supply_key(), &supply);
-    Ok(())
-}
-
-fn execute(
-    ctx: &TxContext<'_>,
-    state: &mut Overlay<'_>,
-    action: &TokenAction,
-    events: &mut Events,
-) -> ExecResult<()> {
-    match action {
-        TokenAction::Transfer { to, amount } => {
-            let (from, amount) = (ctx.signer, *amount);
-            if amount == 0 {
-                return Err(
-                    ActionError::new(ErrorCode::ZeroAmount, "transfer amount is zero").into(),
-                );
+        match action {
+            TokenAction::Transfer { to, amount } => {
+                let (from, amount) = (ctx.signer, *amount);
+                if amount == 0 {
+                    return Err(
+                        ActionError::new(ErrorCode::ZeroAmount, "transfer amount is zero").into(),
+                    );
+                }
+                if from == *to {
+                    return Err(ActionError::new(
+                        ErrorCode::SelfTransfer,
+                        "cannot transfer to self",
+                    )
+                    .into());
+                }
+                let from_balance = balance(state, &from)?;
+                let remaining = from_balance.checked_sub(amount).ok_or_else(|| {
+                    ActionError::new(
+                        ErrorCode::InsufficientBalance,
+                        format!("balance {from_balance} is below {amount}"),
+                    )
+                })?;
+                let to_balance = balance(state, to)?.checked_add(amount).ok_or_else(|| {
+                    ActionError::new(ErrorCode::Overflow, "recipient balance overflows")
+                })?;
+                set_balance(state, &from, remaining);
+                set_balance(state, to, to_balance);
+                events.emit(TokenEvent::Transferred {
+                    from,
+                    to: *to,
+                    amount,
+                });
+                Ok(())
             }
-            if from == *to {
-                return Err(
-                    ActionError::new(ErrorCode::SelfTransfer, "cannot transfer to self").into(),
-                );
-            }
-            let from_balance = balance(state, &from)?;
-            let remaining = from_balance.checked_sub(amount).ok_or_else(|| {
-                ActionError::new(
-                    ErrorCode::InsufficientBalance,
-                    format!("balance {from_balance} is below {amount}"),
-                )
-            })?;
-            let to_balance = balance(state, to)?.checked_add(amount).ok_or_else(|| {
-                ActionError::new(ErrorCode::Overflow, "recipient balance overflows")
-            })?;
-            set_balance(state, &from, remaining);
-            set_balance(state, to, to_balance);
-            events.emit(TokenEvent::Transferred {
-                from,
-                to: *to,
-                amount,
-            });
-            Ok(())
         }
     }
 }

@@ -1,21 +1,14 @@
 //! The `salus` CLI against a real dev node, as a user would drive it.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{free_port, start_dev};
 use serde_json::Value;
 
 const PASSPHRASE: &str = "cli-test-passphrase";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Env {
     node: String,
@@ -69,25 +62,6 @@ impl Env {
     }
 }
 
-fn start_dev(data: &Path, keystore: &Path, http: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_salus"))
-        .args(["dev", "--data-dir"])
-        .arg(data)
-        .args([
-            "--http",
-            &format!("127.0.0.1:{http}"),
-            "--p2p",
-            &format!("127.0.0.1:{}", free_port()),
-        ])
-        .env("SALUS_KEYSTORE", keystore)
-        .env("SALUS_NODE_PASSPHRASE", PASSPHRASE)
-        .env("SALUS_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
 #[test]
 fn cli_drives_a_dev_chain() {
     let dir = tempfile::tempdir().unwrap();
@@ -96,7 +70,13 @@ fn cli_drives_a_dev_chain() {
         node: format!("http://127.0.0.1:{http}"),
         keystore: dir.path().join("keys"),
     };
-    let mut node = start_dev(&dir.path().join("node"), &env.keystore, http);
+    let mut node = start_dev(
+        &dir.path().join("node"),
+        &env.keystore,
+        http,
+        free_port(),
+        PASSPHRASE,
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     while !env.salus(&["query", "status"]).status.success() {
         assert!(Instant::now() < deadline, "dev node did not start");

@@ -2,44 +2,17 @@
 //! flow; after every restart, every transaction that was reported final must
 //! still be final at the same height, under the same state root.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{free_port, start_dev};
 use rand::{Rng, SeedableRng};
 use salus_client::{actions, Client, Signer};
 use salus_crypto::keystore::KeyDir;
 use salus_types::{AccountId, Hash};
 
 const PASSPHRASE: &str = "crash-test-passphrase";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(data: &Path, keystore: &Path, http: u16, p2p: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_salus"))
-        .args(["dev", "--data-dir"])
-        .arg(data)
-        .args([
-            "--http",
-            &format!("127.0.0.1:{http}"),
-            "--p2p",
-            &format!("127.0.0.1:{p2p}"),
-        ])
-        .env("SALUS_KEYSTORE", keystore)
-        .env("SALUS_NODE_PASSPHRASE", PASSPHRASE)
-        .env("SALUS_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the salus binary starts")
-}
 
 async fn wait_up(client: &Client) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -68,7 +41,7 @@ async fn no_final_transaction_is_lost_across_kill_9() {
     let (http, p2p) = (free_port(), free_port());
     let client = Client::new(format!("http://127.0.0.1:{http}"));
 
-    let mut node = start(&data, &keystore, http, p2p);
+    let mut node = start_dev(&data, &keystore, http, p2p, PASSPHRASE);
     wait_up(&client).await;
     let authority = KeyDir::new(&keystore)
         .load("dev-authority")
@@ -106,7 +79,7 @@ async fn no_final_transaction_is_lost_across_kill_9() {
         node.kill().expect("SIGKILL the node");
         node.wait().unwrap();
 
-        node = start(&data, &keystore, http, p2p);
+        node = start_dev(&data, &keystore, http, p2p, PASSPHRASE);
         wait_up(&client).await;
         for (hash, height, root) in &finals {
             let status = client

@@ -75,6 +75,11 @@ impl Client {
         }
     }
 
+    /// The node's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     async fn decode<T: serde::de::DeserializeOwned>(
         response: reqwest::Response,
     ) -> Result<T, ClientError> {

@@ -107,39 +107,13 @@ impl Store {
             snapshot,
             ancestors,
         };
-        let tree = jmt::Sha256Jmt::new(&view);
-        let values: Vec<(KeyHash, Option<OwnedValue>)> = writes
-            .iter()
-            .map(|(key, value)| (key_hash(key), value.clone()))
-            .collect();
-        let (root, update) = tree
-            .put_value_set(values, height)
-            .map_err(|e| StateError::Tree(e.to_string()))?;
-        Ok(Pending {
-            height,
-            root: Hash(root.0),
-            writes,
-            batch: update.node_batch,
-        })
+        apply(&view, height, writes)
     }
 
     /// Computes the genesis state (height 0) on an empty tree, whatever the
     /// store already holds, so a reopened store can check its genesis.
     pub fn prepare_genesis(&self, writes: WriteSet) -> Result<Pending, StateError> {
-        let tree = jmt::Sha256Jmt::new(&EmptyTree);
-        let values: Vec<(KeyHash, Option<OwnedValue>)> = writes
-            .iter()
-            .map(|(key, value)| (key_hash(key), value.clone()))
-            .collect();
-        let (root, update) = tree
-            .put_value_set(values, 0)
-            .map_err(|e| StateError::Tree(e.to_string()))?;
-        Ok(Pending {
-            height: 0,
-            root: Hash(root.0),
-            writes,
-            batch: update.node_batch,
-        })
+        apply(&EmptyTree, 0, writes)
     }
 
     /// Writes a finalized block: its state, its receipts and its indexes, in one
@@ -327,6 +301,23 @@ impl TreeReader for LayeredView<'_> {
         // Only tree restoration (not used by Salus) needs this.
         anyhow::bail!("get_rightmost_leaf is not supported")
     }
+}
+
+/// Computes the tree after `writes` at `height` over `reader`, without writing.
+fn apply<R: TreeReader>(reader: &R, height: u64, writes: WriteSet) -> Result<Pending, StateError> {
+    let values: Vec<(KeyHash, Option<OwnedValue>)> = writes
+        .iter()
+        .map(|(key, value)| (key_hash(key), value.clone()))
+        .collect();
+    let (root, update) = jmt::Sha256Jmt::new(reader)
+        .put_value_set(values, height)
+        .map_err(|e| StateError::Tree(e.to_string()))?;
+    Ok(Pending {
+        height,
+        root: Hash(root.0),
+        writes,
+        batch: update.node_batch,
+    })
 }
 
 /// The tree before genesis.
