@@ -73,6 +73,11 @@ pub enum ExecError {
 
 pub type ExecResult<T> = Result<T, ExecError>;
 
+/// Fails the action with `code`.
+pub fn reject<T>(code: ErrorCode, message: impl Into<String>) -> ExecResult<T> {
+    Err(ActionError::new(code, message).into())
+}
+
 /// Reads and decodes a typed value. A value that does not decode means the
 /// store is corrupt, which is a node fault, not a rule failure.
 pub fn read<T: BorshDeserialize>(

@@ -9,9 +9,12 @@
 use salus_state::{Overlay, StateError};
 use salus_types::{Action, ErrorCode, Receipt, Tx, TxError};
 
+use crate::audit::Audit;
 use crate::auth;
+use crate::consent::Consent;
 use crate::context::{Events, ExecError, Module, TxContext};
 use crate::identity::Identity;
+use crate::records::Records;
 use crate::token::Token;
 
 /// What a block gives its transactions.
@@ -75,6 +78,9 @@ pub fn apply_tx(
             let result = match action {
                 Action::Identity(a) => Identity::execute(&ctx, &mut scratch, a, &mut events),
                 Action::Token(a) => Token::execute(&ctx, &mut scratch, a, &mut events),
+                Action::Records(a) => Records::execute(&ctx, &mut scratch, a, &mut events),
+                Action::Consent(a) => Consent::execute(&ctx, &mut scratch, a, &mut events),
+                Action::Audit(a) => Audit::execute(&ctx, &mut scratch, a, &mut events),
             };
             match result {
                 Ok(()) => {}

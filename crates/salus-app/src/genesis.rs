@@ -4,6 +4,7 @@ use salus_state::{Overlay, WriteSet};
 use salus_types::Genesis;
 use std::collections::BTreeMap;
 
+use crate::audit::Audit;
 use crate::context::{key, write, Module};
 use crate::identity::Identity;
 use crate::token::Token;
@@ -24,5 +25,6 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<WriteSet, GenesisError> {
     write(&mut state, key("chain", "id", &[]), &genesis.chain_id);
     Token::init_genesis(&mut state, &genesis.token)?;
     Identity::init_genesis(&mut state, &genesis.identity)?;
+    Audit::init_genesis(&mut state, &genesis.audit)?;
     Ok(state.into_writes())
 }

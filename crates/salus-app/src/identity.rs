@@ -11,7 +11,9 @@ use salus_types::{AccountId, Did, ErrorCode};
 use serde_json::{json, Value};
 
 use crate::auth;
-use crate::context::{key, read, write, ActionError, Events, ExecResult, Module, TxContext};
+use crate::context::{
+    key, read, reject, write, ActionError, Events, ExecResult, Module, TxContext,
+};
 use crate::genesis::GenesisError;
 
 pub const PREFIX: &str = "identity";
@@ -22,7 +24,7 @@ pub fn did_key(account: &AccountId) -> Vec<u8> {
 
 pub fn role_key(account: &AccountId, role: Role) -> Vec<u8> {
     let mut id = account.0.to_vec();
-    id.push(role as u8);
+    id.push(role.code());
     key(PREFIX, "role", &id)
 }
 
@@ -50,7 +52,7 @@ pub fn roles(
     account: &AccountId,
 ) -> Result<Vec<(Role, RoleGrant)>, StateError> {
     let mut out = Vec::new();
-    for r in Role::ALL {
+    for r in Role::ALL.iter().copied() {
         if let Some(grant) = role(state, account, r)? {
             out.push((r, grant));
         }
@@ -219,10 +221,6 @@ impl Module for Identity {
     }
 }
 
-fn reject(code: ErrorCode, message: impl Into<String>) -> ExecResult<()> {
-    Err(ActionError::new(code, message).into())
-}
-
 fn check_services(services: &[Service]) -> ExecResult<()> {
     if services.len() > MAX_SERVICES {
         return reject(
@@ -258,6 +256,11 @@ fn check_services(services: &[Service]) -> ExecResult<()> {
         return reject(ErrorCode::InvalidService, "service ids must be unique");
     }
     Ok(())
+}
+
+/// Fails unless `account` has a registered, active DID.
+pub fn require_live(state: &dyn StateRead, account: &AccountId) -> ExecResult<()> {
+    live_record(state, account).map(|_| ())
 }
 
 fn live_record(state: &dyn StateRead, account: &AccountId) -> ExecResult<DidRecord> {

@@ -75,6 +75,7 @@ fn genesis(users: &[&User], authority: &User) -> Genesis {
                 })
                 .collect(),
         },
+        audit: Default::default(),
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use salus_client::{actions, Client, Signer};
 use salus_crypto::{verify_batch, SigningKey};
-use salus_node::config::{dev_chain, dev_genesis, dev_timing};
+use salus_node::config::{dev_chain, dev_genesis};
 use salus_node::mempool::MempoolLimits;
 use salus_node::NodeConfig;
 use salus_types::token::Allocation;
@@ -135,18 +135,16 @@ pub fn tps(ctx: &Context, args: TpsArgs) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let p2p = free_port()?;
     let node = salus_node::spawn(NodeConfig {
-        data_dir: dir.path().to_path_buf(),
-        genesis,
-        validator_key: base.validator.clone(),
-        p2p_listen: p2p,
-        validator_addresses: vec![p2p],
-        http_listen: "127.0.0.1:0".parse()?,
         mempool: MempoolLimits {
             max_txs: args.txs.max(1),
             max_per_sender: args.txs.max(1),
         },
-        timing: dev_timing(),
-        worker_threads: 2,
+        ..NodeConfig::single_validator(
+            dir.path().to_path_buf(),
+            genesis,
+            base.validator.clone(),
+            p2p,
+        )
     })?;
     let client = Client::new(format!("http://{}", node.handle.http_addr));
     let mut finalized = node.handle.finalized.subscribe();

@@ -6,8 +6,7 @@ use anyhow::{bail, ensure, Context as _, Result};
 use salus_client::{actions, Client, Signer};
 use salus_crypto::keystore::KeyPair;
 use salus_crypto::SigningKey;
-use salus_node::config::{dev_chain, dev_timing};
-use salus_node::mempool::MempoolLimits;
+use salus_node::config::dev_chain;
 use salus_node::NodeConfig;
 use salus_types::identity::{Role, Service};
 use salus_types::Action;
@@ -73,17 +72,12 @@ pub fn run(ctx: &Context) -> Result<()> {
     let chain = dev_chain(dir.path(), DEV_PASSPHRASE.as_bytes(), None, now_ms())?;
     let chain_id = chain.genesis.chain_id.clone();
     let p2p = free_port()?;
-    let node = salus_node::spawn(NodeConfig {
-        data_dir: dir.path().to_path_buf(),
-        genesis: chain.genesis.clone(),
-        validator_key: chain.validator.clone(),
-        p2p_listen: p2p,
-        validator_addresses: vec![p2p],
-        http_listen: "127.0.0.1:0".parse()?,
-        mempool: MempoolLimits::default(),
-        timing: dev_timing(),
-        worker_threads: 2,
-    })?;
+    let node = salus_node::spawn(NodeConfig::single_validator(
+        dir.path().to_path_buf(),
+        chain.genesis.clone(),
+        chain.validator.clone(),
+        p2p,
+    ))?;
     let base = format!("http://{}", node.handle.http_addr);
     if !ctx.json {
         println!(

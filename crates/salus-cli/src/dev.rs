@@ -3,8 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
-use salus_node::config::{dev_chain, dev_timing};
-use salus_node::mempool::MempoolLimits;
+use salus_node::config::dev_chain;
 use salus_node::NodeConfig;
 
 use crate::cli::DevArgs;
@@ -58,15 +57,8 @@ pub fn run(ctx: &Context, args: DevArgs) -> Result<()> {
         ctx.keys.path().display()
     );
     let config = NodeConfig {
-        data_dir: args.data_dir,
-        genesis: chain.genesis,
-        validator_key: chain.validator,
-        p2p_listen: args.p2p,
-        validator_addresses: vec![args.p2p],
         http_listen: args.http,
-        mempool: MempoolLimits::default(),
-        timing: dev_timing(),
-        worker_threads: 2,
+        ..NodeConfig::single_validator(args.data_dir, chain.genesis, chain.validator, args.p2p)
     };
     let shutdown = Box::pin(async {
         let _ = tokio::signal::ctrl_c().await;

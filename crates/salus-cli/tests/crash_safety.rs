@@ -65,7 +65,14 @@ async fn no_final_transaction_is_lost_across_kill_9() {
                 Err(_) => break,
             }
         }
-        // Kill at a random moment: sometimes before anything is final.
+        // Kill at a random moment: in half the cycles only after the first
+        // transaction is final (so there is always something to lose), in the
+        // others possibly before anything is.
+        if rng.gen_bool(0.5) {
+            if let Some(first) = submitted.first() {
+                let _ = client.wait_final(first, Duration::from_secs(10)).await;
+            }
+        }
         tokio::time::sleep(Duration::from_millis(rng.gen_range(0..400))).await;
         for hash in &submitted {
             if let Ok(status) = client.tx_status(hash).await {

@@ -5,9 +5,14 @@
 //! - [`Client`] speaks the node's HTTP JSON API.
 //! - [`verify_state`] checks a state value against a finalized block header,
 //!   trusting nothing the node says beyond that header.
+//! - [`records`] seals FHIR content on the client (the node never sees a data
+//!   key) and opens what vaults serve; [`fhir`] checks content before sealing.
 
 pub mod actions;
+pub mod fhir;
+pub mod records;
 mod rpc;
+mod vault_rpc;
 
 pub use rpc::{Client, ClientError, StateValue, TxOutcome};
 

@@ -30,8 +30,8 @@ impl From<reqwest::Error> for ClientError {
 
 #[derive(Debug, Clone)]
 pub struct Client {
-    base: String,
-    http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
 }
 
 /// A finalized transaction's outcome.
@@ -80,7 +80,7 @@ impl Client {
         &self.base
     }
 
-    async fn decode<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn decode<T: serde::de::DeserializeOwned>(
         response: reqwest::Response,
     ) -> Result<T, ClientError> {
         let status = response.status();
@@ -213,6 +213,21 @@ impl Client {
 
     pub async fn resolve(&self, did: &str) -> Result<Value, ClientError> {
         self.get_json(&format!("/v1/dids/{did}")).await
+    }
+
+    /// POSTs `body` as JSON to `path` and decodes the answer.
+    pub(crate) async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await?;
+        Self::decode(response).await
     }
 
     pub async fn events(&self, account: &AccountId, limit: usize) -> Result<Value, ClientError> {

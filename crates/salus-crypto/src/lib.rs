@@ -6,12 +6,14 @@
 //! - ed25519 signing keys, single and batched (parallel) verification,
 //! - x25519 key-agreement keys,
 //! - `did:key` encoding for ed25519 and x25519 public keys,
-//! - an encrypted keystore file format (Argon2id + XChaCha20-Poly1305).
+//! - an encrypted keystore file format (Argon2id + XChaCha20-Poly1305),
+//! - envelope encryption for records (XChaCha20-Poly1305 content, HPKE-wrapped keys).
 
 mod bytes;
 pub mod didkey;
 mod hash;
 pub mod keystore;
+pub mod seal;
 mod sign;
 
 pub use bytes::HexError;

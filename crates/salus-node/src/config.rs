@@ -6,6 +6,7 @@ use std::path::Path;
 use salus_consensus::engine::Timing;
 use salus_crypto::keystore::{KdfParams, KeyDir, KeyDirError, KeyFile, KeyPair};
 use salus_crypto::SigningKey;
+use salus_types::audit::{AuditGenesis, VaultOperator};
 use salus_types::identity::{IdentityGenesis, Role, RoleAuthority};
 use salus_types::token::{Allocation, TokenGenesis};
 use salus_types::{AccountId, Genesis, GenesisValidator};
@@ -66,6 +67,14 @@ pub fn dev_genesis(
         token: TokenGenesis {
             denom: "usal".into(),
             allocations,
+        },
+        // The validator runs the chain's one vault; with no peers it needs no
+        // replication endpoint.
+        audit: AuditGenesis {
+            vaults: vec![VaultOperator {
+                account: AccountId::from_public_key(&validator.public_key()),
+                endpoint: String::new(),
+            }],
         },
     }
 }

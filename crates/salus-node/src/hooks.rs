@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use salus_app::{auth, Chain};
 use salus_consensus::Hooks;
-use salus_types::{AccountId, Block, Hash, Receipt, Tx, TxError};
+use salus_types::records::{RecordEvent, RecordId};
+use salus_types::{AccountId, Block, Event, Hash, Receipt, Tx, TxError};
 use tokio::sync::broadcast;
 
 use crate::mempool::Mempool;
@@ -23,6 +24,8 @@ pub struct NodeHooks {
     chain: Arc<Chain>,
     mempool: Arc<Mempool>,
     finalized: broadcast::Sender<Arc<FinalizedNotice>>,
+    /// Records erased on chain, for the vault to delete.
+    erasures: futures::channel::mpsc::UnboundedSender<RecordId>,
     finalized_txs: AtomicU64,
     proposals: AtomicU64,
 }
@@ -32,11 +35,13 @@ impl NodeHooks {
         chain: Arc<Chain>,
         mempool: Arc<Mempool>,
         finalized: broadcast::Sender<Arc<FinalizedNotice>>,
+        erasures: futures::channel::mpsc::UnboundedSender<RecordId>,
     ) -> Self {
         NodeHooks {
             chain,
             mempool,
             finalized,
+            erasures,
             finalized_txs: AtomicU64::new(0),
             proposals: AtomicU64::new(0),
         }
@@ -79,7 +84,14 @@ impl Hooks for NodeHooks {
         self.mempool.drop_rejected(rejected);
     }
 
-    fn finalized(&self, block: &Block, _receipts: &[Receipt]) {
+    fn finalized(&self, block: &Block, receipts: &[Receipt]) {
+        for event in receipts.iter().flat_map(|r| &r.events) {
+            if let Event::Records(RecordEvent::Erased { record, .. }) = event {
+                // A closed channel means the node is stopping; the vault
+                // reconciles erasures at its next start.
+                let _ = self.erasures.unbounded_send(*record);
+            }
+        }
         self.finalized_txs
             .fetch_add(block.txs.len() as u64, Ordering::Relaxed);
         self.mempool.finalized(block, self.committed_nonce());

@@ -1,10 +1,12 @@
 //! A Salus node: every role runs the same binary.
 //!
 //! [`run`] opens the chain store, starts p2p, consensus (salus-consensus), the
-//! mempool and the HTTP API on the commonware tokio runtime, and runs until
-//! told to stop or until the chain cannot apply a finalized block.
+//! mempool, the vault (salus-vault) with its audit submitter, and the HTTP API
+//! on the commonware tokio runtime, and runs until told to stop or until the
+//! chain cannot apply a finalized block.
 
 pub mod api_error;
+mod audit_submitter;
 pub mod config;
 mod hooks;
 pub mod mempool;
@@ -23,8 +25,9 @@ use salus_consensus::engine::{self, Timing, ValidatorSetup};
 use salus_crypto::SigningKey;
 use salus_state::Store;
 use salus_types::Genesis;
+use salus_vault::{BlobConfig, Vault};
 use tokio::sync::broadcast;
-use tracing::info;
+use tracing::{info, warn};
 
 pub use hooks::FinalizedNotice;
 use hooks::NodeHooks;
@@ -43,6 +46,40 @@ pub struct NodeConfig {
     pub mempool: MempoolLimits,
     pub timing: Timing,
     pub worker_threads: usize,
+    /// Where the vault keeps ciphertext.
+    pub vault_blobs: BlobConfig,
+    /// The vault's clock (injected by tests that move time).
+    pub vault_clock: salus_vault::Clock,
+}
+
+impl NodeConfig {
+    /// A node of a single-validator chain with the defaults a dev chain, the
+    /// demo, benchmarks and tests use: HTTP on a free loopback port, dev timing,
+    /// a vault in `data_dir/vault/blobs` with durable writes.
+    pub fn single_validator(
+        data_dir: PathBuf,
+        genesis: Genesis,
+        validator_key: SigningKey,
+        p2p_listen: SocketAddr,
+    ) -> NodeConfig {
+        let vault_blobs = BlobConfig::Local {
+            dir: data_dir.join("vault").join("blobs"),
+            fsync: true,
+        };
+        NodeConfig {
+            data_dir,
+            genesis,
+            validator_key,
+            p2p_listen,
+            validator_addresses: vec![p2p_listen],
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            mempool: MempoolLimits::default(),
+            timing: config::dev_timing(),
+            worker_threads: 2,
+            vault_blobs,
+            vault_clock: salus_vault::system_clock(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +101,8 @@ pub enum NodeError {
     Executor(String),
     #[error("cannot create the data directory: {0}")]
     DataDir(std::io::Error),
+    #[error("cannot open the vault: {0}")]
+    Vault(#[from] salus_vault::VaultError),
 }
 
 /// What a running node tells its starter.
@@ -73,6 +112,7 @@ pub struct NodeHandle {
     pub finalized: broadcast::Sender<Arc<FinalizedNotice>>,
     pub chain: Arc<Chain>,
     pub mempool: Arc<Mempool>,
+    pub vault: Arc<Vault>,
 }
 
 /// Runs a node until `shutdown` resolves (or the chain halts). Blocks the
@@ -113,12 +153,43 @@ async fn serve(
     let store = Store::open(&config.data_dir.join("state.redb"))?;
     let chain = Arc::new(Chain::open(store, genesis)?);
     let mempool = Arc::new(Mempool::new(genesis.chain_id.clone(), config.mempool));
+    let vault = Arc::new(Vault::open(
+        &config.data_dir.join("vault"),
+        salus_vault::open_object_store(&config.vault_blobs)?,
+        chain.store().clone(),
+        genesis.chain_id.clone(),
+        config.validator_key.clone(),
+        config.vault_clock.clone(),
+    )?);
+    let erased = vault.reconcile().await?;
+    if erased > 0 {
+        info!(
+            erased,
+            "deleted records erased on chain while this vault was down"
+        );
+    }
     let (finalized, _) = broadcast::channel(1024);
+    let (erasures, mut erase_queue) = futures::channel::mpsc::unbounded();
     let hooks = Arc::new(NodeHooks::new(
         chain.clone(),
         mempool.clone(),
         finalized.clone(),
+        erasures,
     ));
+    let eraser_vault = vault.clone();
+    let eraser = context.child("vault_eraser").spawn(move |_| async move {
+        while let Some(record) = futures::StreamExt::next(&mut erase_queue).await {
+            if let Err(error) = eraser_vault.erase(&record).await {
+                warn!(%record, %error, "cannot erase a record from the vault; will retry at restart");
+            }
+        }
+    });
+    let auditor = {
+        let (vault, chain, mempool) = (vault.clone(), chain.clone(), mempool.clone());
+        context
+            .child("audit_submitter")
+            .spawn(move |ctx| audit_submitter::run(ctx, vault, chain, mempool))
+    };
 
     let to_cw = |key: &salus_types::PublicKey| {
         commonware_cryptography::ed25519::PublicKey::decode(commonware_codec::Copying(
@@ -175,6 +246,7 @@ async fn serve(
     let api = rpc::ApiState {
         chain: chain.clone(),
         mempool: mempool.clone(),
+        vault: vault.clone(),
         validators: genesis
             .validators
             .iter()
@@ -194,6 +266,7 @@ async fn serve(
             finalized,
             chain: chain.clone(),
             mempool,
+            vault,
         });
     }
 
@@ -207,6 +280,8 @@ async fn serve(
     };
     info!("node stopping");
     http.abort();
+    auditor.abort();
+    eraser.abort();
     p2p.abort();
     for handle in running.handles {
         handle.abort();

@@ -6,8 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
 use salus_client::{actions, verify_state, Client, Signer};
-use salus_node::config::{dev_chain, dev_timing};
-use salus_node::mempool::MempoolLimits;
+use salus_node::config::dev_chain;
 use salus_node::{NodeConfig, SpawnedNode};
 use salus_types::{AccountId, TxBody, MAX_TX_BYTES};
 use serde_json::{json, Value};
@@ -22,17 +21,12 @@ fn spawn(dir: &std::path::Path) -> (SpawnedNode, Signer) {
         .unwrap()
         .local_addr()
         .unwrap();
-    let node = salus_node::spawn(NodeConfig {
-        data_dir: dir.to_path_buf(),
-        genesis: chain.genesis.clone(),
-        validator_key: chain.validator.clone(),
-        p2p_listen: p2p,
-        validator_addresses: vec![p2p],
-        http_listen: "127.0.0.1:0".parse().unwrap(),
-        mempool: MempoolLimits::default(),
-        timing: dev_timing(),
-        worker_threads: 2,
-    })
+    let node = salus_node::spawn(NodeConfig::single_validator(
+        dir.to_path_buf(),
+        chain.genesis.clone(),
+        chain.validator.clone(),
+        p2p,
+    ))
     .unwrap();
     let signer = Signer::new(
         chain.genesis.chain_id.clone(),

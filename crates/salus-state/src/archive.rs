@@ -119,6 +119,17 @@ impl Snapshot {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<EventRecord>, StateError> {
+        self.events_for_account_matching(account, before, limit, |_| true)
+    }
+
+    /// Like [`Snapshot::events_for_account`], keeping only events `keep` accepts.
+    pub fn events_for_account_matching(
+        &self,
+        account: &AccountId,
+        before: Option<u64>,
+        limit: usize,
+        keep: impl Fn(&Event) -> bool,
+    ) -> Result<Vec<EventRecord>, StateError> {
         let table = self.txn().open_table(ACCOUNT_EVENTS)?;
         let low = event_key(account, 0, 0, 0);
         let high = match before {
@@ -127,6 +138,9 @@ impl Snapshot {
             None => event_key(account, u64::MAX, u32::MAX, u32::MAX),
         };
         let mut out = Vec::new();
+        // Consecutive events often share a receipt (an audit batch holds
+        // hundreds): decode each receipt once.
+        let mut cached: Option<((u64, u32), Receipt)> = None;
         for entry in table.range(low.as_slice()..=high.as_slice())?.rev() {
             if out.len() >= limit {
                 break;
@@ -136,16 +150,26 @@ impl Snapshot {
             let height = u64::from_be_bytes(key[20..28].try_into().expect("8 bytes"));
             let tx_index = u32::from_be_bytes(key[28..32].try_into().expect("4 bytes"));
             let event_index = u32::from_be_bytes(key[32..36].try_into().expect("4 bytes"));
-            let receipt = self.receipt(height, tx_index)?.ok_or_else(|| {
-                StateError::Corrupt(format!(
-                    "event index points at missing receipt {height}/{tx_index}"
-                ))
-            })?;
+            if cached
+                .as_ref()
+                .is_none_or(|(at, _)| *at != (height, tx_index))
+            {
+                let receipt = self.receipt(height, tx_index)?.ok_or_else(|| {
+                    StateError::Corrupt(format!(
+                        "event index points at missing receipt {height}/{tx_index}"
+                    ))
+                })?;
+                cached = Some(((height, tx_index), receipt));
+            }
+            let receipt = &cached.as_ref().expect("just cached").1;
             let event = receipt
                 .events
                 .get(event_index as usize)
                 .cloned()
                 .ok_or_else(|| StateError::Corrupt("event index out of range".into()))?;
+            if !keep(&event) {
+                continue;
+            }
             out.push(EventRecord {
                 height,
                 tx_index,

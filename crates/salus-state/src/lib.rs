@@ -21,7 +21,7 @@ mod proof;
 mod store;
 
 pub use archive::EventRecord;
-pub use overlay::{Overlay, StateRead, WriteSet};
+pub use overlay::{Entry, Overlay, StateRead, StateScan, WriteSet};
 pub use proof::{key_hash, verify_proof, StateProof};
 pub use store::{LayeredView, Pending, Snapshot, Store};
 

@@ -13,6 +13,23 @@ pub trait StateRead {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
 }
 
+/// A key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// State that can also be listed by key prefix. Only committed snapshots
+/// offer it: queries list, while the state machine reads single keys, so
+/// execution never depends on iteration over uncommitted writes.
+pub trait StateScan: StateRead {
+    /// Entries whose keys start with `prefix`, in key order, strictly after
+    /// `after` when given, at most `limit`.
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StateError>;
+}
+
 /// Buffers writes over a base; reads see the buffer first. Dropping it discards
 /// the writes, which is how a failed transaction rolls back.
 pub struct Overlay<'a> {
@@ -63,6 +80,27 @@ impl StateRead for Overlay<'_> {
 impl StateRead for BTreeMap<Vec<u8>, Vec<u8>> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         Ok(BTreeMap::get(self, key).cloned())
+    }
+}
+
+impl StateScan for BTreeMap<Vec<u8>, Vec<u8>> {
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StateError> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(a) => Bound::Excluded(a.to_vec()),
+            None => Bound::Included(prefix.to_vec()),
+        };
+        Ok(self
+            .range((start, Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 }
 

@@ -11,7 +11,7 @@ use redb::{
 use salus_types::{Block, Hash, Receipt};
 
 use crate::archive;
-use crate::overlay::{StateRead, WriteSet};
+use crate::overlay::{Entry, StateRead, StateScan, WriteSet};
 use crate::proof::{key_hash, StateProof};
 use crate::StateError;
 
@@ -239,6 +239,33 @@ impl Snapshot {
 impl StateRead for Snapshot {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         Ok(self.latest.get(key)?.map(|v| v.value().to_vec()))
+    }
+}
+
+impl StateScan for Snapshot {
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StateError> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Included(prefix),
+        };
+        let mut out = Vec::new();
+        for entry in self.latest.range::<&[u8]>((start, Bound::Unbounded))? {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = entry?;
+            if !key.value().starts_with(prefix) {
+                break;
+            }
+            out.push((key.value().to_vec(), value.value().to_vec()));
+        }
+        Ok(out)
     }
 }
 

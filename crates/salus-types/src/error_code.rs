@@ -1,6 +1,6 @@
 //! Stable error codes. They appear in receipts and API bodies; a code, once
 //! published, never changes meaning. Ranges: 1xx transaction envelope, 2xx
-//! identity, 3xx token.
+//! identity, 3xx token, 4xx records, 5xx consent, 6xx audit.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -50,6 +50,32 @@ error_codes! {
     ZeroAmount = 302, "zero_amount";
     SelfTransfer = 303, "self_transfer";
     Overflow = 304, "overflow";
+    RecordExists = 401, "record_exists";
+    RecordNotFound = 402, "record_not_found";
+    BadVersion = 403, "bad_version";
+    BadPrevious = 404, "bad_previous";
+    NotPatientOrProvider = 405, "not_patient_or_provider";
+    RecordErased = 406, "record_erased";
+    CategoryMismatch = 407, "category_mismatch";
+    PatientMismatch = 408, "patient_mismatch";
+    BadRecordSize = 409, "bad_record_size";
+    NotPatientOrGuardian = 410, "not_patient_or_guardian";
+    NotPatientOrDelegate = 501, "not_patient_or_delegate";
+    GrantNotFound = 502, "grant_not_found";
+    GrantRevoked = 503, "grant_revoked";
+    BadExpiry = 504, "bad_expiry";
+    BadScope = 505, "bad_scope";
+    TooManyGrants = 506, "too_many_grants";
+    EmergencyNotEnabled = 507, "emergency_not_enabled";
+    NotAProvider = 508, "not_a_provider";
+    EmergencyOpen = 509, "emergency_open";
+    DelegationNotFound = 510, "delegation_not_found";
+    SelfGrant = 511, "self_grant";
+    BadPurpose = 512, "bad_purpose";
+    BadWindow = 513, "bad_window";
+    NotAVault = 601, "not_a_vault";
+    BadAuditBatch = 602, "bad_audit_batch";
+    AuditRecordMismatch = 603, "audit_record_mismatch";
 }
 
 impl BorshSerialize for ErrorCode {

@@ -4,6 +4,7 @@
 use salus_crypto::PublicKey;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::AuditGenesis;
 use crate::identity::IdentityGenesis;
 use crate::token::TokenGenesis;
 use crate::MAX_CHAIN_ID_LEN;
@@ -26,6 +27,9 @@ pub struct Genesis {
     pub identity: IdentityGenesis,
     #[serde(default)]
     pub token: TokenGenesis,
+    /// Vault operators.
+    #[serde(default)]
+    pub audit: AuditGenesis,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

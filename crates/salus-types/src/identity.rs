@@ -10,71 +10,17 @@ use crate::AccountId;
 pub const MAX_SERVICES: usize = 8;
 pub const MAX_SERVICE_FIELD_LEN: usize = 256;
 
-/// The roles an authority can attest. Every role needs an attestation.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    BorshSerialize,
-    BorshDeserialize,
-    Serialize,
-    Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-#[borsh(use_discriminant = true)]
-#[repr(u8)]
-pub enum Role {
-    Patient = 0,
-    Provider = 1,
-    Insurer = 2,
-    Researcher = 3,
-    Oracle = 4,
-    Manufacturer = 5,
-    Regulator = 6,
-    Board = 7,
-}
-
-impl Role {
-    pub const ALL: [Role; 8] = [
-        Role::Patient,
-        Role::Provider,
-        Role::Insurer,
-        Role::Researcher,
-        Role::Oracle,
-        Role::Manufacturer,
-        Role::Regulator,
-        Role::Board,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Patient => "patient",
-            Role::Provider => "provider",
-            Role::Insurer => "insurer",
-            Role::Researcher => "researcher",
-            Role::Oracle => "oracle",
-            Role::Manufacturer => "manufacturer",
-            Role::Regulator => "regulator",
-            Role::Board => "board",
-        }
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
-                format!("unknown role `{s}` (expected one of {})", names.join(", "))
-            })
+crate::named_enum! {
+    /// The roles an authority can attest. Every role needs an attestation.
+    Role, "role" {
+        Patient = 0 => "patient",
+        Provider = 1 => "provider",
+        Insurer = 2 => "insurer",
+        Researcher = 3 => "researcher",
+        Oracle = 4 => "oracle",
+        Manufacturer = 5 => "manufacturer",
+        Regulator = 6 => "regulator",
+        Board = 7 => "board",
     }
 }
 

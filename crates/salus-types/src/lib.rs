@@ -6,19 +6,25 @@
 //! machine gives them meaning.
 //!
 //! Each module's action and event types live in a submodule named after the
-//! module (`identity`, `token`); the rules that give them meaning live in
-//! `salus-app`.
+//! module (`identity`, `token`, `records`, `consent`, `audit`); the rules that
+//! give them meaning live in `salus-app`. `vault` holds the signed requests
+//! that vaults serve.
 
 pub mod amount;
+pub mod audit;
 mod block;
 pub mod codec;
+pub mod consent;
 mod error_code;
 mod genesis;
 pub mod identity;
 mod ids;
+mod named;
 mod receipt;
+pub mod records;
 pub mod token;
 mod tx;
+pub mod vault;
 
 pub use block::{Block, Header, MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
 pub use error_code::ErrorCode;

@@ -4,6 +4,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use salus_crypto::Hash;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::AuditEvent;
+use crate::consent::ConsentEvent;
+use crate::records::RecordEvent;
 use crate::{identity::IdentityEvent, token::TokenEvent, AccountId, ErrorCode};
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -11,6 +14,9 @@ use crate::{identity::IdentityEvent, token::TokenEvent, AccountId, ErrorCode};
 pub enum Event {
     Identity(IdentityEvent),
     Token(TokenEvent),
+    Records(RecordEvent),
+    Consent(ConsentEvent),
+    Audit(AuditEvent),
 }
 
 impl Event {
@@ -19,21 +25,29 @@ impl Event {
         match self {
             Event::Identity(e) => e.accounts(),
             Event::Token(e) => e.accounts(),
+            Event::Records(e) => e.accounts(),
+            Event::Consent(e) => e.accounts(),
+            Event::Audit(e) => e.accounts(),
         }
     }
 }
 
-impl From<IdentityEvent> for Event {
-    fn from(e: IdentityEvent) -> Self {
-        Event::Identity(e)
-    }
+macro_rules! event_from {
+    ($($module:ident($event:ty)),*) => {$(
+        impl From<$event> for Event {
+            fn from(e: $event) -> Self {
+                Event::$module(e)
+            }
+        }
+    )*};
 }
-
-impl From<TokenEvent> for Event {
-    fn from(e: TokenEvent) -> Self {
-        Event::Token(e)
-    }
-}
+event_from!(
+    Identity(IdentityEvent),
+    Token(TokenEvent),
+    Records(RecordEvent),
+    Consent(ConsentEvent),
+    Audit(AuditEvent)
+);
 
 /// The outcome of one included transaction. A failed transaction is included
 /// too: its nonce is consumed, its actions are rolled back, and `code` says why.

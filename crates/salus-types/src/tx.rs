@@ -9,7 +9,10 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use salus_crypto::{Hash, PublicKey, Signature, SigningKey};
 
+use crate::audit::AuditAction;
 use crate::codec::{self, DecodeError};
+use crate::consent::ConsentAction;
+use crate::records::RecordAction;
 use crate::{identity::IdentityAction, token::TokenAction, AccountId, ErrorCode};
 
 /// The largest encoded transaction accepted anywhere.
@@ -35,6 +38,9 @@ const HASH_DOMAIN: &str = "salus/tx-hash/v1";
 pub enum Action {
     Identity(IdentityAction),
     Token(TokenAction),
+    Records(RecordAction),
+    Consent(ConsentAction),
+    Audit(AuditAction),
 }
 
 #[derive(

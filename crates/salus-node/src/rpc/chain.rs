@@ -1,103 +1,20 @@
-//! The HTTP JSON API. Every route is in the OpenAPI document at `/openapi.json`.
+//! Chain endpoints: transactions, blocks, state with proofs, accounts, DIDs,
+//! events and node status.
 
-use std::sync::Arc;
-
-use axum::extract::{FromRequest, FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use salus_app::{auth, identity, token, Chain};
-use salus_types::{AccountId, Did, Hash, Tx};
+use axum::Json;
+use salus_app::{auth, identity, token};
+use salus_types::{Did, Hash, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::api_error::{ApiError, ErrorBody, Rejection};
-use crate::mempool::{AdmitError, Mempool};
+use super::{parse_account, ApiState, JsonBody, Path, Query, MAX_BATCH};
+use crate::api_error::{ApiError, ErrorBody};
+use crate::mempool::AdmitError;
 
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(Rejection))]
-pub struct JsonBody<T>(pub T);
-
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(Rejection))]
-pub struct Query<T>(pub T);
-
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(Rejection))]
-pub struct Path<T>(pub T);
-
-/// What the handlers share.
-#[derive(Clone)]
-pub struct ApiState {
-    pub chain: Arc<Chain>,
-    pub mempool: Arc<Mempool>,
-    pub validators: Vec<String>,
-    pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
-}
-
-pub const MAX_BATCH: usize = 10_000;
 const MAX_EVENTS_PAGE: usize = 500;
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Salus node API",
-        description = "Submit transactions, read blocks, receipts, state with Merkle proofs, events and DIDs."
-    ),
-    paths(
-        submit_tx,
-        submit_batch,
-        tx_status,
-        block_by_height,
-        state_query,
-        account,
-        resolve_did,
-        events,
-        status,
-        openapi_json
-    ),
-    components(schemas(
-        ErrorBody,
-        SubmitRequest,
-        SubmitResponse,
-        BatchRequest,
-        BatchResponse,
-        BatchRejection,
-        TxStatus,
-        StateResponse,
-        StatusResponse
-    ))
-)]
-pub struct ApiDoc;
-
-pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/v1/txs", post(submit_tx))
-        .route("/v1/txs/batch", post(submit_batch))
-        .route("/v1/txs/{hash}", get(tx_status))
-        .route("/v1/blocks/{height}", get(block_by_height))
-        .route("/v1/state", get(state_query))
-        .route("/v1/accounts/{account}", get(account))
-        .route("/v1/dids/{did}", get(resolve_did))
-        .route("/v1/events", get(events))
-        .route("/v1/status", get(status))
-        .route("/openapi.json", get(openapi_json))
-        .route("/metrics", get(metrics))
-        .fallback(|| async { ApiError::not_found("no such route") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this route does not accept that method",
-            )
-        })
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            crate::api_error::panic_response,
-        ))
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
-        .with_state(state)
-}
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SubmitRequest {
@@ -174,7 +91,7 @@ fn admit(state: &ApiState, txs: Vec<Tx>) -> Result<Vec<Result<Hash, AdmitError>>
 /// Submit one signed transaction.
 #[utoipa::path(post, path = "/v1/txs", request_body = SubmitRequest,
     responses((status = 202, body = SubmitResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn submit_tx(
+pub(super) async fn submit_tx(
     State(state): State<ApiState>,
     JsonBody(request): JsonBody<SubmitRequest>,
 ) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
@@ -202,7 +119,7 @@ async fn submit_tx(
 /// Submit up to 10,000 signed transactions at once; each gets its own verdict.
 #[utoipa::path(post, path = "/v1/txs/batch", request_body = BatchRequest,
     responses((status = 200, body = BatchResponse), (status = 400, body = ErrorBody)))]
-async fn submit_batch(
+pub(super) async fn submit_batch(
     State(state): State<ApiState>,
     JsonBody(request): JsonBody<BatchRequest>,
 ) -> Result<Json<BatchResponse>, ApiError> {
@@ -264,7 +181,7 @@ fn parse_hash(text: &str) -> Result<Hash, ApiError> {
 /// Status and receipt of a transaction.
 #[utoipa::path(get, path = "/v1/txs/{hash}", params(("hash" = String, Path, description = "transaction hash, hex")),
     responses((status = 200, body = TxStatus), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn tx_status(
+pub(super) async fn tx_status(
     State(state): State<ApiState>,
     Path(hash): Path<String>,
 ) -> Result<Json<TxStatus>, ApiError> {
@@ -297,7 +214,7 @@ async fn tx_status(
 /// A finalized block: its header, digest and transaction hashes. `latest` names the tip.
 #[utoipa::path(get, path = "/v1/blocks/{height}", params(("height" = String, Path, description = "a height, or `latest`")),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn block_by_height(
+pub(super) async fn block_by_height(
     State(state): State<ApiState>,
     Path(height): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -347,7 +264,7 @@ pub struct StateResponse {
 /// A raw state value with its Merkle proof and the header it proves against.
 #[utoipa::path(get, path = "/v1/state", params(StateParams),
     responses((status = 200, body = StateResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn state_query(
+pub(super) async fn state_query(
     State(state): State<ApiState>,
     Query(params): Query<StateParams>,
 ) -> Result<Json<StateResponse>, ApiError> {
@@ -378,18 +295,10 @@ async fn state_query(
     }))
 }
 
-fn parse_account(text: &str) -> Result<AccountId, ApiError> {
-    if let Ok(did) = Did::parse(text) {
-        return Ok(did.account());
-    }
-    AccountId::from_hex(text)
-        .map_err(|_| ApiError::bad_request("bad_account", "expected a did:salus or 40 hex digits"))
-}
-
 /// An account's nonce, balance, key state and roles.
 #[utoipa::path(get, path = "/v1/accounts/{account}", params(("account" = String, Path, description = "did:salus or account id hex")),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
-async fn account(
+pub(super) async fn account(
     State(state): State<ApiState>,
     Path(text): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -418,7 +327,7 @@ async fn account(
 /// Resolve a `did:salus` (from chain state) or a `did:key` to a DID Core resolution result.
 #[utoipa::path(get, path = "/v1/dids/{did}", params(("did" = String, Path)),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn resolve_did(
+pub(super) async fn resolve_did(
     State(state): State<ApiState>,
     Path(text): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -448,7 +357,7 @@ pub struct EventParams {
 /// Events that concern an account, newest first.
 #[utoipa::path(get, path = "/v1/events", params(EventParams),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
-async fn events(
+pub(super) async fn events(
     State(state): State<ApiState>,
     Query(params): Query<EventParams>,
 ) -> Result<Json<Value>, ApiError> {
@@ -472,7 +381,7 @@ pub struct StatusResponse {
 
 /// Node status: chain, tip and mempool.
 #[utoipa::path(get, path = "/v1/status", responses((status = 200, body = StatusResponse)))]
-async fn status(State(state): State<ApiState>) -> Json<StatusResponse> {
+pub(super) async fn status(State(state): State<ApiState>) -> Json<StatusResponse> {
     let (tip, digest) = state.chain.tip();
     Json(StatusResponse {
         chain_id: state.chain.chain_id().to_owned(),
@@ -483,14 +392,4 @@ async fn status(State(state): State<ApiState>) -> Json<StatusResponse> {
         mempool: state.mempool.len(),
         validators: state.validators.clone(),
     })
-}
-
-/// This document.
-#[utoipa::path(get, path = "/openapi.json", responses((status = 200, body = Object)))]
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
-}
-
-async fn metrics(State(state): State<ApiState>) -> String {
-    (state.metrics)()
 }

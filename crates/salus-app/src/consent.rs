@@ -1,0 +1,581 @@
+//! The consent module: grants, delegation and break-glass access, and the
+//! access decision every vault makes from them.
+//!
+//! State:
+//! - `consent/grant/<id>`: every grant ever made; revoked ones stay, marked.
+//! - `consent/patient/<patient><id>`: the patient's unrevoked grants.
+//! - `consent/pair/<grantee><patient><id>`: every grant from a patient to a
+//!   grantee, so that a denial can say *why* (expired, revoked, …).
+//! - `consent/delegate/<patient><delegate>`, `consent/policy/<patient>`,
+//!   `consent/emergency/<patient><provider>`.
+
+use salus_state::{Overlay, StateError, StateRead, StateScan};
+use salus_types::consent::{
+    AccessReason, ConsentAction, ConsentEvent, DelegateKind, Delegation, EmergencyAccess,
+    EmergencyPolicy, Grant, Purpose, Scope, MAX_ACTIVE_GRANTS, MAX_EMERGENCY_WINDOW_MS,
+    MAX_GRANT_MS, MAX_SCOPE_ITEMS,
+};
+use salus_types::identity::Role;
+use salus_types::records::{Category, RecordId};
+use salus_types::{AccountId, ErrorCode};
+
+use crate::context::{key, read, reject, write, Events, ExecResult, Module, TxContext};
+use crate::genesis::GenesisError;
+use crate::{identity, records};
+
+pub const PREFIX: &str = "consent";
+
+fn next_grant_key() -> Vec<u8> {
+    key(PREFIX, "next", &[])
+}
+
+pub fn grant_key(id: u64) -> Vec<u8> {
+    key(PREFIX, "grant", &id.to_be_bytes())
+}
+
+fn active_count_key(patient: &AccountId) -> Vec<u8> {
+    key(PREFIX, "active", &patient.0)
+}
+
+fn patient_prefix(patient: &AccountId) -> Vec<u8> {
+    key(PREFIX, "patient", &patient.0)
+}
+
+fn patient_grant_key(patient: &AccountId, id: u64) -> Vec<u8> {
+    let mut out = patient_prefix(patient);
+    out.extend_from_slice(&id.to_be_bytes());
+    out
+}
+
+fn pair_prefix(grantee: &AccountId, patient: &AccountId) -> Vec<u8> {
+    let mut id = grantee.0.to_vec();
+    id.extend_from_slice(&patient.0);
+    key(PREFIX, "pair", &id)
+}
+
+pub fn delegate_key(patient: &AccountId, delegate: &AccountId) -> Vec<u8> {
+    let mut id = patient.0.to_vec();
+    id.extend_from_slice(&delegate.0);
+    key(PREFIX, "delegate", &id)
+}
+
+fn delegate_prefix(patient: &AccountId) -> Vec<u8> {
+    key(PREFIX, "delegate", &patient.0)
+}
+
+pub fn policy_key(patient: &AccountId) -> Vec<u8> {
+    key(PREFIX, "policy", &patient.0)
+}
+
+pub fn emergency_key(patient: &AccountId, provider: &AccountId) -> Vec<u8> {
+    let mut id = patient.0.to_vec();
+    id.extend_from_slice(&provider.0);
+    key(PREFIX, "emergency", &id)
+}
+
+pub fn grant(state: &dyn StateRead, id: u64) -> Result<Option<Grant>, StateError> {
+    read(state, &grant_key(id))
+}
+
+pub fn delegation(
+    state: &dyn StateRead,
+    patient: &AccountId,
+    delegate: &AccountId,
+) -> Result<Option<Delegation>, StateError> {
+    read(state, &delegate_key(patient, delegate))
+}
+
+pub fn emergency_policy(
+    state: &dyn StateRead,
+    patient: &AccountId,
+) -> Result<EmergencyPolicy, StateError> {
+    Ok(read(state, &policy_key(patient))?.unwrap_or_default())
+}
+
+pub fn emergency_access(
+    state: &dyn StateRead,
+    patient: &AccountId,
+    provider: &AccountId,
+) -> Result<Option<EmergencyAccess>, StateError> {
+    read(state, &emergency_key(patient, provider))
+}
+
+/// The delegation of `delegate` for `patient`, if it is still running.
+fn active_delegation(
+    state: &dyn StateRead,
+    patient: &AccountId,
+    delegate: &AccountId,
+    now_ms: u64,
+) -> Result<Option<Delegation>, StateError> {
+    Ok(delegation(state, patient, delegate)?.filter(|d| now_ms < d.expires_ms))
+}
+
+/// Whether `actor` may manage `patient`'s consent (the patient or any delegate).
+pub fn is_patient_or_delegate(
+    state: &dyn StateRead,
+    patient: &AccountId,
+    actor: &AccountId,
+    now_ms: u64,
+) -> Result<bool, StateError> {
+    Ok(actor == patient || active_delegation(state, patient, actor, now_ms)?.is_some())
+}
+
+/// Whether `actor` may act for `patient`'s records (the patient or a guardian).
+pub fn is_patient_or_guardian(
+    state: &dyn StateRead,
+    patient: &AccountId,
+    actor: &AccountId,
+    now_ms: u64,
+) -> Result<bool, StateError> {
+    Ok(actor == patient
+        || active_delegation(state, patient, actor, now_ms)?
+            .is_some_and(|d| d.kind == DelegateKind::Guardian))
+}
+
+/// The patient's unrevoked grants in id order, after grant `after`, at most `limit`.
+pub fn grants_for_patient<S: StateScan>(
+    state: &S,
+    patient: &AccountId,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<Vec<Grant>, StateError> {
+    let prefix = patient_prefix(patient);
+    let after = after.map(|id| patient_grant_key(patient, id));
+    grants_at(state, &prefix, after.as_deref(), limit)
+}
+
+/// Every grant `patient` ever gave `grantee`, in id order.
+pub fn grants_between<S: StateScan>(
+    state: &S,
+    grantee: &AccountId,
+    patient: &AccountId,
+) -> Result<Vec<Grant>, StateError> {
+    grants_at(state, &pair_prefix(grantee, patient), None, usize::MAX)
+}
+
+/// Index entries under `prefix` end in a big-endian grant id.
+fn grants_at<S: StateScan>(
+    state: &S,
+    prefix: &[u8],
+    after: Option<&[u8]>,
+    limit: usize,
+) -> Result<Vec<Grant>, StateError> {
+    let mut out = Vec::new();
+    for (index_key, _) in state.scan_prefix(prefix, after, limit)? {
+        let id = index_key
+            .get(prefix.len()..)
+            .and_then(|tail| <[u8; 8]>::try_from(tail).ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(|| StateError::Corrupt("grant index key has the wrong length".into()))?;
+        let grant = grant(state, id)?
+            .ok_or_else(|| StateError::Corrupt(format!("indexed grant {id} is missing")))?;
+        out.push(grant);
+    }
+    Ok(out)
+}
+
+/// The patient's running delegations.
+pub fn delegations<S: StateScan>(
+    state: &S,
+    patient: &AccountId,
+    now_ms: u64,
+) -> Result<Vec<(AccountId, Delegation)>, StateError> {
+    let prefix = delegate_prefix(patient);
+    let mut out = Vec::new();
+    for (entry_key, value) in state.scan_prefix(&prefix, None, usize::MAX)? {
+        let delegate: [u8; 20] = entry_key
+            .get(prefix.len()..)
+            .and_then(|tail| tail.try_into().ok())
+            .ok_or_else(|| StateError::Corrupt("delegate key has the wrong length".into()))?;
+        let delegation: Delegation = borsh::from_slice(&value)
+            .map_err(|e| StateError::Corrupt(format!("undecodable delegation: {e}")))?;
+        if now_ms < delegation.expires_ms {
+            out.push((AccountId(delegate), delegation));
+        }
+    }
+    Ok(out)
+}
+
+/// Who, besides the patient and the author, must receive a wrapped key for a
+/// record so that consent that already covers it works at once: guardians and
+/// grantees with a running grant whose scope covers it. Sorted, no repeats.
+pub fn recipients<S: StateScan>(
+    state: &S,
+    patient: &AccountId,
+    record: &RecordId,
+    category: Category,
+    now_ms: u64,
+) -> Result<Vec<AccountId>, StateError> {
+    let mut out: Vec<AccountId> = delegations(state, patient, now_ms)?
+        .into_iter()
+        .filter(|(_, d)| d.kind == DelegateKind::Guardian)
+        .map(|(account, _)| account)
+        .collect();
+    let mut after = None;
+    loop {
+        let page = grants_for_patient(state, patient, after, 256)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        out.extend(
+            page.iter()
+                .filter(|g| g.is_active(now_ms) && g.scope.covers(record, category))
+                .map(|g| g.grantee),
+        );
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The outcome of an access check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// No such record: nothing to attribute the attempt to.
+    UnknownRecord,
+    Decided {
+        patient: AccountId,
+        version: u32,
+        reason: AccessReason,
+        grant: Option<u64>,
+    },
+}
+
+/// May `requester` read `version` (the latest when `None`) of `record` for
+/// `purpose` at `now_ms`? Decided on the given (finalized) state only.
+pub fn decide<S: StateScan>(
+    state: &S,
+    requester: &AccountId,
+    record: &RecordId,
+    version: Option<u32>,
+    purpose: Purpose,
+    now_ms: u64,
+) -> Result<Access, StateError> {
+    let Some(head) = records::head(state, record)? else {
+        return Ok(Access::UnknownRecord);
+    };
+    let number = version.unwrap_or(head.latest_version);
+    let decided = |reason, grant| Access::Decided {
+        patient: head.patient,
+        version: number,
+        reason,
+        grant,
+    };
+    if number == 0 || number > head.latest_version {
+        return Ok(decided(AccessReason::UnknownVersion, None));
+    }
+    if head.erased_ms.is_some() {
+        return Ok(decided(AccessReason::Erased, None));
+    }
+    if *requester == head.patient {
+        return Ok(decided(AccessReason::Owner, None));
+    }
+    if is_patient_or_guardian(state, &head.patient, requester, now_ms)? {
+        return Ok(decided(AccessReason::Guardian, None));
+    }
+    let entry = records::version(state, record, number)?
+        .ok_or_else(|| StateError::Corrupt(format!("record {record} lacks version {number}")))?;
+    // The author wrote the plaintext; refusing it its own version protects nothing.
+    if entry.author == *requester {
+        return Ok(decided(AccessReason::Author, None));
+    }
+    if purpose == Purpose::Emergency {
+        let open = emergency_access(state, &head.patient, requester)?;
+        let still_provider = identity::role(state, requester, Role::Provider)?.is_some();
+        return Ok(match open {
+            Some(access) if now_ms < access.expires_ms && still_provider => {
+                decided(AccessReason::Emergency, None)
+            }
+            Some(_) => decided(AccessReason::Expired, None),
+            None => decided(AccessReason::NoGrant, None),
+        });
+    }
+    let grants = grants_between(state, requester, &head.patient)?;
+    let covers = |g: &Grant| g.scope.covers(record, head.category);
+    if let Some(g) = grants
+        .iter()
+        .find(|g| g.is_active(now_ms) && g.purpose == purpose && covers(g))
+    {
+        return Ok(decided(AccessReason::Grant, Some(g.id)));
+    }
+    // Denied: name the reason of the grant that came closest.
+    let lapsed = |g: &Grant| {
+        if g.revoked_ms.is_some() {
+            AccessReason::Revoked
+        } else {
+            AccessReason::Expired
+        }
+    };
+    let reason = if let Some(g) = grants.iter().find(|g| g.purpose == purpose && covers(g)) {
+        lapsed(g)
+    } else if grants.iter().any(|g| g.is_active(now_ms) && covers(g)) {
+        AccessReason::WrongPurpose
+    } else if grants.iter().any(|g| g.is_active(now_ms)) {
+        AccessReason::OutOfScope
+    } else if let Some(g) = grants.first() {
+        lapsed(g)
+    } else {
+        AccessReason::NoGrant
+    };
+    Ok(decided(reason, None))
+}
+
+/// The consent module.
+pub struct Consent;
+
+impl Module for Consent {
+    const PREFIX: &'static str = PREFIX;
+    type Action = ConsentAction;
+    type Genesis = ();
+
+    fn init_genesis(_: &mut Overlay<'_>, _: &()) -> Result<(), GenesisError> {
+        Ok(())
+    }
+
+    fn execute(
+        ctx: &TxContext<'_>,
+        state: &mut Overlay<'_>,
+        action: &ConsentAction,
+        events: &mut Events,
+    ) -> ExecResult<()> {
+        let me = ctx.signer;
+        let now = ctx.timestamp_ms;
+        match action {
+            ConsentAction::Grant {
+                patient,
+                grantee,
+                scope,
+                purpose,
+                expires_ms,
+            } => {
+                require_patient_or_delegate(state, patient, &me, now)?;
+                identity::require_live(state, grantee)?;
+                if grantee == patient {
+                    return reject(ErrorCode::SelfGrant, "a patient needs no grant to itself");
+                }
+                if *purpose == Purpose::Emergency {
+                    return reject(
+                        ErrorCode::BadPurpose,
+                        "emergency access is opened by break-glass, not granted",
+                    );
+                }
+                check_scope(scope)?;
+                check_expiry(now, *expires_ms)?;
+                let active: u32 = read(state, &active_count_key(patient))?.unwrap_or(0);
+                if active >= MAX_ACTIVE_GRANTS {
+                    return reject(
+                        ErrorCode::TooManyGrants,
+                        format!(
+                            "at most {MAX_ACTIVE_GRANTS} unrevoked grants; revoke expired ones"
+                        ),
+                    );
+                }
+                let id: u64 = read(state, &next_grant_key())?.unwrap_or(1);
+                let grant = Grant {
+                    id,
+                    patient: *patient,
+                    grantee: *grantee,
+                    scope: scope.clone(),
+                    purpose: *purpose,
+                    created_ms: now,
+                    expires_ms: *expires_ms,
+                    granted_by: me,
+                    revoked_ms: None,
+                };
+                write(state, grant_key(id), &grant);
+                write(state, next_grant_key(), &(id + 1));
+                write(state, active_count_key(patient), &(active + 1));
+                write(state, patient_grant_key(patient, id), &());
+                let mut pair = pair_prefix(grantee, patient);
+                pair.extend_from_slice(&id.to_be_bytes());
+                write(state, pair, &());
+                events.emit(ConsentEvent::Granted {
+                    grant: id,
+                    patient: *patient,
+                    grantee: *grantee,
+                    purpose: *purpose,
+                    expires_ms: *expires_ms,
+                    by: me,
+                });
+            }
+            ConsentAction::Revoke { grant: id } => {
+                let Some(mut grant) = grant(state, *id)? else {
+                    return reject(ErrorCode::GrantNotFound, format!("grant {id} is unknown"));
+                };
+                require_patient_or_delegate(state, &grant.patient, &me, now)?;
+                if grant.revoked_ms.is_some() {
+                    return reject(
+                        ErrorCode::GrantRevoked,
+                        format!("grant {id} is already revoked"),
+                    );
+                }
+                grant.revoked_ms = Some(now);
+                write(state, grant_key(*id), &grant);
+                state.delete(patient_grant_key(&grant.patient, *id));
+                let active: u32 = read(state, &active_count_key(&grant.patient))?.unwrap_or(0);
+                let active = active
+                    .checked_sub(1)
+                    .ok_or_else(|| StateError::Corrupt("active grant count underflows".into()))?;
+                write(state, active_count_key(&grant.patient), &active);
+                events.emit(ConsentEvent::Revoked {
+                    grant: *id,
+                    patient: grant.patient,
+                    grantee: grant.grantee,
+                    by: me,
+                });
+            }
+            ConsentAction::Delegate {
+                delegate,
+                kind,
+                expires_ms,
+            } => {
+                identity::require_live(state, &me)?;
+                identity::require_live(state, delegate)?;
+                if *delegate == me {
+                    return reject(ErrorCode::SelfGrant, "a patient cannot delegate to itself");
+                }
+                check_expiry(now, *expires_ms)?;
+                let delegation = Delegation {
+                    kind: *kind,
+                    created_ms: now,
+                    expires_ms: *expires_ms,
+                };
+                write(state, delegate_key(&me, delegate), &delegation);
+                events.emit(ConsentEvent::Delegated {
+                    patient: me,
+                    delegate: *delegate,
+                    kind: *kind,
+                    expires_ms: *expires_ms,
+                });
+            }
+            ConsentAction::Undelegate { delegate } => {
+                if delegation(state, &me, delegate)?.is_none() {
+                    return reject(
+                        ErrorCode::DelegationNotFound,
+                        format!("{} is not a delegate of {}", delegate.did(), me.did()),
+                    );
+                }
+                state.delete(delegate_key(&me, delegate));
+                events.emit(ConsentEvent::Undelegated {
+                    patient: me,
+                    delegate: *delegate,
+                });
+            }
+            ConsentAction::SetEmergencyPolicy {
+                patient,
+                enabled,
+                window_ms,
+            } => {
+                if !is_patient_or_guardian(state, patient, &me, now)? {
+                    return reject(
+                        ErrorCode::NotPatientOrGuardian,
+                        "only the patient or a guardian may set the emergency policy",
+                    );
+                }
+                identity::require_live(state, patient)?;
+                if *enabled && (*window_ms == 0 || *window_ms > MAX_EMERGENCY_WINDOW_MS) {
+                    return reject(
+                        ErrorCode::BadWindow,
+                        format!("the emergency window must be 1..={MAX_EMERGENCY_WINDOW_MS} ms"),
+                    );
+                }
+                let policy = EmergencyPolicy {
+                    enabled: *enabled,
+                    window_ms: if *enabled { *window_ms } else { 0 },
+                };
+                write(state, policy_key(patient), &policy);
+                events.emit(ConsentEvent::EmergencyPolicySet {
+                    patient: *patient,
+                    enabled: policy.enabled,
+                    window_ms: policy.window_ms,
+                    by: me,
+                });
+            }
+            ConsentAction::BreakGlass { patient, reason } => {
+                if identity::role(state, &me, Role::Provider)?.is_none() {
+                    return reject(
+                        ErrorCode::NotAProvider,
+                        "break-glass access needs an attested provider role",
+                    );
+                }
+                let policy = emergency_policy(state, patient)?;
+                if !policy.enabled {
+                    return reject(
+                        ErrorCode::EmergencyNotEnabled,
+                        format!("{} has not opted in to emergency access", patient.did()),
+                    );
+                }
+                if emergency_access(state, patient, &me)?.is_some_and(|a| now < a.expires_ms) {
+                    return reject(
+                        ErrorCode::EmergencyOpen,
+                        "emergency access is already open for this provider",
+                    );
+                }
+                let expires_ms = now.checked_add(policy.window_ms).ok_or_else(|| {
+                    crate::ActionError::new(ErrorCode::Overflow, "emergency window overflows")
+                })?;
+                let access = EmergencyAccess {
+                    reason: *reason,
+                    opened_ms: now,
+                    expires_ms,
+                };
+                write(state, emergency_key(patient, &me), &access);
+                events.emit(ConsentEvent::BreakGlass {
+                    patient: *patient,
+                    provider: me,
+                    reason: *reason,
+                    expires_ms,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn require_patient_or_delegate(
+    state: &dyn StateRead,
+    patient: &AccountId,
+    actor: &AccountId,
+    now_ms: u64,
+) -> ExecResult<()> {
+    if !is_patient_or_delegate(state, patient, actor, now_ms)? {
+        return reject(
+            ErrorCode::NotPatientOrDelegate,
+            "only the patient or a delegate may manage this patient's consent",
+        );
+    }
+    identity::require_live(state, patient)
+}
+
+fn check_scope(scope: &Scope) -> ExecResult<()> {
+    fn distinct<T: Ord + Clone>(items: &[T]) -> bool {
+        let mut sorted = items.to_vec();
+        sorted.sort();
+        sorted.windows(2).all(|w| w[0] != w[1])
+    }
+    let ok = match scope {
+        Scope::All => true,
+        Scope::Categories(items) => {
+            !items.is_empty() && items.len() <= MAX_SCOPE_ITEMS && distinct(items)
+        }
+        Scope::Records(items) => {
+            !items.is_empty() && items.len() <= MAX_SCOPE_ITEMS && distinct(items)
+        }
+    };
+    if !ok {
+        return reject(
+            ErrorCode::BadScope,
+            format!("a scope lists 1..={MAX_SCOPE_ITEMS} distinct items"),
+        );
+    }
+    Ok(())
+}
+
+fn check_expiry(now_ms: u64, expires_ms: u64) -> ExecResult<()> {
+    if expires_ms <= now_ms || expires_ms - now_ms > MAX_GRANT_MS {
+        return reject(
+            ErrorCode::BadExpiry,
+            format!("expiry must be after the block time and at most {MAX_GRANT_MS} ms later"),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,336 @@
+//! Client-side record encryption and vault requests.
+//!
+//! The client seals FHIR content under a fresh data key per version, wraps that
+//! key to every reader with HPKE, anchors the ciphertext hash on chain, and
+//! uploads ciphertext and envelopes to a vault. Reading reverses it: a signed
+//! request, the reader's envelope, the data key, and the content, checked
+//! against the anchored hash and the record binding.
+
+use salus_crypto::seal::{self, DataKey, SealError};
+use salus_crypto::{AgreementPublicKey, AgreementSecret, SigningKey};
+use salus_types::consent::Purpose;
+use salus_types::records::{Category, RecordAction, RecordId};
+use salus_types::vault::{
+    ciphertext_hash, content_aad, envelope_aad, KeyEnvelope, ReadRequest, RequestHeader, Signed,
+    Want, WrappedKey, WriteRequest,
+};
+use salus_types::{AccountId, Action, Hash};
+use zeroize::Zeroizing;
+
+/// A reader of a record version: an account and its agreement key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reader {
+    pub account: AccountId,
+    pub key: AgreementPublicKey,
+}
+
+/// A sealed record version, ready to anchor and upload.
+#[derive(Debug, Clone)]
+pub struct SealedVersion {
+    pub record: RecordId,
+    pub version: u32,
+    pub ciphertext: Vec<u8>,
+    pub ciphertext_hash: Hash,
+    pub envelopes: Vec<KeyEnvelope>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error("the vault's ciphertext does not match the anchored hash")]
+    HashMismatch,
+    #[error("the key envelope is for another reader or key")]
+    WrongEnvelope,
+    #[error("the vault sent no content")]
+    NoContent,
+    #[error("the vault sent malformed data: {0}")]
+    Malformed(String),
+}
+
+/// Wraps `key` for one reader of `record`/`version`.
+pub fn envelope_for(
+    key: &DataKey,
+    record: &RecordId,
+    version: u32,
+    reader: &Reader,
+) -> Result<KeyEnvelope, SealError> {
+    let aad = envelope_aad(record, version, &reader.account);
+    let (enc, wrapped) = seal::wrap_key(key, &reader.key, &aad)?;
+    Ok(KeyEnvelope {
+        recipient: reader.account,
+        recipient_key: reader.key,
+        enc,
+        wrapped: WrappedKey(wrapped),
+    })
+}
+
+/// Encrypts `plaintext` as `version` of `record` and wraps its fresh data key
+/// to every reader (repeats are wrapped once).
+pub fn seal_version(
+    record: RecordId,
+    version: u32,
+    plaintext: &[u8],
+    readers: &[Reader],
+) -> Result<SealedVersion, SealError> {
+    let key = DataKey::generate();
+    let ciphertext = seal::encrypt_content(&key, &content_aad(&record, version), plaintext);
+    let mut envelopes: Vec<KeyEnvelope> = Vec::with_capacity(readers.len());
+    for reader in readers {
+        if envelopes.iter().any(|e| e.recipient == reader.account) {
+            continue;
+        }
+        envelopes.push(envelope_for(&key, &record, version, reader)?);
+    }
+    Ok(SealedVersion {
+        record,
+        version,
+        ciphertext_hash: ciphertext_hash(&ciphertext),
+        ciphertext,
+        envelopes,
+    })
+}
+
+impl SealedVersion {
+    /// The anchor for this version (`previous`: the prior version's digest).
+    pub fn anchor(&self, patient: AccountId, category: Category, previous: Option<Hash>) -> Action {
+        Action::Records(RecordAction::Anchor {
+            record: self.record,
+            patient,
+            category,
+            version: self.version,
+            ciphertext_hash: self.ciphertext_hash,
+            ciphertext_len: self.ciphertext.len() as u64,
+            previous,
+        })
+    }
+
+    /// The signed upload of this version's ciphertext and envelopes.
+    pub fn upload(&self, header: RequestHeader, key: &SigningKey) -> Signed<WriteRequest> {
+        Signed::sign(
+            WriteRequest {
+                header,
+                record: self.record,
+                version: self.version,
+                content: Some(self.ciphertext_hash),
+                envelopes: self.envelopes.clone(),
+            },
+            key,
+        )
+    }
+}
+
+/// A signed read request.
+pub fn read_request(
+    header: RequestHeader,
+    key: &SigningKey,
+    record: RecordId,
+    version: Option<u32>,
+    purpose: Purpose,
+    want: Want,
+) -> Signed<ReadRequest> {
+    Signed::sign(
+        ReadRequest {
+            header,
+            record,
+            version,
+            purpose,
+            want,
+        },
+        key,
+    )
+}
+
+/// Recovers the data key from the reader's envelope.
+pub fn open_envelope(
+    envelope: &KeyEnvelope,
+    record: &RecordId,
+    version: u32,
+    reader: &AccountId,
+    secret: &AgreementSecret,
+) -> Result<DataKey, RecordError> {
+    if envelope.recipient != *reader || envelope.recipient_key != secret.public_key() {
+        return Err(RecordError::WrongEnvelope);
+    }
+    let aad = envelope_aad(record, version, reader);
+    Ok(seal::unwrap_key(
+        secret,
+        &envelope.enc,
+        &envelope.wrapped.0,
+        &aad,
+    )?)
+}
+
+/// Decrypts a served version: checks the ciphertext against `anchored` (the
+/// hash the chain holds), unwraps the reader's key, and opens the content.
+pub fn open_version(
+    record: &RecordId,
+    version: u32,
+    ciphertext: &[u8],
+    anchored: &Hash,
+    envelope: &KeyEnvelope,
+    reader: &AccountId,
+    secret: &AgreementSecret,
+) -> Result<Zeroizing<Vec<u8>>, RecordError> {
+    if ciphertext_hash(ciphertext) != *anchored {
+        return Err(RecordError::HashMismatch);
+    }
+    let key = open_envelope(envelope, record, version, reader, secret)?;
+    Ok(seal::decrypt_content(
+        &key,
+        &content_aad(record, version),
+        ciphertext,
+    )?)
+}
+
+/// Re-wraps a version's data key (opened from `own` envelope) to new readers,
+/// without touching the content.
+pub fn rewrap(
+    own: &KeyEnvelope,
+    record: &RecordId,
+    version: u32,
+    me: &AccountId,
+    secret: &AgreementSecret,
+    readers: &[Reader],
+) -> Result<Vec<KeyEnvelope>, RecordError> {
+    let key = open_envelope(own, record, version, me, secret)?;
+    readers
+        .iter()
+        .map(|reader| envelope_for(&key, record, version, reader).map_err(RecordError::from))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader() -> (AgreementSecret, Reader) {
+        let secret = AgreementSecret::generate();
+        let account = AccountId(salus_crypto::random_bytes());
+        let key = secret.public_key();
+        (secret, Reader { account, key })
+    }
+
+    #[test]
+    fn sealed_versions_open_for_each_reader_and_detect_tampering() {
+        let (patient_secret, patient) = reader();
+        let (author_secret, author) = reader();
+        let (_, stranger) = reader();
+        let record = RecordId::random();
+        let text = br#"{"resourceType":"Observation","status":"final"}"#;
+        let sealed = seal_version(record, 1, text, &[patient, author, patient]).unwrap();
+        assert_eq!(
+            sealed.envelopes.len(),
+            2,
+            "repeated readers are wrapped once"
+        );
+        for (secret, who) in [(&patient_secret, &patient), (&author_secret, &author)] {
+            let envelope = sealed
+                .envelopes
+                .iter()
+                .find(|e| e.recipient == who.account)
+                .unwrap();
+            let opened = open_version(
+                &record,
+                1,
+                &sealed.ciphertext,
+                &sealed.ciphertext_hash,
+                envelope,
+                &who.account,
+                secret,
+            )
+            .unwrap();
+            assert_eq!(opened.as_slice(), text);
+        }
+        let envelope = &sealed.envelopes[0];
+        let owner = envelope.recipient;
+        let secret = if owner == patient.account {
+            &patient_secret
+        } else {
+            &author_secret
+        };
+        // Tampered ciphertext: caught by the anchored hash.
+        let mut bad = sealed.ciphertext.clone();
+        bad[40] ^= 1;
+        assert_eq!(
+            open_version(
+                &record,
+                1,
+                &bad,
+                &sealed.ciphertext_hash,
+                envelope,
+                &owner,
+                secret
+            )
+            .unwrap_err(),
+            RecordError::HashMismatch
+        );
+        // Tampered and re-hashed: caught by the AEAD.
+        assert!(matches!(
+            open_version(
+                &record,
+                1,
+                &bad,
+                &ciphertext_hash(&bad),
+                envelope,
+                &owner,
+                secret
+            ),
+            Err(RecordError::Seal(SealError::Tampered))
+        ));
+        // Moved to another version or record: the binding fails.
+        assert!(open_version(
+            &record,
+            2,
+            &sealed.ciphertext,
+            &sealed.ciphertext_hash,
+            envelope,
+            &owner,
+            secret
+        )
+        .is_err());
+        // Someone else's envelope is refused before any crypto.
+        assert_eq!(
+            open_version(
+                &record,
+                1,
+                &sealed.ciphertext,
+                &sealed.ciphertext_hash,
+                envelope,
+                &stranger.account,
+                secret
+            )
+            .unwrap_err(),
+            RecordError::WrongEnvelope
+        );
+    }
+
+    #[test]
+    fn rewrapping_shares_the_same_key_without_reencrypting() {
+        let (patient_secret, patient) = reader();
+        let (grantee_secret, grantee) = reader();
+        let record = RecordId::random();
+        let sealed =
+            seal_version(record, 3, b"{\"resourceType\":\"Condition\"}", &[patient]).unwrap();
+        let added = rewrap(
+            &sealed.envelopes[0],
+            &record,
+            3,
+            &patient.account,
+            &patient_secret,
+            &[grantee],
+        )
+        .unwrap();
+        let opened = open_version(
+            &record,
+            3,
+            &sealed.ciphertext,
+            &sealed.ciphertext_hash,
+            &added[0],
+            &grantee.account,
+            &grantee_secret,
+        )
+        .unwrap();
+        assert_eq!(opened.as_slice(), b"{\"resourceType\":\"Condition\"}");
+    }
+}

@@ -1,0 +1,202 @@
+//! Envelope encryption for health records.
+//!
+//! Content is sealed under a fresh random data key with XChaCha20-Poly1305 (a
+//! 24-byte random nonce, so random nonces never collide in practice). The data
+//! key is then wrapped to each reader with HPKE (RFC 9180, base mode,
+//! DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305). Callers pass
+//! associated data that names the record, its version and, for a wrapped key,
+//! the reader, so a ciphertext or a wrapped key moved to another record or
+//! reader fails to open.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
+use zeroize::Zeroizing;
+
+use crate::sign::{random_bytes, AgreementPublicKey, AgreementSecret};
+
+type HpkeKem = hpke::kem::X25519HkdfSha256;
+type HpkeKdf = hpke::kdf::HkdfSha256;
+type HpkeAead = hpke::aead::ChaCha20Poly1305;
+
+/// Domain separation for the HPKE key schedule.
+const HPKE_INFO: &[u8] = b"salus/data-key/v1";
+const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
+/// A wrapped data key: the sealed 32 key bytes and the AEAD tag.
+pub const WRAPPED_KEY_LEN: usize = 32 + TAG_LEN;
+
+/// Why sealed data did not open. Deliberately vague: the caller learns that it
+/// failed, never which byte was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    #[error("ciphertext is too short")]
+    Truncated,
+    #[error("ciphertext or its associated data was tampered with, or the key is wrong")]
+    Tampered,
+    #[error("the recipient key is not a valid x25519 key")]
+    BadKey,
+}
+
+/// A record's random content key. Wiped on drop.
+pub struct DataKey(Zeroizing<[u8; 32]>);
+
+impl DataKey {
+    pub fn generate() -> DataKey {
+        DataKey(Zeroizing::new(random_bytes()))
+    }
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey(…)")
+    }
+}
+
+/// Seals `plaintext` under `key`; the output is `nonce ‖ ciphertext ‖ tag`.
+pub fn encrypt_content(key: &DataKey, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    let cipher = XChaCha20Poly1305::new(&Key::from(*key.0));
+    let nonce: [u8; NONCE_LEN] = random_bytes();
+    let sealed = cipher
+        .encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .expect("XChaCha20-Poly1305 encryption cannot fail below 256 GiB");
+    let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    out
+}
+
+/// Opens what [`encrypt_content`] sealed. The plaintext is wiped on drop.
+pub fn decrypt_content(
+    key: &DataKey,
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, SealError> {
+    if sealed.len() < NONCE_LEN + TAG_LEN {
+        return Err(SealError::Truncated);
+    }
+    let (nonce, body) = sealed.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().expect("split at the nonce length");
+    let cipher = XChaCha20Poly1305::new(&Key::from(*key.0));
+    cipher
+        .decrypt(&XNonce::from(nonce), Payload { msg: body, aad })
+        .map(Zeroizing::new)
+        .map_err(|_| SealError::Tampered)
+}
+
+/// Wraps `key` to `recipient`. Returns HPKE's encapsulated key and the sealed
+/// data key.
+pub fn wrap_key(
+    key: &DataKey,
+    recipient: &AgreementPublicKey,
+    aad: &[u8],
+) -> Result<(AgreementPublicKey, [u8; WRAPPED_KEY_LEN]), SealError> {
+    let public = <HpkeKem as hpke::Kem>::PublicKey::from_bytes(&recipient.0)
+        .map_err(|_| SealError::BadKey)?;
+    let (encapped, sealed) = hpke::single_shot_seal::<HpkeAead, HpkeKdf, HpkeKem>(
+        &OpModeS::Base,
+        &public,
+        HPKE_INFO,
+        key.0.as_ref(),
+        aad,
+    )
+    .map_err(|_| SealError::BadKey)?;
+    let enc: [u8; 32] = encapped
+        .to_bytes()
+        .as_slice()
+        .try_into()
+        .expect("an X25519 encapsulated key is 32 bytes");
+    let wrapped: [u8; WRAPPED_KEY_LEN] = sealed
+        .as_slice()
+        .try_into()
+        .expect("a sealed 32-byte key is 48 bytes");
+    Ok((AgreementPublicKey(enc), wrapped))
+}
+
+/// Unwraps a data key sealed to `secret` by [`wrap_key`].
+pub fn unwrap_key(
+    secret: &AgreementSecret,
+    enc: &AgreementPublicKey,
+    wrapped: &[u8; WRAPPED_KEY_LEN],
+    aad: &[u8],
+) -> Result<DataKey, SealError> {
+    let private = <HpkeKem as hpke::Kem>::PrivateKey::from_bytes(secret.to_bytes().as_ref())
+        .map_err(|_| SealError::BadKey)?;
+    let encapped =
+        <HpkeKem as hpke::Kem>::EncappedKey::from_bytes(&enc.0).map_err(|_| SealError::Tampered)?;
+    let opened = Zeroizing::new(
+        hpke::single_shot_open::<HpkeAead, HpkeKdf, HpkeKem>(
+            &OpModeR::Base,
+            &private,
+            &encapped,
+            HPKE_INFO,
+            wrapped,
+            aad,
+        )
+        .map_err(|_| SealError::Tampered)?,
+    );
+    let bytes: [u8; 32] = opened
+        .as_slice()
+        .try_into()
+        .map_err(|_| SealError::Tampered)?;
+    Ok(DataKey(Zeroizing::new(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_round_trips_and_detects_tampering() {
+        let key = DataKey::generate();
+        let sealed = encrypt_content(&key, b"record-1", b"{\"resourceType\":\"Observation\"}");
+        let opened = decrypt_content(&key, b"record-1", &sealed).unwrap();
+        assert_eq!(opened.as_slice(), b"{\"resourceType\":\"Observation\"}");
+        assert_eq!(
+            decrypt_content(&key, b"record-2", &sealed).unwrap_err(),
+            SealError::Tampered
+        );
+        for index in [0, NONCE_LEN, sealed.len() - 1] {
+            let mut bad = sealed.clone();
+            bad[index] ^= 1;
+            assert_eq!(
+                decrypt_content(&key, b"record-1", &bad).unwrap_err(),
+                SealError::Tampered
+            );
+        }
+        assert_eq!(
+            decrypt_content(&DataKey::generate(), b"record-1", &sealed).unwrap_err(),
+            SealError::Tampered
+        );
+        assert_eq!(
+            decrypt_content(&key, b"record-1", &sealed[..10]).unwrap_err(),
+            SealError::Truncated
+        );
+    }
+
+    #[test]
+    fn wrapped_keys_open_only_for_their_reader_and_binding() {
+        let key = DataKey::generate();
+        let reader = AgreementSecret::generate();
+        let other = AgreementSecret::generate();
+        let (enc, wrapped) = wrap_key(&key, &reader.public_key(), b"r1|v1|reader").unwrap();
+        let opened = unwrap_key(&reader, &enc, &wrapped, b"r1|v1|reader").unwrap();
+        let sealed = encrypt_content(&key, b"ad", b"secret");
+        assert_eq!(
+            decrypt_content(&opened, b"ad", &sealed).unwrap().as_slice(),
+            b"secret"
+        );
+
+        assert!(unwrap_key(&other, &enc, &wrapped, b"r1|v1|reader").is_err());
+        assert!(unwrap_key(&reader, &enc, &wrapped, b"r1|v2|reader").is_err());
+        let mut bad = wrapped;
+        bad[5] ^= 1;
+        assert!(unwrap_key(&reader, &enc, &bad, b"r1|v1|reader").is_err());
+    }
+}

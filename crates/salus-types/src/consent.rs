@@ -1,0 +1,302 @@
+//! Wire types of the consent module: grants, delegation, break-glass emergency
+//! access, and the access decisions vaults make from them.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::records::{Category, RecordId};
+use crate::AccountId;
+
+/// At most this many categories or record ids in one grant's scope.
+pub const MAX_SCOPE_ITEMS: usize = 64;
+/// At most this many grants are active for one patient at a time.
+pub const MAX_ACTIVE_GRANTS: u32 = 256;
+/// The longest a grant or delegation may run: about five years.
+pub const MAX_GRANT_MS: u64 = 5 * 366 * 24 * 3600 * 1000;
+/// The longest break-glass window a patient may allow.
+pub const MAX_EMERGENCY_WINDOW_MS: u64 = 72 * 3600 * 1000;
+
+crate::named_enum! {
+    /// Why data is used (HIPAA-style purposes of use).
+    Purpose, "purpose" {
+        Treatment = 0 => "treatment",
+        Payment = 1 => "payment",
+        Operations = 2 => "operations",
+        Research = 3 => "research",
+        PublicHealth = 4 => "public_health",
+        /// Only through break-glass access, never through a grant.
+        Emergency = 5 => "emergency",
+    }
+}
+
+crate::named_enum! {
+    /// What a delegate may do for a patient.
+    DelegateKind, "delegate kind" {
+        /// Manages consent and reads records (a parent, a legal guardian).
+        Guardian = 0 => "guardian",
+        /// Manages consent only (a care coordinator).
+        Proxy = 1 => "proxy",
+    }
+}
+
+crate::named_enum! {
+    /// Why a provider opened break-glass access. A code, not free text, so that
+    /// no clinical detail lands on chain.
+    EmergencyReason, "emergency reason" {
+        Unconscious = 0 => "unconscious",
+        LifeThreatening = 1 => "life_threatening",
+        UrgentCare = 2 => "urgent_care",
+    }
+}
+
+crate::named_enum! {
+    /// The outcome of an access check, and why. Codes below 10 allow.
+    AccessReason, "access reason" {
+        Owner = 0 => "owner",
+        Guardian = 1 => "guardian",
+        Author = 2 => "author",
+        Grant = 3 => "grant",
+        Emergency = 4 => "emergency",
+        NoGrant = 10 => "no_grant",
+        Expired = 11 => "expired",
+        Revoked = 12 => "revoked",
+        WrongPurpose = 13 => "wrong_purpose",
+        OutOfScope = 14 => "out_of_scope",
+        Erased = 15 => "erased",
+        UnknownVersion = 16 => "unknown_version",
+        KeyNotShared = 17 => "key_not_shared",
+    }
+}
+
+impl AccessReason {
+    pub fn allows(self) -> bool {
+        self.code() < 10
+    }
+}
+
+/// What a grant covers.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "type", content = "items", rename_all = "snake_case")]
+pub enum Scope {
+    All,
+    Categories(Vec<Category>),
+    Records(Vec<RecordId>),
+}
+
+impl Scope {
+    pub fn covers(&self, record: &RecordId, category: Category) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Categories(categories) => categories.contains(&category),
+            Scope::Records(records) => records.contains(record),
+        }
+    }
+
+    /// Parses `all`, `categories:laboratory,imaging` or `records:<hex>,<hex>`.
+    pub fn parse(text: &str) -> Result<Scope, String> {
+        if text == "all" {
+            return Ok(Scope::All);
+        }
+        let (kind, items) = text.split_once(':').ok_or_else(|| {
+            format!("scope `{text}` must be `all`, `categories:…` or `records:…`")
+        })?;
+        let items: Vec<&str> = items.split(',').filter(|s| !s.is_empty()).collect();
+        match kind {
+            "categories" => items
+                .iter()
+                .map(|s| s.parse())
+                .collect::<Result<_, _>>()
+                .map(Scope::Categories),
+            "records" => items
+                .iter()
+                .map(|s| RecordId::from_hex(s).map_err(|e| format!("record id `{s}`: {e}")))
+                .collect::<Result<_, _>>()
+                .map(Scope::Records),
+            other => Err(format!("unknown scope kind `{other}`")),
+        }
+    }
+}
+
+/// A consent grant, as stored on chain. Revoked grants stay, marked.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: u64,
+    pub patient: AccountId,
+    pub grantee: AccountId,
+    pub scope: Scope,
+    pub purpose: Purpose,
+    pub created_ms: u64,
+    pub expires_ms: u64,
+    /// The patient, or the delegate who granted for them.
+    pub granted_by: AccountId,
+    pub revoked_ms: Option<u64>,
+}
+
+impl Grant {
+    pub fn is_active(&self, now_ms: u64) -> bool {
+        self.revoked_ms.is_none() && now_ms < self.expires_ms
+    }
+}
+
+/// A delegation, as stored on chain.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Delegation {
+    pub kind: DelegateKind,
+    pub created_ms: u64,
+    pub expires_ms: u64,
+}
+
+/// Whether, and for how long, the patient allows break-glass access.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct EmergencyPolicy {
+    pub enabled: bool,
+    pub window_ms: u64,
+}
+
+/// An open break-glass access, as stored on chain.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct EmergencyAccess {
+    pub reason: EmergencyReason,
+    pub opened_ms: u64,
+    pub expires_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ConsentAction {
+    /// Patient or delegate: lets `grantee` read what `scope` covers, for
+    /// `purpose`, until `expires_ms`.
+    Grant {
+        patient: AccountId,
+        grantee: AccountId,
+        scope: Scope,
+        purpose: Purpose,
+        expires_ms: u64,
+    },
+    /// Patient or delegate. Takes effect with the block that includes it.
+    Revoke { grant: u64 },
+    /// Patient only.
+    Delegate {
+        delegate: AccountId,
+        kind: DelegateKind,
+        expires_ms: u64,
+    },
+    /// Patient only.
+    Undelegate { delegate: AccountId },
+    /// Patient or guardian: opts in to (or out of) break-glass access.
+    SetEmergencyPolicy {
+        patient: AccountId,
+        enabled: bool,
+        window_ms: u64,
+    },
+    /// A provider opens time-limited emergency access to a patient who opted in.
+    BreakGlass {
+        patient: AccountId,
+        reason: EmergencyReason,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ConsentEvent {
+    Granted {
+        grant: u64,
+        patient: AccountId,
+        grantee: AccountId,
+        purpose: Purpose,
+        expires_ms: u64,
+        by: AccountId,
+    },
+    Revoked {
+        grant: u64,
+        patient: AccountId,
+        grantee: AccountId,
+        by: AccountId,
+    },
+    Delegated {
+        patient: AccountId,
+        delegate: AccountId,
+        kind: DelegateKind,
+        expires_ms: u64,
+    },
+    Undelegated {
+        patient: AccountId,
+        delegate: AccountId,
+    },
+    EmergencyPolicySet {
+        patient: AccountId,
+        enabled: bool,
+        window_ms: u64,
+        by: AccountId,
+    },
+    BreakGlass {
+        patient: AccountId,
+        provider: AccountId,
+        reason: EmergencyReason,
+        expires_ms: u64,
+    },
+}
+
+impl ConsentEvent {
+    pub fn accounts(&self) -> Vec<AccountId> {
+        match self {
+            ConsentEvent::Granted {
+                patient,
+                grantee,
+                by,
+                ..
+            }
+            | ConsentEvent::Revoked {
+                patient,
+                grantee,
+                by,
+                ..
+            } => vec![*patient, *grantee, *by],
+            ConsentEvent::Delegated {
+                patient, delegate, ..
+            }
+            | ConsentEvent::Undelegated { patient, delegate } => vec![*patient, *delegate],
+            ConsentEvent::EmergencyPolicySet { patient, by, .. } => vec![*patient, *by],
+            ConsentEvent::BreakGlass {
+                patient, provider, ..
+            } => vec![*patient, *provider],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_parse_and_cover() {
+        let record = RecordId([7; 16]);
+        assert_eq!(Scope::parse("all"), Ok(Scope::All));
+        let labs = Scope::parse("categories:laboratory,imaging").unwrap();
+        assert!(labs.covers(&record, Category::Imaging));
+        assert!(!labs.covers(&record, Category::Clinical));
+        let one = Scope::parse(&format!("records:{record}")).unwrap();
+        assert!(one.covers(&record, Category::Clinical));
+        assert!(!one.covers(&RecordId([8; 16]), Category::Clinical));
+        assert!(Scope::parse("categories:genome").is_err());
+        assert!(Scope::parse("records:zz").is_err());
+        assert!(Scope::parse("everything").is_err());
+    }
+
+    #[test]
+    fn only_low_codes_allow() {
+        for reason in AccessReason::ALL {
+            let allowed = matches!(
+                reason,
+                AccessReason::Owner
+                    | AccessReason::Guardian
+                    | AccessReason::Author
+                    | AccessReason::Grant
+                    | AccessReason::Emergency
+            );
+            assert_eq!(reason.allows(), allowed, "{reason}");
+        }
+    }
+}

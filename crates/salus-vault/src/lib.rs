@@ -1,0 +1,348 @@
+//! The Salus vault: every node's store of encrypted health records.
+//!
+//! A vault holds ciphertext and wrapped data keys only; it never sees a data
+//! key or a plaintext. It serves a record version to a requester who signed a
+//! fresh request, bound to this vault, and whom consent on the latest
+//! finalized state allows ([`salus_app::consent::decide`]). Every decided read,
+//! allowed or denied, is written to the vault's durable [`ledger`] before the
+//! answer leaves, and the node submits the queued entries to the chain in
+//! batches signed by the vault operator's key.
+//!
+//! - [`Vault::read`], [`Vault::write`] and [`Vault::replica`] are the three
+//!   request kinds ([`salus_types::vault`]); [`wire`] holds their JSON bodies.
+//! - [`blobs`] lays records out in an `object_store` (a local directory, or an
+//!   S3-compatible bucket), one prefix per record.
+//! - A vault that lacks a version's ciphertext fetches it from its peers (the
+//!   other vault operators named at genesis) and checks it against the hash the
+//!   chain anchors before it stores or serves it.
+//! - [`Vault::erase`] deletes a record's ciphertext and keys once the chain has
+//!   erased it; [`Vault::reconcile`] catches up on erasures missed while down.
+
+pub mod blobs;
+pub mod ledger;
+mod read;
+mod replicate;
+pub mod wire;
+mod write;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use salus_app::auth;
+use salus_crypto::SigningKey;
+use salus_state::{Snapshot, Store};
+use salus_types::consent::AccessReason;
+use salus_types::records::RecordId;
+use salus_types::vault::{Signed, VaultRequest, MAX_REQUEST_SKEW_MS};
+use salus_types::{AccountId, Hash};
+use tracing::info;
+
+use crate::blobs::BlobStore;
+use crate::ledger::Ledger;
+
+pub use read::Served;
+pub use write::{Stored, Upload};
+
+/// Milliseconds since the Unix epoch. Injected so tests can move time.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The machine's wall clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    })
+}
+
+/// Why a vault refused a request. Messages never contain record content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VaultError {
+    #[error("request is malformed: {0}")]
+    Malformed(String),
+    #[error("request is for chain `{0}`")]
+    WrongChain(String),
+    #[error("request is addressed to another vault")]
+    WrongVault,
+    #[error("request time is more than {MAX_REQUEST_SKEW_MS} ms from the vault's clock")]
+    Stale,
+    #[error("request signature does not verify")]
+    BadSignature,
+    #[error("the signing key is not the signer account's current key")]
+    WrongSignerKey,
+    #[error("request was already used")]
+    Replayed,
+    #[error("record is unknown")]
+    UnknownRecord,
+    #[error("record version {0} is not anchored on the finalized chain")]
+    NotAnchored(u32),
+    #[error("access denied: {}", .0.name())]
+    Denied(AccessReason),
+    #[error("only the version's author, the patient or a guardian may store it")]
+    NotAuthorized,
+    #[error("only a vault operator may ask for replicas")]
+    NotAVault,
+    #[error("content does not match the anchored ciphertext hash")]
+    ContentMismatch,
+    #[error("key envelope for {0} does not name its current agreement key")]
+    BadEnvelope(AccountId),
+    #[error("more than {0} key envelopes")]
+    TooManyEnvelopes(usize),
+    #[error("ciphertext is not available from this vault or its peers")]
+    Unavailable,
+    #[error("vault storage failed: {0}")]
+    Storage(String),
+}
+
+impl VaultError {
+    /// The stable snake_case code for API bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VaultError::Malformed(_) => "malformed_request",
+            VaultError::WrongChain(_) => "wrong_chain",
+            VaultError::WrongVault => "wrong_vault",
+            VaultError::Stale => "stale_request",
+            VaultError::BadSignature => "bad_signature",
+            VaultError::WrongSignerKey => "wrong_signer_key",
+            VaultError::Replayed => "replayed_request",
+            VaultError::UnknownRecord => "unknown_record",
+            VaultError::NotAnchored(_) => "not_anchored",
+            VaultError::Denied(reason) => reason.name(),
+            VaultError::NotAuthorized => "not_authorized",
+            VaultError::NotAVault => "not_a_vault",
+            VaultError::ContentMismatch => "content_mismatch",
+            VaultError::BadEnvelope(_) => "bad_envelope",
+            VaultError::TooManyEnvelopes(_) => "too_many_envelopes",
+            VaultError::Unavailable => "unavailable",
+            VaultError::Storage(_) => "internal",
+        }
+    }
+
+    /// The HTTP status that fits.
+    pub fn status(&self) -> u16 {
+        match self {
+            VaultError::Malformed(_)
+            | VaultError::WrongChain(_)
+            | VaultError::WrongVault
+            | VaultError::Stale
+            | VaultError::ContentMismatch
+            | VaultError::BadEnvelope(_)
+            | VaultError::TooManyEnvelopes(_) => 400,
+            VaultError::BadSignature | VaultError::WrongSignerKey => 401,
+            VaultError::Denied(_) | VaultError::NotAuthorized | VaultError::NotAVault => 403,
+            VaultError::UnknownRecord | VaultError::NotAnchored(_) => 404,
+            VaultError::Replayed => 409,
+            VaultError::Unavailable => 503,
+            VaultError::Storage(_) => 500,
+        }
+    }
+}
+
+impl From<salus_state::StateError> for VaultError {
+    fn from(e: salus_state::StateError) -> Self {
+        VaultError::Storage(e.to_string())
+    }
+}
+
+/// Where a vault keeps its blobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobConfig {
+    /// A local directory (created if missing). `fsync` makes each write durable
+    /// before it is acknowledged.
+    Local {
+        dir: std::path::PathBuf,
+        fsync: bool,
+    },
+    /// An S3-compatible bucket.
+    S3 {
+        endpoint: String,
+        bucket: String,
+        region: String,
+        access_key_id: String,
+        secret_access_key: String,
+        allow_http: bool,
+    },
+}
+
+/// Opens the object store a [`BlobConfig`] names.
+pub fn open_object_store(config: &BlobConfig) -> Result<Arc<dyn ObjectStore>, VaultError> {
+    match config {
+        BlobConfig::Local { dir, fsync } => {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                VaultError::Storage(format!("cannot create {}: {e}", dir.display()))
+            })?;
+            let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
+                .map_err(|e| VaultError::Storage(e.to_string()))?
+                .with_fsync(*fsync);
+            Ok(Arc::new(store))
+        }
+        BlobConfig::S3 {
+            endpoint,
+            bucket,
+            region,
+            access_key_id,
+            secret_access_key,
+            allow_http,
+        } => {
+            let store = object_store::aws::AmazonS3Builder::new()
+                .with_endpoint(endpoint)
+                .with_bucket_name(bucket)
+                .with_region(region)
+                .with_access_key_id(access_key_id)
+                .with_secret_access_key(secret_access_key)
+                .with_allow_http(*allow_http)
+                .build()
+                .map_err(|e| VaultError::Storage(e.to_string()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// A vault.
+pub struct Vault {
+    chain_id: String,
+    operator: SigningKey,
+    account: AccountId,
+    state: Store,
+    blobs: BlobStore,
+    ledger: Ledger,
+    clock: Clock,
+    http: reqwest::Client,
+}
+
+impl Vault {
+    /// Opens a vault whose ledger lives in `dir`, whose blobs live in `objects`,
+    /// and which decides on the finalized chain in `state`. `operator` is the
+    /// vault operator's key (it signs replica requests and audit batches).
+    pub fn open(
+        dir: &Path,
+        objects: Arc<dyn ObjectStore>,
+        state: Store,
+        chain_id: String,
+        operator: SigningKey,
+        clock: Clock,
+    ) -> Result<Vault, VaultError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| VaultError::Storage(format!("cannot create {}: {e}", dir.display())))?;
+        let ledger = Ledger::open(&dir.join("vault.redb"))?;
+        let account = AccountId::from_public_key(&operator.public_key());
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| VaultError::Storage(e.to_string()))?;
+        Ok(Vault {
+            chain_id,
+            operator,
+            account,
+            state,
+            blobs: BlobStore::new(objects),
+            ledger,
+            clock,
+            http,
+        })
+    }
+
+    /// The vault operator's account: requests must name it.
+    pub fn account(&self) -> AccountId {
+        self.account
+    }
+
+    pub fn operator_key(&self) -> &SigningKey {
+        &self.operator
+    }
+
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        (self.clock)()
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Checks what every request kind shares: chain, vault, time, signature,
+    /// the signer's current key, and that it was not used before. Returns the
+    /// request's hash.
+    fn admit<T: VaultRequest>(
+        &self,
+        snapshot: &Snapshot,
+        signed: &Signed<T>,
+        signature_ok: bool,
+        now_ms: u64,
+    ) -> Result<Hash, VaultError> {
+        let header = signed.body.header();
+        if header.chain_id != self.chain_id {
+            return Err(VaultError::WrongChain(header.chain_id.clone()));
+        }
+        if header.vault != self.account {
+            return Err(VaultError::WrongVault);
+        }
+        if header.issued_ms.abs_diff(now_ms) > MAX_REQUEST_SKEW_MS {
+            return Err(VaultError::Stale);
+        }
+        if !signature_ok {
+            return Err(VaultError::BadSignature);
+        }
+        let account = auth::account(snapshot, &header.signer)?;
+        if account.disabled
+            || !auth::current_key_matches(&account, &header.signer, &header.public_key)
+        {
+            return Err(VaultError::WrongSignerKey);
+        }
+        let hash = signed.hash();
+        if self.ledger.seen(&hash)? {
+            return Err(VaultError::Replayed);
+        }
+        Ok(hash)
+    }
+
+    /// Requests issued before this are refused as stale, so the ledger may forget them.
+    fn forget_before(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(2 * MAX_REQUEST_SKEW_MS)
+    }
+
+    /// Deletes everything this vault holds for an erased record.
+    pub async fn erase(&self, record: &RecordId) -> Result<usize, VaultError> {
+        let deleted = self.blobs.erase(record).await?;
+        info!(%record, deleted, "erased record from the vault");
+        Ok(deleted)
+    }
+
+    /// Erases every record the chain has erased but this vault still holds
+    /// (an erasure finalized while the vault was down). Returns how many.
+    pub async fn reconcile(&self) -> Result<usize, VaultError> {
+        let held = self.blobs.records().await?;
+        let erased: Vec<RecordId> = {
+            let snapshot = self.state.snapshot()?;
+            let mut erased = Vec::new();
+            for record in held {
+                let head = salus_app::records::head(&snapshot, &record)?;
+                if head.is_some_and(|h| h.erased_ms.is_some()) {
+                    erased.push(record);
+                }
+            }
+            erased
+        };
+        for record in &erased {
+            self.erase(record).await?;
+        }
+        Ok(erased.len())
+    }
+}
+
+/// Verifies every request's signature, in parallel batches.
+fn verify_signatures<T: VaultRequest>(requests: &[Signed<T>]) -> Vec<bool> {
+    let keys: Vec<_> = requests
+        .iter()
+        .map(|r| r.body.header().public_key)
+        .collect();
+    let messages: Vec<Vec<u8>> = requests.iter().map(Signed::signing_bytes).collect();
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let signatures: Vec<_> = requests.iter().map(|r| r.signature).collect();
+    salus_crypto::verify_batch(&keys, &refs, &signatures)
+        .expect("one key, message and signature per request")
+}

@@ -1,0 +1,201 @@
+//! Reads: admission, the consent decision on finalized state, the durable
+//! audit entry, then the ciphertext and the reader's wrapped key.
+
+use std::sync::Arc;
+
+use salus_app::consent::{decide, Access};
+use salus_types::audit::AccessEntry;
+use salus_types::consent::AccessReason;
+use salus_types::records::RecordId;
+use salus_types::vault::{KeyEnvelope, ReadRequest, Signed, Want};
+use salus_types::{AccountId, Hash};
+
+use crate::ledger::Accepted;
+use crate::{verify_signatures, Vault, VaultError};
+
+/// A record version served to its reader.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub record: RecordId,
+    pub version: u32,
+    pub patient: AccountId,
+    pub reason: AccessReason,
+    pub grant: Option<u64>,
+    pub ciphertext_hash: Hash,
+    /// `None` when only the key was asked for.
+    pub content: Option<Vec<u8>>,
+    pub envelope: KeyEnvelope,
+}
+
+/// A request that passed admission and got a consent decision.
+struct Decided {
+    request: Hash,
+    issued_ms: u64,
+    want: Want,
+    entry: AccessEntry,
+    ciphertext_hash: Hash,
+}
+
+impl Vault {
+    /// Serves a batch of signed read requests; one result per request, in order.
+    ///
+    /// Every request that passes admission (a fresh, correctly signed request
+    /// from a known signer, for a record the chain knows) is decided and logged
+    /// for the audit trail, allowed or denied, before any answer is returned.
+    pub async fn read(
+        self: &Arc<Self>,
+        requests: Vec<Signed<ReadRequest>>,
+    ) -> Vec<Result<Served, VaultError>> {
+        let vault = self.clone();
+        let decided = match tokio::task::spawn_blocking(move || vault.decide_reads(&requests)).await
+        {
+            Ok(Ok(decided)) => decided,
+            Ok(Err(e)) => return vec![Err(e)],
+            Err(e) => {
+                return vec![Err(VaultError::Storage(format!(
+                    "decision task failed: {e}"
+                )))]
+            }
+        };
+        let mut outcomes = Vec::with_capacity(decided.len());
+        for item in decided {
+            outcomes.push(match item {
+                Ok(mut decided) => {
+                    let served = self.load(&mut decided).await;
+                    Ok((decided, served))
+                }
+                Err(e) => Err(e),
+            });
+        }
+        // Log every decision durably before answering.
+        let accepted: Vec<Accepted> = outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok())
+            .map(|(d, _)| Accepted {
+                request: d.request,
+                issued_ms: d.issued_ms,
+                audit: Some(d.entry.clone()),
+            })
+            .collect();
+        let forget = self.forget_before(self.now_ms());
+        let vault = self.clone();
+        let replayed =
+            match tokio::task::spawn_blocking(move || vault.ledger.commit(&accepted, forget)).await
+            {
+                Ok(Ok(replayed)) => replayed,
+                Ok(Err(e)) => return outcomes.iter().map(|_| Err(e.clone())).collect(),
+                Err(e) => {
+                    let e = VaultError::Storage(format!("ledger task failed: {e}"));
+                    return outcomes.iter().map(|_| Err(e.clone())).collect();
+                }
+            };
+        outcomes
+            .into_iter()
+            .map(|outcome| {
+                let (decided, served) = outcome?;
+                if replayed.contains(&decided.request) {
+                    return Err(VaultError::Replayed);
+                }
+                served
+            })
+            .collect()
+    }
+
+    /// Admission and consent for each request, on one finalized snapshot.
+    fn decide_reads(
+        &self,
+        requests: &[Signed<ReadRequest>],
+    ) -> Result<Vec<Result<Decided, VaultError>>, VaultError> {
+        let signatures = verify_signatures(requests);
+        let snapshot = self.state.snapshot()?;
+        let now = self.now_ms();
+        let mut out = Vec::with_capacity(requests.len());
+        for (signed, signature_ok) in requests.iter().zip(signatures) {
+            out.push(self.decide_read(&snapshot, signed, signature_ok, now));
+        }
+        Ok(out)
+    }
+
+    fn decide_read(
+        &self,
+        snapshot: &salus_state::Snapshot,
+        signed: &Signed<ReadRequest>,
+        signature_ok: bool,
+        now: u64,
+    ) -> Result<Decided, VaultError> {
+        let request = self.admit(snapshot, signed, signature_ok, now)?;
+        let body = &signed.body;
+        let requester = body.header.signer;
+        let (patient, version, reason, grant) = match decide(
+            snapshot,
+            &requester,
+            &body.record,
+            body.version,
+            body.purpose,
+            now,
+        )? {
+            // Nothing to attribute the attempt to: refused, not logged on chain.
+            Access::UnknownRecord => return Err(VaultError::UnknownRecord),
+            Access::Decided {
+                patient,
+                version,
+                reason,
+                grant,
+            } => (patient, version, reason, grant),
+        };
+        let ciphertext_hash = salus_app::records::version(snapshot, &body.record, version)?
+            .map_or(Hash::ZERO, |v| v.ciphertext_hash);
+        Ok(Decided {
+            request,
+            issued_ms: body.header.issued_ms,
+            want: body.want,
+            ciphertext_hash,
+            entry: AccessEntry {
+                record: body.record,
+                version,
+                patient,
+                requester,
+                purpose: body.purpose,
+                reason,
+                grant,
+                at_ms: now,
+                request,
+            },
+        })
+    }
+
+    /// Loads what an allowed request gets. A reader whose key was never
+    /// wrapped is denied (`key_not_shared`), and the audit entry says so.
+    async fn load(&self, decided: &mut Decided) -> Result<Served, VaultError> {
+        let entry = &mut decided.entry;
+        if !entry.reason.allows() {
+            return Err(VaultError::Denied(entry.reason));
+        }
+        let envelopes = self.blobs.envelopes(&entry.record, entry.version).await?;
+        let Some(envelope) = envelopes
+            .into_iter()
+            .find(|e| e.recipient == entry.requester)
+        else {
+            entry.reason = AccessReason::KeyNotShared;
+            entry.grant = None;
+            return Err(VaultError::Denied(AccessReason::KeyNotShared));
+        };
+        let content = match decided.want {
+            Want::Key => None,
+            Want::Record => Some(
+                self.content_or_replica(&entry.record, entry.version, &decided.ciphertext_hash)
+                    .await?,
+            ),
+        };
+        Ok(Served {
+            record: entry.record,
+            version: entry.version,
+            patient: entry.patient,
+            reason: entry.reason,
+            grant: entry.grant,
+            ciphertext_hash: decided.ciphertext_hash,
+            content,
+            envelope,
+        })
+    }
+}

@@ -1,0 +1,159 @@
+//! Replication between vaults. A vault that lacks a version's ciphertext asks
+//! the other vault operators named at genesis, and keeps the first answer whose
+//! bytes hash to the anchored hash. Only vault operators may ask, and only for
+//! records that are not erased.
+
+use std::sync::Arc;
+
+use salus_app::{audit, records};
+use salus_types::records::RecordId;
+use salus_types::vault::{ciphertext_hash, KeyEnvelope, ReplicaRequest, RequestHeader, Signed};
+use salus_types::Hash;
+use tracing::{debug, warn};
+
+use crate::ledger::Accepted;
+use crate::wire::{from_base64, ReplicaBody, ReplicaResponse};
+use crate::{verify_signatures, Vault, VaultError};
+
+impl Vault {
+    /// Answers another vault's replica request: the ciphertext and envelopes.
+    pub async fn replica(
+        self: &Arc<Self>,
+        request: Signed<ReplicaRequest>,
+    ) -> Result<(Vec<u8>, Vec<KeyEnvelope>), VaultError> {
+        let vault = self.clone();
+        let (request, hash) = tokio::task::spawn_blocking(move || {
+            let checked = vault.check_replica(&request);
+            (request, checked)
+        })
+        .await
+        .map_err(|e| VaultError::Storage(format!("check task failed: {e}")))?;
+        let (request_hash, content_hash) = hash?;
+        let accepted = [Accepted {
+            request: request_hash,
+            issued_ms: request.body.header.issued_ms,
+            audit: None,
+        }];
+        let forget = self.forget_before(self.now_ms());
+        let vault = self.clone();
+        let replayed = tokio::task::spawn_blocking(move || vault.ledger.commit(&accepted, forget))
+            .await
+            .map_err(|e| VaultError::Storage(format!("ledger task failed: {e}")))??;
+        if !replayed.is_empty() {
+            return Err(VaultError::Replayed);
+        }
+        let body = &request.body;
+        let content = self
+            .blobs
+            .content(&body.record, body.version, &content_hash)
+            .await?
+            .ok_or(VaultError::Unavailable)?;
+        let envelopes = self.blobs.envelopes(&body.record, body.version).await?;
+        Ok((content, envelopes))
+    }
+
+    fn check_replica(&self, request: &Signed<ReplicaRequest>) -> Result<(Hash, Hash), VaultError> {
+        let signature_ok = verify_signatures(std::slice::from_ref(request))[0];
+        let snapshot = self.state.snapshot()?;
+        let hash = self.admit(&snapshot, request, signature_ok, self.now_ms())?;
+        if audit::vault_endpoint(&snapshot, &request.body.header.signer)?.is_none() {
+            return Err(VaultError::NotAVault);
+        }
+        let body = &request.body;
+        let head = records::head(&snapshot, &body.record)?.ok_or(VaultError::UnknownRecord)?;
+        if head.erased_ms.is_some() {
+            return Err(VaultError::Denied(
+                salus_types::consent::AccessReason::Erased,
+            ));
+        }
+        let anchored = records::version(&snapshot, &body.record, body.version)?
+            .ok_or(VaultError::NotAnchored(body.version))?;
+        Ok((hash, anchored.ciphertext_hash))
+    }
+
+    /// The ciphertext of a version, from this vault or, failing that, from a
+    /// peer (then checked against `expected` and kept).
+    pub(crate) async fn content_or_replica(
+        &self,
+        record: &RecordId,
+        version: u32,
+        expected: &Hash,
+    ) -> Result<Vec<u8>, VaultError> {
+        if let Some(content) = self.blobs.content(record, version, expected).await? {
+            return Ok(content);
+        }
+        let peers: Vec<_> = {
+            let snapshot = self.state.snapshot()?;
+            audit::vaults(&snapshot)?
+                .into_iter()
+                .filter(|v| v.account != self.account && !v.endpoint.is_empty())
+                .collect()
+        };
+        for peer in peers {
+            let header = RequestHeader::new(
+                &self.chain_id,
+                peer.account,
+                self.account,
+                &self.operator,
+                self.now_ms(),
+            );
+            let request = Signed::sign(
+                ReplicaRequest {
+                    header,
+                    record: *record,
+                    version,
+                },
+                &self.operator,
+            );
+            match self.fetch_replica(&peer.endpoint, &request).await {
+                Ok((content, envelopes)) => {
+                    if ciphertext_hash(&content) != *expected {
+                        warn!(peer = %peer.account, %record, version, "peer sent ciphertext that does not match the anchor; ignored");
+                        continue;
+                    }
+                    self.blobs
+                        .put_content(record, version, expected, content.clone())
+                        .await?;
+                    self.blobs
+                        .add_envelopes(record, version, &envelopes)
+                        .await?;
+                    debug!(peer = %peer.account, %record, version, "replicated from a peer");
+                    return Ok(content);
+                }
+                Err(error) => {
+                    debug!(peer = %peer.account, %record, version, %error, "peer could not supply a replica");
+                }
+            }
+        }
+        Err(VaultError::Unavailable)
+    }
+
+    async fn fetch_replica(
+        &self,
+        endpoint: &str,
+        request: &Signed<ReplicaRequest>,
+    ) -> Result<(Vec<u8>, Vec<KeyEnvelope>), VaultError> {
+        let url = format!("{}/v1/vault/replica", endpoint.trim_end_matches('/'));
+        let body = ReplicaBody {
+            request: hex::encode(request.encode()),
+        };
+        let response = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| VaultError::Storage(format!("peer unreachable: {e}")))?;
+        if !response.status().is_success() {
+            return Err(VaultError::Storage(format!(
+                "peer answered {}",
+                response.status()
+            )));
+        }
+        let replica: ReplicaResponse = response
+            .json()
+            .await
+            .map_err(|e| VaultError::Storage(format!("peer sent a malformed replica: {e}")))?;
+        Ok((from_base64(&replica.content)?, replica.envelopes))
+    }
+}

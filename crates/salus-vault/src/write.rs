@@ -1,0 +1,161 @@
+//! Writes: ciphertext for an anchored version, and key envelopes for it.
+//!
+//! A vault stores only what the finalized chain anchors: the version must
+//! exist, the content must hash to the anchored hash, and the writer must be
+//! the version's author, the patient or a guardian. Envelopes must name each
+//! reader's current agreement key, so that every stored envelope can be opened.
+
+use std::sync::Arc;
+
+use salus_app::{consent, identity, records};
+use salus_types::vault::{ciphertext_hash, Signed, WriteRequest, MAX_ENVELOPES};
+
+use crate::ledger::Accepted;
+use crate::{verify_signatures, Vault, VaultError};
+
+/// A signed write request and the ciphertext it names, if any.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub request: Signed<WriteRequest>,
+    pub content: Option<Vec<u8>>,
+}
+
+/// What a write stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub content_stored: bool,
+    pub envelopes: usize,
+}
+
+impl Vault {
+    /// Stores a batch of uploads; one result per upload, in order.
+    pub async fn write(self: &Arc<Self>, uploads: Vec<Upload>) -> Vec<Result<Stored, VaultError>> {
+        let vault = self.clone();
+        let checked = match tokio::task::spawn_blocking(move || {
+            let checks = vault.check_writes(&uploads);
+            (uploads, checks)
+        })
+        .await
+        {
+            Ok((uploads, Ok(checks))) => uploads.into_iter().zip(checks).collect::<Vec<_>>(),
+            Ok((_, Err(e))) => return vec![Err(e)],
+            Err(e) => return vec![Err(VaultError::Storage(format!("check task failed: {e}")))],
+        };
+        // Mark the requests used first: a replayed upload must not store twice.
+        let accepted: Vec<Accepted> = checked
+            .iter()
+            .filter_map(|(upload, check)| {
+                check.as_ref().ok().map(|request| Accepted {
+                    request: *request,
+                    issued_ms: upload.request.body.header.issued_ms,
+                    audit: None,
+                })
+            })
+            .collect();
+        let forget = self.forget_before(self.now_ms());
+        let vault = self.clone();
+        let replayed =
+            match tokio::task::spawn_blocking(move || vault.ledger.commit(&accepted, forget)).await
+            {
+                Ok(Ok(replayed)) => replayed,
+                Ok(Err(e)) => return checked.iter().map(|_| Err(e.clone())).collect(),
+                Err(e) => {
+                    let e = VaultError::Storage(format!("ledger task failed: {e}"));
+                    return checked.iter().map(|_| Err(e.clone())).collect();
+                }
+            };
+        let mut results = Vec::with_capacity(checked.len());
+        for (upload, check) in checked {
+            results.push(match check {
+                Err(e) => Err(e),
+                Ok(request) if replayed.contains(&request) => Err(VaultError::Replayed),
+                Ok(_) => self.store(upload).await,
+            });
+        }
+        results
+    }
+
+    fn check_writes(
+        &self,
+        uploads: &[Upload],
+    ) -> Result<Vec<Result<salus_types::Hash, VaultError>>, VaultError> {
+        let requests: Vec<Signed<WriteRequest>> =
+            uploads.iter().map(|u| u.request.clone()).collect();
+        let signatures = verify_signatures(&requests);
+        let snapshot = self.state.snapshot()?;
+        let now = self.now_ms();
+        Ok(uploads
+            .iter()
+            .zip(signatures)
+            .map(|(upload, signature_ok)| self.check_write(&snapshot, upload, signature_ok, now))
+            .collect())
+    }
+
+    fn check_write(
+        &self,
+        snapshot: &salus_state::Snapshot,
+        upload: &Upload,
+        signature_ok: bool,
+        now: u64,
+    ) -> Result<salus_types::Hash, VaultError> {
+        let request = self.admit(snapshot, &upload.request, signature_ok, now)?;
+        let body = &upload.request.body;
+        let head = records::head(snapshot, &body.record)?.ok_or(VaultError::UnknownRecord)?;
+        if head.erased_ms.is_some() {
+            return Err(VaultError::Denied(
+                salus_types::consent::AccessReason::Erased,
+            ));
+        }
+        let anchored = records::version(snapshot, &body.record, body.version)?
+            .ok_or(VaultError::NotAnchored(body.version))?;
+        let writer = body.header.signer;
+        if writer != anchored.author
+            && !consent::is_patient_or_guardian(snapshot, &head.patient, &writer, now)?
+        {
+            return Err(VaultError::NotAuthorized);
+        }
+        match (&body.content, &upload.content) {
+            (None, None) => {}
+            (Some(hash), Some(bytes)) => {
+                if *hash != anchored.ciphertext_hash
+                    || ciphertext_hash(bytes) != *hash
+                    || bytes.len() as u64 != anchored.ciphertext_len
+                {
+                    return Err(VaultError::ContentMismatch);
+                }
+            }
+            _ => return Err(VaultError::ContentMismatch),
+        }
+        if body.envelopes.len() > MAX_ENVELOPES {
+            return Err(VaultError::TooManyEnvelopes(MAX_ENVELOPES));
+        }
+        for envelope in &body.envelopes {
+            let current =
+                identity::did_record(snapshot, &envelope.recipient)?.map(|d| d.agreement_key);
+            if current != Some(envelope.recipient_key) {
+                return Err(VaultError::BadEnvelope(envelope.recipient));
+            }
+        }
+        Ok(request)
+    }
+
+    async fn store(&self, upload: Upload) -> Result<Stored, VaultError> {
+        let body = &upload.request.body;
+        let content_stored = match (body.content, upload.content) {
+            (Some(hash), Some(bytes)) => {
+                self.blobs
+                    .put_content(&body.record, body.version, &hash, bytes)
+                    .await?;
+                true
+            }
+            _ => false,
+        };
+        self.blobs
+            .add_envelopes(&body.record, body.version, &body.envelopes)
+            .await?;
+        Ok(Stored {
+            content_stored,
+            envelopes: body.envelopes.len(),
+        })
+    }
+}
