@@ -1,5 +1,7 @@
 //! End-to-end tests of the state machine through the `Chain` executor.
 
+mod common;
+
 use salus_app::{auth, identity, token, Chain, ChainError};
 use salus_crypto::{AgreementSecret, SigningKey};
 use salus_state::Store;
@@ -11,45 +13,7 @@ use salus_types::{
     AccountId, Action, ErrorCode, Genesis, GenesisValidator, Hash, Tx, TxBody, TxError,
 };
 
-const CHAIN: &str = "salus-test";
-
-struct User {
-    key: SigningKey,
-    id: AccountId,
-    nonce: u64,
-}
-
-impl User {
-    fn new(seed: u8) -> User {
-        let key = SigningKey::from_seed(&[seed; 32]);
-        let id = AccountId::from_public_key(&key.public_key());
-        User { key, id, nonce: 0 }
-    }
-
-    fn tx(&mut self, actions: Vec<Action>) -> Tx {
-        let tx = TxBody {
-            chain_id: CHAIN.into(),
-            signer: self.id,
-            public_key: self.key.public_key(),
-            nonce: self.nonce,
-            actions,
-        }
-        .sign(&self.key);
-        self.nonce += 1;
-        tx
-    }
-
-    fn transfer(&mut self, to: AccountId, amount: u128) -> Tx {
-        self.tx(vec![Action::Token(TokenAction::Transfer { to, amount })])
-    }
-
-    fn register(&mut self) -> Tx {
-        self.tx(vec![Action::Identity(IdentityAction::Register {
-            agreement_key: AgreementSecret::from_bytes(&[self.nonce as u8; 32]).public_key(),
-            services: vec![],
-        })])
-    }
-}
+use common::{open, step, User, CHAIN};
 
 fn genesis(users: &[&User], authority: &User) -> Genesis {
     Genesis {
@@ -77,29 +41,6 @@ fn genesis(users: &[&User], authority: &User) -> Genesis {
         },
         audit: Default::default(),
     }
-}
-
-fn open(dir: &tempfile::TempDir, name: &str, genesis: &Genesis) -> Chain {
-    Chain::open(Store::open(&dir.path().join(name)).unwrap(), genesis).unwrap()
-}
-
-/// Proposes a block of `txs` on the tip and finalizes it; returns its receipts' codes.
-fn step(chain: &Chain, txs: &[Tx]) -> (salus_types::Block, Vec<ErrorCode>, Vec<(Hash, TxError)>) {
-    let (tip, digest) = chain.tip();
-    let proposal = chain
-        .propose(
-            &digest,
-            tip.timestamp_ms + 1_000,
-            SigningKey::from_seed(&[200; 32]).public_key(),
-            txs,
-        )
-        .unwrap();
-    let receipts = chain
-        .finalize(&proposal.block)
-        .unwrap()
-        .expect("a new block");
-    let codes = receipts.iter().map(|r| r.code).collect();
-    (proposal.block, codes, proposal.rejected)
 }
 
 #[test]

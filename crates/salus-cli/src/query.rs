@@ -1,7 +1,7 @@
 //! `salus query`: reads, with state proofs verified on the client.
 
 use anyhow::{Context as _, Result};
-use salus_client::{verify_state, Client};
+use salus_client::Client;
 use serde_json::json;
 
 use crate::cli::QueryCommand;
@@ -14,16 +14,12 @@ pub async fn proven_value(
     key: &[u8],
     height: Option<u64>,
 ) -> Result<(Option<Vec<u8>>, u64, String)> {
-    let state = client.state(key, height).await?;
-    let header = client.header(state.height).await?;
-    let value = state
-        .value
-        .as_deref()
-        .map(hex::decode)
-        .transpose()
-        .context("value is not hex")?;
-    verify_state(&header, key, value.as_deref(), &state.proof)?;
-    Ok((value, state.height, header.state_root.to_hex()))
+    let proven = client.proven(key, height).await?;
+    Ok((
+        proven.value,
+        proven.header.height,
+        proven.header.state_root.to_hex(),
+    ))
 }
 
 pub fn run(ctx: &Context, command: QueryCommand) -> Result<()> {

@@ -10,11 +10,12 @@
 
 pub mod actions;
 pub mod fhir;
+pub mod record_flow;
 pub mod records;
 mod rpc;
 mod vault_rpc;
 
-pub use rpc::{Client, ClientError, StateValue, TxOutcome};
+pub use rpc::{Client, ClientError, Proven, StateValue, TxOutcome};
 
 use salus_crypto::SigningKey;
 use salus_state::{verify_proof, StateProof};

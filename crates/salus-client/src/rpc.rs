@@ -20,6 +20,8 @@ pub enum ClientError {
     Decode(String),
     #[error("transaction {0} was not final within {1:?}")]
     Timeout(Hash, Duration),
+    #[error("the node's answer does not match the proven chain state: {0}")]
+    Proof(String),
 }
 
 impl From<reqwest::Error> for ClientError {
@@ -49,6 +51,24 @@ pub struct StateValue {
     pub value: Option<String>,
     pub proof: String,
     pub header: Header,
+}
+
+/// A state value proven against a finalized header.
+#[derive(Debug, Clone)]
+pub struct Proven {
+    pub value: Option<Vec<u8>>,
+    pub header: Header,
+}
+
+impl Proven {
+    /// Decodes the value as borsh `T` (`None` when the key is absent).
+    pub fn decode<T: borsh::BorshDeserialize>(&self) -> Result<Option<T>, ClientError> {
+        self.value
+            .as_deref()
+            .map(borsh::from_slice)
+            .transpose()
+            .map_err(|e| ClientError::Decode(format!("proven value does not decode: {e}")))
+    }
 }
 
 #[derive(Deserialize)]
@@ -196,6 +216,23 @@ impl Client {
         }
         let value = self.get_json(&path).await?;
         serde_json::from_value(value).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// The value of a state key at `height` (the tip when `None`), checked
+    /// with its Merkle proof against the block header, whose digest is checked
+    /// too: nothing the node says is trusted beyond that header.
+    pub async fn proven(&self, key: &[u8], height: Option<u64>) -> Result<Proven, ClientError> {
+        let state = self.state(key, height).await?;
+        let header = self.header(state.height).await?;
+        let value = state
+            .value
+            .as_deref()
+            .map(hex::decode)
+            .transpose()
+            .map_err(|_| ClientError::Decode("state value is not hex".into()))?;
+        crate::verify_state(&header, key, value.as_deref(), &state.proof)
+            .map_err(|e| ClientError::Proof(e.to_string()))?;
+        Ok(Proven { value, header })
     }
 
     pub async fn account(&self, account: &AccountId) -> Result<Value, ClientError> {

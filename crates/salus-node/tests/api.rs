@@ -1,40 +1,15 @@
 //! The HTTP API against a real single-validator node: the happy path, the
 //! OpenAPI document, and a typed JSON error for every kind of bad input.
 
-use std::net::TcpListener;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
 
+use std::time::Duration;
+
+use common::spawn;
 use reqwest::StatusCode;
-use salus_client::{actions, verify_state, Client, Signer};
-use salus_node::config::dev_chain;
-use salus_node::{NodeConfig, SpawnedNode};
+use salus_client::{actions, verify_state, Client};
 use salus_types::{AccountId, TxBody, MAX_TX_BYTES};
 use serde_json::{json, Value};
-
-fn spawn(dir: &std::path::Path) -> (SpawnedNode, Signer) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let chain = dev_chain(dir, b"api-test", None, now).unwrap();
-    let p2p = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let node = salus_node::spawn(NodeConfig::single_validator(
-        dir.to_path_buf(),
-        chain.genesis.clone(),
-        chain.validator.clone(),
-        p2p,
-    ))
-    .unwrap();
-    let signer = Signer::new(
-        chain.genesis.chain_id.clone(),
-        chain.authority.signing.clone(),
-        0,
-    );
-    (node, signer)
-}
 
 /// Asserts a JSON error body with this status and code.
 async fn expect_error(response: reqwest::Response, status: StatusCode, code: &str) -> Value {

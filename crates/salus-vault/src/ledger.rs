@@ -63,12 +63,13 @@ impl Ledger {
     /// one transaction, and forgets requests issued before `forget_before_ms`
     /// (they would be refused as stale anyway). A request seen before (in an
     /// earlier or a concurrent batch, or twice in this one) is skipped, its
-    /// entry too, and returned: the caller must refuse it as a replay.
+    /// entry too, and flagged: the caller must refuse it as a replay. Returns
+    /// one flag per item, `true` for a replay.
     pub fn commit(
         &self,
         accepted: &[Accepted],
         forget_before_ms: u64,
-    ) -> Result<Vec<Hash>, VaultError> {
+    ) -> Result<Vec<bool>, VaultError> {
         let txn = self.db.begin_write().map_err(storage)?;
         let mut replayed = Vec::new();
         {
@@ -81,8 +82,9 @@ impl Ledger {
                 .map_or(0, |(key, _)| key.value() + 1);
             for item in accepted {
                 let hash = &item.request.0;
-                if seen.get(hash).map_err(storage)?.is_some() {
-                    replayed.push(item.request);
+                let replay = seen.get(hash).map_err(storage)?.is_some();
+                replayed.push(replay);
+                if replay {
                     continue;
                 }
                 seen.insert(hash, item.issued_ms).map_err(storage)?;
@@ -190,17 +192,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(&dir.path().join("vault.redb")).unwrap();
         let first = [accepted(1, 1_000, true), accepted(2, 5_000, true)];
-        assert!(ledger.commit(&first, 0).unwrap().is_empty());
+        assert_eq!(ledger.commit(&first, 0).unwrap(), vec![false, false]);
         // A replay, and a request twice in one batch: both refused, neither logged.
         let again = [
             accepted(1, 1_000, true),
             accepted(3, 1_000, true),
             accepted(3, 1_000, true),
         ];
-        assert_eq!(
-            ledger.commit(&again, 0).unwrap(),
-            vec![Hash([1; 32]), Hash([3; 32])]
-        );
+        assert_eq!(ledger.commit(&again, 0).unwrap(), vec![true, false, true]);
         assert_eq!(ledger.pending_audit_len().unwrap(), 3);
         assert!(ledger.seen(&Hash([2; 32])).unwrap());
         // Forgetting everything issued before 2_000 drops the requests issued at 1_000.

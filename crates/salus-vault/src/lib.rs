@@ -300,9 +300,18 @@ impl Vault {
         Ok(hash)
     }
 
-    /// Requests issued before this are refused as stale, so the ledger may forget them.
-    fn forget_before(&self, now_ms: u64) -> u64 {
-        now_ms.saturating_sub(2 * MAX_REQUEST_SKEW_MS)
+    /// Marks requests used and queues their audit entries, durably, off the
+    /// async runtime. Returns one flag per item: `true` for a replay.
+    async fn commit(
+        self: &Arc<Self>,
+        accepted: Vec<ledger::Accepted>,
+    ) -> Result<Vec<bool>, VaultError> {
+        // Requests issued before this are refused as stale, so the ledger may forget them.
+        let forget_before = self.now_ms().saturating_sub(2 * MAX_REQUEST_SKEW_MS);
+        let vault = self.clone();
+        tokio::task::spawn_blocking(move || vault.ledger.commit(&accepted, forget_before))
+            .await
+            .map_err(|e| VaultError::Storage(format!("ledger task failed: {e}")))?
     }
 
     /// Deletes everything this vault holds for an erased record.

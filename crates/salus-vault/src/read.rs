@@ -77,23 +77,15 @@ impl Vault {
                 audit: Some(d.entry.clone()),
             })
             .collect();
-        let forget = self.forget_before(self.now_ms());
-        let vault = self.clone();
-        let replayed =
-            match tokio::task::spawn_blocking(move || vault.ledger.commit(&accepted, forget)).await
-            {
-                Ok(Ok(replayed)) => replayed,
-                Ok(Err(e)) => return outcomes.iter().map(|_| Err(e.clone())).collect(),
-                Err(e) => {
-                    let e = VaultError::Storage(format!("ledger task failed: {e}"));
-                    return outcomes.iter().map(|_| Err(e.clone())).collect();
-                }
-            };
+        let mut replayed = match self.commit(accepted).await {
+            Ok(flags) => flags.into_iter(),
+            Err(e) => return outcomes.iter().map(|_| Err(e.clone())).collect(),
+        };
         outcomes
             .into_iter()
             .map(|outcome| {
-                let (decided, served) = outcome?;
-                if replayed.contains(&decided.request) {
+                let (_, served) = outcome?;
+                if replayed.next().unwrap_or(true) {
                     return Err(VaultError::Replayed);
                 }
                 served

@@ -34,12 +34,7 @@ impl Vault {
             issued_ms: request.body.header.issued_ms,
             audit: None,
         }];
-        let forget = self.forget_before(self.now_ms());
-        let vault = self.clone();
-        let replayed = tokio::task::spawn_blocking(move || vault.ledger.commit(&accepted, forget))
-            .await
-            .map_err(|e| VaultError::Storage(format!("ledger task failed: {e}")))??;
-        if !replayed.is_empty() {
+        if self.commit(accepted.into()).await?.contains(&true) {
             return Err(VaultError::Replayed);
         }
         let body = &request.body;

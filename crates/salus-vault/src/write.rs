@@ -52,23 +52,15 @@ impl Vault {
                 })
             })
             .collect();
-        let forget = self.forget_before(self.now_ms());
-        let vault = self.clone();
-        let replayed =
-            match tokio::task::spawn_blocking(move || vault.ledger.commit(&accepted, forget)).await
-            {
-                Ok(Ok(replayed)) => replayed,
-                Ok(Err(e)) => return checked.iter().map(|_| Err(e.clone())).collect(),
-                Err(e) => {
-                    let e = VaultError::Storage(format!("ledger task failed: {e}"));
-                    return checked.iter().map(|_| Err(e.clone())).collect();
-                }
-            };
+        let mut replayed = match self.commit(accepted).await {
+            Ok(flags) => flags.into_iter(),
+            Err(e) => return checked.iter().map(|_| Err(e.clone())).collect(),
+        };
         let mut results = Vec::with_capacity(checked.len());
         for (upload, check) in checked {
             results.push(match check {
                 Err(e) => Err(e),
-                Ok(request) if replayed.contains(&request) => Err(VaultError::Replayed),
+                Ok(_) if replayed.next().unwrap_or(true) => Err(VaultError::Replayed),
                 Ok(_) => self.store(upload).await,
             });
         }

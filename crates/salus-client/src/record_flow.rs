@@ -1,0 +1,408 @@
+//! Whole record operations over the API: write a version, read one, grant and
+//! share keys, revoke. Each step that matters is checked against proven chain
+//! state, not taken on the node's word: the anchor a reader decrypts against
+//! and the agreement key a grantee receives both come with Merkle proofs.
+
+use salus_app::{identity, records as record_keys};
+use salus_crypto::AgreementSecret;
+use salus_types::consent::{ConsentAction, ConsentEvent, Purpose, Scope};
+use salus_types::identity::DidRecord;
+use salus_types::records::{Category, RecordHead, RecordId, RecordVersion};
+use salus_types::vault::{RequestHeader, Signed, Want, WriteRequest};
+use salus_types::{AccountId, Action, Event};
+use salus_vault::wire::{ItemResult, ServedRecord};
+use zeroize::Zeroizing;
+
+use crate::fhir::{check_fhir, FhirError};
+use crate::records::{open_version, read_request, rewrap, seal_version, Reader, RecordError};
+use crate::{Client, ClientError, Signer, TxOutcome};
+
+/// A party that acts on records: its transaction signer and its agreement
+/// secret (to open keys wrapped to it).
+pub struct Actor {
+    pub signer: Signer,
+    pub agreement: AgreementSecret,
+}
+
+impl Actor {
+    pub fn account(&self) -> AccountId {
+        self.signer.account
+    }
+
+    pub fn reader(&self) -> Reader {
+        Reader {
+            account: self.signer.account,
+            key: self.agreement.public_key(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error("the content is not FHIR R4 JSON: {0}")]
+    Fhir(#[from] FhirError),
+    #[error("the chain refused the transaction ({code}): {message}")]
+    Rejected { code: String, message: String },
+    #[error("the vault refused ({code}): {message}")]
+    Vault { code: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A written version.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub record: RecordId,
+    pub version: u32,
+    pub height: u64,
+    pub readers: Vec<AccountId>,
+}
+
+/// A read version.
+pub struct Read {
+    pub plaintext: Zeroizing<Vec<u8>>,
+    pub served: ServedRecord,
+}
+
+/// Record operations against one node and its vault.
+pub struct RecordFlow<'a> {
+    pub client: &'a Client,
+    /// The vault operator account that requests are addressed to.
+    pub vault: AccountId,
+    /// The clock request headers carry (the vault checks they are fresh).
+    pub clock: salus_vault::Clock,
+}
+
+fn item<T>(result: ItemResult<T>) -> Result<T, FlowError> {
+    match (result.ok, result.error) {
+        (Some(value), _) => Ok(value),
+        (None, Some(e)) => Err(FlowError::Vault {
+            code: e.code,
+            message: e.message,
+        }),
+        (None, None) => Err(FlowError::Invalid("the vault sent an empty result".into())),
+    }
+}
+
+async fn submit(
+    client: &Client,
+    signer: &mut Signer,
+    action: Action,
+) -> Result<TxOutcome, FlowError> {
+    let outcome = client.submit_and_wait(&signer.sign(vec![action])).await?;
+    if !outcome.receipt.succeeded() {
+        return Err(FlowError::Rejected {
+            code: outcome.receipt.code.name().to_owned(),
+            message: outcome.receipt.message,
+        });
+    }
+    Ok(outcome)
+}
+
+impl RecordFlow<'_> {
+    /// A flow for the node at `client`, on the machine's clock.
+    pub async fn connect(client: &Client) -> Result<RecordFlow<'_>, FlowError> {
+        Ok(RecordFlow {
+            client,
+            vault: client.vault_account().await?,
+            clock: salus_vault::system_clock(),
+        })
+    }
+
+    pub fn header(&self, actor: &Actor) -> RequestHeader {
+        RequestHeader::new(
+            &actor.signer.chain_id,
+            self.vault,
+            actor.signer.account,
+            &actor.signer.key,
+            (self.clock)(),
+        )
+    }
+
+    /// The proven anchor of a record version (`None` if not anchored).
+    pub async fn anchored(
+        &self,
+        record: &RecordId,
+        version: u32,
+    ) -> Result<Option<RecordVersion>, FlowError> {
+        Ok(self
+            .client
+            .proven(&record_keys::version_key(record, version), None)
+            .await?
+            .decode()?)
+    }
+
+    /// The proven head of a record.
+    pub async fn head(&self, record: &RecordId) -> Result<Option<RecordHead>, FlowError> {
+        Ok(self
+            .client
+            .proven(&record_keys::head_key(record), None)
+            .await?
+            .decode()?)
+    }
+
+    /// The proven agreement key of `account`, as a reader.
+    pub async fn reader_of(&self, account: &AccountId) -> Result<Reader, FlowError> {
+        let did: Option<DidRecord> = self
+            .client
+            .proven(&identity::did_key(account), None)
+            .await?
+            .decode()?;
+        match did {
+            Some(d) if !d.deactivated => Ok(Reader {
+                account: *account,
+                key: d.agreement_key,
+            }),
+            _ => Err(FlowError::Invalid(format!(
+                "{} has no active DID",
+                account.did()
+            ))),
+        }
+    }
+
+    /// Writes FHIR `content` as a new record for `patient` (or as the next
+    /// version of `existing`): checks it, seals it to every reader consent
+    /// names, anchors it, waits for finality and uploads it to the vault.
+    pub async fn put(
+        &self,
+        author: &mut Actor,
+        patient: AccountId,
+        existing: Option<RecordId>,
+        category: Option<Category>,
+        content: &[u8],
+    ) -> Result<Written, FlowError> {
+        let summary = check_fhir(content)?;
+        let (record, version, previous, category) = match existing {
+            None => (
+                RecordId::random(),
+                1,
+                None,
+                category.unwrap_or(summary.category),
+            ),
+            Some(record) => {
+                let head = self
+                    .head(&record)
+                    .await?
+                    .ok_or_else(|| FlowError::Invalid(format!("record {record} is unknown")))?;
+                let latest = self
+                    .anchored(&record, head.latest_version)
+                    .await?
+                    .ok_or_else(|| {
+                        FlowError::Invalid(format!("record {record} lacks its latest version"))
+                    })?;
+                (
+                    record,
+                    head.latest_version + 1,
+                    Some(latest.digest(&record)),
+                    head.category,
+                )
+            }
+        };
+        let mut readers = self.client.readers(&patient, &record, category).await?;
+        readers.push(author.reader());
+        let sealed = seal_version(record, version, content, &readers).map_err(RecordError::from)?;
+        let outcome = submit(
+            self.client,
+            &mut author.signer,
+            sealed.anchor(patient, category, previous),
+        )
+        .await?;
+        let upload = sealed.upload(self.header(author), &author.signer.key);
+        let results = self
+            .client
+            .vault_write(&[(upload, Some(&sealed.ciphertext))])
+            .await?;
+        for result in results {
+            item(result)?;
+        }
+        Ok(Written {
+            record,
+            version,
+            height: outcome.height,
+            readers: sealed.envelopes.iter().map(|e| e.recipient).collect(),
+        })
+    }
+
+    /// Reads and decrypts a version (the latest when `version` is `None`).
+    pub async fn get(
+        &self,
+        reader: &Actor,
+        record: RecordId,
+        version: Option<u32>,
+        purpose: Purpose,
+    ) -> Result<Read, FlowError> {
+        let request = read_request(
+            self.header(reader),
+            &reader.signer.key,
+            record,
+            version,
+            purpose,
+            Want::Record,
+        );
+        let served = self.read_one(request).await?;
+        let anchored = self
+            .anchored(&record, served.version)
+            .await?
+            .ok_or_else(|| {
+                FlowError::Invalid("the vault served a version the chain does not anchor".into())
+            })?;
+        let content = served
+            .content
+            .as_deref()
+            .map(salus_vault::wire::from_base64)
+            .transpose()
+            .map_err(|e| RecordError::Malformed(e.to_string()))?
+            .ok_or(RecordError::NoContent)?;
+        let plaintext = open_version(
+            &record,
+            served.version,
+            &content,
+            &anchored.ciphertext_hash,
+            &served.envelope,
+            &reader.signer.account,
+            &reader.agreement,
+        )?;
+        Ok(Read { plaintext, served })
+    }
+
+    async fn read_one(
+        &self,
+        request: Signed<salus_types::vault::ReadRequest>,
+    ) -> Result<ServedRecord, FlowError> {
+        let mut results = self
+            .client
+            .vault_read(std::slice::from_ref(&request))
+            .await?;
+        let result = results
+            .pop()
+            .ok_or_else(|| FlowError::Invalid("the vault sent no result".into()))?;
+        item(result)
+    }
+
+    /// Wraps the keys of `versions` (which `owner` can open) to `grantee`,
+    /// without touching the content. Returns how many versions were shared.
+    pub async fn share(
+        &self,
+        owner: &Actor,
+        grantee: &AccountId,
+        versions: &[(RecordId, u32)],
+    ) -> Result<usize, FlowError> {
+        let reader = self.reader_of(grantee).await?;
+        for (record, version) in versions {
+            let request = read_request(
+                self.header(owner),
+                &owner.signer.key,
+                *record,
+                Some(*version),
+                Purpose::Treatment,
+                Want::Key,
+            );
+            let own = self.read_one(request).await?;
+            let envelopes = rewrap(
+                &own.envelope,
+                record,
+                *version,
+                &owner.signer.account,
+                &owner.agreement,
+                &[reader],
+            )?;
+            let write = Signed::sign(
+                WriteRequest {
+                    header: self.header(owner),
+                    record: *record,
+                    version: *version,
+                    content: None,
+                    envelopes,
+                },
+                &owner.signer.key,
+            );
+            for result in self.client.vault_write(&[(write, None)]).await? {
+                item(result)?;
+            }
+        }
+        Ok(versions.len())
+    }
+
+    /// Grants `grantee` access and wraps the keys of every record version the
+    /// grant covers to it. Returns the grant id and how many versions were shared.
+    pub async fn grant(
+        &self,
+        patient: &mut Actor,
+        grantee: AccountId,
+        scope: Scope,
+        purpose: Purpose,
+        expires_ms: u64,
+    ) -> Result<(u64, usize), FlowError> {
+        let me = patient.account();
+        let action = Action::Consent(ConsentAction::Grant {
+            patient: me,
+            grantee,
+            scope: scope.clone(),
+            purpose,
+            expires_ms,
+        });
+        let outcome = submit(self.client, &mut patient.signer, action).await?;
+        let grant = outcome
+            .receipt
+            .events
+            .iter()
+            .find_map(|e| match e {
+                Event::Consent(ConsentEvent::Granted { grant, .. }) => Some(*grant),
+                _ => None,
+            })
+            .ok_or_else(|| FlowError::Invalid("the grant's receipt names no grant".into()))?;
+        let covered = self.covered_versions(&me, &scope).await?;
+        let shared = self.share(patient, &grantee, &covered).await?;
+        Ok((grant, shared))
+    }
+
+    /// Every version of the patient's unerased records that `scope` covers.
+    async fn covered_versions(
+        &self,
+        patient: &AccountId,
+        scope: &Scope,
+    ) -> Result<Vec<(RecordId, u32)>, FlowError> {
+        let listing = self.client.records_of(patient).await?;
+        let mut out = Vec::new();
+        for entry in listing["records"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let head: RecordHead = serde_json::from_value(entry["head"].clone())
+                .map_err(|e| FlowError::Invalid(format!("malformed record listing: {e}")))?;
+            let record = entry["record"]
+                .as_str()
+                .and_then(|s| RecordId::from_hex(s).ok())
+                .ok_or_else(|| FlowError::Invalid("malformed record id in listing".into()))?;
+            if head.erased_ms.is_none() && scope.covers(&record, head.category) {
+                out.extend((1..=head.latest_version).map(|v| (record, v)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Revokes a grant; the next finalized block enforces it.
+    pub async fn revoke(&self, patient: &mut Actor, grant: u64) -> Result<u64, FlowError> {
+        let outcome = submit(
+            self.client,
+            &mut patient.signer,
+            Action::Consent(ConsentAction::Revoke { grant }),
+        )
+        .await?;
+        Ok(outcome.height)
+    }
+
+    /// Erases a record (crypto-shredding): every vault deletes its ciphertext
+    /// and keys; the chain keeps only hashes.
+    pub async fn erase(&self, patient: &mut Actor, record: RecordId) -> Result<u64, FlowError> {
+        let action = Action::Records(salus_types::records::RecordAction::Erase { record });
+        Ok(submit(self.client, &mut patient.signer, action)
+            .await?
+            .height)
+    }
+}
