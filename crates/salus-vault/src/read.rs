@@ -163,11 +163,30 @@ impl Vault {
         if !entry.reason.allows() {
             return Err(VaultError::Denied(entry.reason));
         }
-        let envelopes = self.blobs.envelopes(&entry.record, entry.version).await?;
-        let Some(envelope) = envelopes
-            .into_iter()
-            .find(|e| e.recipient == entry.requester)
-        else {
+        let mut envelope = self
+            .envelope(&entry.record, entry.version, &entry.requester)
+            .await?;
+        if envelope.is_none() {
+            // A peer may hold this version, or keys wrapped after this vault
+            // got its copy; failing that, the key was never shared.
+            let replicated = self
+                .replicate(&entry.record, entry.version, &decided.ciphertext_hash)
+                .await;
+            envelope = self
+                .envelope(&entry.record, entry.version, &entry.requester)
+                .await?;
+            let held = self
+                .blobs
+                .content(&entry.record, entry.version, &decided.ciphertext_hash)
+                .await?
+                .is_some();
+            if envelope.is_none() && !held {
+                // Neither this vault nor a peer has the version: that is an
+                // outage, not a consent answer.
+                return Err(replicated.err().unwrap_or(VaultError::Unavailable));
+            }
+        }
+        let Some(envelope) = envelope else {
             entry.reason = AccessReason::KeyNotShared;
             entry.grant = None;
             return Err(VaultError::Denied(AccessReason::KeyNotShared));
@@ -189,5 +208,15 @@ impl Vault {
             content,
             envelope,
         })
+    }
+
+    async fn envelope(
+        &self,
+        record: &RecordId,
+        version: u32,
+        reader: &AccountId,
+    ) -> Result<Option<KeyEnvelope>, VaultError> {
+        let envelopes = self.blobs.envelopes(record, version).await?;
+        Ok(envelopes.into_iter().find(|e| e.recipient == *reader))
     }
 }

@@ -77,6 +77,17 @@ impl Vault {
         if let Some(content) = self.blobs.content(record, version, expected).await? {
             return Ok(content);
         }
+        self.replicate(record, version, expected).await
+    }
+
+    /// Fetches a version (its ciphertext and every key envelope) from the
+    /// first peer whose ciphertext matches `expected`, and keeps it.
+    pub(crate) async fn replicate(
+        &self,
+        record: &RecordId,
+        version: u32,
+        expected: &Hash,
+    ) -> Result<Vec<u8>, VaultError> {
         let peers: Vec<_> = {
             let snapshot = self.state.snapshot()?;
             audit::vaults(&snapshot)?
