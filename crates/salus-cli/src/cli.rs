@@ -52,6 +52,14 @@ pub enum Command {
     /// Read chain state.
     #[command(subcommand)]
     Query(QueryCommand),
+    /// Write, read and list encrypted health records (FHIR R4 JSON).
+    #[command(subcommand)]
+    Record(RecordCommand),
+    /// Grant, revoke and list consent.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// A patient's audit trail: who accessed what, when, allowed or denied, and why.
+    Audit(AuditArgs),
     /// Measure performance.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -161,6 +169,101 @@ pub enum QueryCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum RecordCommand {
+    /// Encrypt a FHIR R4 resource or Bundle for a patient, anchor it and store it.
+    Put {
+        /// The writer: the patient, or a provider.
+        #[arg(long)]
+        key: String,
+        /// The patient the record belongs to (did:salus or account id).
+        #[arg(long)]
+        patient: String,
+        /// The FHIR JSON file.
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// Write a new version of this record instead of a new record.
+        #[arg(long)]
+        record: Option<String>,
+        /// Coarse category (otherwise taken from the resource type).
+        #[arg(long)]
+        category: Option<String>,
+    },
+    /// Fetch and decrypt a record (consent is checked and the access audited).
+    Get {
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        record: String,
+        /// A version; the latest when absent.
+        #[arg(long)]
+        version: Option<u32>,
+        /// Why: treatment, payment, operations, research, public_health, emergency.
+        #[arg(long, default_value = "treatment")]
+        purpose: String,
+        /// Write the FHIR JSON here instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// A patient's records (ids, categories, versions; never content).
+    List {
+        #[arg(long)]
+        patient: String,
+    },
+    /// A record's versions as anchored on chain.
+    History {
+        #[arg(long)]
+        record: String,
+    },
+    /// Erase a record: every vault deletes its ciphertext and keys.
+    Erase {
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        record: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConsentCommand {
+    /// Let a grantee read records, and share the keys of the records covered.
+    Grant {
+        /// The patient's key (the grant is signed by it).
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        grantee: String,
+        #[arg(long)]
+        purpose: String,
+        /// `all`, `categories:laboratory,imaging` or `records:<id>,<id>`.
+        #[arg(long, default_value = "all")]
+        scope: String,
+        /// How long the grant runs: `90m`, `12h`, `30d`.
+        #[arg(long, default_value = "30d")]
+        expires: String,
+    },
+    /// Revoke a grant; the next finalized block enforces it.
+    Revoke {
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        grant: u64,
+    },
+    /// A patient's grants, delegations and emergency policy.
+    List {
+        #[arg(long)]
+        patient: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    #[arg(long)]
+    pub patient: String,
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum BenchCommand {
     /// Token-transfer throughput and submit-to-final latency on a dev chain.
     Tps(crate::bench::TpsArgs),
@@ -176,6 +279,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Role(command) => crate::txs::role(&ctx, command),
         Command::Tx(command) => crate::txs::tx(&ctx, command),
         Command::Query(command) => crate::query::run(&ctx, command),
+        Command::Record(command) => crate::records::record(&ctx, command),
+        Command::Consent(command) => crate::records::consent(&ctx, command),
+        Command::Audit(args) => crate::records::audit(&ctx, args),
         Command::Bench(BenchCommand::Tps(args)) => crate::bench::tps(&ctx, args),
     }
 }

@@ -3,12 +3,15 @@
 use std::net::{SocketAddr, TcpListener};
 
 use anyhow::{bail, ensure, Context as _, Result};
+use salus_client::record_flow::{Actor, FlowError, RecordFlow};
 use salus_client::{actions, Client, Signer};
 use salus_crypto::keystore::KeyPair;
 use salus_crypto::SigningKey;
 use salus_node::config::dev_chain;
 use salus_node::NodeConfig;
+use salus_types::consent::{Purpose, Scope};
 use salus_types::identity::{Role, Service};
+use salus_types::records::Category;
 use salus_types::Action;
 use serde_json::json;
 
@@ -24,8 +27,7 @@ pub fn free_port() -> Result<SocketAddr> {
 
 struct Party {
     name: &'static str,
-    signer: Signer,
-    keys: KeyPair,
+    actor: Actor,
 }
 
 impl Party {
@@ -33,8 +35,10 @@ impl Party {
         let keys = KeyPair::generate();
         Party {
             name,
-            signer: Signer::new(chain_id, keys.signing.clone(), 0),
-            keys,
+            actor: Actor {
+                signer: Signer::new(chain_id, keys.signing.clone(), 0),
+                agreement: keys.agreement,
+            },
         }
     }
 }
@@ -54,7 +58,7 @@ impl Tour<'_> {
     }
 
     async fn send(&mut self, party: &mut Party, actions: Vec<Action>) -> Result<u64> {
-        let tx = party.signer.sign(actions);
+        let tx = party.actor.signer.sign(actions);
         let outcome = self.client.submit_and_wait(&tx).await?;
         if !outcome.receipt.succeeded() {
             bail!(
@@ -112,8 +116,10 @@ async fn tour(
     };
     let mut authority = Party {
         name: "the consortium authority",
-        signer: Signer::new(chain_id, authority_keys.signing.clone(), 0),
-        keys: authority_keys,
+        actor: Actor {
+            signer: Signer::new(chain_id, authority_keys.signing.clone(), 0),
+            agreement: authority_keys.agreement,
+        },
     };
     let mut hospital = Party::new("St. Mary's Hospital", chain_id);
     let mut patient = Party::new("the patient", chain_id);
@@ -123,9 +129,9 @@ async fn tour(
         .send(
             &mut authority,
             vec![
-                actions::transfer(hospital.signer.account, 50_000_000),
-                actions::transfer(patient.signer.account, 10_000_000),
-                actions::transfer(insurer.signer.account, 80_000_000),
+                actions::transfer(hospital.actor.signer.account, 50_000_000),
+                actions::transfer(patient.actor.signer.account, 10_000_000),
+                actions::transfer(insurer.actor.signer.account, 80_000_000),
             ],
         )
         .await?;
@@ -144,8 +150,8 @@ async fn tour(
         } else {
             vec![]
         };
-        let agreement = party.keys.agreement.public_key();
-        let did = party.signer.account.did();
+        let agreement = party.actor.agreement.public_key();
+        let did = party.actor.signer.account.did();
         let height = tour
             .send(party, vec![actions::register_did(agreement, services)])
             .await?;
@@ -160,7 +166,7 @@ async fn tour(
         (&patient, Role::Patient),
         (&insurer, Role::Insurer),
     ] {
-        let subject = party.signer.account;
+        let subject = party.actor.signer.account;
         let height = tour
             .send(&mut authority, vec![actions::attest_role(subject, role)])
             .await?;
@@ -175,8 +181,8 @@ async fn tour(
     }
 
     // An unauthorized attestation is refused by the chain, with a typed code.
-    let forged = patient.signer.sign(vec![actions::attest_role(
-        patient.signer.account,
+    let forged = patient.actor.signer.sign(vec![actions::attest_role(
+        patient.actor.signer.account,
         Role::Provider,
     )]);
     let outcome = tour.client.submit_and_wait(&forged).await?;
@@ -195,7 +201,7 @@ async fn tour(
     let height = tour
         .send(
             &mut patient,
-            vec![actions::transfer(hospital.signer.account, 1_250_000)],
+            vec![actions::transfer(hospital.actor.signer.account, 1_250_000)],
         )
         .await?;
     tour.say(
@@ -205,7 +211,7 @@ async fn tour(
     let height = tour
         .send(
             &mut insurer,
-            vec![actions::transfer(hospital.signer.account, 8_750_000)],
+            vec![actions::transfer(hospital.actor.signer.account, 8_750_000)],
         )
         .await?;
     tour.say(
@@ -215,7 +221,7 @@ async fn tour(
 
     let new_key = SigningKey::generate();
     let new_agreement = salus_crypto::AgreementSecret::generate();
-    let account = hospital.signer.account;
+    let account = hospital.actor.signer.account;
     let rotate = actions::rotate_keys(chain_id, &account, &new_key, new_agreement.public_key());
     let height = tour.send(&mut hospital, vec![rotate]).await?;
     let document = tour.client.resolve(&account.did().to_string()).await?;
@@ -229,8 +235,9 @@ async fn tour(
         json!({"height": height, "did_document": document}),
     );
     let stale = hospital
+        .actor
         .signer
-        .sign(vec![actions::transfer(patient.signer.account, 1)]);
+        .sign(vec![actions::transfer(patient.actor.signer.account, 1)]);
     match tour.client.submit(&stale).await {
         Err(salus_client::ClientError::Api { code, .. }) => tour.say(
             format!("A transaction signed with the hospital's old key was refused ({code})."),
@@ -238,12 +245,13 @@ async fn tour(
         ),
         other => bail!("the old key must no longer sign for the hospital, got {other:?}"),
     }
-    hospital.signer.key = new_key;
-    hospital.signer.next_nonce -= 1;
+    hospital.actor.signer.key = new_key;
+    hospital.actor.agreement = new_agreement;
+    hospital.actor.signer.next_nonce -= 1;
     let height = tour
         .send(
             &mut hospital,
-            vec![actions::transfer(patient.signer.account, 1)],
+            vec![actions::transfer(patient.actor.signer.account, 1)],
         )
         .await?;
     tour.say(
@@ -259,8 +267,199 @@ async fn tour(
         json!({"balance": balance.to_string(), "height": height, "state_root": root, "verified": true}),
     );
 
-    let events = tour.client.events(&patient.signer.account, 50).await?;
+    let events = tour
+        .client
+        .events(&patient.actor.signer.account, 50)
+        .await?;
     let count = events["events"].as_array().map_or(0, Vec::len);
     tour.say(format!("The patient's account shows {count} events on chain (funding, registration, role, payments)."), events);
+
+    records_tour(
+        &mut tour,
+        chain_id,
+        &mut authority,
+        &mut hospital,
+        &mut patient,
+    )
+    .await?;
     Ok(tour.steps)
+}
+
+/// A real FHIR R4 lab result (HL7's example Observation f001), embedded.
+const LAB_RESULT: &[u8] = include_bytes!("../../../testdata/fhir/Observation-f001.json");
+
+/// Encrypted records, consent, revocation and the audit trail.
+async fn records_tour(
+    tour: &mut Tour<'_>,
+    chain_id: &str,
+    authority: &mut Party,
+    hospital: &mut Party,
+    patient: &mut Party,
+) -> Result<()> {
+    let mut specialist = Party::new("Dr. Okafor", chain_id);
+    let agreement = specialist.actor.agreement.public_key();
+    tour.send(
+        &mut specialist,
+        vec![actions::register_did(agreement, vec![])],
+    )
+    .await?;
+    let subject = specialist.actor.signer.account;
+    tour.send(
+        authority,
+        vec![actions::attest_role(subject, Role::Provider)],
+    )
+    .await?;
+    tour.say(
+        format!(
+            "{}, an endocrinologist, registered {} and was attested as a provider.",
+            specialist.name,
+            subject.did()
+        ),
+        json!({"did": subject.did()}),
+    );
+
+    let client = tour.client.clone();
+    let flow = RecordFlow::connect(&client).await?;
+    let written = flow
+        .put(
+            &mut hospital.actor,
+            patient.actor.account(),
+            None,
+            None,
+            LAB_RESULT,
+        )
+        .await?;
+    let record = written.record;
+    tour.say(
+        format!(
+            "The hospital encrypted a FHIR Observation (a blood glucose result) on its own machine, anchored only its hash on chain (record {record}, block {}), and stored the ciphertext in the vault; its key is wrapped to the patient and the hospital.",
+            written.height
+        ),
+        json!({"record": record, "version": written.version, "height": written.height, "wrapped_to": written.readers}),
+    );
+
+    let read = flow
+        .get(&patient.actor, record, None, Purpose::Treatment)
+        .await?;
+    ensure!(
+        read.plaintext.as_slice() == LAB_RESULT,
+        "the patient must read back exactly what was written"
+    );
+    tour.say(
+        format!("The patient fetched and decrypted it ({} bytes of FHIR JSON, checked against the anchored hash).", read.plaintext.len()),
+        json!({"reason": read.served.reason}),
+    );
+
+    let denied = denial(
+        flow.get(&specialist.actor, record, None, Purpose::Treatment)
+            .await,
+    )?;
+    tour.say(
+        format!(
+            "{} asked for it without consent: the vault refused ({denied}).",
+            specialist.name
+        ),
+        json!({"code": denied}),
+    );
+
+    let now = tour.client.status().await?["timestamp_ms"]
+        .as_u64()
+        .context("node status has no time")?;
+    let scope = Scope::Categories(vec![Category::Laboratory]);
+    let (grant, shared) = flow
+        .grant(
+            &mut patient.actor,
+            specialist.actor.account(),
+            scope,
+            Purpose::Treatment,
+            now + 24 * 3_600_000,
+        )
+        .await?;
+    tour.say(
+        format!("The patient granted {} lab results for treatment for 24 hours (grant {grant}); the patient's client re-wrapped the key of {shared} record to the specialist without re-encrypting it.", specialist.name),
+        json!({"grant": grant, "versions_shared": shared}),
+    );
+    let read = flow
+        .get(&specialist.actor, record, None, Purpose::Treatment)
+        .await?;
+    ensure!(
+        read.plaintext.as_slice() == LAB_RESULT,
+        "the specialist must read the same record"
+    );
+    tour.say(
+        format!(
+            "{} read and decrypted the record (access by grant {grant}).",
+            specialist.name
+        ),
+        json!({"reason": read.served.reason}),
+    );
+
+    let height = flow.revoke(&mut patient.actor, grant).await?;
+    let denied = denial(
+        flow.get(&specialist.actor, record, None, Purpose::Treatment)
+            .await,
+    )?;
+    tour.say(
+        format!("The patient revoked the grant (block {height}); the specialist's next request was refused ({denied}). A copy the specialist already made cannot be recalled: revocation stops future access."),
+        json!({"code": denied, "height": height}),
+    );
+
+    // The vault's audit batches reach the chain within a few blocks.
+    let account = patient.actor.account();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let audit = loop {
+        let audit = tour.client.audit(&account, 100).await?;
+        if audit["log_head"]["count"].as_u64().unwrap_or(0) >= 5 {
+            break audit;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the vault's audit entries did not reach the chain"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mut lines = Vec::new();
+    for entry in audit["entries"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .rev()
+    {
+        let access = &entry["event"]["event"]["entry"];
+        if let Some(reason) = access["reason"].as_str() {
+            let who = if access["requester"] == json!(account) {
+                "the patient"
+            } else if access["requester"] == json!(specialist.actor.account()) {
+                specialist.name
+            } else {
+                "another party"
+            };
+            lines.push(format!(
+                "{who}: {} ({reason})",
+                if ["owner", "grant", "author", "guardian", "emergency"].contains(&reason) {
+                    "allowed"
+                } else {
+                    "denied"
+                }
+            ));
+        }
+    }
+    tour.say(
+        format!(
+            "The patient's audit trail on chain lists every access, allowed or denied, with its reason: {}.",
+            lines.join("; ")
+        ),
+        audit,
+    );
+    Ok(())
+}
+
+/// The vault's refusal code, or an error if access was (wrongly) allowed.
+fn denial<T>(result: std::result::Result<T, FlowError>) -> Result<String> {
+    match result {
+        Err(FlowError::Vault { code, .. }) => Ok(code),
+        Err(other) => Err(other.into()),
+        Ok(_) => bail!("the vault must refuse this request"),
+    }
 }

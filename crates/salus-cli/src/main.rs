@@ -7,6 +7,7 @@ mod dev;
 mod keys;
 mod output;
 mod query;
+mod records;
 mod txs;
 
 use clap::Parser as _;

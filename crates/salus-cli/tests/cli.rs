@@ -2,65 +2,11 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, start_dev};
+use common::{free_port, start_dev, Env, PASSPHRASE};
 use serde_json::Value;
-
-const PASSPHRASE: &str = "cli-test-passphrase";
-
-struct Env {
-    node: String,
-    keystore: std::path::PathBuf,
-}
-
-impl Env {
-    fn salus(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_salus"))
-            .args(args)
-            .env("SALUS_NODE", &self.node)
-            .env("SALUS_KEYSTORE", &self.keystore)
-            .env("SALUS_PASSPHRASE", PASSPHRASE)
-            .stdin(Stdio::null())
-            .output()
-            .expect("salus runs")
-    }
-
-    /// Runs with --json and expects success.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = self.salus(&all);
-        assert!(
-            out.status.success(),
-            "salus {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "salus {args:?} printed non-JSON ({e}): {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
-    }
-
-    /// Expects failure with a message on stderr containing `needle`.
-    fn fails(&self, args: &[&str], needle: &str) {
-        let out = self.salus(args);
-        assert!(!out.status.success(), "salus {args:?} should fail");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains(needle),
-            "salus {args:?}: expected `{needle}` in: {stderr}"
-        );
-        assert!(
-            !stderr.contains("panicked"),
-            "salus {args:?} panicked: {stderr}"
-        );
-    }
-}
 
 #[test]
 fn cli_drives_a_dev_chain() {

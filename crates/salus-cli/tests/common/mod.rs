@@ -1,8 +1,13 @@
 //! Helpers shared by the tests that run the real `salus` binary.
 
+#![allow(dead_code)]
+
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 /// A free loopback port (released for the child process to bind).
 pub fn free_port() -> u16 {
@@ -15,7 +20,34 @@ pub fn free_port() -> u16 {
 
 /// Starts `salus dev` on loopback with its output discarded.
 pub fn start_dev(data: &Path, keystore: &Path, http: u16, p2p: u16, passphrase: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_salus"))
+    dev_command(data, keystore, http, p2p, passphrase)
+        .env("SALUS_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the salus binary starts")
+}
+
+/// Starts `salus dev` with debug logs written to `log`.
+pub fn start_dev_logged(
+    data: &Path,
+    keystore: &Path,
+    http: u16,
+    passphrase: &str,
+    log: &Path,
+) -> Child {
+    let file = std::fs::File::create(log).expect("log file");
+    dev_command(data, keystore, http, free_port(), passphrase)
+        .env("SALUS_LOG", "debug")
+        .stdout(file.try_clone().expect("log file"))
+        .stderr(file)
+        .spawn()
+        .expect("the salus binary starts")
+}
+
+fn dev_command(data: &Path, keystore: &Path, http: u16, p2p: u16, passphrase: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_salus"));
+    command
         .args(["dev", "--data-dir"])
         .arg(data)
         .args([
@@ -25,10 +57,96 @@ pub fn start_dev(data: &Path, keystore: &Path, http: u16, p2p: u16, passphrase: 
             &format!("127.0.0.1:{p2p}"),
         ])
         .env("SALUS_KEYSTORE", keystore)
-        .env("SALUS_NODE_PASSPHRASE", passphrase)
-        .env("SALUS_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the salus binary starts")
+        .env("SALUS_NODE_PASSPHRASE", passphrase);
+    command
+}
+
+pub const PASSPHRASE: &str = "cli-test-passphrase";
+
+/// How the CLI finds its node and keys.
+pub struct Env {
+    pub node: String,
+    pub keystore: std::path::PathBuf,
+}
+
+impl Env {
+    pub fn salus(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_salus"))
+            .args(args)
+            .env("SALUS_NODE", &self.node)
+            .env("SALUS_KEYSTORE", &self.keystore)
+            .env("SALUS_PASSPHRASE", PASSPHRASE)
+            .stdin(Stdio::null())
+            .output()
+            .expect("salus runs")
+    }
+
+    /// Runs with --json and expects success.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.salus(&all);
+        assert!(
+            out.status.success(),
+            "salus {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "salus {args:?} printed non-JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// Waits until the node answers.
+    pub fn wait_up(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.salus(&["query", "status"]).status.success() {
+            assert!(Instant::now() < deadline, "dev node did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Expects failure with a message on stderr containing `needle`; returns stderr.
+    pub fn fails(&self, args: &[&str], needle: &str) -> String {
+        let out = self.salus(args);
+        assert!(!out.status.success(), "salus {args:?} should fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(needle),
+            "salus {args:?}: expected `{needle}` in: {stderr}"
+        );
+        assert!(
+            !stderr.contains("panicked"),
+            "salus {args:?} panicked: {stderr}"
+        );
+        stderr.into_owned()
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every file under `dir`, with its bytes.
+pub fn files_under(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&next) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.push((path, bytes));
+            }
+        }
+    }
+    out
 }
