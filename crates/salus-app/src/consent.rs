@@ -13,7 +13,7 @@ use salus_state::{Overlay, StateError, StateRead, StateScan};
 use salus_types::consent::{
     AccessReason, ConsentAction, ConsentEvent, DelegateKind, Delegation, EmergencyAccess,
     EmergencyPolicy, Grant, Purpose, Scope, MAX_ACTIVE_GRANTS, MAX_EMERGENCY_WINDOW_MS,
-    MAX_GRANT_MS, MAX_SCOPE_ITEMS,
+    MAX_GRANT_MS, MAX_RESPONDERS, MAX_SCOPE_ITEMS,
 };
 use salus_types::identity::Role;
 use salus_types::records::{Category, RecordId};
@@ -197,8 +197,9 @@ pub fn delegations<S: StateScan>(
 }
 
 /// Who, besides the patient and the author, must receive a wrapped key for a
-/// record so that consent that already covers it works at once: guardians and
-/// grantees with a running grant whose scope covers it. Sorted, no repeats.
+/// record so that consent that already covers it works at once: guardians,
+/// emergency responders (while the patient opts in), and grantees with a
+/// running grant whose scope covers it. Sorted, no repeats.
 pub fn recipients<S: StateScan>(
     state: &S,
     patient: &AccountId,
@@ -211,6 +212,10 @@ pub fn recipients<S: StateScan>(
         .filter(|(_, d)| d.kind == DelegateKind::Guardian)
         .map(|(account, _)| account)
         .collect();
+    let policy = emergency_policy(state, patient)?;
+    if policy.enabled {
+        out.extend(policy.responders);
+    }
     let mut after = None;
     loop {
         let page = grants_for_patient(state, patient, after, 256)?;
@@ -464,6 +469,7 @@ impl Module for Consent {
                 patient,
                 enabled,
                 window_ms,
+                responders,
             } => {
                 if !is_patient_or_guardian(state, patient, &me, now)? {
                     return reject(
@@ -478,15 +484,22 @@ impl Module for Consent {
                         format!("the emergency window must be 1..={MAX_EMERGENCY_WINDOW_MS} ms"),
                     );
                 }
+                check_responders(state, patient, responders, *enabled)?;
                 let policy = EmergencyPolicy {
                     enabled: *enabled,
                     window_ms: if *enabled { *window_ms } else { 0 },
+                    responders: if *enabled {
+                        responders.clone()
+                    } else {
+                        Vec::new()
+                    },
                 };
                 write(state, policy_key(patient), &policy);
                 events.emit(ConsentEvent::EmergencyPolicySet {
                     patient: *patient,
                     enabled: policy.enabled,
                     window_ms: policy.window_ms,
+                    responders: policy.responders,
                     by: me,
                 });
             }
@@ -502,6 +515,15 @@ impl Module for Consent {
                     return reject(
                         ErrorCode::EmergencyNotEnabled,
                         format!("{} has not opted in to emergency access", patient.did()),
+                    );
+                }
+                if !policy.responders.contains(&me) {
+                    return reject(
+                        ErrorCode::NotAResponder,
+                        format!(
+                            "{} is not one of this patient's emergency responders",
+                            me.did()
+                        ),
                     );
                 }
                 if emergency_access(state, patient, &me)?.is_some_and(|a| now < a.expires_ms) {
@@ -544,6 +566,31 @@ fn require_patient_or_delegate(
         );
     }
     identity::require_live(state, patient)
+}
+
+fn check_responders(
+    state: &dyn StateRead,
+    patient: &AccountId,
+    responders: &[AccountId],
+    enabled: bool,
+) -> ExecResult<()> {
+    let mut sorted = responders.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let well_formed = sorted.len() == responders.len()
+        && responders.len() <= MAX_RESPONDERS
+        && (enabled != responders.is_empty())
+        && !responders.contains(patient);
+    if !well_formed {
+        return reject(
+            ErrorCode::BadResponders,
+            format!("opting in names 1..={MAX_RESPONDERS} distinct responders other than the patient; opting out names none"),
+        );
+    }
+    for responder in responders {
+        identity::require_live(state, responder)?;
+    }
+    Ok(())
 }
 
 fn check_scope(scope: &Scope) -> ExecResult<()> {

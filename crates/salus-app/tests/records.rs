@@ -597,25 +597,55 @@ fn every_access_decision_names_its_reason() {
         codes,
         vec![ErrorCode::EmergencyNotEnabled, ErrorCode::NotAProvider]
     );
+    let policy = |window_ms, responders: Vec<AccountId>| ConsentAction::SetEmergencyPolicy {
+        patient: pid,
+        enabled: true,
+        window_ms,
+        responders,
+    };
     let codes = net.codes(&[
+        consent(&mut patient, policy(100 * HOUR, vec![specialist.id])),
+        consent(&mut patient, policy(4 * HOUR, vec![])),
         consent(
             &mut patient,
-            ConsentAction::SetEmergencyPolicy {
-                patient: pid,
-                enabled: true,
-                window_ms: 100 * HOUR,
-            },
+            policy(4 * HOUR, vec![specialist.id, specialist.id]),
         ),
-        consent(
-            &mut patient,
-            ConsentAction::SetEmergencyPolicy {
-                patient: pid,
-                enabled: true,
-                window_ms: 4 * HOUR,
-            },
-        ),
+        consent(&mut patient, policy(4 * HOUR, vec![pid])),
+        consent(&mut patient, policy(4 * HOUR, vec![User::new(99).id])),
+        consent(&mut stranger, policy(4 * HOUR, vec![specialist.id])),
+        consent(&mut patient, policy(4 * HOUR, vec![specialist.id])),
     ]);
-    assert_eq!(codes, vec![ErrorCode::BadWindow, ErrorCode::Ok]);
+    assert_eq!(
+        codes,
+        vec![
+            ErrorCode::BadWindow,
+            ErrorCode::BadResponders,
+            ErrorCode::BadResponders,
+            ErrorCode::BadResponders,
+            ErrorCode::DidNotFound,
+            ErrorCode::NotPatientOrGuardian,
+            ErrorCode::Ok
+        ]
+    );
+    // Only a named responder may break the glass, even among providers.
+    assert_eq!(
+        net.codes(&[glass(&mut hospital)]),
+        vec![ErrorCode::NotAResponder]
+    );
+    let snapshot = net.chain.store().snapshot().unwrap();
+    let readers = consent::recipients(
+        &snapshot,
+        &pid,
+        &imaging_record,
+        Category::Imaging,
+        net.now(),
+    )
+    .unwrap();
+    assert!(
+        readers.contains(&specialist.id),
+        "responders receive keys in advance"
+    );
+    drop(snapshot);
     assert_eq!(
         net.reason(&specialist, imaging_record, Purpose::Emergency, net.now()),
         NoGrant

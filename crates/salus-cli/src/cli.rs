@@ -253,6 +253,27 @@ pub enum ConsentCommand {
         #[arg(long)]
         patient: String,
     },
+    /// Opt in to break-glass access by named responders (their keys are wrapped in advance).
+    Emergency {
+        #[arg(long)]
+        key: String,
+        /// A provider who may break the glass (repeat for several).
+        #[arg(long = "responder", required = true)]
+        responders: Vec<String>,
+        /// How long one break-glass access lasts: `30m`, `4h`.
+        #[arg(long, default_value = "4h")]
+        window: String,
+    },
+    /// As a named responder, open time-limited emergency access to a patient.
+    BreakGlass {
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        patient: String,
+        /// unconscious, life_threatening or urgent_care.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -267,6 +288,8 @@ pub struct AuditArgs {
 pub enum BenchCommand {
     /// Token-transfer throughput and submit-to-final latency on a dev chain.
     Tps(crate::bench::TpsArgs),
+    /// Encrypted record writes and authorized reads per second (4 KiB and 1 MiB).
+    Records(crate::bench_records::RecordsArgs),
 }
 
 pub fn dispatch(cli: Cli) -> Result<()> {
@@ -283,5 +306,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Consent(command) => crate::records::consent(&ctx, command),
         Command::Audit(args) => crate::records::audit(&ctx, args),
         Command::Bench(BenchCommand::Tps(args)) => crate::bench::tps(&ctx, args),
+        Command::Bench(BenchCommand::Records(args)) => crate::bench_records::records(&ctx, args),
     }
 }

@@ -1,6 +1,7 @@
 //! `salus`: the one binary for every role.
 
 mod bench;
+mod bench_records;
 mod cli;
 mod demo;
 mod dev;

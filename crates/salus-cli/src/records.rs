@@ -183,6 +183,29 @@ pub fn consent(ctx: &Context, command: ConsentCommand) -> Result<()> {
                 let value = json!({"grant": grant, "revoked_at_height": height});
                 ctx.emit(&value, || format!("revoked grant {grant} at block {height}; vaults refuse it from now on"));
             }
+            ConsentCommand::Emergency { key, responders, window } => {
+                let responders = responders.iter().map(|r| parse_account(r)).collect::<Result<Vec<_>>>()?;
+                let window_ms = parse_duration(&window)?;
+                let flow = RecordFlow::connect(&client).await?;
+                let mut patient = actor(ctx, &client, &key).await?;
+                let shared = flow.allow_emergency(&mut patient, responders.clone(), window_ms).await?;
+                let names: Vec<String> = responders.iter().map(|r| r.did().to_string()).collect();
+                let value = json!({"responders": names, "window_ms": window_ms, "versions_shared": shared});
+                ctx.emit(&value, || {
+                    format!("emergency access allowed to {} responder(s) for {window} at a time; keys of {shared} record version(s) wrapped to each in advance", names.len())
+                });
+            }
+            ConsentCommand::BreakGlass { key, patient, reason } => {
+                let patient = parse_account(&patient)?;
+                let reason: salus_types::consent::EmergencyReason = reason.parse().map_err(anyhow::Error::msg)?;
+                let flow = RecordFlow::connect(&client).await?;
+                let mut responder = actor(ctx, &client, &key).await?;
+                let until = flow.break_glass(&mut responder, patient, reason).await?;
+                let value = json!({"patient": patient.did(), "reason": reason, "expires_ms": until});
+                ctx.emit(&value, || {
+                    format!("emergency access to {} is open until {} (read with --purpose emergency); the patient sees it on chain", patient.did(), when(until))
+                });
+            }
             ConsentCommand::List { patient } => {
                 let value = client.consent_of(&parse_account(&patient)?).await?;
                 ctx.emit(&value, || {

@@ -14,7 +14,9 @@ use salus_vault::wire::{ItemResult, ServedRecord};
 use zeroize::Zeroizing;
 
 use crate::fhir::{check_fhir, FhirError};
-use crate::records::{open_version, read_request, rewrap, seal_version, Reader, RecordError};
+use crate::records::{
+    open_version, read_request, rewrap, seal_version, KeyCache, Reader, RecordError,
+};
 use crate::{Client, ClientError, Signer, TxOutcome};
 
 /// A party that acts on records: its transaction signer and its agreement
@@ -75,6 +77,8 @@ pub struct RecordFlow<'a> {
     pub vault: AccountId,
     /// The clock request headers carry (the vault checks they are fresh).
     pub clock: salus_vault::Clock,
+    /// HPKE contexts reused across records.
+    pub keys: KeyCache,
 }
 
 fn item<T>(result: ItemResult<T>) -> Result<T, FlowError> {
@@ -110,6 +114,7 @@ impl RecordFlow<'_> {
             client,
             vault: client.vault_account().await?,
             clock: salus_vault::system_clock(),
+            keys: KeyCache::default(),
         })
     }
 
@@ -204,7 +209,8 @@ impl RecordFlow<'_> {
         };
         let mut readers = self.client.readers(&patient, &record, category).await?;
         readers.push(author.reader());
-        let sealed = seal_version(record, version, content, &readers).map_err(RecordError::from)?;
+        let sealed = seal_version(record, version, content, &readers, &self.keys)
+            .map_err(RecordError::from)?;
         let outcome = submit(
             self.client,
             &mut author.signer,
@@ -265,6 +271,7 @@ impl RecordFlow<'_> {
             &served.envelope,
             &reader.signer.account,
             &reader.agreement,
+            &self.keys,
         )?;
         Ok(Read { plaintext, served })
     }
@@ -309,6 +316,7 @@ impl RecordFlow<'_> {
                 &owner.signer.account,
                 &owner.agreement,
                 &[reader],
+                &self.keys,
             )?;
             let write = Signed::sign(
                 WriteRequest {
@@ -384,6 +392,52 @@ impl RecordFlow<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// Opts the patient in to break-glass access by `responders` for
+    /// `window_ms` at a time, and wraps the keys of every unerased record
+    /// version to them in advance (vaults release them only during an open
+    /// break-glass access). Returns how many versions were shared per responder.
+    pub async fn allow_emergency(
+        &self,
+        patient: &mut Actor,
+        responders: Vec<AccountId>,
+        window_ms: u64,
+    ) -> Result<usize, FlowError> {
+        let me = patient.account();
+        let action = Action::Consent(ConsentAction::SetEmergencyPolicy {
+            patient: me,
+            enabled: true,
+            window_ms,
+            responders: responders.clone(),
+        });
+        submit(self.client, &mut patient.signer, action).await?;
+        let covered = self.covered_versions(&me, &Scope::All).await?;
+        for responder in &responders {
+            self.share(patient, responder, &covered).await?;
+        }
+        Ok(covered.len())
+    }
+
+    /// A responder opens time-limited emergency access to `patient`; the chain
+    /// shows it to the patient. Returns when the access ends (ms).
+    pub async fn break_glass(
+        &self,
+        responder: &mut Actor,
+        patient: AccountId,
+        reason: salus_types::consent::EmergencyReason,
+    ) -> Result<u64, FlowError> {
+        let action = Action::Consent(ConsentAction::BreakGlass { patient, reason });
+        let outcome = submit(self.client, &mut responder.signer, action).await?;
+        outcome
+            .receipt
+            .events
+            .iter()
+            .find_map(|e| match e {
+                Event::Consent(ConsentEvent::BreakGlass { expires_ms, .. }) => Some(*expires_ms),
+                _ => None,
+            })
+            .ok_or_else(|| FlowError::Invalid("the break-glass receipt names no expiry".into()))
     }
 
     /// Revokes a grant; the next finalized block enforces it.

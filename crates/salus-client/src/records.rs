@@ -6,7 +6,10 @@
 //! request, the reader's envelope, the data key, and the content, checked
 //! against the anchored hash and the record binding.
 
-use salus_crypto::seal::{self, DataKey, SealError};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use salus_crypto::seal::{self, DataKey, SealError, UnwrapSession, WrapSession};
 use salus_crypto::{AgreementPublicKey, AgreementSecret, SigningKey};
 use salus_types::consent::Purpose;
 use salus_types::records::{Category, RecordAction, RecordId};
@@ -48,20 +51,68 @@ pub enum RecordError {
     Malformed(String),
 }
 
+/// A client's HPKE contexts, kept in memory so that one X25519 operation per
+/// reader serves many keys: wrapping reuses a context per reader for up to
+/// [`MAX_WRAPS_PER_SESSION`] keys; opening keeps the contexts it decapsulated.
+#[derive(Default)]
+pub struct KeyCache {
+    wrapping: Mutex<BTreeMap<AgreementPublicKey, (Arc<WrapSession>, u32)>>,
+    opening: Mutex<BTreeMap<(AgreementPublicKey, AgreementPublicKey), Arc<UnwrapSession>>>,
+}
+
+/// A wrapping context is retired after this many keys.
+pub const MAX_WRAPS_PER_SESSION: u32 = 4_096;
+/// At most this many opened contexts are kept.
+const MAX_OPENED: usize = 4_096;
+
+impl KeyCache {
+    fn wrapper(&self, recipient: &AgreementPublicKey) -> Result<Arc<WrapSession>, SealError> {
+        let mut sessions = self.wrapping.lock().expect("key cache lock");
+        if let Some((session, uses)) = sessions.get_mut(recipient) {
+            if *uses < MAX_WRAPS_PER_SESSION {
+                *uses += 1;
+                return Ok(session.clone());
+            }
+        }
+        let session = Arc::new(WrapSession::new(recipient)?);
+        sessions.insert(*recipient, (session.clone(), 1));
+        Ok(session)
+    }
+
+    fn opener(
+        &self,
+        secret: &AgreementSecret,
+        enc: &AgreementPublicKey,
+    ) -> Result<Arc<UnwrapSession>, SealError> {
+        let id = (secret.public_key(), *enc);
+        if let Some(session) = self.opening.lock().expect("key cache lock").get(&id) {
+            return Ok(session.clone());
+        }
+        let session = Arc::new(UnwrapSession::new(secret, enc)?);
+        let mut opened = self.opening.lock().expect("key cache lock");
+        if opened.len() >= MAX_OPENED {
+            opened.clear();
+        }
+        opened.insert(id, session.clone());
+        Ok(session)
+    }
+}
+
 /// Wraps `key` for one reader of `record`/`version`.
 pub fn envelope_for(
     key: &DataKey,
     record: &RecordId,
     version: u32,
     reader: &Reader,
+    cache: &KeyCache,
 ) -> Result<KeyEnvelope, SealError> {
-    let aad = envelope_aad(record, version, &reader.account);
-    let (enc, wrapped) = seal::wrap_key(key, &reader.key, &aad)?;
+    let binding = envelope_aad(record, version, &reader.account);
+    let session = cache.wrapper(&reader.key)?;
     Ok(KeyEnvelope {
         recipient: reader.account,
         recipient_key: reader.key,
-        enc,
-        wrapped: WrappedKey(wrapped),
+        enc: session.enc(),
+        wrapped: WrappedKey(session.wrap(key, &binding)),
     })
 }
 
@@ -72,6 +123,7 @@ pub fn seal_version(
     version: u32,
     plaintext: &[u8],
     readers: &[Reader],
+    cache: &KeyCache,
 ) -> Result<SealedVersion, SealError> {
     let key = DataKey::generate();
     let ciphertext = seal::encrypt_content(&key, &content_aad(&record, version), plaintext);
@@ -80,7 +132,7 @@ pub fn seal_version(
         if envelopes.iter().any(|e| e.recipient == reader.account) {
             continue;
         }
-        envelopes.push(envelope_for(&key, &record, version, reader)?);
+        envelopes.push(envelope_for(&key, &record, version, reader, cache)?);
     }
     Ok(SealedVersion {
         record,
@@ -148,21 +200,19 @@ pub fn open_envelope(
     version: u32,
     reader: &AccountId,
     secret: &AgreementSecret,
+    cache: &KeyCache,
 ) -> Result<DataKey, RecordError> {
     if envelope.recipient != *reader || envelope.recipient_key != secret.public_key() {
         return Err(RecordError::WrongEnvelope);
     }
-    let aad = envelope_aad(record, version, reader);
-    Ok(seal::unwrap_key(
-        secret,
-        &envelope.enc,
-        &envelope.wrapped.0,
-        &aad,
-    )?)
+    let binding = envelope_aad(record, version, reader);
+    let session = cache.opener(secret, &envelope.enc)?;
+    Ok(session.unwrap(&envelope.wrapped.0, &binding)?)
 }
 
 /// Decrypts a served version: checks the ciphertext against `anchored` (the
 /// hash the chain holds), unwraps the reader's key, and opens the content.
+#[allow(clippy::too_many_arguments)]
 pub fn open_version(
     record: &RecordId,
     version: u32,
@@ -171,11 +221,12 @@ pub fn open_version(
     envelope: &KeyEnvelope,
     reader: &AccountId,
     secret: &AgreementSecret,
+    cache: &KeyCache,
 ) -> Result<Zeroizing<Vec<u8>>, RecordError> {
     if ciphertext_hash(ciphertext) != *anchored {
         return Err(RecordError::HashMismatch);
     }
-    let key = open_envelope(envelope, record, version, reader, secret)?;
+    let key = open_envelope(envelope, record, version, reader, secret, cache)?;
     Ok(seal::decrypt_content(
         &key,
         &content_aad(record, version),
@@ -192,11 +243,12 @@ pub fn rewrap(
     me: &AccountId,
     secret: &AgreementSecret,
     readers: &[Reader],
+    cache: &KeyCache,
 ) -> Result<Vec<KeyEnvelope>, RecordError> {
-    let key = open_envelope(own, record, version, me, secret)?;
+    let key = open_envelope(own, record, version, me, secret, cache)?;
     readers
         .iter()
-        .map(|reader| envelope_for(&key, record, version, reader).map_err(RecordError::from))
+        .map(|reader| envelope_for(&key, record, version, reader, cache).map_err(RecordError::from))
         .collect()
 }
 
@@ -213,12 +265,13 @@ mod tests {
 
     #[test]
     fn sealed_versions_open_for_each_reader_and_detect_tampering() {
+        let cache = KeyCache::default();
         let (patient_secret, patient) = reader();
         let (author_secret, author) = reader();
         let (_, stranger) = reader();
         let record = RecordId::random();
         let text = br#"{"resourceType":"Observation","status":"final"}"#;
-        let sealed = seal_version(record, 1, text, &[patient, author, patient]).unwrap();
+        let sealed = seal_version(record, 1, text, &[patient, author, patient], &cache).unwrap();
         assert_eq!(
             sealed.envelopes.len(),
             2,
@@ -238,6 +291,7 @@ mod tests {
                 envelope,
                 &who.account,
                 secret,
+                &cache,
             )
             .unwrap();
             assert_eq!(opened.as_slice(), text);
@@ -260,7 +314,8 @@ mod tests {
                 &sealed.ciphertext_hash,
                 envelope,
                 &owner,
-                secret
+                secret,
+                &cache
             )
             .unwrap_err(),
             RecordError::HashMismatch
@@ -274,7 +329,8 @@ mod tests {
                 &ciphertext_hash(&bad),
                 envelope,
                 &owner,
-                secret
+                secret,
+                &cache
             ),
             Err(RecordError::Seal(SealError::Tampered))
         ));
@@ -286,7 +342,8 @@ mod tests {
             &sealed.ciphertext_hash,
             envelope,
             &owner,
-            secret
+            secret,
+            &cache
         )
         .is_err());
         // Someone else's envelope is refused before any crypto.
@@ -298,7 +355,8 @@ mod tests {
                 &sealed.ciphertext_hash,
                 envelope,
                 &stranger.account,
-                secret
+                secret,
+                &cache
             )
             .unwrap_err(),
             RecordError::WrongEnvelope
@@ -307,11 +365,18 @@ mod tests {
 
     #[test]
     fn rewrapping_shares_the_same_key_without_reencrypting() {
+        let cache = KeyCache::default();
         let (patient_secret, patient) = reader();
         let (grantee_secret, grantee) = reader();
         let record = RecordId::random();
-        let sealed =
-            seal_version(record, 3, b"{\"resourceType\":\"Condition\"}", &[patient]).unwrap();
+        let sealed = seal_version(
+            record,
+            3,
+            b"{\"resourceType\":\"Condition\"}",
+            &[patient],
+            &cache,
+        )
+        .unwrap();
         let added = rewrap(
             &sealed.envelopes[0],
             &record,
@@ -319,6 +384,7 @@ mod tests {
             &patient.account,
             &patient_secret,
             &[grantee],
+            &cache,
         )
         .unwrap();
         let opened = open_version(
@@ -329,6 +395,7 @@ mod tests {
             &added[0],
             &grantee.account,
             &grantee_secret,
+            &cache,
         )
         .unwrap();
         assert_eq!(opened.as_slice(), b"{\"resourceType\":\"Condition\"}");

@@ -3,13 +3,16 @@
 //! Content is sealed under a fresh random data key with XChaCha20-Poly1305 (a
 //! 24-byte random nonce, so random nonces never collide in practice). The data
 //! key is then wrapped to each reader with HPKE (RFC 9180, base mode,
-//! DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305). Callers pass
-//! associated data that names the record, its version and, for a wrapped key,
-//! the reader, so a ciphertext or a wrapped key moved to another record or
-//! reader fails to open.
+//! DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305): the reader's
+//! HPKE context exports a key for the data key's binding (record, version,
+//! reader), which seals the data key with ChaCha20-Poly1305. A context may wrap
+//! many keys ([`WrapSession`]), so one X25519 encapsulation serves a whole
+//! batch. Callers pass a binding that names the record, its version and, for a
+//! wrapped key, the reader, so a ciphertext or a wrapped key moved to another
+//! record or reader fails to open.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use chacha20poly1305::{ChaCha20Poly1305, Key, XChaCha20Poly1305, XNonce};
 use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
 use zeroize::Zeroizing;
 
@@ -90,62 +93,140 @@ pub fn decrypt_content(
         .map_err(|_| SealError::Tampered)
 }
 
-/// Wraps `key` to `recipient`. Returns HPKE's encapsulated key and the sealed
-/// data key.
-pub fn wrap_key(
-    key: &DataKey,
-    recipient: &AgreementPublicKey,
-    aad: &[u8],
-) -> Result<(AgreementPublicKey, [u8; WRAPPED_KEY_LEN]), SealError> {
-    let public = <HpkeKem as hpke::Kem>::PublicKey::from_bytes(&recipient.0)
-        .map_err(|_| SealError::BadKey)?;
-    let (encapped, sealed) = hpke::single_shot_seal::<HpkeAead, HpkeKdf, HpkeKem>(
-        &OpModeS::Base,
-        &public,
-        HPKE_INFO,
-        key.0.as_ref(),
-        aad,
-    )
-    .map_err(|_| SealError::BadKey)?;
-    let enc: [u8; 32] = encapped
-        .to_bytes()
-        .as_slice()
-        .try_into()
-        .expect("an X25519 encapsulated key is 32 bytes");
-    let wrapped: [u8; WRAPPED_KEY_LEN] = sealed
-        .as_slice()
-        .try_into()
-        .expect("a sealed 32-byte key is 48 bytes");
-    Ok((AgreementPublicKey(enc), wrapped))
+/// An HPKE sender context to one reader: one encapsulation, from which a
+/// fresh key is exported for every data key it wraps (RFC 9180 §5.3, secret
+/// export), bound to that key's record, version and reader. Reusing a context
+/// saves the X25519 work per wrap; a reader who holds the context's secret
+/// learns nothing it could not learn with its own private key.
+pub struct WrapSession {
+    recipient: AgreementPublicKey,
+    enc: AgreementPublicKey,
+    context: hpke::aead::AeadCtxS<HpkeAead, HpkeKdf, HpkeKem>,
 }
 
-/// Unwraps a data key sealed to `secret` by [`wrap_key`].
-pub fn unwrap_key(
-    secret: &AgreementSecret,
-    enc: &AgreementPublicKey,
-    wrapped: &[u8; WRAPPED_KEY_LEN],
-    aad: &[u8],
-) -> Result<DataKey, SealError> {
-    let private = <HpkeKem as hpke::Kem>::PrivateKey::from_bytes(secret.to_bytes().as_ref())
-        .map_err(|_| SealError::BadKey)?;
-    let encapped =
-        <HpkeKem as hpke::Kem>::EncappedKey::from_bytes(&enc.0).map_err(|_| SealError::Tampered)?;
-    let opened = Zeroizing::new(
-        hpke::single_shot_open::<HpkeAead, HpkeKdf, HpkeKem>(
+impl WrapSession {
+    pub fn new(recipient: &AgreementPublicKey) -> Result<WrapSession, SealError> {
+        let public = <HpkeKem as hpke::Kem>::PublicKey::from_bytes(&recipient.0)
+            .map_err(|_| SealError::BadKey)?;
+        let (encapped, context) =
+            hpke::setup_sender::<HpkeAead, HpkeKdf, HpkeKem>(&OpModeS::Base, &public, HPKE_INFO)
+                .map_err(|_| SealError::BadKey)?;
+        let enc: [u8; 32] = encapped
+            .to_bytes()
+            .as_slice()
+            .try_into()
+            .expect("an X25519 encapsulated key is 32 bytes");
+        Ok(WrapSession {
+            recipient: *recipient,
+            enc: AgreementPublicKey(enc),
+            context,
+        })
+    }
+
+    /// The reader's agreement key.
+    pub fn recipient(&self) -> &AgreementPublicKey {
+        &self.recipient
+    }
+
+    /// HPKE's encapsulated key, which the reader needs to open the session.
+    pub fn enc(&self) -> AgreementPublicKey {
+        self.enc
+    }
+
+    /// Wraps `key` under the secret exported for `binding`.
+    pub fn wrap(&self, key: &DataKey, binding: &[u8]) -> [u8; WRAPPED_KEY_LEN] {
+        let mut kek = Zeroizing::new([0u8; 32]);
+        self.context
+            .export(binding, kek.as_mut())
+            .expect("a 32-byte export is within HKDF-SHA256's limit");
+        let sealed = ChaCha20Poly1305::new(&chacha20poly1305::Key::from(*kek))
+            .encrypt(
+                &chacha20poly1305::Nonce::default(),
+                Payload {
+                    msg: key.0.as_ref(),
+                    aad: binding,
+                },
+            )
+            .expect("sealing 32 bytes cannot fail");
+        sealed
+            .as_slice()
+            .try_into()
+            .expect("a sealed 32-byte key is 48 bytes")
+    }
+}
+
+/// The reader's side of a [`WrapSession`]: one decapsulation, many keys.
+pub struct UnwrapSession {
+    context: hpke::aead::AeadCtxR<HpkeAead, HpkeKdf, HpkeKem>,
+}
+
+impl UnwrapSession {
+    pub fn new(
+        secret: &AgreementSecret,
+        enc: &AgreementPublicKey,
+    ) -> Result<UnwrapSession, SealError> {
+        let private = <HpkeKem as hpke::Kem>::PrivateKey::from_bytes(secret.to_bytes().as_ref())
+            .map_err(|_| SealError::BadKey)?;
+        let encapped = <HpkeKem as hpke::Kem>::EncappedKey::from_bytes(&enc.0)
+            .map_err(|_| SealError::Tampered)?;
+        let context = hpke::setup_receiver::<HpkeAead, HpkeKdf, HpkeKem>(
             &OpModeR::Base,
             &private,
             &encapped,
             HPKE_INFO,
-            wrapped,
-            aad,
         )
-        .map_err(|_| SealError::Tampered)?,
-    );
-    let bytes: [u8; 32] = opened
-        .as_slice()
-        .try_into()
         .map_err(|_| SealError::Tampered)?;
-    Ok(DataKey(Zeroizing::new(bytes)))
+        Ok(UnwrapSession { context })
+    }
+
+    /// Opens a key wrapped for `binding`.
+    pub fn unwrap(
+        &self,
+        wrapped: &[u8; WRAPPED_KEY_LEN],
+        binding: &[u8],
+    ) -> Result<DataKey, SealError> {
+        let mut kek = Zeroizing::new([0u8; 32]);
+        self.context
+            .export(binding, kek.as_mut())
+            .map_err(|_| SealError::Tampered)?;
+        let opened = Zeroizing::new(
+            ChaCha20Poly1305::new(&chacha20poly1305::Key::from(*kek))
+                .decrypt(
+                    &chacha20poly1305::Nonce::default(),
+                    Payload {
+                        msg: wrapped,
+                        aad: binding,
+                    },
+                )
+                .map_err(|_| SealError::Tampered)?,
+        );
+        let bytes: [u8; 32] = opened
+            .as_slice()
+            .try_into()
+            .map_err(|_| SealError::Tampered)?;
+        Ok(DataKey(Zeroizing::new(bytes)))
+    }
+}
+
+/// Wraps `key` to `recipient` in a session of its own. Returns HPKE's
+/// encapsulated key and the wrapped data key.
+pub fn wrap_key(
+    key: &DataKey,
+    recipient: &AgreementPublicKey,
+    binding: &[u8],
+) -> Result<(AgreementPublicKey, [u8; WRAPPED_KEY_LEN]), SealError> {
+    let session = WrapSession::new(recipient)?;
+    Ok((session.enc(), session.wrap(key, binding)))
+}
+
+/// Unwraps a data key wrapped to `secret` by [`wrap_key`] or a [`WrapSession`].
+pub fn unwrap_key(
+    secret: &AgreementSecret,
+    enc: &AgreementPublicKey,
+    wrapped: &[u8; WRAPPED_KEY_LEN],
+    binding: &[u8],
+) -> Result<DataKey, SealError> {
+    UnwrapSession::new(secret, enc)?.unwrap(wrapped, binding)
 }
 
 #[cfg(test)]
@@ -198,5 +279,36 @@ mod tests {
         let mut bad = wrapped;
         bad[5] ^= 1;
         assert!(unwrap_key(&reader, &enc, &bad, b"r1|v1|reader").is_err());
+    }
+
+    #[test]
+    fn one_session_wraps_many_keys_each_bound_to_its_record() {
+        let reader = AgreementSecret::generate();
+        let session = WrapSession::new(&reader.public_key()).unwrap();
+        let opener = UnwrapSession::new(&reader, &session.enc()).unwrap();
+        let keys: Vec<DataKey> = (0..3).map(|_| DataKey::generate()).collect();
+        let wrapped: Vec<_> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| session.wrap(k, format!("record-{i}").as_bytes()))
+            .collect();
+        for (i, (key, sealed)) in keys.iter().zip(&wrapped).enumerate() {
+            let opened = opener
+                .unwrap(sealed, format!("record-{i}").as_bytes())
+                .unwrap();
+            let content = encrypt_content(&opened, b"ad", b"x");
+            assert_eq!(
+                decrypt_content(key, b"ad", &content).unwrap().as_slice(),
+                b"x"
+            );
+            // The same wrapped key under another record's binding does not open.
+            assert!(opener
+                .unwrap(sealed, format!("record-{}", i + 1).as_bytes())
+                .is_err());
+        }
+        // Another reader cannot open the session.
+        let other = AgreementSecret::generate();
+        let stranger = UnwrapSession::new(&other, &session.enc()).unwrap();
+        assert!(stranger.unwrap(&wrapped[0], b"record-0").is_err());
     }
 }

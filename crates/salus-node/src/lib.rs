@@ -155,7 +155,7 @@ async fn serve(
     let mempool = Arc::new(Mempool::new(genesis.chain_id.clone(), config.mempool));
     let vault = Arc::new(Vault::open(
         &config.data_dir.join("vault"),
-        salus_vault::open_object_store(&config.vault_blobs)?,
+        salus_vault::BlobStore::open(&config.vault_blobs)?,
         chain.store().clone(),
         genesis.chain_id.clone(),
         config.validator_key.clone(),

@@ -265,6 +265,73 @@ async fn api_serves_proofs_and_refuses_bad_input_with_typed_json_errors() {
     )
     .await;
 
+    // Records, consent, audit and vault endpoints refuse bad input the same way.
+    let record = "00112233445566778899aabbccddeeff";
+    for (path, status, code) in [
+        (
+            "/v1/records?patient=nobody",
+            StatusCode::BAD_REQUEST,
+            "bad_account",
+        ),
+        ("/v1/records", StatusCode::BAD_REQUEST, "bad_request"),
+        ("/v1/records/zz", StatusCode::BAD_REQUEST, "bad_record"),
+        (
+            &format!("/v1/records/{record}") as &str,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            &format!("/v1/consent/readers?patient={recipient}&record={record}&category=genome"),
+            StatusCode::BAD_REQUEST,
+            "bad_category",
+        ),
+        ("/v1/audit", StatusCode::BAD_REQUEST, "bad_request"),
+    ] {
+        expect_error(get(path).await.unwrap(), status, code).await;
+    }
+    let post = |path: &str, body: Value| http.post(format!("{base}{path}")).json(&body).send();
+    expect_error(
+        post("/v1/vault/read", json!({"requests": []}))
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_batch",
+    )
+    .await;
+    expect_error(
+        post("/v1/vault/read", json!({"nope": 1})).await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "bad_request",
+    )
+    .await;
+    expect_error(
+        post("/v1/vault/replica", json!({"request": "00ff"}))
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "malformed_request",
+    )
+    .await;
+    let items: Value = post("/v1/vault/read", json!({"requests": ["zz", "00"]}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for item in items["results"].as_array().unwrap() {
+        assert_eq!(item["error"]["code"], "malformed_request", "{items}");
+    }
+    let items: Value = post(
+        "/v1/vault/records",
+        json!({"uploads": [{"request": "00", "content": "%%%"}]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(items["results"][0]["error"]["code"], "malformed_request");
+
     // The OpenAPI document describes every route.
     let doc: Value = get("/openapi.json").await.unwrap().json().await.unwrap();
     for path in [
@@ -277,6 +344,15 @@ async fn api_serves_proofs_and_refuses_bad_input_with_typed_json_errors() {
         "/v1/dids/{did}",
         "/v1/events",
         "/v1/status",
+        "/v1/records",
+        "/v1/records/{record}",
+        "/v1/consent",
+        "/v1/consent/readers",
+        "/v1/audit",
+        "/v1/vault",
+        "/v1/vault/read",
+        "/v1/vault/records",
+        "/v1/vault/replica",
         "/openapi.json",
     ] {
         assert!(doc["paths"][path].is_object(), "OpenAPI lacks {path}");

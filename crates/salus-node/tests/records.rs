@@ -324,11 +324,13 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
     let blobs = dir
         .path()
         .join("vault/blobs/records")
-        .join(lab.to_hex())
-        .join("1");
+        .join(&lab.to_hex()[..2]);
     let (path, mut bytes) = files_under(&blobs)
         .into_iter()
-        .find(|(p, _)| p.file_name().is_some_and(|n| n != "keys"))
+        .find(|(p, _)| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            name.starts_with(&format!("{lab}-1.")) && !name.ends_with(".keys")
+        })
         .expect("the lab record's ciphertext is on disk");
     bytes[40] ^= 0x55;
     std::fs::write(&path, &bytes).unwrap();

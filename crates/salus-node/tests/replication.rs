@@ -18,7 +18,7 @@ use salus_types::vault::{ReplicaRequest, RequestHeader, Signed, Want};
 use salus_types::AccountId;
 use salus_vault::{BlobConfig, Vault, VaultError};
 
-use common::{actor, contains, enroll, files_under, fixture, free_addr, spawn_with};
+use common::{actor, contains, enroll, files_under, fixture, free_addr, record_files, spawn_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vaults_replicate_verified_ciphertext_and_erasure_reaches_every_vault() {
@@ -41,7 +41,7 @@ async fn vaults_replicate_verified_ciphertext_and_erasure_reaches_every_vault() 
     let second = Arc::new(
         Vault::open(
             &second_dir,
-            salus_vault::open_object_store(&BlobConfig::Local {
+            salus_vault::BlobStore::open(&BlobConfig::Local {
                 dir: second_dir.join("blobs"),
                 fsync: false,
             })
@@ -105,13 +105,14 @@ async fn vaults_replicate_verified_ciphertext_and_erasure_reaches_every_vault() 
         &served.envelope,
         &patient.account(),
         &patient.agreement,
+        &flow.keys,
     )
     .unwrap();
     assert_eq!(plaintext.as_slice(), content.as_slice());
     assert!(
         files_under(&second_dir)
             .iter()
-            .any(|(_, bytes)| bytes == &ciphertext),
+            .any(|(_, bytes)| contains(bytes, &ciphertext)),
         "the second vault kept the replica"
     );
 
@@ -155,12 +156,9 @@ async fn vaults_replicate_verified_ciphertext_and_erasure_reaches_every_vault() 
         )
         .await
         .unwrap();
-    let source = dir
-        .path()
-        .join("node/vault/blobs/records")
-        .join(second_record.record.to_hex());
-    for (path, mut bytes) in files_under(&source) {
-        if path.file_name().is_some_and(|n| n != "keys") {
+    let first_vault = dir.path().join("node/vault/blobs");
+    for (path, mut bytes) in record_files(&first_vault, &second_record.record) {
+        if path.extension().is_some_and(|e| e != "keys") {
             bytes[30] ^= 1;
             std::fs::write(path, bytes).unwrap();
         }
@@ -171,22 +169,12 @@ async fn vaults_replicate_verified_ciphertext_and_erasure_reaches_every_vault() 
         .pop()
         .unwrap();
     assert_eq!(refused.unwrap_err(), VaultError::Unavailable);
-    assert!(files_under(
-        &second_dir
-            .join("blobs/records")
-            .join(second_record.record.to_hex())
-    )
-    .iter()
-    .all(|(path, _)| path.ends_with("keys")));
+    assert!(record_files(&second_dir, &second_record.record).is_empty());
 
     // Erasure: the chain keeps the hashes; both vaults delete everything.
     flow.erase(&mut patient, first.record).await.unwrap();
-    let held = dir
-        .path()
-        .join("node/vault/blobs/records")
-        .join(first.record.to_hex());
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !files_under(&held).is_empty() {
+    while !record_files(&first_vault, &first.record).is_empty() {
         assert!(
             Instant::now() < deadline,
             "the node's vault did not erase the record"

@@ -27,7 +27,7 @@ pub struct AccessEntry {
     pub grant: Option<u64>,
     /// The vault's clock when it decided.
     pub at_ms: u64,
-    /// The hash of the requester's signed request, which the vault keeps.
+    /// The hash of the requester's signed request.
     pub request: Hash,
 }
 

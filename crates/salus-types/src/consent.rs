@@ -15,6 +15,8 @@ pub const MAX_ACTIVE_GRANTS: u32 = 256;
 pub const MAX_GRANT_MS: u64 = 5 * 366 * 24 * 3600 * 1000;
 /// The longest break-glass window a patient may allow.
 pub const MAX_EMERGENCY_WINDOW_MS: u64 = 72 * 3600 * 1000;
+/// At most this many providers may be named as emergency responders.
+pub const MAX_RESPONDERS: usize = 16;
 
 crate::named_enum! {
     /// Why data is used (HIPAA-style purposes of use).
@@ -146,13 +148,19 @@ pub struct Delegation {
     pub expires_ms: u64,
 }
 
-/// Whether, and for how long, the patient allows break-glass access.
+/// Whether, for how long, and by whom the patient allows break-glass access.
+///
+/// Responders are the providers (an emergency department, an on-call team)
+/// who may break the glass. The patient's client wraps record keys to them in
+/// advance; vaults release those keys only while a break-glass access, opened
+/// on chain and shown to the patient, is running.
 #[derive(
     Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 pub struct EmergencyPolicy {
     pub enabled: bool,
     pub window_ms: u64,
+    pub responders: Vec<AccountId>,
 }
 
 /// An open break-glass access, as stored on chain.
@@ -185,13 +193,16 @@ pub enum ConsentAction {
     },
     /// Patient only.
     Undelegate { delegate: AccountId },
-    /// Patient or guardian: opts in to (or out of) break-glass access.
+    /// Patient or guardian: opts in to (or out of) break-glass access by the
+    /// named responders.
     SetEmergencyPolicy {
         patient: AccountId,
         enabled: bool,
         window_ms: u64,
+        responders: Vec<AccountId>,
     },
-    /// A provider opens time-limited emergency access to a patient who opted in.
+    /// A responder with an attested provider role opens time-limited emergency
+    /// access to a patient who opted in.
     BreakGlass {
         patient: AccountId,
         reason: EmergencyReason,
@@ -229,6 +240,7 @@ pub enum ConsentEvent {
         patient: AccountId,
         enabled: bool,
         window_ms: u64,
+        responders: Vec<AccountId>,
         by: AccountId,
     },
     BreakGlass {
@@ -258,7 +270,16 @@ impl ConsentEvent {
                 patient, delegate, ..
             }
             | ConsentEvent::Undelegated { patient, delegate } => vec![*patient, *delegate],
-            ConsentEvent::EmergencyPolicySet { patient, by, .. } => vec![*patient, *by],
+            ConsentEvent::EmergencyPolicySet {
+                patient,
+                by,
+                responders,
+                ..
+            } => {
+                let mut accounts = vec![*patient, *by];
+                accounts.extend(responders);
+                accounts
+            }
             ConsentEvent::BreakGlass {
                 patient, provider, ..
             } => vec![*patient, *provider],

@@ -73,6 +73,8 @@ error_codes! {
     SelfGrant = 511, "self_grant";
     BadPurpose = 512, "bad_purpose";
     BadWindow = 513, "bad_window";
+    BadResponders = 514, "bad_responders";
+    NotAResponder = 515, "not_a_responder";
     NotAVault = 601, "not_a_vault";
     BadAuditBatch = 602, "bad_audit_batch";
     AuditRecordMismatch = 603, "audit_record_mismatch";

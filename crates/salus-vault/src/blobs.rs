@@ -1,10 +1,10 @@
 //! Ciphertext and key envelopes in an object store.
 //!
-//! Layout, one folder per record so that erasure is one prefix:
-//! - `records/<record>/<version>/<ciphertext hash>`: the ciphertext, addressed
-//!   by the hash the chain anchors (written once, never changed);
-//! - `records/<record>/<version>/keys`: the version's key envelopes, one per
-//!   reader (borsh).
+//! Layout, in 256 shard folders named by a record id's first byte:
+//! - `records/<shard>/<record>-<version>.<ciphertext hash>`: the version,
+//!   addressed by the hash the chain anchors (checked before every write): its
+//!   ciphertext and the envelopes written with it ([`StoredVersion`], borsh);
+//! - `records/<shard>/<record>-<version>.keys`: envelopes added later.
 //!
 //! Only ciphertext and wrapped keys ever reach the store.
 
@@ -12,78 +12,179 @@ use std::sync::Arc;
 
 use futures::StreamExt as _;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
 use salus_types::records::RecordId;
 use salus_types::vault::KeyEnvelope;
 use salus_types::Hash;
 
-use crate::VaultError;
+use crate::{BlobConfig, VaultError};
 
 /// At most this many envelopes are kept per version (one per reader).
 pub const MAX_ENVELOPES_PER_VERSION: usize = 1_024;
+/// Envelope updates of records in different stripes run concurrently.
+const LOCK_STRIPES: usize = 64;
+
+/// A version as one object: the ciphertext first, then the envelopes written
+/// with it (one file per version keeps writes cheap on local disks).
+#[derive(Debug, Clone, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
+pub struct StoredVersion {
+    pub content: Vec<u8>,
+    pub envelopes: Vec<KeyEnvelope>,
+}
+
+impl StoredVersion {
+    /// Every envelope: those written with the version, then `added` (a later
+    /// envelope for the same reader wins).
+    pub fn with_added(mut self, added: Vec<KeyEnvelope>) -> StoredVersion {
+        for envelope in added {
+            self.envelopes.retain(|e| e.recipient != envelope.recipient);
+            self.envelopes.push(envelope);
+        }
+        self
+    }
+}
 
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
-    /// Serializes read-modify-write of envelope sets.
-    keys_lock: tokio::sync::Mutex<()>,
+    /// For a durable local store: the directory whose file system [`BlobStore::sync`]
+    /// flushes. Writes are flushed once per batch, not once per object.
+    durable_dir: Option<std::path::PathBuf>,
+    /// Serialize read-modify-write of a record's envelope sets.
+    key_locks: Vec<tokio::sync::Mutex<()>>,
 }
 
 fn storage(e: object_store::Error) -> VaultError {
     VaultError::Storage(e.to_string())
 }
 
-fn record_dir(record: &RecordId) -> Path {
-    Path::from(format!("records/{record}"))
+/// Records are spread over 256 shard folders by their first id byte, so that
+/// storing a record creates a file but never a folder.
+fn shard(record: &RecordId) -> Path {
+    Path::from(format!("records/{:02x}", record.0[0]))
 }
 
 fn content_path(record: &RecordId, version: u32, hash: &Hash) -> Path {
-    Path::from(format!("records/{record}/{version}/{hash}"))
+    Path::from(format!("{}/{record}-{version}.{hash}", shard(record)))
 }
 
 fn keys_path(record: &RecordId, version: u32) -> Path {
-    Path::from(format!("records/{record}/{version}/keys"))
+    Path::from(format!("{}/{record}-{version}.keys", shard(record)))
+}
+
+/// The record an object belongs to, from its file name.
+fn record_of(path: &Path) -> Option<RecordId> {
+    let name = path.filename()?;
+    RecordId::from_hex(name.split('-').next()?).ok()
 }
 
 impl BlobStore {
+    /// A store over any object store, made durable by the store itself.
     pub fn new(store: Arc<dyn ObjectStore>) -> BlobStore {
         BlobStore {
             store,
-            keys_lock: tokio::sync::Mutex::new(()),
+            durable_dir: None,
+            key_locks: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
     }
 
-    /// Stores a version's ciphertext. The caller has checked `hash`. Writing the
-    /// same bytes twice is harmless.
-    pub async fn put_content(
+    /// Opens the store a [`BlobConfig`] names.
+    pub fn open(config: &BlobConfig) -> Result<BlobStore, VaultError> {
+        match config {
+            BlobConfig::Local { dir, fsync } => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    VaultError::Storage(format!("cannot create {}: {e}", dir.display()))
+                })?;
+                let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
+                    .map_err(|e| VaultError::Storage(e.to_string()))?;
+                let mut blobs = BlobStore::new(Arc::new(store));
+                blobs.durable_dir = fsync.then(|| dir.clone());
+                Ok(blobs)
+            }
+            BlobConfig::S3 {
+                endpoint,
+                bucket,
+                region,
+                access_key_id,
+                secret_access_key,
+                allow_http,
+            } => {
+                let store = object_store::aws::AmazonS3Builder::new()
+                    .with_endpoint(endpoint)
+                    .with_bucket_name(bucket)
+                    .with_region(region)
+                    .with_access_key_id(access_key_id)
+                    .with_secret_access_key(secret_access_key)
+                    .with_allow_http(*allow_http)
+                    .build()
+                    .map_err(|e| VaultError::Storage(e.to_string()))?;
+                Ok(BlobStore::new(Arc::new(store)))
+            }
+        }
+    }
+
+    fn key_lock(&self, record: &RecordId) -> &tokio::sync::Mutex<()> {
+        &self.key_locks[record.0[0] as usize % LOCK_STRIPES]
+    }
+
+    /// Makes every write so far durable. One flush of the file system per
+    /// batch costs what one fsync per object would cost per object.
+    pub async fn sync(&self) -> Result<(), VaultError> {
+        let Some(dir) = self.durable_dir.clone() else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || sync_file_system(&dir))
+            .await
+            .map_err(|e| VaultError::Storage(format!("sync task failed: {e}")))?
+    }
+
+    /// Stores a version: its ciphertext and the envelopes written with it, in
+    /// one object. The caller has checked that the content hashes to `hash`.
+    /// If the version is already stored, only the envelopes are added.
+    pub async fn put_version(
         &self,
         record: &RecordId,
         version: u32,
         hash: &Hash,
-        content: Vec<u8>,
+        stored: &StoredVersion,
     ) -> Result<(), VaultError> {
         let path = content_path(record, version, hash);
-        match self
-            .store
-            .put_opts(&path, PutPayload::from(content), PutMode::Create.into())
-            .await
+        let bytes = borsh::to_vec(stored).map_err(|e| VaultError::Storage(e.to_string()))?;
         {
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
-            Err(e) => Err(storage(e)),
+            let _guard = self.key_lock(record).lock().await;
+            match self.store.head(&path).await {
+                Err(object_store::Error::NotFound { .. }) => {
+                    self.store
+                        .put(&path, PutPayload::from(bytes))
+                        .await
+                        .map_err(storage)?;
+                    return Ok(());
+                }
+                Ok(_) => {}
+                Err(e) => return Err(storage(e)),
+            }
         }
+        self.add_envelopes(record, version, &stored.envelopes).await
     }
 
-    /// The ciphertext, if this vault has it.
-    pub async fn content(
+    /// A stored version, if this vault has it.
+    pub async fn version(
         &self,
         record: &RecordId,
         version: u32,
         hash: &Hash,
-    ) -> Result<Option<Vec<u8>>, VaultError> {
-        read_optional(&*self.store, &content_path(record, version, hash)).await
+    ) -> Result<Option<StoredVersion>, VaultError> {
+        match read_optional(&*self.store, &content_path(record, version, hash)).await? {
+            Some(bytes) => borsh::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| VaultError::Storage(format!("corrupt stored version: {e}"))),
+            None => Ok(None),
+        }
     }
 
-    /// A version's key envelopes.
-    pub async fn envelopes(
+    /// Envelopes added to a version after it was stored (grants, replicas).
+    pub async fn added_envelopes(
         &self,
         record: &RecordId,
         version: u32,
@@ -106,8 +207,8 @@ impl BlobStore {
         if added.is_empty() {
             return Ok(());
         }
-        let _guard = self.keys_lock.lock().await;
-        let mut envelopes = self.envelopes(record, version).await?;
+        let _guard = self.key_lock(record).lock().await;
+        let mut envelopes = self.added_envelopes(record, version).await?;
         for envelope in added {
             envelopes.retain(|e| e.recipient != envelope.recipient);
             envelopes.push(envelope.clone());
@@ -127,12 +228,14 @@ impl BlobStore {
     /// Deletes everything this vault holds for a record. Returns how many
     /// objects were deleted.
     pub async fn erase(&self, record: &RecordId) -> Result<usize, VaultError> {
-        let _guard = self.keys_lock.lock().await;
-        let prefix = record_dir(record);
-        let mut listing = self.store.list(Some(&prefix));
+        let _guard = self.key_lock(record).lock().await;
+        let mut listing = self.store.list(Some(&shard(record)));
         let mut paths = Vec::new();
         while let Some(meta) = listing.next().await {
-            paths.push(meta.map_err(storage)?.location);
+            let path = meta.map_err(storage)?.location;
+            if record_of(&path) == Some(*record) {
+                paths.push(path);
+            }
         }
         for path in &paths {
             match self.store.delete(path).await {
@@ -143,19 +246,40 @@ impl BlobStore {
         Ok(paths.len())
     }
 
-    /// Every record this vault holds something for.
+    /// Every record this vault holds something for, in id order.
     pub async fn records(&self) -> Result<Vec<RecordId>, VaultError> {
-        let listing = self
-            .store
-            .list_with_delimiter(Some(&Path::from("records")))
-            .await
-            .map_err(storage)?;
-        Ok(listing
-            .common_prefixes
-            .iter()
-            .filter_map(|p| p.filename().and_then(|name| RecordId::from_hex(name).ok()))
-            .collect())
+        let mut listing = self.store.list(Some(&Path::from("records")));
+        let mut records = std::collections::BTreeSet::new();
+        while let Some(meta) = listing.next().await {
+            if let Some(record) = record_of(&meta.map_err(storage)?.location) {
+                records.insert(record);
+            }
+        }
+        Ok(records.into_iter().collect())
     }
+}
+
+/// Flushes the file system that holds `dir` (Linux `syncfs`; elsewhere an
+/// fsync of the directory, which is what other systems offer).
+fn sync_file_system(dir: &std::path::Path) -> Result<(), VaultError> {
+    let handle = std::fs::File::open(dir)
+        .map_err(|e| VaultError::Storage(format!("cannot open {}: {e}", dir.display())))?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: the descriptor is valid for the life of `handle`.
+        if unsafe { libc::syncfs(handle.as_raw_fd()) } != 0 {
+            return Err(VaultError::Storage(format!(
+                "cannot flush the vault's file system: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    handle
+        .sync_all()
+        .map_err(|e| VaultError::Storage(format!("cannot flush {}: {e}", dir.display())))
 }
 
 async fn read_optional(

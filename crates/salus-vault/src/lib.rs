@@ -28,7 +28,6 @@ mod write;
 use std::path::Path;
 use std::sync::Arc;
 
-use object_store::ObjectStore;
 use salus_app::auth;
 use salus_crypto::SigningKey;
 use salus_state::{Snapshot, Store};
@@ -38,7 +37,7 @@ use salus_types::vault::{Signed, VaultRequest, MAX_REQUEST_SKEW_MS};
 use salus_types::{AccountId, Hash};
 use tracing::info;
 
-use crate::blobs::BlobStore;
+pub use crate::blobs::BlobStore;
 use crate::ledger::Ledger;
 
 pub use read::Served;
@@ -148,8 +147,8 @@ impl From<salus_state::StateError> for VaultError {
 /// Where a vault keeps its blobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobConfig {
-    /// A local directory (created if missing). `fsync` makes each write durable
-    /// before it is acknowledged.
+    /// A local directory (created if missing). `fsync` makes writes durable
+    /// before they are acknowledged.
     Local {
         dir: std::path::PathBuf,
         fsync: bool,
@@ -165,40 +164,6 @@ pub enum BlobConfig {
     },
 }
 
-/// Opens the object store a [`BlobConfig`] names.
-pub fn open_object_store(config: &BlobConfig) -> Result<Arc<dyn ObjectStore>, VaultError> {
-    match config {
-        BlobConfig::Local { dir, fsync } => {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                VaultError::Storage(format!("cannot create {}: {e}", dir.display()))
-            })?;
-            let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
-                .map_err(|e| VaultError::Storage(e.to_string()))?
-                .with_fsync(*fsync);
-            Ok(Arc::new(store))
-        }
-        BlobConfig::S3 {
-            endpoint,
-            bucket,
-            region,
-            access_key_id,
-            secret_access_key,
-            allow_http,
-        } => {
-            let store = object_store::aws::AmazonS3Builder::new()
-                .with_endpoint(endpoint)
-                .with_bucket_name(bucket)
-                .with_region(region)
-                .with_access_key_id(access_key_id)
-                .with_secret_access_key(secret_access_key)
-                .with_allow_http(*allow_http)
-                .build()
-                .map_err(|e| VaultError::Storage(e.to_string()))?;
-            Ok(Arc::new(store))
-        }
-    }
-}
-
 /// A vault.
 pub struct Vault {
     chain_id: String,
@@ -212,12 +177,12 @@ pub struct Vault {
 }
 
 impl Vault {
-    /// Opens a vault whose ledger lives in `dir`, whose blobs live in `objects`,
+    /// Opens a vault whose ledger lives in `dir`, whose blobs live in `blobs`,
     /// and which decides on the finalized chain in `state`. `operator` is the
     /// vault operator's key (it signs replica requests and audit batches).
     pub fn open(
         dir: &Path,
-        objects: Arc<dyn ObjectStore>,
+        blobs: BlobStore,
         state: Store,
         chain_id: String,
         operator: SigningKey,
@@ -236,7 +201,7 @@ impl Vault {
             operator,
             account,
             state,
-            blobs: BlobStore::new(objects),
+            blobs,
             ledger,
             clock,
             http,

@@ -10,8 +10,14 @@ use salus_types::records::RecordId;
 use salus_types::vault::{KeyEnvelope, ReadRequest, Signed, Want};
 use salus_types::{AccountId, Hash};
 
+use futures::StreamExt as _;
+
+use crate::blobs::StoredVersion;
 use crate::ledger::Accepted;
 use crate::{verify_signatures, Vault, VaultError};
+
+/// Versions loaded concurrently (the object store works off-runtime).
+const PARALLEL_LOADS: usize = 16;
 
 /// A record version served to its reader.
 #[derive(Debug, Clone)]
@@ -26,6 +32,9 @@ pub struct Served {
     pub content: Option<Vec<u8>>,
     pub envelope: KeyEnvelope,
 }
+
+/// A decided request and what it gets.
+type Loaded = (Decided, Result<Served, VaultError>);
 
 /// A request that passed admission and got a consent decision.
 struct Decided {
@@ -57,16 +66,15 @@ impl Vault {
                 )))]
             }
         };
-        let mut outcomes = Vec::with_capacity(decided.len());
-        for item in decided {
-            outcomes.push(match item {
-                Ok(mut decided) => {
-                    let served = self.load(&mut decided).await;
-                    Ok((decided, served))
-                }
-                Err(e) => Err(e),
-            });
-        }
+        let outcomes: Vec<Result<Loaded, VaultError>> =
+            futures::stream::iter(decided.into_iter().map(|item| async move {
+                let mut decided = item?;
+                let served = self.load(&mut decided).await;
+                Ok((decided, served))
+            }))
+            .buffered(PARALLEL_LOADS)
+            .collect()
+            .await;
         // Log every decision durably before answering.
         let accepted: Vec<Accepted> = outcomes
             .iter()
@@ -163,60 +171,57 @@ impl Vault {
         if !entry.reason.allows() {
             return Err(VaultError::Denied(entry.reason));
         }
-        let mut envelope = self
-            .envelope(&entry.record, entry.version, &entry.requester)
-            .await?;
-        if envelope.is_none() {
+        let (record, version, hash) = (entry.record, entry.version, decided.ciphertext_hash);
+        let reader = entry.requester;
+        let mut stored = self.stored(&record, version, &hash).await?;
+        if stored.as_ref().is_none_or(|s| find(s, &reader).is_none()) {
             // A peer may hold this version, or keys wrapped after this vault
             // got its copy; failing that, the key was never shared.
-            let replicated = self
-                .replicate(&entry.record, entry.version, &decided.ciphertext_hash)
-                .await;
-            envelope = self
-                .envelope(&entry.record, entry.version, &entry.requester)
-                .await?;
-            let held = self
-                .blobs
-                .content(&entry.record, entry.version, &decided.ciphertext_hash)
-                .await?
-                .is_some();
-            if envelope.is_none() && !held {
-                // Neither this vault nor a peer has the version: that is an
-                // outage, not a consent answer.
-                return Err(replicated.err().unwrap_or(VaultError::Unavailable));
+            match self.replicate(&record, version, &hash).await {
+                Ok(()) => stored = self.stored(&record, version, &hash).await?,
+                // Neither this vault nor a peer has the version: an outage,
+                // not a consent answer.
+                Err(e) if stored.is_none() => return Err(e),
+                Err(_) => {}
             }
         }
-        let Some(envelope) = envelope else {
+        let stored = stored.ok_or(VaultError::Unavailable)?;
+        let Some(envelope) = find(&stored, &reader) else {
             entry.reason = AccessReason::KeyNotShared;
             entry.grant = None;
             return Err(VaultError::Denied(AccessReason::KeyNotShared));
         };
-        let content = match decided.want {
-            Want::Key => None,
-            Want::Record => Some(
-                self.content_or_replica(&entry.record, entry.version, &decided.ciphertext_hash)
-                    .await?,
-            ),
-        };
         Ok(Served {
-            record: entry.record,
-            version: entry.version,
+            record,
+            version,
             patient: entry.patient,
             reason: entry.reason,
             grant: entry.grant,
-            ciphertext_hash: decided.ciphertext_hash,
-            content,
+            ciphertext_hash: hash,
+            content: (decided.want == Want::Record).then_some(stored.content),
             envelope,
         })
     }
 
-    async fn envelope(
+    /// A version with every envelope this vault holds for it.
+    pub(crate) async fn stored(
         &self,
         record: &RecordId,
         version: u32,
-        reader: &AccountId,
-    ) -> Result<Option<KeyEnvelope>, VaultError> {
-        let envelopes = self.blobs.envelopes(record, version).await?;
-        Ok(envelopes.into_iter().find(|e| e.recipient == *reader))
+        hash: &Hash,
+    ) -> Result<Option<StoredVersion>, VaultError> {
+        let Some(stored) = self.blobs.version(record, version, hash).await? else {
+            return Ok(None);
+        };
+        let added = self.blobs.added_envelopes(record, version).await?;
+        Ok(Some(stored.with_added(added)))
     }
+}
+
+fn find(stored: &StoredVersion, reader: &AccountId) -> Option<KeyEnvelope> {
+    stored
+        .envelopes
+        .iter()
+        .find(|e| e.recipient == *reader)
+        .cloned()
 }

@@ -11,6 +11,7 @@ use salus_types::vault::{ciphertext_hash, KeyEnvelope, ReplicaRequest, RequestHe
 use salus_types::Hash;
 use tracing::{debug, warn};
 
+use crate::blobs::StoredVersion;
 use crate::ledger::Accepted;
 use crate::wire::{from_base64, ReplicaBody, ReplicaResponse};
 use crate::{verify_signatures, Vault, VaultError};
@@ -38,13 +39,11 @@ impl Vault {
             return Err(VaultError::Replayed);
         }
         let body = &request.body;
-        let content = self
-            .blobs
-            .content(&body.record, body.version, &content_hash)
+        let stored = self
+            .stored(&body.record, body.version, &content_hash)
             .await?
             .ok_or(VaultError::Unavailable)?;
-        let envelopes = self.blobs.envelopes(&body.record, body.version).await?;
-        Ok((content, envelopes))
+        Ok((stored.content, stored.envelopes))
     }
 
     fn check_replica(&self, request: &Signed<ReplicaRequest>) -> Result<(Hash, Hash), VaultError> {
@@ -66,20 +65,6 @@ impl Vault {
         Ok((hash, anchored.ciphertext_hash))
     }
 
-    /// The ciphertext of a version, from this vault or, failing that, from a
-    /// peer (then checked against `expected` and kept).
-    pub(crate) async fn content_or_replica(
-        &self,
-        record: &RecordId,
-        version: u32,
-        expected: &Hash,
-    ) -> Result<Vec<u8>, VaultError> {
-        if let Some(content) = self.blobs.content(record, version, expected).await? {
-            return Ok(content);
-        }
-        self.replicate(record, version, expected).await
-    }
-
     /// Fetches a version (its ciphertext and every key envelope) from the
     /// first peer whose ciphertext matches `expected`, and keeps it.
     pub(crate) async fn replicate(
@@ -87,7 +72,7 @@ impl Vault {
         record: &RecordId,
         version: u32,
         expected: &Hash,
-    ) -> Result<Vec<u8>, VaultError> {
+    ) -> Result<(), VaultError> {
         let peers: Vec<_> = {
             let snapshot = self.state.snapshot()?;
             audit::vaults(&snapshot)?
@@ -117,14 +102,14 @@ impl Vault {
                         warn!(peer = %peer.account, %record, version, "peer sent ciphertext that does not match the anchor; ignored");
                         continue;
                     }
+                    // `put_version` adds only the envelopes if the version is held.
+                    let stored = StoredVersion { content, envelopes };
                     self.blobs
-                        .put_content(record, version, expected, content.clone())
+                        .put_version(record, version, expected, &stored)
                         .await?;
-                    self.blobs
-                        .add_envelopes(record, version, &envelopes)
-                        .await?;
+                    self.blobs.sync().await?;
                     debug!(peer = %peer.account, %record, version, "replicated from a peer");
-                    return Ok(content);
+                    return Ok(());
                 }
                 Err(error) => {
                     debug!(peer = %peer.account, %record, version, %error, "peer could not supply a replica");

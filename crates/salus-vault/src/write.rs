@@ -10,8 +10,15 @@ use std::sync::Arc;
 use salus_app::{consent, identity, records};
 use salus_types::vault::{ciphertext_hash, Signed, WriteRequest, MAX_ENVELOPES};
 
+use futures::StreamExt as _;
+
+use crate::blobs::StoredVersion;
+
 use crate::ledger::Accepted;
 use crate::{verify_signatures, Vault, VaultError};
+
+/// Uploads stored concurrently (the object store works off-runtime).
+const PARALLEL_STORES: usize = 16;
 
 /// A signed write request and the ciphertext it names, if any.
 #[derive(Debug, Clone)]
@@ -56,13 +63,32 @@ impl Vault {
             Ok(flags) => flags.into_iter(),
             Err(e) => return checked.iter().map(|_| Err(e.clone())).collect(),
         };
-        let mut results = Vec::with_capacity(checked.len());
-        for (upload, check) in checked {
-            results.push(match check {
-                Err(e) => Err(e),
-                Ok(_) if replayed.next().unwrap_or(true) => Err(VaultError::Replayed),
-                Ok(_) => self.store(upload).await,
-            });
+        let admitted: Vec<(Upload, Result<(), VaultError>)> = checked
+            .into_iter()
+            .map(|(upload, check)| {
+                let verdict = match check {
+                    Err(e) => Err(e),
+                    Ok(_) if replayed.next().unwrap_or(true) => Err(VaultError::Replayed),
+                    Ok(_) => Ok(()),
+                };
+                (upload, verdict)
+            })
+            .collect();
+        let mut results: Vec<Result<Stored, VaultError>> =
+            futures::stream::iter(admitted.into_iter().map(|(upload, verdict)| async move {
+                verdict?;
+                self.store(upload).await
+            }))
+            .buffered(PARALLEL_STORES)
+            .collect()
+            .await;
+        // Acknowledge nothing until it is durable.
+        if results.iter().any(Result::is_ok) {
+            if let Err(e) = self.blobs.sync().await {
+                for result in results.iter_mut().filter(|r| r.is_ok()) {
+                    *result = Err(e.clone());
+                }
+            }
         }
         results
     }
@@ -132,22 +158,28 @@ impl Vault {
     }
 
     async fn store(&self, upload: Upload) -> Result<Stored, VaultError> {
-        let body = &upload.request.body;
-        let content_stored = match (body.content, upload.content) {
-            (Some(hash), Some(bytes)) => {
+        let body = upload.request.body;
+        let envelopes = body.envelopes.len();
+        let content_stored = body.content.is_some() && upload.content.is_some();
+        match (body.content, upload.content) {
+            (Some(hash), Some(content)) => {
+                let stored = StoredVersion {
+                    content,
+                    envelopes: body.envelopes,
+                };
                 self.blobs
-                    .put_content(&body.record, body.version, &hash, bytes)
+                    .put_version(&body.record, body.version, &hash, &stored)
                     .await?;
-                true
             }
-            _ => false,
-        };
-        self.blobs
-            .add_envelopes(&body.record, body.version, &body.envelopes)
-            .await?;
+            _ => {
+                self.blobs
+                    .add_envelopes(&body.record, body.version, &body.envelopes)
+                    .await?;
+            }
+        }
         Ok(Stored {
             content_stored,
-            envelopes: body.envelopes.len(),
+            envelopes,
         })
     }
 }

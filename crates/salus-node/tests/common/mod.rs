@@ -139,3 +139,19 @@ pub fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// The files a vault under `root` holds for `record`.
+pub fn record_files(
+    root: &std::path::Path,
+    record: &salus_types::records::RecordId,
+) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let prefix = format!("{record}-");
+    files_under(root)
+        .into_iter()
+        .filter(|(path, _)| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .collect()
+}
