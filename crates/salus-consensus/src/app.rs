@@ -63,20 +63,31 @@ async fn execute_missing(
     true
 }
 
+/// How often a leader waiting for transactions looks at the mempool.
+const CANDIDATE_POLL: Duration = Duration::from_millis(5);
+
 #[derive(Clone)]
 pub struct SalusApp {
     chain: Arc<Chain>,
     hooks: Arc<dyn Hooks>,
     /// This validator's key, written into the headers it proposes.
     proposer: PublicKey,
+    /// How long to wait for transactions before proposing an empty block.
+    empty_block_delay: Duration,
 }
 
 impl SalusApp {
-    pub fn new(chain: Arc<Chain>, hooks: Arc<dyn Hooks>, proposer: PublicKey) -> Self {
+    pub fn new(
+        chain: Arc<Chain>,
+        hooks: Arc<dyn Hooks>,
+        proposer: PublicKey,
+        empty_block_delay: Duration,
+    ) -> Self {
         SalusApp {
             chain,
             hooks,
             proposer,
+            empty_block_delay,
         }
     }
 }
@@ -98,8 +109,15 @@ impl<E: Clock + Spawner + Metrics> Application<E> for SalusApp {
         if !execute_missing(&self.chain, parent, &mut ancestry).await {
             return None;
         }
+        // An idle chain waits a little for transactions rather than finalize
+        // empty blocks back to back; a busy one proposes at once.
+        let deadline = runtime.current() + self.empty_block_delay;
+        let mut candidates = self.hooks.candidates(MAX_BLOCK_TXS);
+        while candidates.is_empty() && runtime.current() < deadline {
+            runtime.sleep(CANDIDATE_POLL).await;
+            candidates = self.hooks.candidates(MAX_BLOCK_TXS);
+        }
         let now = runtime.current().epoch_millis();
-        let candidates = self.hooks.candidates(MAX_BLOCK_TXS);
         match self
             .chain
             .propose(&parent_hash, now, self.proposer, &candidates)

@@ -54,6 +54,11 @@ pub struct Timing {
     pub timeout_retry: Duration,
     pub skip_timeout: Duration,
     pub fetch_timeout: Duration,
+    /// How long a leader with no transactions waits for some before it
+    /// proposes an empty block (well below `leader_timeout`). Without it an
+    /// idle chain finalizes hundreds of empty blocks a second, each with its
+    /// own fsyncs.
+    pub empty_block_delay: Duration,
 }
 
 impl Default for Timing {
@@ -64,6 +69,7 @@ impl Default for Timing {
             timeout_retry: Duration::from_secs(5),
             skip_timeout: Duration::from_secs(10),
             fetch_timeout: Duration::from_secs(2),
+            empty_block_delay: Duration::from_millis(250),
         }
     }
 }
@@ -234,7 +240,12 @@ where
     )
     .await;
 
-    let app = SalusApp::new(chain.clone(), hooks.clone(), proposer);
+    let app = SalusApp::new(
+        chain.clone(),
+        hooks.clone(),
+        proposer,
+        timing.empty_block_delay,
+    );
     let wrapper = Inline::new(
         context.child("application"),
         app,

@@ -169,7 +169,12 @@ fn verify_chunk(keys: &[PublicKey], messages: &[&[u8]], signatures: &[Signature]
 
 /// An x25519 secret for key agreement. Wiped on drop.
 #[derive(Clone)]
-pub struct AgreementSecret(x25519_dalek::StaticSecret);
+pub struct AgreementSecret {
+    secret: x25519_dalek::StaticSecret,
+    /// Derived once: a base-point multiplication costs more than the
+    /// symmetric work of opening a record.
+    public: AgreementPublicKey,
+}
 
 impl AgreementSecret {
     pub fn generate() -> Self {
@@ -178,15 +183,17 @@ impl AgreementSecret {
     }
 
     pub fn from_bytes(bytes: &[u8; 32]) -> Self {
-        AgreementSecret(x25519_dalek::StaticSecret::from(*bytes))
+        let secret = x25519_dalek::StaticSecret::from(*bytes);
+        let public = AgreementPublicKey(x25519_dalek::PublicKey::from(&secret).to_bytes());
+        AgreementSecret { secret, public }
     }
 
     pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(self.0.to_bytes())
+        Zeroizing::new(self.secret.to_bytes())
     }
 
     pub fn public_key(&self) -> AgreementPublicKey {
-        AgreementPublicKey(x25519_dalek::PublicKey::from(&self.0).to_bytes())
+        self.public
     }
 }
 
@@ -249,9 +256,9 @@ mod tests {
         let a = AgreementSecret::generate();
         let b = AgreementSecret::generate();
         let ab =
-            a.0.diffie_hellman(&x25519_dalek::PublicKey::from(b.public_key().0));
+            a.secret.diffie_hellman(&x25519_dalek::PublicKey::from(b.public_key().0));
         let ba =
-            b.0.diffie_hellman(&x25519_dalek::PublicKey::from(a.public_key().0));
+            b.secret.diffie_hellman(&x25519_dalek::PublicKey::from(a.public_key().0));
         assert_eq!(ab.as_bytes(), ba.as_bytes());
     }
 }

@@ -151,5 +151,6 @@ pub fn dev_timing() -> Timing {
         timeout_retry: Duration::from_millis(2000),
         skip_timeout: Duration::from_millis(4000),
         fetch_timeout: Duration::from_millis(1000),
+        empty_block_delay: Duration::from_millis(150),
     }
 }

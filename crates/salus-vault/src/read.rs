@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use salus_app::consent::{decide, Access};
+use salus_crypto::AgreementPublicKey;
 use salus_types::audit::AccessEntry;
 use salus_types::consent::AccessReason;
 use salus_types::records::RecordId;
@@ -43,6 +44,9 @@ struct Decided {
     want: Want,
     entry: AccessEntry,
     ciphertext_hash: Hash,
+    /// The reader's current agreement key: an envelope wrapped to it needs
+    /// no look at envelopes added later.
+    reader_key: Option<AgreementPublicKey>,
 }
 
 impl Vault {
@@ -145,11 +149,14 @@ impl Vault {
         };
         let ciphertext_hash = salus_app::records::version(snapshot, &body.record, version)?
             .map_or(Hash::ZERO, |v| v.ciphertext_hash);
+        let reader_key =
+            salus_app::identity::did_record(snapshot, &requester)?.map(|d| d.agreement_key);
         Ok(Decided {
             request,
             issued_ms: body.header.issued_ms,
             want: body.want,
             ciphertext_hash,
+            reader_key,
             entry: AccessEntry {
                 record: body.record,
                 version,
@@ -173,7 +180,15 @@ impl Vault {
         }
         let (record, version, hash) = (entry.record, entry.version, decided.ciphertext_hash);
         let reader = entry.requester;
-        let mut stored = self.stored(&record, version, &hash).await?;
+        let mut stored = self.blobs.version(&record, version, &hash).await?;
+        let current = stored
+            .as_ref()
+            .and_then(|s| find(s, &reader))
+            .is_some_and(|e| Some(e.recipient_key) == decided.reader_key);
+        if stored.is_some() && !current {
+            let added = self.blobs.added_envelopes(&record, version).await?;
+            stored = stored.map(|s| s.with_added(added));
+        }
         if stored.as_ref().is_none_or(|s| find(s, &reader).is_none()) {
             // A peer may hold this version, or keys wrapped after this vault
             // got its copy; failing that, the key was never shared.
