@@ -74,6 +74,14 @@ pub struct DevArgs {
     pub http: SocketAddr,
     #[arg(long, default_value = "127.0.0.1:26656")]
     pub p2p: SocketAddr,
+    /// Keep vault blobs in this S3-compatible endpoint instead of the data
+    /// directory (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+    #[arg(long, requires = "vault_s3_bucket")]
+    pub vault_s3_endpoint: Option<String>,
+    #[arg(long, requires = "vault_s3_endpoint")]
+    pub vault_s3_bucket: Option<String>,
+    #[arg(long, default_value = "us-east-1")]
+    pub vault_s3_region: String,
 }
 
 #[derive(Subcommand, Debug)]

@@ -56,10 +56,23 @@ pub fn run(ctx: &Context, args: DevArgs) -> Result<()> {
         args.http,
         ctx.keys.path().display()
     );
-    let config = NodeConfig {
+    let mut config = NodeConfig {
         http_listen: args.http,
         ..NodeConfig::single_validator(args.data_dir, chain.genesis, chain.validator, args.p2p)
     };
+    if let (Some(endpoint), Some(bucket)) = (args.vault_s3_endpoint, args.vault_s3_bucket) {
+        let credential = |name: &str| {
+            std::env::var(name).with_context(|| format!("{name} must be set for an S3 vault"))
+        };
+        config.vault_blobs = salus_vault::BlobConfig::S3 {
+            allow_http: endpoint.starts_with("http://"),
+            endpoint,
+            bucket,
+            region: args.vault_s3_region,
+            access_key_id: credential("AWS_ACCESS_KEY_ID")?,
+            secret_access_key: credential("AWS_SECRET_ACCESS_KEY")?,
+        };
+    }
     let shutdown = Box::pin(async {
         let _ = tokio::signal::ctrl_c().await;
     });

@@ -255,10 +255,12 @@ mod tests {
     fn agreement_keys_agree() {
         let a = AgreementSecret::generate();
         let b = AgreementSecret::generate();
-        let ab =
-            a.secret.diffie_hellman(&x25519_dalek::PublicKey::from(b.public_key().0));
-        let ba =
-            b.secret.diffie_hellman(&x25519_dalek::PublicKey::from(a.public_key().0));
+        let ab = a
+            .secret
+            .diffie_hellman(&x25519_dalek::PublicKey::from(b.public_key().0));
+        let ba = b
+            .secret
+            .diffie_hellman(&x25519_dalek::PublicKey::from(a.public_key().0));
         assert_eq!(ab.as_bytes(), ba.as_bytes());
     }
 }
