@@ -20,7 +20,6 @@ use salus_types::records::{Category, RecordId};
 use salus_types::{AccountId, ErrorCode};
 
 use crate::context::{key, read, reject, write, Events, ExecResult, Module, TxContext};
-use crate::genesis::GenesisError;
 use crate::{identity, records};
 
 pub const PREFIX: &str = "consent";
@@ -331,10 +330,6 @@ impl Module for Consent {
     const PREFIX: &'static str = PREFIX;
     type Action = ConsentAction;
     type Genesis = ();
-
-    fn init_genesis(_: &mut Overlay<'_>, _: &()) -> Result<(), GenesisError> {
-        Ok(())
-    }
 
     fn execute(
         ctx: &TxContext<'_>,

@@ -31,7 +31,12 @@ pub trait Module {
     type Action;
     type Genesis;
 
-    fn init_genesis(state: &mut Overlay<'_>, genesis: &Self::Genesis) -> Result<(), GenesisError>;
+    /// Writes the module's initial state. Modules without a genesis section
+    /// start empty.
+    fn init_genesis(state: &mut Overlay<'_>, genesis: &Self::Genesis) -> Result<(), GenesisError> {
+        let _ = (state, genesis);
+        Ok(())
+    }
 
     /// Runs one action. A rule violation is `ExecError::Rejected` (the whole
     /// transaction rolls back); a storage fault is `ExecError::State`.

@@ -14,7 +14,6 @@ use salus_types::{AccountId, ErrorCode};
 
 use crate::consent;
 use crate::context::{key, read, reject, write, Events, ExecResult, Module, TxContext};
-use crate::genesis::GenesisError;
 use crate::identity;
 
 pub const PREFIX: &str = "records";
@@ -99,10 +98,6 @@ impl Module for Records {
     const PREFIX: &'static str = PREFIX;
     type Action = RecordAction;
     type Genesis = ();
-
-    fn init_genesis(_: &mut Overlay<'_>, _: &()) -> Result<(), GenesisError> {
-        Ok(())
-    }
 
     fn execute(
         ctx: &TxContext<'_>,

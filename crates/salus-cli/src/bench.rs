@@ -65,6 +65,50 @@ async fn check_batch(response: Result<reqwest::Response, reqwest::Error>) -> Res
     Ok(())
 }
 
+/// A dev node for a benchmark, its client, its finality notices, and a
+/// one-thread runtime for the benchmark's own client work.
+pub struct BenchNode {
+    pub node: salus_node::SpawnedNode,
+    pub client: Client,
+    pub finalized: tokio::sync::broadcast::Receiver<Arc<salus_node::FinalizedNotice>>,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl BenchNode {
+    /// Starts a node in `dir` whose mempool holds `mempool_limit` transactions.
+    pub fn start(
+        dir: &std::path::Path,
+        genesis: salus_types::Genesis,
+        validator: &SigningKey,
+        mempool_limit: usize,
+    ) -> Result<BenchNode> {
+        let node = salus_node::spawn(NodeConfig {
+            mempool: MempoolLimits {
+                max_txs: mempool_limit,
+                max_per_sender: mempool_limit,
+            },
+            ..NodeConfig::single_validator(
+                dir.to_path_buf(),
+                genesis,
+                validator.clone(),
+                free_port()?,
+            )
+        })?;
+        let client = Client::new(format!("http://{}", node.handle.http_addr));
+        let finalized = node.handle.finalized.subscribe();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        Ok(BenchNode {
+            node,
+            client,
+            finalized,
+            runtime,
+        })
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -133,25 +177,13 @@ pub fn tps(ctx: &Context, args: TpsArgs) -> Result<()> {
 
     // Start over in a fresh directory with the funded genesis.
     let dir = tempfile::tempdir()?;
-    let p2p = free_port()?;
-    let node = salus_node::spawn(NodeConfig {
-        mempool: MempoolLimits {
-            max_txs: args.txs.max(1),
-            max_per_sender: args.txs.max(1),
-        },
-        ..NodeConfig::single_validator(
-            dir.path().to_path_buf(),
-            genesis,
-            base.validator.clone(),
-            p2p,
-        )
-    })?;
-    let client = Client::new(format!("http://{}", node.handle.http_addr));
-    let mut finalized = node.handle.finalized.subscribe();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
+    let limit = args.txs.max(1);
+    let BenchNode {
+        node,
+        client,
+        mut finalized,
+        runtime,
+    } = BenchNode::start(dir.path(), genesis, &base.validator, limit)?;
     let total = txs.len();
     let result = runtime.block_on(async move {
         let submitted: Arc<std::sync::Mutex<HashMap<Hash, Instant>>> = Default::default();

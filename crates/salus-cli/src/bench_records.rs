@@ -19,8 +19,7 @@ use salus_client::records::{
 use salus_client::{actions, Client, Signer};
 use salus_crypto::{AgreementSecret, SigningKey};
 use salus_node::config::dev_chain;
-use salus_node::mempool::MempoolLimits;
-use salus_node::{FinalizedNotice, NodeConfig};
+use salus_node::FinalizedNotice;
 use salus_types::consent::{ConsentAction, Purpose, Scope};
 use salus_types::identity::Role;
 use salus_types::records::{Category, RecordId};
@@ -30,8 +29,7 @@ use salus_vault::wire::{from_base64, ItemResult, ServedRecord};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use crate::bench::machine;
-use crate::demo::free_port;
+use crate::bench::{machine, BenchNode};
 use crate::dev::{now_ms, DEV_PASSPHRASE};
 use crate::output::Context;
 
@@ -215,24 +213,12 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
     let dir = tempfile::tempdir()?;
     let chain = dev_chain(dir.path(), DEV_PASSPHRASE.as_bytes(), None, now_ms())?;
     let chain_id = chain.genesis.chain_id.clone();
-    let node = salus_node::spawn(NodeConfig {
-        mempool: MempoolLimits {
-            max_txs: 200_000,
-            max_per_sender: 100_000,
-        },
-        ..NodeConfig::single_validator(
-            dir.path().to_path_buf(),
-            chain.genesis.clone(),
-            chain.validator.clone(),
-            free_port()?,
-        )
-    })?;
-    let client = Client::new(format!("http://{}", node.handle.http_addr));
-    let mut finalized = node.handle.finalized.subscribe();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
+    let BenchNode {
+        node,
+        client,
+        mut finalized,
+        runtime,
+    } = BenchNode::start(dir.path(), chain.genesis.clone(), &chain.validator, 200_000)?;
     let result = runtime.block_on(async {
         let mut authority = Signer::new(chain_id.clone(), chain.authority.signing.clone(), 0);
         let (mut hospital, mut patient, mut specialist) = (

@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{contains, free_port, start_dev_logged, Env, PASSPHRASE};
+use common::{free_port, start_dev_logged, Env, PASSPHRASE};
+use salus_testkit::{contains, files_under};
 
 #[test]
 fn records_consent_and_audit_through_the_cli() {
@@ -47,10 +48,9 @@ fn records_consent_and_audit_through_the_cli() {
             "provider",
         ]);
     }
-    let record_file = format!(
-        "{}/../../testdata/fhir/Observation-f001.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let record_file = salus_testkit::fixture_path("Observation-f001.json")
+        .display()
+        .to_string();
     let plaintext = std::fs::read(&record_file).unwrap();
 
     // A hospital writes an encrypted FHIR record for the patient.
@@ -246,7 +246,7 @@ fn records_consent_and_audit_through_the_cli() {
                 "plaintext in a CLI error: {error}"
             );
         }
-        for (path, bytes) in common::files_under(&dir.path().join("node")) {
+        for (path, bytes) in files_under(&dir.path().join("node")) {
             assert!(!contains(&bytes, marker), "plaintext in {}", path.display());
         }
     }

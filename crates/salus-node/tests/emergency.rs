@@ -6,12 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use salus_client::record_flow::{FlowError, RecordFlow};
-use salus_client::{Client, Signer};
+use salus_client::record_flow::FlowError;
 use salus_types::consent::{EmergencyReason, Purpose};
 use salus_types::identity::Role;
 
-use common::{actor, enroll, fixture, spawn_with, TestClock};
+use common::{fixture, Scene};
 
 const HOUR: u64 = 3_600_000;
 
@@ -25,27 +24,11 @@ fn code<T>(result: Result<T, FlowError>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn break_glass_is_opt_in_time_limited_and_shown_to_the_patient() {
-    let dir = tempfile::tempdir().unwrap();
-    let time = TestClock::default();
-    let (node, chain) = spawn_with(dir.path(), |config| config.vault_clock = time.clock());
-    let client = Client::new(format!("http://{}", node.handle.http_addr));
-    let chain_id = chain.genesis.chain_id.clone();
-    let mut authority = Signer::new(chain_id.clone(), chain.authority.signing.clone(), 0);
-    let [mut hospital, mut patient, mut responder, mut other_doctor] =
-        [0; 4].map(|_| actor(&chain_id));
-    enroll(
-        &client,
-        &mut authority,
-        &mut [
-            (&mut hospital, Some(Role::Provider)),
-            (&mut patient, None),
-            (&mut responder, Some(Role::Provider)),
-            (&mut other_doctor, Some(Role::Provider)),
-        ],
-    )
-    .await;
-    let mut flow = RecordFlow::connect(&client).await.unwrap();
-    flow.clock = time.clock();
+    let provider = Some(Role::Provider);
+    let (scene, parties) = Scene::start([provider, None, provider, provider]).await;
+    let (client, time) = (&scene.client, &scene.time);
+    let flow = scene.flow().await;
+    let [mut hospital, mut patient, mut responder, mut other_doctor] = parties;
     let allergy = fixture("AllergyIntolerance-example.json");
     let record = flow
         .put(&mut hospital, patient.account(), None, None, &allergy)
@@ -124,5 +107,5 @@ async fn break_glass_is_opt_in_time_limited_and_shown_to_the_patient() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    node.stop().unwrap();
+    scene.node.stop().unwrap();
 }

@@ -6,9 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use salus_client::record_flow::{Actor, FlowError, RecordFlow};
+use salus_client::record_flow::{Actor, FlowError};
 use salus_client::records::{read_request, RecordError};
-use salus_client::{Client, Signer};
+use salus_client::Client;
 use salus_state::StateScan;
 use salus_types::consent::{ConsentAction, Purpose, Scope};
 use salus_types::identity::Role;
@@ -17,7 +17,7 @@ use salus_types::vault::{RequestHeader, Signed, Want, WriteRequest};
 use salus_types::{AccountId, Action};
 use serde_json::Value;
 
-use common::{actor, contains, enroll, files_under, fixture, spawn_with, TestClock};
+use common::{contains, files_under, fixture, Scene, TestClock};
 
 const HOUR: u64 = 3_600_000;
 
@@ -49,27 +49,11 @@ async fn wait_for_audit(client: &Client, expected_entries: u64, patient: &Accoun
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_are_sealed_shared_revoked_denied_and_audited() {
-    let dir = tempfile::tempdir().unwrap();
-    let time = TestClock::default();
-    let (node, chain) = spawn_with(dir.path(), |config| config.vault_clock = time.clock());
-    let client = Client::new(format!("http://{}", node.handle.http_addr));
-    let chain_id = chain.genesis.chain_id.clone();
-    let mut authority = Signer::new(chain_id.clone(), chain.authority.signing.clone(), 0);
-    let [mut hospital, mut patient, mut specialist, mut stranger] =
-        [0; 4].map(|_| actor(&chain_id));
-    enroll(
-        &client,
-        &mut authority,
-        &mut [
-            (&mut hospital, Some(Role::Provider)),
-            (&mut patient, Some(Role::Patient)),
-            (&mut specialist, Some(Role::Provider)),
-            (&mut stranger, None),
-        ],
-    )
-    .await;
-    let mut flow = RecordFlow::connect(&client).await.unwrap();
-    flow.clock = time.clock();
+    let provider = Some(Role::Provider);
+    let (scene, parties) = Scene::start([provider, Some(Role::Patient), provider, None]).await;
+    let (dir, client, chain_id, time) = (&scene.dir, &scene.client, &scene.chain_id, &scene.time);
+    let flow = scene.flow().await;
+    let [mut hospital, mut patient, specialist, stranger] = parties;
     let glucose = fixture("Observation-f001.json");
 
     // A hospital writes an encrypted lab record for the patient.
@@ -403,7 +387,7 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
         b"Fluvax",
         b"15074-8",
     ];
-    let snapshot = node.handle.chain.store().snapshot().unwrap();
+    let snapshot = scene.node.handle.chain.store().snapshot().unwrap();
     let state = snapshot.scan_prefix(b"", None, usize::MAX).unwrap();
     assert!(state.len() > 20);
     let tip = snapshot.height().unwrap();
@@ -447,7 +431,7 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
             assert!(!contains(bytes, marker), "plaintext in {}", path.display());
         }
     }
-    node.stop().unwrap();
+    scene.node.stop().unwrap();
 }
 
 /// The vault clock the test moves (requests must be fresh by it).

@@ -83,27 +83,6 @@ impl StateRead for BTreeMap<Vec<u8>, Vec<u8>> {
     }
 }
 
-impl StateScan for BTreeMap<Vec<u8>, Vec<u8>> {
-    fn scan_prefix(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<Entry>, StateError> {
-        use std::ops::Bound;
-        let start = match after {
-            Some(a) => Bound::Excluded(a.to_vec()),
-            None => Bound::Included(prefix.to_vec()),
-        };
-        Ok(self
-            .range((start, Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .take(limit)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! Helpers shared by the tests that run a node in-process.
 #![allow(dead_code)]
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,10 +21,7 @@ pub fn now_ms() -> u64 {
 }
 
 pub fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    SocketAddr::from(([127, 0, 0, 1], salus_testkit::free_port()))
 }
 
 /// A wall clock that tests can move forward.
@@ -109,36 +106,8 @@ pub async fn enroll(
     }
 }
 
-/// A FHIR fixture from `testdata/fhir`.
-pub fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/../../testdata/fhir/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// Every file under `dir`, with its bytes.
-pub fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(next) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&next) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                out.push((path, bytes));
-            }
-        }
-    }
-    out
-}
-
-/// Whether `needle` occurs in `haystack`.
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
+#[allow(unused_imports)]
+pub use salus_testkit::{contains, files_under, fixture};
 
 /// The files a vault under `root` holds for `record`.
 pub fn record_files(
@@ -154,4 +123,47 @@ pub fn record_files(
                 .is_some_and(|n| n.starts_with(&prefix))
         })
         .collect()
+}
+
+/// A node on a dev chain whose vault runs on a clock the test moves, with a
+/// client.
+pub struct Scene {
+    pub dir: tempfile::TempDir,
+    pub node: SpawnedNode,
+    pub client: Client,
+    pub chain_id: String,
+    pub time: TestClock,
+}
+
+impl Scene {
+    /// Starts the node and enrolls four parties with the given roles.
+    pub async fn start(roles: [Option<Role>; 4]) -> (Scene, [Actor; 4]) {
+        let dir = tempfile::tempdir().unwrap();
+        let time = TestClock::default();
+        let (node, chain) = spawn_with(dir.path(), |config| config.vault_clock = time.clock());
+        let client = Client::new(format!("http://{}", node.handle.http_addr));
+        let chain_id = chain.genesis.chain_id.clone();
+        let mut authority = Signer::new(chain_id.clone(), chain.authority.signing.clone(), 0);
+        let mut parties = [0; 4].map(|_| actor(&chain_id));
+        let [a, b, c, d] = &mut parties;
+        let mut enrolled = [(a, roles[0]), (b, roles[1]), (c, roles[2]), (d, roles[3])];
+        enroll(&client, &mut authority, &mut enrolled).await;
+        let scene = Scene {
+            dir,
+            node,
+            client,
+            chain_id,
+            time,
+        };
+        (scene, parties)
+    }
+
+    /// Record operations on the vault's clock.
+    pub async fn flow(&self) -> salus_client::record_flow::RecordFlow<'_> {
+        let mut flow = salus_client::record_flow::RecordFlow::connect(&self.client)
+            .await
+            .unwrap();
+        flow.clock = self.time.clock();
+        flow
+    }
 }

@@ -1,0 +1,64 @@
+//! Helpers shared by Salus's integration tests.
+
+use std::path::{Path, PathBuf};
+
+/// A free loopback port (released for the caller to bind).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("the loopback interface has a free port")
+        .port()
+}
+
+/// The path of a FHIR fixture in `testdata/fhir`.
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/fhir")
+        .join(name)
+}
+
+/// The bytes of a FHIR fixture in `testdata/fhir`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = fixture_path(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every file under `dir`, with its bytes.
+pub fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&next) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.push((path, bytes));
+            }
+        }
+    }
+    out
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_needles_and_fixtures() {
+        assert!(contains(b"abc glucose def", b"glucose"));
+        assert!(!contains(b"abc", b"abcd"));
+        assert!(!contains(b"abc", b""));
+        assert!(fixture("Observation-f001.json").starts_with(b"{"));
+        let dir = fixture_path("").canonicalize().unwrap();
+        assert!(files_under(&dir).len() >= 6);
+    }
+}
