@@ -24,6 +24,12 @@ pub fn head_key(patient: &AccountId) -> Vec<u8> {
     key(PREFIX, "head", &patient.0)
 }
 
+/// Marks a request as logged, so that a batch submitted twice (after a
+/// crash, or a resubmission that raced its own inclusion) logs it once.
+fn logged_key(request: &salus_types::Hash) -> Vec<u8> {
+    key(PREFIX, "req", &request.0)
+}
+
 /// The endpoint of a genesis vault operator, if `account` is one.
 pub fn vault_endpoint(
     state: &dyn StateRead,
@@ -104,6 +110,10 @@ impl Module for Audit {
                     );
                 }
                 for entry in entries {
+                    if state.get(&logged_key(&entry.request))?.is_some() {
+                        continue;
+                    }
+                    write(state, logged_key(&entry.request), &());
                     // A vault may only log accesses to records that exist, under
                     // their real patient: it cannot plant entries in anyone's log.
                     let owner = records::head(state, &entry.record)?.map(|h| h.patient);

@@ -12,8 +12,8 @@
 use salus_state::{Overlay, StateError, StateRead, StateScan};
 use salus_types::consent::{
     AccessReason, ConsentAction, ConsentEvent, DelegateKind, Delegation, EmergencyAccess,
-    EmergencyPolicy, Grant, Purpose, Scope, MAX_ACTIVE_GRANTS, MAX_EMERGENCY_WINDOW_MS,
-    MAX_GRANT_MS, MAX_RESPONDERS, MAX_SCOPE_ITEMS,
+    EmergencyPolicy, Grant, Purpose, ReaderBasis, Scope, MAX_ACTIVE_GRANTS,
+    MAX_EMERGENCY_WINDOW_MS, MAX_GRANT_MS, MAX_RESPONDERS, MAX_SCOPE_ITEMS,
 };
 use salus_types::identity::Role;
 use salus_types::records::{Category, RecordId};
@@ -198,22 +198,28 @@ pub fn delegations<S: StateScan>(
 /// Who, besides the patient and the author, must receive a wrapped key for a
 /// record so that consent that already covers it works at once: guardians,
 /// emergency responders (while the patient opts in), and grantees with a
-/// running grant whose scope covers it. Sorted, no repeats.
+/// running grant whose scope covers it; each with the basis a writer can
+/// check. Sorted by account, one basis per account.
 pub fn recipients<S: StateScan>(
     state: &S,
     patient: &AccountId,
     record: &RecordId,
     category: Category,
     now_ms: u64,
-) -> Result<Vec<AccountId>, StateError> {
-    let mut out: Vec<AccountId> = delegations(state, patient, now_ms)?
+) -> Result<Vec<(AccountId, ReaderBasis)>, StateError> {
+    let mut out: Vec<(AccountId, ReaderBasis)> = delegations(state, patient, now_ms)?
         .into_iter()
         .filter(|(_, d)| d.kind == DelegateKind::Guardian)
-        .map(|(account, _)| account)
+        .map(|(account, _)| (account, ReaderBasis::Guardian))
         .collect();
     let policy = emergency_policy(state, patient)?;
     if policy.enabled {
-        out.extend(policy.responders);
+        out.extend(
+            policy
+                .responders
+                .into_iter()
+                .map(|a| (a, ReaderBasis::Responder)),
+        );
     }
     let mut after = None;
     loop {
@@ -223,11 +229,12 @@ pub fn recipients<S: StateScan>(
         out.extend(
             page.iter()
                 .filter(|g| g.is_active(now_ms) && g.scope.covers(record, category))
-                .map(|g| g.grantee),
+                .map(|g| (g.grantee, ReaderBasis::Grant(g.id))),
         );
     }
-    out.sort();
-    out.dedup();
+    // Stable: for an account named twice, the first basis found stays.
+    out.sort_by_key(|(account, _)| *account);
+    out.dedup_by_key(|(account, _)| *account);
     Ok(out)
 }
 
@@ -284,9 +291,13 @@ pub fn decide<S: StateScan>(
     }
     if purpose == Purpose::Emergency {
         let open = emergency_access(state, &head.patient, requester)?;
+        // The access ends early if the responder lost its provider role or
+        // the patient has since opted out or dropped this responder.
         let still_provider = identity::role(state, requester, Role::Provider)?.is_some();
+        let policy = emergency_policy(state, &head.patient)?;
+        let still_allowed = policy.enabled && policy.responders.contains(requester);
         return Ok(match open {
-            Some(access) if now_ms < access.expires_ms && still_provider => {
+            Some(access) if now_ms < access.expires_ms && still_provider && still_allowed => {
                 decided(AccessReason::Emergency, None)
             }
             Some(_) => decided(AccessReason::Expired, None),
@@ -351,6 +362,13 @@ impl Module for Consent {
                 identity::require_live(state, grantee)?;
                 if grantee == patient {
                     return reject(ErrorCode::SelfGrant, "a patient needs no grant to itself");
+                }
+                if *grantee == me {
+                    // A proxy manages consent; it must not use that to read.
+                    return reject(
+                        ErrorCode::SelfGrant,
+                        "a delegate cannot grant itself access",
+                    );
                 }
                 if *purpose == Purpose::Emergency {
                     return reject(

@@ -235,6 +235,19 @@ fn next_head(
             format!("record {record} is erased"),
         );
     }
+    // Later versions come from the patient, a guardian, or the provider who
+    // created the record, never from any provider at all.
+    let creator = self::version(state, record, 1)?
+        .ok_or_else(|| StateError::Corrupt(format!("record {record} lacks version 1")))?
+        .author;
+    if ctx.signer != creator
+        && !consent::is_patient_or_guardian(state, &head.patient, &ctx.signer, ctx.timestamp_ms)?
+    {
+        return reject(
+            ErrorCode::NotRecordWriter,
+            "only the patient, a guardian or the record's creator may add a version",
+        );
+    }
     if head.category != category {
         return reject(
             ErrorCode::CategoryMismatch,

@@ -8,7 +8,7 @@ use salus_app::consent::{self, Access};
 use salus_app::{audit, records, Chain};
 use salus_types::audit::{AccessEntry, AuditAction, AuditGenesis, AuditHead, VaultOperator};
 use salus_types::consent::{
-    AccessReason, ConsentAction, DelegateKind, EmergencyReason, Purpose, Scope,
+    AccessReason, ConsentAction, DelegateKind, EmergencyReason, Purpose, ReaderBasis, Scope,
 };
 use salus_types::identity::{IdentityAction, IdentityGenesis, Role, RoleAuthority};
 use salus_types::records::{Category, RecordAction, RecordId};
@@ -161,7 +161,7 @@ fn cast() -> (Net, [User; 6]) {
 
 #[test]
 fn anchors_form_a_version_chain_that_only_the_patient_or_a_provider_extends() {
-    let (net, [_, _, mut hospital, mut patient, _, mut stranger]) = cast();
+    let (net, [_, _, mut hospital, mut patient, mut specialist, mut stranger]) = cast();
     let (patient_id, stranger_id) = (patient.id, stranger.id);
     let record = RecordId([1; 16]);
     let lab = Category::Laboratory;
@@ -219,6 +219,18 @@ fn anchors_form_a_version_chain_that_only_the_patient_or_a_provider_extends() {
             ErrorCode::CategoryMismatch,
             ErrorCode::PatientMismatch,
         ]
+    );
+    // Another provider may start records for the patient, but not extend this one.
+    assert_eq!(
+        net.codes(&[anchor(
+            &mut specialist,
+            record,
+            patient_id,
+            lab,
+            2,
+            Some(v1.digest(&record))
+        )]),
+        vec![ErrorCode::NotRecordWriter]
     );
     // The patient may extend its own record; the chain links versions by digest.
     assert_eq!(
@@ -393,7 +405,10 @@ fn every_access_decision_names_its_reason() {
         t,
     )
     .unwrap();
-    assert_eq!(lab_readers, vec![specialist.id]);
+    assert_eq!(
+        lab_readers,
+        vec![(specialist.id, ReaderBasis::Grant(grant))]
+    );
     assert!(consent::recipients(
         &snapshot,
         &patient.id,
@@ -529,6 +544,7 @@ fn every_access_decision_names_its_reason() {
     ]);
     assert_eq!(codes, vec![ErrorCode::Ok, ErrorCode::Ok]);
     let t = net.now();
+    let proxy_id = proxy.id;
     let codes = net.codes(&[
         grant_tx(
             &mut proxy,
@@ -540,8 +556,22 @@ fn every_access_decision_names_its_reason() {
         proxy.tx(vec![Action::Records(RecordAction::Erase {
             record: imaging_record,
         })]),
+        grant_tx(
+            &mut proxy,
+            proxy_id,
+            Scope::All,
+            Purpose::Treatment,
+            t + HOUR,
+        ),
     ]);
-    assert_eq!(codes, vec![ErrorCode::Ok, ErrorCode::NotPatientOrGuardian]);
+    assert_eq!(
+        codes,
+        vec![
+            ErrorCode::Ok,
+            ErrorCode::NotPatientOrGuardian,
+            ErrorCode::SelfGrant
+        ]
+    );
     assert_eq!(
         net.reason(&stranger, imaging_record, Purpose::Payment, net.now()),
         Grant
@@ -565,10 +595,12 @@ fn every_access_decision_names_its_reason() {
     .unwrap();
     let mut expected = vec![guardian.id, stranger.id];
     expected.sort();
+    let accounts: Vec<AccountId> = readers.iter().map(|(a, _)| *a).collect();
     assert_eq!(
-        readers, expected,
+        accounts, expected,
         "guardians and covering grantees receive keys"
     );
+    assert!(readers.contains(&(guardian.id, ReaderBasis::Guardian)));
     drop(snapshot);
     let codes = net.codes(&[consent(
         &mut patient,
@@ -642,7 +674,7 @@ fn every_access_decision_names_its_reason() {
     )
     .unwrap();
     assert!(
-        readers.contains(&specialist.id),
+        readers.contains(&(specialist.id, ReaderBasis::Responder)),
         "responders receive keys in advance"
     );
     drop(snapshot);
@@ -670,6 +702,23 @@ fn every_access_decision_names_its_reason() {
             t + 4 * HOUR
         ),
         Expired
+    );
+    // Opting out ends an open access at once, and opting back in restores it.
+    let opt = |enabled: bool, responders: Vec<AccountId>| ConsentAction::SetEmergencyPolicy {
+        patient: pid,
+        enabled,
+        window_ms: if enabled { 4 * HOUR } else { 0 },
+        responders,
+    };
+    net.block(&[consent(&mut patient, opt(false, vec![]))]);
+    assert_eq!(
+        net.reason(&specialist, imaging_record, Purpose::Emergency, net.now()),
+        Expired
+    );
+    net.block(&[consent(&mut patient, opt(true, vec![specialist.id]))]);
+    assert_eq!(
+        net.reason(&specialist, imaging_record, Purpose::Emergency, net.now()),
+        Emergency
     );
     // A provider whose role is revoked loses emergency access at once.
     let codes = net.codes(&[
@@ -757,6 +806,16 @@ fn only_vaults_log_accesses_and_only_for_real_records() {
         assert_eq!(accesses, 2);
     }
     assert_eq!(audit::vaults(&snapshot).unwrap()[0].account, vault.id);
+    drop(snapshot);
+    // A batch submitted again (after a crash, say) logs nothing twice.
+    let codes = net.codes(&[batch(
+        &mut vault,
+        vec![entry(patient.id, 2), entry(patient.id, 3)],
+    )]);
+    assert_eq!(codes, vec![ErrorCode::Ok]);
+    let snapshot = net.chain.store().snapshot().unwrap();
+    let head = audit::head(&snapshot, &patient.id).unwrap();
+    assert_eq!(head, expected.append(&vault.id, &entry(patient.id, 3)));
 }
 
 #[test]

@@ -9,10 +9,11 @@
 //! check on finalized state, the durable audit entry, the fetch, and on the
 //! client the key unwrap, the hash check and the decryption.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context as _, Result};
+use salus_client::record_flow::Actor;
 use salus_client::records::{
     open_version, read_request, seal_version, KeyCache, Reader, SealedVersion,
 };
@@ -50,24 +51,10 @@ pub struct RecordsArgs {
 const WRITE_BATCH_BYTES: usize = 8 << 20;
 const MAX_BATCH: usize = 500;
 
-struct Party {
-    signer: Signer,
-    agreement: AgreementSecret,
-}
-
-impl Party {
-    fn new(chain_id: &str) -> Party {
-        Party {
-            signer: Signer::new(chain_id, SigningKey::generate(), 0),
-            agreement: AgreementSecret::generate(),
-        }
-    }
-
-    fn reader(&self) -> Reader {
-        Reader {
-            account: self.signer.account,
-            key: self.agreement.public_key(),
-        }
+fn party(chain_id: &str) -> Actor {
+    Actor {
+        signer: Signer::new(chain_id, SigningKey::generate(), 0),
+        agreement: AgreementSecret::generate(),
     }
 }
 
@@ -118,14 +105,14 @@ async fn wait_final(
 fn ok<T>(results: Vec<ItemResult<T>>) -> Result<Vec<T>> {
     results
         .into_iter()
-        .map(|r| match (r.ok, r.error) {
-            (Some(value), _) => Ok(value),
-            (None, Some(e)) => anyhow::bail!(
-                "the vault refused a benchmark item ({}): {}",
-                e.code,
-                e.message
-            ),
-            (None, None) => anyhow::bail!("the vault sent an empty result"),
+        .map(|r| {
+            r.into_result().map_err(|e| {
+                anyhow::anyhow!(
+                    "the vault refused a benchmark item ({}): {}",
+                    e.code,
+                    e.message
+                )
+            })
         })
         .collect()
 }
@@ -163,10 +150,12 @@ fn seal_all(
     })
 }
 
-/// Opens served versions on every core; returns how many opened to the expected size.
+/// Opens served versions on every core, each checked against the hash the
+/// writer anchored; returns how many opened to the expected size.
 fn open_all(
     answers: Vec<ServedRecord>,
-    reader: &Party,
+    anchored: &BTreeMap<RecordId, Hash>,
+    reader: &Actor,
     keys: &KeyCache,
     expected: usize,
 ) -> Result<usize> {
@@ -179,14 +168,14 @@ fn open_all(
                 scope.spawn(move || -> Result<usize> {
                     for served in chunk {
                         let record = RecordId::from_hex(&served.record)?;
-                        let anchored = Hash::from_hex(&served.ciphertext_hash)?;
+                        let anchored = anchored.get(&record).context("a record nobody wrote")?;
                         let ciphertext =
                             from_base64(served.content.as_deref().context("no content served")?)?;
                         let plaintext = open_version(
                             &record,
                             served.version,
                             &ciphertext,
-                            &anchored,
+                            anchored,
                             &served.envelope,
                             &reader.signer.account,
                             &reader.agreement,
@@ -221,11 +210,8 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
     } = BenchNode::start(dir.path(), chain.genesis.clone(), &chain.validator, 200_000)?;
     let result = runtime.block_on(async {
         let mut authority = Signer::new(chain_id.clone(), chain.authority.signing.clone(), 0);
-        let (mut hospital, mut patient, mut specialist) = (
-            Party::new(&chain_id),
-            Party::new(&chain_id),
-            Party::new(&chain_id),
-        );
+        let (mut hospital, mut patient, mut specialist) =
+            (party(&chain_id), party(&chain_id), party(&chain_id));
         for party in [&mut hospital, &mut patient, &mut specialist] {
             let tx = party.signer.sign(vec![actions::register_did(
                 party.agreement.public_key(),
@@ -258,7 +244,7 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
         let (keys, reader_keys) = (KeyCache::default(), KeyCache::default());
         let content = report_of_size(size);
         let batch = (WRITE_BATCH_BYTES / size).clamp(1, MAX_BATCH);
-        let header = |party: &Party| {
+        let header = |party: &Actor| {
             RequestHeader::new(
                 &chain_id,
                 vault,
@@ -316,6 +302,7 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
         let write_elapsed = start.elapsed();
 
         // Reads: a grantee's authorized reads, decrypted on the client.
+        let anchors: BTreeMap<RecordId, Hash> = records.iter().copied().collect();
         let reads = count * reads_per_record;
         let start = Instant::now();
         let mut done = 0usize;
@@ -341,7 +328,7 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
             let answers = ok(client.vault_read(&requests).await?)?;
             read_phases[0] += phase.elapsed();
             let phase = Instant::now();
-            done += open_all(answers, &specialist, &reader_keys, content.len())?;
+            done += open_all(answers, &anchors, &specialist, &reader_keys, content.len())?;
             read_phases[1] += phase.elapsed();
         }
         let read_elapsed = start.elapsed();

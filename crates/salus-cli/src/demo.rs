@@ -437,7 +437,7 @@ async fn records_tour(
             };
             lines.push(format!(
                 "{who}: {} ({reason})",
-                if ["owner", "grant", "author", "guardian", "emergency"].contains(&reason) {
+                if crate::records::allows(reason) {
                     "allowed"
                 } else {
                     "denied"

@@ -235,20 +235,27 @@ pub fn consent(ctx: &Context, command: ConsentCommand) -> Result<()> {
     })
 }
 
+/// Whether an access reason, as named in JSON, allowed the access.
+pub fn allows(reason: &str) -> bool {
+    reason
+        .parse::<salus_types::consent::AccessReason>()
+        .is_ok_and(|r| r.allows())
+}
+
 /// One line of the audit trail, in plain words.
 fn describe(entry: &Value) -> String {
     let at_height = entry["height"].as_u64().unwrap_or(0);
     let event = &entry["event"]["event"];
     let short = |v: &Value| {
         v.as_str()
-            .map(|s| format!("{}…", &s[..s.len().min(8)]))
+            .map(|s| format!("{}…", s.chars().take(8).collect::<String>()))
             .unwrap_or_default()
     };
     match (entry["event"]["module"].as_str(), event["type"].as_str()) {
         (Some("audit"), _) => {
             let access = &event["entry"];
             let reason = access["reason"].as_str().unwrap_or("?");
-            let allowed = ["owner", "guardian", "author", "grant", "emergency"].contains(&reason);
+            let allowed = allows(reason);
             format!(
                 "{}  {} read record {} v{} for {}: {} ({reason})",
                 access["at_ms"].as_u64().map(when).unwrap_or_default(),

@@ -3,9 +3,12 @@
 //! state, not taken on the node's word: the anchor a reader decrypts against
 //! and the agreement key a grantee receives both come with Merkle proofs.
 
-use salus_app::{identity, records as record_keys};
+use salus_app::{consent as consent_keys, identity, records as record_keys};
 use salus_crypto::AgreementSecret;
-use salus_types::consent::{ConsentAction, ConsentEvent, Purpose, Scope};
+use salus_types::consent::{
+    ConsentAction, ConsentEvent, DelegateKind, Delegation, EmergencyPolicy, Grant, Purpose,
+    ReaderBasis, Scope,
+};
 use salus_types::identity::DidRecord;
 use salus_types::records::{Category, RecordHead, RecordId, RecordVersion};
 use salus_types::vault::{RequestHeader, Signed, Want, WriteRequest};
@@ -18,6 +21,9 @@ use crate::records::{
     open_version, read_request, rewrap, seal_version, KeyCache, Reader, RecordError,
 };
 use crate::{Client, ClientError, Signer, TxOutcome};
+
+/// Uploads of an anchored version tried before giving up.
+const UPLOAD_ATTEMPTS: u64 = 3;
 
 /// A party that acts on records: its transaction signer and its agreement
 /// secret (to open keys wrapped to it).
@@ -82,14 +88,10 @@ pub struct RecordFlow<'a> {
 }
 
 fn item<T>(result: ItemResult<T>) -> Result<T, FlowError> {
-    match (result.ok, result.error) {
-        (Some(value), _) => Ok(value),
-        (None, Some(e)) => Err(FlowError::Vault {
-            code: e.code,
-            message: e.message,
-        }),
-        (None, None) => Err(FlowError::Invalid("the vault sent an empty result".into())),
-    }
+    result.into_result().map_err(|e| FlowError::Vault {
+        code: e.code,
+        message: e.message,
+    })
 }
 
 async fn submit(
@@ -169,6 +171,75 @@ impl RecordFlow<'_> {
         }
     }
 
+    /// The readers the node names for a new version, each checked against
+    /// proven state: its agreement key, and the consent that makes it a
+    /// reader. A node cannot slip in a reader of its own; it could only leave
+    /// one out, which costs that reader access, not anyone's privacy.
+    pub async fn verified_readers(
+        &self,
+        patient: &AccountId,
+        record: &RecordId,
+        category: Category,
+    ) -> Result<Vec<Reader>, FlowError> {
+        let claimed = self.client.readers(patient, record, category).await?;
+        let mut readers = Vec::with_capacity(claimed.len());
+        for (reader, basis) in claimed {
+            let proven = self.reader_of(&reader.account).await?;
+            let unjustified = || {
+                FlowError::Invalid(format!(
+                    "the node named {} as a reader without a consent that proves it",
+                    reader.account.did()
+                ))
+            };
+            if proven.key != reader.key {
+                return Err(unjustified());
+            }
+            let justified = match basis {
+                ReaderBasis::Patient => reader.account == *patient,
+                ReaderBasis::Guardian => {
+                    let key = consent_keys::delegate_key(patient, &reader.account);
+                    let proof = self.client.proven(&key, None).await?;
+                    let now = proof.header.timestamp_ms;
+                    proof
+                        .decode::<Delegation>()?
+                        .is_some_and(|d| d.kind == DelegateKind::Guardian && now < d.expires_ms)
+                }
+                ReaderBasis::Responder => {
+                    let proof = self
+                        .client
+                        .proven(&consent_keys::policy_key(patient), None)
+                        .await?;
+                    proof
+                        .decode::<EmergencyPolicy>()?
+                        .is_some_and(|p| p.enabled && p.responders.contains(&reader.account))
+                }
+                ReaderBasis::Grant(id) => {
+                    let proof = self
+                        .client
+                        .proven(&consent_keys::grant_key(id), None)
+                        .await?;
+                    let now = proof.header.timestamp_ms;
+                    proof.decode::<Grant>()?.is_some_and(|g| {
+                        g.patient == *patient
+                            && g.grantee == reader.account
+                            && g.is_active(now)
+                            && g.scope.covers(record, category)
+                    })
+                }
+            };
+            if !justified {
+                return Err(unjustified());
+            }
+            readers.push(proven);
+        }
+        if !readers.iter().any(|r| r.account == *patient) {
+            return Err(FlowError::Invalid(
+                "the patient must be a reader of its own record".into(),
+            ));
+        }
+        Ok(readers)
+    }
+
     /// Writes FHIR `content` as a new record for `patient` (or as the next
     /// version of `existing`): checks it, seals it to every reader consent
     /// names, anchors it, waits for finality and uploads it to the vault.
@@ -207,7 +278,7 @@ impl RecordFlow<'_> {
                 )
             }
         };
-        let mut readers = self.client.readers(&patient, &record, category).await?;
+        let mut readers = self.verified_readers(&patient, &record, category).await?;
         readers.push(author.reader());
         let sealed = seal_version(record, version, content, &readers, &self.keys)
             .map_err(RecordError::from)?;
@@ -217,13 +288,29 @@ impl RecordFlow<'_> {
             sealed.anchor(patient, category, previous),
         )
         .await?;
-        let upload = sealed.upload(self.header(author), &author.signer.key);
-        let results = self
-            .client
-            .vault_write(&[(upload, Some(&sealed.ciphertext))])
-            .await?;
-        for result in results {
-            item(result)?;
+        // The anchor is final: the version is unreadable until its ciphertext
+        // is stored, so a failed upload is retried (with fresh request
+        // headers) before the error is reported.
+        let mut attempt = 0;
+        loop {
+            let upload = sealed.upload(self.header(author), &author.signer.key);
+            let stored = match self
+                .client
+                .vault_write(&[(upload, Some(&sealed.ciphertext))])
+                .await
+            {
+                Ok(mut results) => results
+                    .pop()
+                    .map(item)
+                    .unwrap_or_else(|| Err(FlowError::Invalid("the vault sent no result".into()))),
+                Err(e) => Err(e.into()),
+            };
+            attempt += 1;
+            match stored {
+                Ok(_) => break,
+                Err(e) if attempt >= UPLOAD_ATTEMPTS => return Err(e),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await,
+            }
         }
         Ok(Written {
             record,
@@ -250,6 +337,22 @@ impl RecordFlow<'_> {
             Want::Record,
         );
         let served = self.read_one(request).await?;
+        let wanted = match version {
+            Some(number) => number,
+            // "Latest" means the chain's latest, not whatever the vault says.
+            None => {
+                self.head(&record)
+                    .await?
+                    .ok_or_else(|| FlowError::Invalid(format!("record {record} is unknown")))?
+                    .latest_version
+            }
+        };
+        if served.version != wanted {
+            return Err(FlowError::Invalid(format!(
+                "asked for version {wanted}, the vault served {}",
+                served.version
+            )));
+        }
         let anchored = self
             .anchored(&record, served.version)
             .await?
@@ -290,15 +393,19 @@ impl RecordFlow<'_> {
         item(result)
     }
 
-    /// Wraps the keys of `versions` (which `owner` can open) to `grantee`,
-    /// without touching the content. Returns how many versions were shared.
+    /// Wraps the keys of `versions` (which `owner` can open) to `grantees`,
+    /// without touching the content: one key read per version, whatever the
+    /// number of grantees. Returns how many versions were shared.
     pub async fn share(
         &self,
         owner: &Actor,
-        grantee: &AccountId,
+        grantees: &[AccountId],
         versions: &[(RecordId, u32)],
     ) -> Result<usize, FlowError> {
-        let reader = self.reader_of(grantee).await?;
+        let mut readers = Vec::with_capacity(grantees.len());
+        for grantee in grantees {
+            readers.push(self.reader_of(grantee).await?);
+        }
         for (record, version) in versions {
             let request = read_request(
                 self.header(owner),
@@ -315,7 +422,7 @@ impl RecordFlow<'_> {
                 *version,
                 &owner.signer.account,
                 &owner.agreement,
-                &[reader],
+                &readers,
                 &self.keys,
             )?;
             let write = Signed::sign(
@@ -364,7 +471,7 @@ impl RecordFlow<'_> {
             })
             .ok_or_else(|| FlowError::Invalid("the grant's receipt names no grant".into()))?;
         let covered = self.covered_versions(&me, &scope).await?;
-        let shared = self.share(patient, &grantee, &covered).await?;
+        let shared = self.share(patient, &[grantee], &covered).await?;
         Ok((grant, shared))
     }
 
@@ -413,9 +520,7 @@ impl RecordFlow<'_> {
         });
         submit(self.client, &mut patient.signer, action).await?;
         let covered = self.covered_versions(&me, &Scope::All).await?;
-        for responder in &responders {
-            self.share(patient, responder, &covered).await?;
-        }
+        self.share(patient, &responders, &covered).await?;
         Ok(covered.len())
     }
 

@@ -1,5 +1,6 @@
 //! The client side of the records, consent, audit and vault endpoints.
 
+use salus_types::consent::ReaderBasis;
 use salus_types::records::{Category, RecordId};
 use salus_types::vault::{ReadRequest, Signed, WriteRequest};
 use salus_types::AccountId;
@@ -52,14 +53,14 @@ impl Client {
         Ok(response.results)
     }
 
-    /// Who must be able to read a new record of `patient` in `category`: the
-    /// patient, guardians and grantees whose running grants cover it.
+    /// Who the node says must be able to read a new record of `patient` in
+    /// `category`, and why. Unchecked: `RecordFlow` checks each with proofs.
     pub async fn readers(
         &self,
         patient: &AccountId,
         record: &RecordId,
         category: Category,
-    ) -> Result<Vec<Reader>, ClientError> {
+    ) -> Result<Vec<(Reader, ReaderBasis)>, ClientError> {
         let value = self
             .get_json(&format!(
                 "/v1/consent/readers?patient={patient}&record={record}&category={category}"
@@ -92,7 +93,7 @@ impl Client {
     }
 }
 
-fn parse_readers(value: &Value) -> Result<Vec<Reader>, ClientError> {
+fn parse_readers(value: &Value) -> Result<Vec<(Reader, ReaderBasis)>, ClientError> {
     let bad = || ClientError::Decode("malformed reader list".into());
     value
         .as_array()
@@ -107,7 +108,9 @@ fn parse_readers(value: &Value) -> Result<Vec<Reader>, ClientError> {
                 .as_str()
                 .and_then(|s| salus_crypto::AgreementPublicKey::from_hex(s).ok())
                 .ok_or_else(bad)?;
-            Ok(Reader { account, key })
+            let basis: ReaderBasis =
+                serde_json::from_value(r["basis"].clone()).map_err(|_| bad())?;
+            Ok((Reader { account, key }, basis))
         })
         .collect()
 }

@@ -5,7 +5,7 @@
 //! key is then wrapped to each reader with HPKE (RFC 9180, base mode,
 //! DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305): the reader's
 //! HPKE context exports a key for the data key's binding (record, version,
-//! reader), which seals the data key with ChaCha20-Poly1305. A context may wrap
+//! reader) and a random salt, which seals the data key with ChaCha20-Poly1305. A context may wrap
 //! many keys ([`WrapSession`]), so one X25519 encapsulation serves a whole
 //! batch. Callers pass a binding that names the record, its version and, for a
 //! wrapped key, the reader, so a ciphertext or a wrapped key moved to another
@@ -26,8 +26,25 @@ type HpkeAead = hpke::aead::ChaCha20Poly1305;
 const HPKE_INFO: &[u8] = b"salus/data-key/v1";
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
-/// A wrapped data key: the sealed 32 key bytes and the AEAD tag.
-pub const WRAPPED_KEY_LEN: usize = 32 + TAG_LEN;
+const SALT_LEN: usize = 16;
+/// A wrapped data key: a random salt, the sealed 32 key bytes and the AEAD tag.
+pub const WRAPPED_KEY_LEN: usize = SALT_LEN + 32 + TAG_LEN;
+
+/// The key-encryption key a context exports for one wrap. The random salt
+/// makes it unique per wrap, so the fixed nonce is never used twice under one
+/// key, even if a binding is wrapped again with another data key.
+fn exported_key(
+    export: impl FnOnce(&[u8], &mut [u8]) -> Result<(), hpke::HpkeError>,
+    binding: &[u8],
+    salt: &[u8],
+) -> Result<ChaCha20Poly1305, SealError> {
+    let mut context = Vec::with_capacity(binding.len() + salt.len());
+    context.extend_from_slice(binding);
+    context.extend_from_slice(salt);
+    let mut kek = Zeroizing::new([0u8; 32]);
+    export(&context, kek.as_mut()).map_err(|_| SealError::Tampered)?;
+    Ok(ChaCha20Poly1305::new(&chacha20poly1305::Key::from(*kek)))
+}
 
 /// Why sealed data did not open. Deliberately vague: the caller learns that it
 /// failed, never which byte was wrong.
@@ -133,13 +150,12 @@ impl WrapSession {
         self.enc
     }
 
-    /// Wraps `key` under the secret exported for `binding`.
+    /// Wraps `key` under a secret exported for `binding` and a fresh salt.
     pub fn wrap(&self, key: &DataKey, binding: &[u8]) -> [u8; WRAPPED_KEY_LEN] {
-        let mut kek = Zeroizing::new([0u8; 32]);
-        self.context
-            .export(binding, kek.as_mut())
+        let salt: [u8; SALT_LEN] = random_bytes();
+        let cipher = exported_key(|c, out| self.context.export(c, out), binding, &salt)
             .expect("a 32-byte export is within HKDF-SHA256's limit");
-        let sealed = ChaCha20Poly1305::new(&chacha20poly1305::Key::from(*kek))
+        let sealed = cipher
             .encrypt(
                 &chacha20poly1305::Nonce::default(),
                 Payload {
@@ -148,10 +164,10 @@ impl WrapSession {
                 },
             )
             .expect("sealing 32 bytes cannot fail");
-        sealed
-            .as_slice()
-            .try_into()
-            .expect("a sealed 32-byte key is 48 bytes")
+        let mut out = [0u8; WRAPPED_KEY_LEN];
+        out[..SALT_LEN].copy_from_slice(&salt);
+        out[SALT_LEN..].copy_from_slice(&sealed);
+        out
     }
 }
 
@@ -185,16 +201,14 @@ impl UnwrapSession {
         wrapped: &[u8; WRAPPED_KEY_LEN],
         binding: &[u8],
     ) -> Result<DataKey, SealError> {
-        let mut kek = Zeroizing::new([0u8; 32]);
-        self.context
-            .export(binding, kek.as_mut())
-            .map_err(|_| SealError::Tampered)?;
+        let (salt, sealed) = wrapped.split_at(SALT_LEN);
+        let cipher = exported_key(|c, out| self.context.export(c, out), binding, salt)?;
         let opened = Zeroizing::new(
-            ChaCha20Poly1305::new(&chacha20poly1305::Key::from(*kek))
+            cipher
                 .decrypt(
                     &chacha20poly1305::Nonce::default(),
                     Payload {
-                        msg: wrapped,
+                        msg: sealed,
                         aad: binding,
                     },
                 )
@@ -279,6 +293,9 @@ mod tests {
         let mut bad = wrapped;
         bad[5] ^= 1;
         assert!(unwrap_key(&reader, &enc, &bad, b"r1|v1|reader").is_err());
+        let mut bad = wrapped;
+        bad[40] ^= 1;
+        assert!(unwrap_key(&reader, &enc, &bad, b"r1|v1|reader").is_err());
     }
 
     #[test]
@@ -306,6 +323,9 @@ mod tests {
                 .unwrap(sealed, format!("record-{}", i + 1).as_bytes())
                 .is_err());
         }
+        // Wrapping the same binding again, even with another key, never repeats.
+        let again = session.wrap(&keys[0], b"record-0");
+        assert_ne!(again, wrapped[0], "a fresh salt each time");
         // Another reader cannot open the session.
         let other = AgreementSecret::generate();
         let stranger = UnwrapSession::new(&other, &session.enc()).unwrap();

@@ -3,8 +3,9 @@
 //!
 //! Entries leave the vault's ledger only once a transaction carrying them is
 //! final, so a crash or a dropped transaction delays entries but never loses
-//! them. A few transactions are kept in flight (consecutive nonces) so the log
-//! keeps up with a busy vault.
+//! them; an entry submitted twice is logged once (the chain remembers each
+//! request hash). A few transactions are kept in flight (consecutive nonces)
+//! so the log keeps up with a busy vault.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,6 +81,7 @@ fn step(
             None => break,
         }
     }
+    let snapshot = chain.store().snapshot().map_err(|e| e.to_string())?;
     let account = auth::account(&snapshot, &vault.account()).map_err(|e| e.to_string())?;
     while in_flight.len() < MAX_IN_FLIGHT {
         // In-flight batches hold consecutive runs of the queue, in order.

@@ -95,7 +95,7 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
     );
 
     // The patient grants the specialist lab results for treatment; keys are re-wrapped.
-    let now = flow_now(&client).await;
+    let now = flow_now(client).await;
     let (grant, shared) = flow
         .grant(
             &mut patient,
@@ -173,7 +173,7 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
     );
 
     // A grant without the keys re-wrapped: allowed by consent, but no key to serve.
-    let t = flow_now(&client).await;
+    let t = flow_now(client).await;
     let action = Action::Consent(ConsentAction::Grant {
         patient: patient.account(),
         grantee: stranger.account(),
@@ -211,7 +211,7 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
 
     // Requests that are forged, replayed, stale, misaddressed or for nothing.
     let header = |who: &Actor, vault: AccountId, issued_ms: u64| {
-        RequestHeader::new(&chain_id, vault, who.account(), &who.signer.key, issued_ms)
+        RequestHeader::new(chain_id, vault, who.account(), &who.signer.key, issued_ms)
     };
     let request = |who: &Actor, vault, issued, record| {
         read_request(
@@ -229,13 +229,15 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
             .map(|r| r.error.map_or("ok".to_owned(), |e| e.code))
             .collect::<Vec<_>>()
     };
-    let mut forged = request(&patient, flow.vault, now_ms(&time), lab);
+    let mut forged = request(&patient, flow.vault, now_ms(time), lab);
     forged.body.purpose = Purpose::Research;
-    let good = request(&patient, flow.vault, now_ms(&time), lab);
-    let stale = request(&patient, flow.vault, now_ms(&time) - 10 * 60_000, lab);
-    let elsewhere = request(&patient, AccountId([7; 20]), now_ms(&time), lab);
-    let nothing = request(&patient, flow.vault, now_ms(&time), RecordId([9; 16]));
+    let good = request(&patient, flow.vault, now_ms(time), lab);
+    let stale = request(&patient, flow.vault, now_ms(time) - 10 * 60_000, lab);
+    let elsewhere = request(&patient, AccountId([7; 20]), now_ms(time), lab);
+    let nothing = request(&patient, flow.vault, now_ms(time), RecordId([9; 16]));
     let impostor = Signed::sign(good.body.clone(), &stranger.signer.key);
+    let ghost = common::actor(chain_id);
+    let unregistered = request(&ghost, flow.vault, now_ms(time), lab);
     let codes = code_of(
         client
             .vault_read(&[
@@ -246,6 +248,7 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
                 elsewhere,
                 nothing,
                 impostor,
+                unregistered,
             ])
             .await
             .unwrap(),
@@ -259,7 +262,8 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
             "stale_request",
             "wrong_vault",
             "unknown_record",
-            "bad_signature"
+            "bad_signature",
+            "unknown_signer"
         ]
     );
     assert_eq!(
@@ -271,7 +275,7 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
     let upload = |who: &Actor, content: Option<salus_types::Hash>| {
         Signed::sign(
             WriteRequest {
-                header: header(who, flow.vault, now_ms(&time)),
+                header: header(who, flow.vault, now_ms(time)),
                 record: lab,
                 version: 1,
                 content,
@@ -324,7 +328,7 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
     ));
 
     // The patient's audit trail shows every decided access, allowed or denied.
-    let audit = wait_for_audit(&client, 15, &patient.account()).await;
+    let audit = wait_for_audit(client, 15, &patient.account()).await;
     let entries = audit["entries"].as_array().unwrap();
     let accesses: Vec<(String, String, String)> = entries
         .iter()
@@ -367,16 +371,32 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
         accesses.len(),
         "the hash-chained log counts exactly the accesses listed"
     );
+    // Paging back three at a time visits every entry once, in the same order.
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/v1/audit?patient={}&limit=3", patient.account());
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&before={c}"));
+        }
+        let page = client.get_json(&path).await.unwrap();
+        paged.extend(page["entries"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(&paged, entries, "paging loses or repeats nothing");
     let consent_changes: Vec<&str> = entries
         .iter()
         .filter(|e| e["event"]["module"] == "consent")
         .map(|e| e["event"]["event"]["type"].as_str().unwrap())
         .collect();
     assert!(consent_changes.contains(&"granted") && consent_changes.contains(&"revoked"));
-    // Unauthenticated attempts (forged, impostor) never reach anyone's log.
+    // Unauthenticated attempts (forged, impostor, unregistered) reach no log.
     assert!(!accesses
         .iter()
-        .any(|(who, _, _)| who == &AccountId([0; 20]).to_hex()));
+        .any(|(who, _, _)| who == &ghost.account().to_hex()));
 
     // No plaintext anywhere: chain state, blocks and receipts, vault storage,
     // the node's files, and the error bodies above.

@@ -66,6 +66,55 @@ fn event_key(account: &AccountId, height: u64, tx: u32, event: u32) -> [u8; 36] 
     key
 }
 
+/// A position in an account's events, for paging back: listing continues
+/// strictly before it. A bare height `h` stands for `h.0.0`: everything
+/// below height `h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventCursor {
+    pub height: u64,
+    pub tx_index: u32,
+    pub event_index: u32,
+}
+
+impl EventCursor {
+    /// The cursor after which the next page of `record` starts.
+    pub fn of(record: &EventRecord) -> EventCursor {
+        EventCursor {
+            height: record.height,
+            tx_index: record.tx_index,
+            event_index: record.event_index,
+        }
+    }
+}
+
+impl std::fmt::Display for EventCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.height, self.tx_index, self.event_index)
+    }
+}
+
+impl std::str::FromStr for EventCursor {
+    type Err = String;
+    /// `height` or `height.tx.event`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{text}` is not a cursor (a height, or height.tx.event)");
+        let mut parts = text.split('.');
+        let height = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        let (tx_index, event_index) = match (parts.next(), parts.next(), parts.next()) {
+            (None, None, None) => (0, 0),
+            (Some(t), Some(e), None) => {
+                (t.parse().map_err(|_| bad())?, e.parse().map_err(|_| bad())?)
+            }
+            _ => return Err(bad()),
+        };
+        Ok(EventCursor {
+            height,
+            tx_index,
+            event_index,
+        })
+    }
+}
+
 /// Where an event sits in the chain.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EventRecord {
@@ -116,7 +165,7 @@ impl Snapshot {
     pub fn events_for_account(
         &self,
         account: &AccountId,
-        before: Option<u64>,
+        before: Option<EventCursor>,
         limit: usize,
     ) -> Result<Vec<EventRecord>, StateError> {
         self.events_for_account_matching(account, before, limit, |_| true)
@@ -126,22 +175,30 @@ impl Snapshot {
     pub fn events_for_account_matching(
         &self,
         account: &AccountId,
-        before: Option<u64>,
+        before: Option<EventCursor>,
         limit: usize,
         keep: impl Fn(&Event) -> bool,
     ) -> Result<Vec<EventRecord>, StateError> {
+        use std::ops::Bound;
         let table = self.txn().open_table(ACCOUNT_EVENTS)?;
         let low = event_key(account, 0, 0, 0);
         let high = match before {
-            Some(0) => return Ok(Vec::new()),
-            Some(h) => event_key(account, h - 1, u32::MAX, u32::MAX),
-            None => event_key(account, u64::MAX, u32::MAX, u32::MAX),
+            Some(c) => Bound::Excluded(event_key(account, c.height, c.tx_index, c.event_index)),
+            None => Bound::Included(event_key(account, u64::MAX, u32::MAX, u32::MAX)),
+        };
+        let high = match &high {
+            Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+            Bound::Included(k) => Bound::Included(k.as_slice()),
+            Bound::Unbounded => Bound::Unbounded,
         };
         let mut out = Vec::new();
         // Consecutive events often share a receipt (an audit batch holds
         // hundreds): decode each receipt once.
         let mut cached: Option<((u64, u32), Receipt)> = None;
-        for entry in table.range(low.as_slice()..=high.as_slice())?.rev() {
+        for entry in table
+            .range::<&[u8]>((Bound::Included(low.as_slice()), high))?
+            .rev()
+        {
             if out.len() >= limit {
                 break;
             }

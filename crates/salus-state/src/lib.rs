@@ -20,7 +20,7 @@ mod overlay;
 mod proof;
 mod store;
 
-pub use archive::EventRecord;
+pub use archive::{EventCursor, EventRecord};
 pub use overlay::{Entry, Overlay, StateRead, StateScan, WriteSet};
 pub use proof::{key_hash, verify_proof, StateProof};
 pub use store::{LayeredView, Pending, Snapshot, Store};

@@ -76,6 +76,17 @@ impl AccessReason {
     }
 }
 
+/// Why a reader must receive a record's key, so that a writer can check the
+/// claim against proven state instead of taking a node's word for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "grant", rename_all = "snake_case")]
+pub enum ReaderBasis {
+    Patient,
+    Guardian,
+    Responder,
+    Grant(u64),
+}
+
 /// What a grant covers.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type", content = "items", rename_all = "snake_case")]

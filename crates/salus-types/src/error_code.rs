@@ -60,6 +60,7 @@ error_codes! {
     PatientMismatch = 408, "patient_mismatch";
     BadRecordSize = 409, "bad_record_size";
     NotPatientOrGuardian = 410, "not_patient_or_guardian";
+    NotRecordWriter = 411, "not_record_writer";
     NotPatientOrDelegate = 501, "not_patient_or_delegate";
     GrantNotFound = 502, "grant_not_found";
     GrantRevoked = 503, "grant_revoked";

@@ -29,9 +29,10 @@ salus_crypto::hex_bytes_newtype!(
 );
 
 salus_crypto::hex_bytes_newtype!(
-    /// A data key sealed with HPKE: 32 key bytes and a 16-byte tag.
+    /// A data key wrapped to one reader: a 16-byte salt, the 32 sealed key
+    /// bytes and a 16-byte tag (see `salus_crypto::seal`).
     WrappedKey,
-    48
+    64
 );
 
 /// What every vault request starts with.

@@ -15,7 +15,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
 use salus_types::records::RecordId;
 use salus_types::vault::KeyEnvelope;
-use salus_types::Hash;
+use salus_types::{AccountId, Hash};
 
 use crate::{BlobConfig, VaultError};
 
@@ -223,6 +223,32 @@ impl BlobStore {
             .await
             .map_err(storage)?;
         Ok(())
+    }
+
+    /// Adds envelopes only for readers the version has no envelope for yet
+    /// (neither written with it nor added since): replicas never replace keys.
+    pub async fn add_missing_envelopes(
+        &self,
+        record: &RecordId,
+        version: u32,
+        hash: &Hash,
+        offered: &[KeyEnvelope],
+    ) -> Result<(), VaultError> {
+        let mut held: Vec<AccountId> = self
+            .added_envelopes(record, version)
+            .await?
+            .iter()
+            .map(|e| e.recipient)
+            .collect();
+        if let Some(stored) = self.version(record, version, hash).await? {
+            held.extend(stored.envelopes.iter().map(|e| e.recipient));
+        }
+        let missing: Vec<KeyEnvelope> = offered
+            .iter()
+            .filter(|e| !held.contains(&e.recipient))
+            .cloned()
+            .collect();
+        self.add_envelopes(record, version, &missing).await
     }
 
     /// Deletes everything this vault holds for a record. Returns how many

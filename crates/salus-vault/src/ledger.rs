@@ -19,6 +19,9 @@ const SEEN: TableDefinition<&[u8; 32], u64> = TableDefinition::new("seen_request
 const SEEN_BY_TIME: TableDefinition<(u64, &[u8; 32]), ()> = TableDefinition::new("seen_by_time");
 /// sequence → borsh(AccessEntry).
 const AUDIT_QUEUE: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_queue");
+/// sequence → borsh(AccessEntry): entries the chain refused, kept for an
+/// operator to inspect rather than dropped.
+const AUDIT_REFUSED: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_refused");
 
 /// How many expired replay entries one write transaction forgets, at most.
 const PRUNE_PER_WRITE: usize = 4_096;
@@ -47,6 +50,7 @@ impl Ledger {
             txn.open_table(SEEN).map_err(storage)?;
             txn.open_table(SEEN_BY_TIME).map_err(storage)?;
             txn.open_table(AUDIT_QUEUE).map_err(storage)?;
+            txn.open_table(AUDIT_REFUSED).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         Ok(Ledger { db })
@@ -147,11 +151,32 @@ impl Ledger {
 
     /// Drops queued entries that are now final on chain.
     pub fn audit_done(&self, seqs: &[u64]) -> Result<(), VaultError> {
+        self.dequeue(seqs, false)
+    }
+
+    /// Moves entries the chain refused out of the queue into a table of their
+    /// own, so that they neither block the queue nor disappear.
+    pub fn audit_refused(&self, seqs: &[u64]) -> Result<(), VaultError> {
+        self.dequeue(seqs, true)
+    }
+
+    /// How many entries the chain refused.
+    pub fn refused_audit_len(&self) -> Result<u64, VaultError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(AUDIT_REFUSED).map_err(storage)?;
+        table.len().map_err(storage)
+    }
+
+    fn dequeue(&self, seqs: &[u64], keep: bool) -> Result<(), VaultError> {
         let txn = self.db.begin_write().map_err(storage)?;
         {
             let mut queue = txn.open_table(AUDIT_QUEUE).map_err(storage)?;
+            let mut refused = txn.open_table(AUDIT_REFUSED).map_err(storage)?;
             for seq in seqs {
-                queue.remove(*seq).map_err(storage)?;
+                let removed = queue.remove(*seq).map_err(storage)?;
+                if let (true, Some(entry)) = (keep, removed) {
+                    refused.insert(*seq, entry.value()).map_err(storage)?;
+                }
             }
         }
         txn.commit().map_err(storage)

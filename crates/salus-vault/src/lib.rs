@@ -2,16 +2,18 @@
 //!
 //! A vault holds ciphertext and wrapped data keys only; it never sees a data
 //! key or a plaintext. It serves a record version to a requester who signed a
-//! fresh request, bound to this vault, and whom consent on the latest
-//! finalized state allows ([`salus_app::consent::decide`]). Every decided read,
-//! allowed or denied, is written to the vault's durable [`ledger`] before the
-//! answer leaves, and the node submits the queued entries to the chain in
-//! batches signed by the vault operator's key.
+//! fresh request, bound to this vault, from a registered identity, and whom
+//! consent on the latest finalized state allows
+//! ([`salus_app::consent::decide`], asked again just before the answer leaves).
+//! Every decided read, allowed or denied, is written to the vault's durable
+//! [`ledger`] before the answer leaves, and the node submits the queued
+//! entries to the chain in batches signed by the vault operator's key; a
+//! vault whose operator is not named at genesis serves nothing.
 //!
 //! - [`Vault::read`], [`Vault::write`] and [`Vault::replica`] are the three
 //!   request kinds ([`salus_types::vault`]); [`wire`] holds their JSON bodies.
 //! - [`blobs`] lays records out in an `object_store` (a local directory, or an
-//!   S3-compatible bucket), one prefix per record.
+//!   S3-compatible bucket), one object per version in 256 shard folders.
 //! - A vault that lacks a version's ciphertext fetches it from its peers (the
 //!   other vault operators named at genesis) and checks it against the hash the
 //!   chain anchors before it stores or serves it.
@@ -80,8 +82,12 @@ pub enum VaultError {
     Denied(AccessReason),
     #[error("only the version's author, the patient or a guardian may store it")]
     NotAuthorized,
-    #[error("only a vault operator may ask for replicas")]
+    #[error("only a vault operator named at genesis may ask for replicas or serve records")]
     NotAVault,
+    #[error("the signer has no active DID")]
+    UnknownSigner,
+    #[error("the answer would exceed {0} bytes; ask for fewer records at once")]
+    TooMuchAtOnce(u64),
     #[error("content does not match the anchored ciphertext hash")]
     ContentMismatch,
     #[error("key envelope for {0} does not name its current agreement key")]
@@ -110,6 +116,8 @@ impl VaultError {
             VaultError::Denied(reason) => reason.name(),
             VaultError::NotAuthorized => "not_authorized",
             VaultError::NotAVault => "not_a_vault",
+            VaultError::UnknownSigner => "unknown_signer",
+            VaultError::TooMuchAtOnce(_) => "too_much_at_once",
             VaultError::ContentMismatch => "content_mismatch",
             VaultError::BadEnvelope(_) => "bad_envelope",
             VaultError::TooManyEnvelopes(_) => "too_many_envelopes",
@@ -127,8 +135,11 @@ impl VaultError {
             | VaultError::Stale
             | VaultError::ContentMismatch
             | VaultError::BadEnvelope(_)
-            | VaultError::TooManyEnvelopes(_) => 400,
-            VaultError::BadSignature | VaultError::WrongSignerKey => 401,
+            | VaultError::TooManyEnvelopes(_)
+            | VaultError::TooMuchAtOnce(_) => 400,
+            VaultError::BadSignature | VaultError::WrongSignerKey | VaultError::UnknownSigner => {
+                401
+            }
             VaultError::Denied(_) | VaultError::NotAuthorized | VaultError::NotAVault => 403,
             VaultError::UnknownRecord | VaultError::NotAnchored(_) => 404,
             VaultError::Replayed => 409,
@@ -174,6 +185,9 @@ pub struct Vault {
     ledger: Ledger,
     clock: Clock,
     http: reqwest::Client,
+    /// Whether the operator is a vault named at genesis. A vault that is not
+    /// could never put its audit entries on chain, so it serves nothing.
+    serving: bool,
 }
 
 impl Vault {
@@ -196,7 +210,12 @@ impl Vault {
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| VaultError::Storage(e.to_string()))?;
+        let serving = salus_app::audit::vault_endpoint(&state.snapshot()?, &account)?.is_some();
+        if !serving {
+            tracing::warn!(%account, "this node's key is not a vault operator in genesis; its vault serves nothing");
+        }
         Ok(Vault {
+            serving,
             chain_id,
             operator,
             account,
@@ -252,6 +271,9 @@ impl Vault {
         if !signature_ok {
             return Err(VaultError::BadSignature);
         }
+        if !self.serving {
+            return Err(VaultError::NotAVault);
+        }
         let account = auth::account(snapshot, &header.signer)?;
         if account.disabled
             || !auth::current_key_matches(&account, &header.signer, &header.public_key)
@@ -265,6 +287,16 @@ impl Vault {
         Ok(hash)
     }
 
+    /// Only registered identities are heard by reads and writes: a throwaway
+    /// key must not be able to write denials into patients' logs. (Replica
+    /// requests need a vault operator instead.)
+    fn require_identity(&self, snapshot: &Snapshot, signer: &AccountId) -> Result<(), VaultError> {
+        if salus_app::identity::did_record(snapshot, signer)?.is_none_or(|d| d.deactivated) {
+            return Err(VaultError::UnknownSigner);
+        }
+        Ok(())
+    }
+
     /// Marks requests used and queues their audit entries, durably, off the
     /// async runtime. Returns one flag per item: `true` for a replay.
     async fn commit(
@@ -274,9 +306,7 @@ impl Vault {
         // Requests issued before this are refused as stale, so the ledger may forget them.
         let forget_before = self.now_ms().saturating_sub(2 * MAX_REQUEST_SKEW_MS);
         let vault = self.clone();
-        tokio::task::spawn_blocking(move || vault.ledger.commit(&accepted, forget_before))
-            .await
-            .map_err(|e| VaultError::Storage(format!("ledger task failed: {e}")))?
+        blocking(move || vault.ledger.commit(&accepted, forget_before)).await
     }
 
     /// Deletes everything this vault holds for an erased record.
@@ -284,6 +314,32 @@ impl Vault {
         let deleted = self.blobs.erase(record).await?;
         info!(%record, deleted, "erased record from the vault");
         Ok(deleted)
+    }
+
+    /// Erases those of `records` that the chain has erased by now: a write or
+    /// a replica that raced an erasure must not bring the record back.
+    pub(crate) async fn erase_if_erased(&self, records: &[RecordId]) {
+        let erased: Result<Vec<RecordId>, VaultError> = (|| {
+            let snapshot = self.state.snapshot()?;
+            let mut erased = Vec::new();
+            for record in records {
+                let head = salus_app::records::head(&snapshot, record)?;
+                if head.is_some_and(|h| h.erased_ms.is_some()) {
+                    erased.push(*record);
+                }
+            }
+            Ok(erased)
+        })();
+        match erased {
+            Ok(erased) => {
+                for record in erased {
+                    if let Err(error) = self.erase(&record).await {
+                        tracing::warn!(%record, %error, "cannot erase a record; will retry at restart");
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot check for erasures after a write"),
+        }
     }
 
     /// Erases every record the chain has erased but this vault still holds
@@ -306,6 +362,15 @@ impl Vault {
         }
         Ok(erased.len())
     }
+}
+
+/// Runs `work` off the async runtime.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, VaultError> + Send + 'static,
+) -> Result<T, VaultError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| VaultError::Storage(format!("a vault task failed: {e}")))?
 }
 
 /// Verifies every request's signature, in parallel batches.

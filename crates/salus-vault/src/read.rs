@@ -15,10 +15,12 @@ use futures::StreamExt as _;
 
 use crate::blobs::StoredVersion;
 use crate::ledger::Accepted;
-use crate::{verify_signatures, Vault, VaultError};
+use crate::{blocking, verify_signatures, Vault, VaultError};
 
 /// Versions loaded concurrently (the object store works off-runtime).
 const PARALLEL_LOADS: usize = 16;
+/// The most ciphertext one read call returns.
+pub const MAX_SERVED_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A record version served to its reader.
 #[derive(Debug, Clone)]
@@ -44,6 +46,7 @@ struct Decided {
     want: Want,
     entry: AccessEntry,
     ciphertext_hash: Hash,
+    ciphertext_len: u64,
     /// The reader's current agreement key: an envelope wrapped to it needs
     /// no look at envelopes added later.
     reader_key: Option<AgreementPublicKey>,
@@ -59,16 +62,11 @@ impl Vault {
         self: &Arc<Self>,
         requests: Vec<Signed<ReadRequest>>,
     ) -> Vec<Result<Served, VaultError>> {
+        let count = requests.len();
         let vault = self.clone();
-        let decided = match tokio::task::spawn_blocking(move || vault.decide_reads(&requests)).await
-        {
-            Ok(Ok(decided)) => decided,
-            Ok(Err(e)) => return vec![Err(e)],
-            Err(e) => {
-                return vec![Err(VaultError::Storage(format!(
-                    "decision task failed: {e}"
-                )))]
-            }
+        let decided = match blocking(move || vault.decide_reads(&requests)).await {
+            Ok(decided) => decided,
+            Err(e) => return vec![Err(e); count],
         };
         let outcomes: Vec<Result<Loaded, VaultError>> =
             futures::stream::iter(decided.into_iter().map(|item| async move {
@@ -79,6 +77,13 @@ impl Vault {
             .buffered(PARALLEL_LOADS)
             .collect()
             .await;
+        // Consent may have changed while the versions loaded: decide again on
+        // the newest finalized state, so a revocation stops this answer too.
+        let vault = self.clone();
+        let outcomes = match blocking(move || vault.recheck(outcomes)).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => return vec![Err(e); count],
+        };
         // Log every decision durably before answering.
         let accepted: Vec<Accepted> = outcomes
             .iter()
@@ -91,7 +96,7 @@ impl Vault {
             .collect();
         let mut replayed = match self.commit(accepted).await {
             Ok(flags) => flags.into_iter(),
-            Err(e) => return outcomes.iter().map(|_| Err(e.clone())).collect(),
+            Err(e) => return vec![Err(e); count],
         };
         outcomes
             .into_iter()
@@ -105,6 +110,45 @@ impl Vault {
             .collect()
     }
 
+    /// Decides allowed reads again on a fresh snapshot; a read that consent no
+    /// longer allows is denied, and its audit entry says why.
+    fn recheck(
+        &self,
+        outcomes: Vec<Result<Loaded, VaultError>>,
+    ) -> Result<Vec<Result<Loaded, VaultError>>, VaultError> {
+        let snapshot = self.state.snapshot()?;
+        let now = self.now_ms();
+        outcomes
+            .into_iter()
+            .map(|outcome| {
+                let Ok((mut decided, served)) = outcome else {
+                    return Ok(outcome);
+                };
+                if served.is_err() {
+                    return Ok(Ok((decided, served)));
+                }
+                let entry = &mut decided.entry;
+                let again = decide(
+                    &snapshot,
+                    &entry.requester,
+                    &entry.record,
+                    Some(entry.version),
+                    entry.purpose,
+                    now,
+                )?;
+                match again {
+                    Access::Decided { reason, .. } if reason.allows() => Ok(Ok((decided, served))),
+                    Access::Decided { reason, .. } => {
+                        entry.reason = reason;
+                        entry.grant = None;
+                        Ok(Ok((decided, Err(VaultError::Denied(reason)))))
+                    }
+                    Access::UnknownRecord => Ok(Err(VaultError::UnknownRecord)),
+                }
+            })
+            .collect()
+    }
+
     /// Admission and consent for each request, on one finalized snapshot.
     fn decide_reads(
         &self,
@@ -114,8 +158,20 @@ impl Vault {
         let snapshot = self.state.snapshot()?;
         let now = self.now_ms();
         let mut out = Vec::with_capacity(requests.len());
+        let mut serving = 0u64;
         for (signed, signature_ok) in requests.iter().zip(signatures) {
-            out.push(self.decide_read(&snapshot, signed, signature_ok, now));
+            let decided = self.decide_read(&snapshot, signed, signature_ok, now);
+            // Bound what one answer may carry: refuse the excess, undecided.
+            let decided = decided.and_then(|d| {
+                if d.want == Want::Record && d.entry.reason.allows() {
+                    serving = serving.saturating_add(d.ciphertext_len);
+                    if serving > MAX_SERVED_BYTES {
+                        return Err(VaultError::TooMuchAtOnce(MAX_SERVED_BYTES));
+                    }
+                }
+                Ok(d)
+            });
+            out.push(decided);
         }
         Ok(out)
     }
@@ -130,6 +186,7 @@ impl Vault {
         let request = self.admit(snapshot, signed, signature_ok, now)?;
         let body = &signed.body;
         let requester = body.header.signer;
+        self.require_identity(snapshot, &requester)?;
         let (patient, version, reason, grant) = match decide(
             snapshot,
             &requester,
@@ -147,8 +204,9 @@ impl Vault {
                 grant,
             } => (patient, version, reason, grant),
         };
-        let ciphertext_hash = salus_app::records::version(snapshot, &body.record, version)?
-            .map_or(Hash::ZERO, |v| v.ciphertext_hash);
+        let (ciphertext_hash, ciphertext_len) =
+            salus_app::records::version(snapshot, &body.record, version)?
+                .map_or((Hash::ZERO, 0), |v| (v.ciphertext_hash, v.ciphertext_len));
         let reader_key =
             salus_app::identity::did_record(snapshot, &requester)?.map(|d| d.agreement_key);
         Ok(Decided {
@@ -156,6 +214,7 @@ impl Vault {
             issued_ms: body.header.issued_ms,
             want: body.want,
             ciphertext_hash,
+            ciphertext_len,
             reader_key,
             entry: AccessEntry {
                 record: body.record,

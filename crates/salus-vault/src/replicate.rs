@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use salus_app::{audit, records};
-use salus_types::records::RecordId;
+use salus_types::records::{RecordId, MAX_RECORD_BYTES};
 use salus_types::vault::{ciphertext_hash, KeyEnvelope, ReplicaRequest, RequestHeader, Signed};
 use salus_types::Hash;
 use tracing::{debug, warn};
@@ -102,12 +102,25 @@ impl Vault {
                         warn!(peer = %peer.account, %record, version, "peer sent ciphertext that does not match the anchor; ignored");
                         continue;
                     }
-                    // `put_version` adds only the envelopes if the version is held.
-                    let stored = StoredVersion { content, envelopes };
-                    self.blobs
-                        .put_version(record, version, expected, &stored)
-                        .await?;
+                    let envelopes = self.current_envelopes(envelopes)?;
+                    if self
+                        .blobs
+                        .version(record, version, expected)
+                        .await?
+                        .is_some()
+                    {
+                        // Held already: take only keys for readers who have none here.
+                        self.blobs
+                            .add_missing_envelopes(record, version, expected, &envelopes)
+                            .await?;
+                    } else {
+                        let stored = StoredVersion { content, envelopes };
+                        self.blobs
+                            .put_version(record, version, expected, &stored)
+                            .await?;
+                    }
                     self.blobs.sync().await?;
+                    self.erase_if_erased(std::slice::from_ref(record)).await;
                     debug!(peer = %peer.account, %record, version, "replicated from a peer");
                     return Ok(());
                 }
@@ -141,10 +154,50 @@ impl Vault {
                 response.status()
             )));
         }
-        let replica: ReplicaResponse = response
-            .json()
+        // A replica is at most a record's ciphertext in base64, plus its keys.
+        let limit = (MAX_RECORD_BYTES as usize / 3 + 1) * 4 + (1 << 20);
+        if response
+            .content_length()
+            .is_some_and(|n| n as usize > limit)
+        {
+            return Err(VaultError::Storage("peer sent an oversized replica".into()));
+        }
+        let mut body = Vec::new();
+        let mut response = response;
+        while let Some(chunk) = response
+            .chunk()
             .await
+            .map_err(|e| VaultError::Storage(format!("peer stopped mid-replica: {e}")))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(VaultError::Storage("peer sent an oversized replica".into()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let replica: ReplicaResponse = serde_json::from_slice(&body)
             .map_err(|e| VaultError::Storage(format!("peer sent a malformed replica: {e}")))?;
         Ok((from_base64(&replica.content)?, replica.envelopes))
+    }
+
+    /// The envelopes that name their reader's current agreement key (a peer's
+    /// word is not taken for the rest), at most the per-version bound.
+    fn current_envelopes(
+        &self,
+        envelopes: Vec<KeyEnvelope>,
+    ) -> Result<Vec<KeyEnvelope>, VaultError> {
+        let snapshot = self.state.snapshot()?;
+        let mut kept = Vec::new();
+        for envelope in envelopes
+            .into_iter()
+            .take(crate::blobs::MAX_ENVELOPES_PER_VERSION)
+        {
+            let current = salus_app::identity::did_record(&snapshot, &envelope.recipient)?
+                .filter(|d| !d.deactivated)
+                .map(|d| d.agreement_key);
+            if current == Some(envelope.recipient_key) {
+                kept.push(envelope);
+            }
+        }
+        Ok(kept)
     }
 }

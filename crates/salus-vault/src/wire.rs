@@ -97,9 +97,31 @@ pub struct ItemError {
 
 impl From<&VaultError> for ItemError {
     fn from(e: &VaultError) -> Self {
+        let message = match e {
+            // Storage faults name paths and peers: those belong in the node's log.
+            VaultError::Storage(detail) => {
+                tracing::error!(%detail, "vault storage fault while serving a request");
+                "internal error; see the node log".to_owned()
+            }
+            other => other.to_string(),
+        };
         ItemError {
             code: e.code().to_owned(),
-            message: e.to_string(),
+            message,
+        }
+    }
+}
+
+impl<T> ItemResult<T> {
+    /// The item's value, or its error as (code, message).
+    pub fn into_result(self) -> Result<T, ItemError> {
+        match (self.ok, self.error) {
+            (Some(value), _) => Ok(value),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(ItemError {
+                code: "empty_result".into(),
+                message: "the vault sent an empty result".into(),
+            }),
         }
     }
 }

@@ -15,7 +15,9 @@ use futures::StreamExt as _;
 use crate::blobs::StoredVersion;
 
 use crate::ledger::Accepted;
-use crate::{verify_signatures, Vault, VaultError};
+use salus_types::records::RecordId;
+
+use crate::{blocking, verify_signatures, Vault, VaultError};
 
 /// Uploads stored concurrently (the object store works off-runtime).
 const PARALLEL_STORES: usize = 16;
@@ -37,16 +39,16 @@ pub struct Stored {
 impl Vault {
     /// Stores a batch of uploads; one result per upload, in order.
     pub async fn write(self: &Arc<Self>, uploads: Vec<Upload>) -> Vec<Result<Stored, VaultError>> {
+        let count = uploads.len();
         let vault = self.clone();
-        let checked = match tokio::task::spawn_blocking(move || {
-            let checks = vault.check_writes(&uploads);
-            (uploads, checks)
+        let checked = match blocking(move || {
+            let checks = vault.check_writes(&uploads)?;
+            Ok(uploads.into_iter().zip(checks).collect::<Vec<_>>())
         })
         .await
         {
-            Ok((uploads, Ok(checks))) => uploads.into_iter().zip(checks).collect::<Vec<_>>(),
-            Ok((_, Err(e))) => return vec![Err(e)],
-            Err(e) => return vec![Err(VaultError::Storage(format!("check task failed: {e}")))],
+            Ok(checked) => checked,
+            Err(e) => return vec![Err(e); count],
         };
         // Mark the requests used first: a replayed upload must not store twice.
         let accepted: Vec<Accepted> = checked
@@ -61,7 +63,7 @@ impl Vault {
             .collect();
         let mut replayed = match self.commit(accepted).await {
             Ok(flags) => flags.into_iter(),
-            Err(e) => return checked.iter().map(|_| Err(e.clone())).collect(),
+            Err(e) => return vec![Err(e); count],
         };
         let admitted: Vec<(Upload, Result<(), VaultError>)> = checked
             .into_iter()
@@ -73,6 +75,11 @@ impl Vault {
                 };
                 (upload, verdict)
             })
+            .collect();
+        let written: Vec<RecordId> = admitted
+            .iter()
+            .filter(|(_, verdict)| verdict.is_ok())
+            .map(|(upload, _)| upload.request.body.record)
             .collect();
         let mut results: Vec<Result<Stored, VaultError>> =
             futures::stream::iter(admitted.into_iter().map(|(upload, verdict)| async move {
@@ -89,6 +96,8 @@ impl Vault {
                     *result = Err(e.clone());
                 }
             }
+            // An erasure finalized while these were stored must still win.
+            self.erase_if_erased(&written).await;
         }
         results
     }
@@ -118,6 +127,7 @@ impl Vault {
     ) -> Result<salus_types::Hash, VaultError> {
         let request = self.admit(snapshot, &upload.request, signature_ok, now)?;
         let body = &upload.request.body;
+        self.require_identity(snapshot, &body.header.signer)?;
         let head = records::head(snapshot, &body.record)?.ok_or(VaultError::UnknownRecord)?;
         if head.erased_ms.is_some() {
             return Err(VaultError::Denied(

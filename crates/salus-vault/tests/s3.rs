@@ -25,7 +25,7 @@ fn envelope(n: u8) -> KeyEnvelope {
         recipient: AccountId([n; 20]),
         recipient_key: salus_crypto::AgreementPublicKey([n; 32]),
         enc: salus_crypto::AgreementPublicKey([n + 1; 32]),
-        wrapped: WrappedKey([n; 48]),
+        wrapped: WrappedKey([n; 64]),
     }
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{parse_account, ApiState, JsonBody, Path, Query, MAX_BATCH};
+use super::{page_end, parse_account, parse_cursor, ApiState, JsonBody, Path, Query, MAX_BATCH};
 use crate::api_error::{ApiError, ErrorBody};
 use crate::mempool::AdmitError;
 
@@ -348,8 +348,9 @@ pub(super) async fn resolve_did(
 pub struct EventParams {
     /// did:salus or account id hex.
     pub account: String,
-    /// Only events strictly below this height (for paging back).
-    pub before: Option<u64>,
+    /// Only events strictly before this cursor: a height, or the `next` of
+    /// the previous page (`height.tx.event`).
+    pub before: Option<String>,
     /// At most this many (default 100, at most 500).
     pub limit: Option<usize>,
 }
@@ -363,9 +364,13 @@ pub(super) async fn events(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_account(&params.account)?;
     let limit = params.limit.unwrap_or(100).clamp(1, MAX_EVENTS_PAGE);
+    let before = parse_cursor(params.before.as_deref())?;
     let snapshot = state.chain.store().snapshot()?;
-    let events = snapshot.events_for_account(&id, params.before, limit)?;
-    Ok(Json(json!({ "account": id, "events": events })))
+    let events = snapshot.events_for_account(&id, before, limit)?;
+    let next = page_end(&events, limit);
+    Ok(Json(
+        json!({ "account": id, "events": events, "next": next }),
+    ))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

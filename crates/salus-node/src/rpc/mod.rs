@@ -148,6 +148,25 @@ pub(crate) fn parse_account(text: &str) -> Result<AccountId, ApiError> {
         .map_err(|_| ApiError::bad_request("bad_account", "expected a did:salus or 40 hex digits"))
 }
 
+/// Parses a paging cursor (`height` or `height.tx.event`).
+pub(crate) fn parse_cursor(
+    text: Option<&str>,
+) -> Result<Option<salus_state::EventCursor>, ApiError> {
+    text.map(|t| {
+        t.parse()
+            .map_err(|e: String| ApiError::bad_request("bad_cursor", e))
+    })
+    .transpose()
+}
+
+/// The cursor of the next page, if this one is full.
+pub(crate) fn page_end(events: &[salus_state::EventRecord], limit: usize) -> Option<String> {
+    (events.len() >= limit)
+        .then(|| events.last())
+        .flatten()
+        .map(|last| salus_state::EventCursor::of(last).to_string())
+}
+
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, body = Object)))]
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {

@@ -6,13 +6,14 @@ use axum::Json;
 use salus_app::{
     audit as audit_module, consent as consent_module, identity, records as record_module,
 };
+use salus_types::consent::ReaderBasis;
 use salus_types::records::{Category, RecordId};
 use salus_types::Event;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::IntoParams;
 
-use super::{parse_account, ApiState, Path, Query};
+use super::{page_end, parse_account, parse_cursor, ApiState, Path, Query};
 use crate::api_error::{ApiError, ErrorBody};
 
 const MAX_PAGE: usize = 500;
@@ -124,7 +125,8 @@ pub struct ReaderParams {
 }
 
 /// Who must receive a wrapped key for a new version: the patient, guardians,
-/// and grantees whose running grants cover the record (with their agreement keys).
+/// emergency responders, and grantees whose running grants cover the record,
+/// each with its agreement key and the basis a writer checks with proofs.
 #[utoipa::path(get, path = "/v1/consent/readers", params(ReaderParams),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
 pub(super) async fn readers(
@@ -138,7 +140,7 @@ pub(super) async fn readers(
         .parse()
         .map_err(|e: String| ApiError::bad_request("bad_category", e))?;
     let snapshot = state.chain.store().snapshot()?;
-    let mut accounts = vec![patient];
+    let mut accounts = vec![(patient, ReaderBasis::Patient)];
     accounts.extend(consent_module::recipients(
         &snapshot,
         &patient,
@@ -147,9 +149,11 @@ pub(super) async fn readers(
         state.vault.now_ms(),
     )?);
     let mut readers = Vec::new();
-    for account in accounts {
+    for (account, basis) in accounts {
         if let Some(did) = identity::did_record(&snapshot, &account)?.filter(|d| !d.deactivated) {
-            readers.push(json!({"account": account, "agreement_key": did.agreement_key}));
+            readers.push(
+                json!({"account": account, "agreement_key": did.agreement_key, "basis": basis}),
+            );
         }
     }
     Ok(Json(json!({"patient": patient.did(), "readers": readers})))
@@ -158,8 +162,9 @@ pub(super) async fn readers(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct AuditParams {
     pub patient: String,
-    /// Only entries strictly below this height (paging back).
-    pub before: Option<u64>,
+    /// Only entries strictly before this cursor: a height, or the `next` of
+    /// the previous page (`height.tx.event`).
+    pub before: Option<String>,
     /// At most this many (default 100, at most 500).
     pub limit: Option<usize>,
 }
@@ -175,22 +180,20 @@ pub(super) async fn audit(
     Query(params): Query<AuditParams>,
 ) -> Result<Json<Value>, ApiError> {
     let patient = parse_account(&params.patient)?;
+    let before = parse_cursor(params.before.as_deref())?;
+    let limit = page(params.limit);
     let snapshot = state.chain.store().snapshot()?;
-    let entries = snapshot.events_for_account_matching(
-        &patient,
-        params.before,
-        page(params.limit),
-        |event| {
-            matches!(
-                event,
-                Event::Audit(_) | Event::Consent(_) | Event::Records(_)
-            )
-        },
-    )?;
+    let entries = snapshot.events_for_account_matching(&patient, before, limit, |event| {
+        matches!(
+            event,
+            Event::Audit(_) | Event::Consent(_) | Event::Records(_)
+        )
+    })?;
     Ok(Json(json!({
         "patient": patient.did(),
         "height": snapshot.height(),
         "log_head": audit_module::head(&snapshot, &patient)?,
+        "next": page_end(&entries, limit),
         "entries": entries,
     })))
 }
