@@ -3,7 +3,6 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{free_port, start_dev, Env, PASSPHRASE};
 use serde_json::Value;
@@ -12,10 +11,7 @@ use serde_json::Value;
 fn cli_drives_a_dev_chain() {
     let dir = tempfile::tempdir().unwrap();
     let http = free_port();
-    let env = Env {
-        node: format!("http://127.0.0.1:{http}"),
-        keystore: dir.path().join("keys"),
-    };
+    let env = Env::in_dir(dir.path(), http);
     let mut node = start_dev(
         &dir.path().join("node"),
         &env.keystore,
@@ -23,11 +19,7 @@ fn cli_drives_a_dev_chain() {
         free_port(),
         PASSPHRASE,
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !env.salus(&["query", "status"]).status.success() {
-        assert!(Instant::now() < deadline, "dev node did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    env.wait_up();
 
     let alice = env.json(&["keys", "new", "alice"]);
     let did = alice["did"].as_str().unwrap().to_owned();

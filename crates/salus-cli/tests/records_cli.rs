@@ -12,10 +12,7 @@ use salus_testkit::{contains, files_under};
 fn records_consent_and_audit_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let http = free_port();
-    let env = Env {
-        node: format!("http://127.0.0.1:{http}"),
-        keystore: dir.path().join("keys"),
-    };
+    let env = Env::in_dir(dir.path(), http);
     let log = dir.path().join("node.log");
     let mut node = start_dev_logged(
         &dir.path().join("node"),

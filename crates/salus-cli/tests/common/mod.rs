@@ -62,6 +62,14 @@ pub struct Env {
 }
 
 impl Env {
+    /// An environment in `dir` (keystore `dir/keys`) for a node on `http`.
+    pub fn in_dir(dir: &Path, http: u16) -> Env {
+        Env {
+            node: format!("http://127.0.0.1:{http}"),
+            keystore: dir.join("keys"),
+        }
+    }
+
     pub fn salus(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_salus"))
             .args(args)
