@@ -10,9 +10,11 @@
 //! client the key unwrap, the hash check and the decryption.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context as _, Result};
+use futures::{StreamExt as _, TryStreamExt as _};
 use salus_client::record_flow::Actor;
 use salus_client::records::{
     open_version, read_request, seal_version, KeyCache, Reader, SealedVersion,
@@ -25,7 +27,7 @@ use salus_types::consent::{ConsentAction, Purpose, Scope};
 use salus_types::identity::Role;
 use salus_types::records::{Category, RecordId};
 use salus_types::vault::{RequestHeader, Want};
-use salus_types::{Action, Hash, Tx};
+use salus_types::{AccountId, Action, Hash, Tx};
 use salus_vault::wire::{from_base64, ItemResult, ServedRecord};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
@@ -45,6 +47,15 @@ pub struct RecordsArgs {
     /// Authorized reads per record.
     #[arg(long, default_value_t = 2)]
     pub reads: usize,
+}
+
+/// Batches kept in flight by the benchmark's client.
+fn in_flight(kind: &str, default: usize) -> usize {
+    std::env::var(format!("SALUS_BENCH_{kind}_IN_FLIGHT"))
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
 }
 
 /// Records sealed, anchored and uploaded per round trip.
@@ -155,7 +166,8 @@ fn seal_all(
 fn open_all(
     answers: Vec<ServedRecord>,
     anchored: &BTreeMap<RecordId, Hash>,
-    reader: &Actor,
+    reader: &AccountId,
+    secret: &AgreementSecret,
     keys: &KeyCache,
     expected: usize,
 ) -> Result<usize> {
@@ -177,8 +189,8 @@ fn open_all(
                             &ciphertext,
                             anchored,
                             &served.envelope,
-                            &reader.signer.account,
-                            &reader.agreement,
+                            reader,
+                            secret,
                             keys,
                         )?;
                         ensure!(plaintext.len() == expected, "a read returned other content");
@@ -205,8 +217,8 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
     let BenchNode {
         node,
         client,
-        mut finalized,
         runtime,
+        ..
     } = BenchNode::start(dir.path(), chain.genesis.clone(), &chain.validator, 200_000)?;
     let result = runtime.block_on(async {
         let mut authority = Signer::new(chain_id.clone(), chain.authority.signing.clone(), 0);
@@ -255,17 +267,17 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
         };
 
         // Writes: seal, anchor until final, upload.
-        let mut records = Vec::with_capacity(count);
-        let mut phases = [Duration::ZERO; 3];
+        // Writes: seal everything on every core and sign the anchors in nonce
+        // order, then keep a few batches in flight: while one waits for its
+        // anchors to be final, another uploads.
+        let (writes_in_flight, reads_in_flight) = (in_flight("WRITES", 2), in_flight("READS", 3));
         let start = Instant::now();
+        let mut batches = Vec::new();
         let mut remaining = count;
         while remaining > 0 {
             let n = batch.min(remaining);
             remaining -= n;
-            let phase = Instant::now();
             let sealed = seal_all(&content, n, &readers, &keys)?;
-            phases[0] += phase.elapsed();
-            let phase = Instant::now();
             let anchors: Vec<Tx> = sealed
                 .iter()
                 .map(|s| {
@@ -276,48 +288,69 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
                     )])
                 })
                 .collect();
-            let verdict = client.submit_batch(&anchors).await?;
-            let rejected = verdict["rejected"].as_array().map_or(0, Vec::len);
-            ensure!(
-                rejected == 0,
-                "the node refused {rejected} anchors: {}",
-                verdict["rejected"][0]
-            );
-            wait_final(&mut finalized, anchors.iter().map(Tx::hash).collect()).await?;
-            phases[1] += phase.elapsed();
-            let phase = Instant::now();
-            let uploads: Vec<_> = sealed
-                .iter()
-                .map(|s| {
-                    (
-                        s.upload(header(&hospital), &hospital.signer.key),
-                        Some(s.ciphertext.as_slice()),
-                    )
-                })
-                .collect();
-            ok(client.vault_write(&uploads).await?)?;
-            phases[2] += phase.elapsed();
-            records.extend(sealed.iter().map(|s| (s.record, s.ciphertext_hash)));
+            batches.push((sealed, anchors));
         }
+        let sealed_at = start.elapsed();
+        let notices = node.handle.finalized.clone();
+        let (client_ref, hospital_ref) = (&client, &hospital);
+        let written: Vec<Vec<(RecordId, Hash)>> =
+            futures::stream::iter(batches.into_iter().map(|(sealed, anchors)| {
+                let mut finalized = notices.subscribe();
+                async move {
+                    let verdict = client_ref.submit_batch(&anchors).await?;
+                    let rejected = verdict["rejected"].as_array().map_or(0, Vec::len);
+                    ensure!(
+                        rejected == 0,
+                        "the node refused {rejected} anchors: {}",
+                        verdict["rejected"][0]
+                    );
+                    wait_final(&mut finalized, anchors.iter().map(Tx::hash).collect()).await?;
+                    let uploads: Vec<_> = sealed
+                        .iter()
+                        .map(|s| {
+                            (
+                                s.upload(header(hospital_ref), &hospital_ref.signer.key),
+                                Some(s.ciphertext.as_slice()),
+                            )
+                        })
+                        .collect();
+                    ok(client_ref.vault_write(&uploads).await?)?;
+                    Ok(sealed
+                        .iter()
+                        .map(|s| (s.record, s.ciphertext_hash))
+                        .collect())
+                }
+            }))
+            .buffered(writes_in_flight)
+            .try_collect()
+            .await?;
         let write_elapsed = start.elapsed();
+        let records: Vec<(RecordId, Hash)> = written.into_iter().flatten().collect();
 
-        // Reads: a grantee's authorized reads, decrypted on the client.
-        let anchors: BTreeMap<RecordId, Hash> = records.iter().copied().collect();
+        // Reads: a grantee's authorized reads, decrypted on the client, a few
+        // batches in flight.
+        let anchors = Arc::new(
+            records
+                .iter()
+                .copied()
+                .collect::<BTreeMap<RecordId, Hash>>(),
+        );
         let reads = count * reads_per_record;
         let start = Instant::now();
-        let mut done = 0usize;
-        let mut read_phases = [Duration::ZERO; 2];
         let wanted: Vec<RecordId> = (0..reads_per_record)
             .flat_map(|_| records.iter().map(|(r, _)| *r))
             .collect();
-        for chunk in wanted.chunks(batch) {
-            let phase = Instant::now();
+        let reader_keys = Arc::new(reader_keys);
+        let specialist_ref = &specialist;
+        let opened: Vec<usize> = futures::stream::iter(wanted.chunks(batch).map(|chunk| {
+            let (anchors, keys) = (anchors.clone(), reader_keys.clone());
+            let (account, secret) = (specialist_ref.account(), specialist_ref.agreement.clone());
             let requests: Vec<_> = chunk
                 .iter()
                 .map(|record| {
                     read_request(
-                        header(&specialist),
-                        &specialist.signer.key,
+                        header(specialist_ref),
+                        &specialist_ref.signer.key,
                         *record,
                         None,
                         Purpose::Treatment,
@@ -325,12 +358,19 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
                     )
                 })
                 .collect();
-            let answers = ok(client.vault_read(&requests).await?)?;
-            read_phases[0] += phase.elapsed();
-            let phase = Instant::now();
-            done += open_all(answers, &anchors, &specialist, &reader_keys, content.len())?;
-            read_phases[1] += phase.elapsed();
-        }
+            let expected = content.len();
+            async move {
+                let answers = ok(client_ref.vault_read(&requests).await?)?;
+                tokio::task::spawn_blocking(move || {
+                    open_all(answers, &anchors, &account, &secret, &keys, expected)
+                })
+                .await?
+            }
+        }))
+        .buffered(reads_in_flight)
+        .try_collect()
+        .await?;
+        let done: usize = opened.iter().sum();
         let read_elapsed = start.elapsed();
         ensure!(done == reads, "{done} of {reads} reads completed");
         Ok::<_, anyhow::Error>(json!({
@@ -340,16 +380,9 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
             "reads": reads,
             "reads_per_s": (reads as f64 / read_elapsed.as_secs_f64()).round(),
             "readers_per_record": readers.len(),
-            "write_time_ms": {
-                "seal": phases[0].as_millis(),
-                "anchor_until_final": phases[1].as_millis(),
-                "upload": phases[2].as_millis(),
-            },
-            "read_time_ms": {
-                "sign_and_serve": read_phases[0].as_millis(),
-                "open_on_client": read_phases[1].as_millis(),
-            },
-            "write_batch": batch,
+            "seal_ms": sealed_at.as_millis(),
+            "batch": batch,
+            "batches_in_flight": {"writes": writes_in_flight, "reads": reads_in_flight},
         }))
     });
     node.stop()?;
