@@ -37,6 +37,11 @@ pub enum Command {
     Demo,
     /// Run a single-validator dev chain.
     Dev(DevArgs),
+    /// Run one validator of a network from its node file (see `testnet init`).
+    Node(NodeArgs),
+    /// Lay out and run a local multi-validator network on loopback.
+    #[command(subcommand)]
+    Testnet(TestnetCommand),
     /// Manage encrypted keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -82,6 +87,32 @@ pub struct DevArgs {
     pub vault_s3_bucket: Option<String>,
     #[arg(long, default_value = "us-east-1")]
     pub vault_s3_region: String,
+}
+
+#[derive(Args, Debug)]
+pub struct NodeArgs {
+    /// The node's TOML file.
+    #[arg(long)]
+    pub config: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TestnetCommand {
+    /// Write genesis, encrypted keys and one node file per validator into a folder.
+    Init {
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        #[arg(long)]
+        dir: PathBuf,
+        /// Node i uses p2p port base+2i and HTTP port base+2i+1.
+        #[arg(long, default_value_t = 27_000)]
+        base_port: u16,
+    },
+    /// Run every node of a laid-out testnet as a child process until Ctrl-C.
+    Up {
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -305,6 +336,8 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo => crate::demo::run(&ctx),
         Command::Dev(args) => crate::dev::run(&ctx, args),
+        Command::Node(args) => crate::testnet::node(&ctx, args),
+        Command::Testnet(command) => crate::testnet::run(&ctx, command),
         Command::Keys(command) => crate::keys::run(&ctx, command),
         Command::Did(command) => crate::txs::did(&ctx, command),
         Command::Role(command) => crate::txs::role(&ctx, command),

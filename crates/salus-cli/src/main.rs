@@ -9,6 +9,7 @@ mod keys;
 mod output;
 mod query;
 mod records;
+mod testnet;
 mod txs;
 
 use clap::Parser as _;

@@ -99,6 +99,8 @@ pub mod channel {
     pub const RESOLVER: u64 = 2;
     pub const BLOCKS: u64 = 3;
     pub const BACKFILL: u64 = 4;
+    /// Transaction gossip (not consensus: batches of signed transactions).
+    pub const TXS: u64 = 5;
 }
 
 /// A running validator.

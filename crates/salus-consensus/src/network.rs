@@ -23,6 +23,13 @@ const P2P_NAMESPACE: &[u8] = b"_SALUS_P2P";
 /// The largest p2p message: a full block plus framing.
 pub const MAX_MESSAGE_BYTES: u32 = (MAX_BLOCK_BYTES + (1 << 20)) as u32;
 
+/// The network's channels: consensus's, and one to gossip transactions so
+/// that a transaction submitted to any validator reaches every leader.
+pub struct NetworkChannels<S, R> {
+    pub consensus: Channels<S, R>,
+    pub txs: (S, R),
+}
+
 /// Starts the p2p network for `signer` among `validators` and registers the
 /// validator channels.
 ///
@@ -34,7 +41,7 @@ pub fn start<E>(
     listen: SocketAddr,
     validators: &[(PublicKey, SocketAddr)],
 ) -> (
-    Channels<impl Sender<PublicKey = PublicKey>, impl Receiver<PublicKey = PublicKey>>,
+    NetworkChannels<impl Sender<PublicKey = PublicKey>, impl Receiver<PublicKey = PublicKey>>,
     lookup::Oracle<PublicKey>,
     Handle<()>,
 )
@@ -67,13 +74,15 @@ where
     let _ = oracle.track(0, peers);
     let fast = Quota::per_second(NZU32!(10_000));
     let slow = Quota::per_second(NZU32!(1_000));
-    let channels = Channels {
+    let consensus = Channels {
         votes: network.register(channel::VOTES, fast),
         certificates: network.register(channel::CERTIFICATES, fast),
         resolver: network.register(channel::RESOLVER, fast),
         blocks: network.register(channel::BLOCKS, slow),
         backfill: network.register(channel::BACKFILL, slow),
     };
+    let txs = network.register(channel::TXS, fast);
+    let channels = NetworkChannels { consensus, txs };
     let handle = network.start();
     (channels, oracle, handle)
 }

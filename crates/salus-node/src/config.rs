@@ -29,6 +29,8 @@ pub enum ConfigError {
     },
     #[error("genesis file {path} is invalid: {reason}")]
     Genesis { path: String, reason: String },
+    #[error("{path}: {reason}")]
+    Invalid { path: String, reason: String },
 }
 
 /// A dev chain's genesis and the keys that run it.

@@ -8,8 +8,10 @@
 pub mod api_error;
 mod audit_submitter;
 pub mod config;
+pub mod gossip;
 mod hooks;
 pub mod mempool;
+pub mod network_config;
 pub mod rpc;
 
 use std::net::SocketAddr;
@@ -207,7 +209,7 @@ async fn serve(
         config.validator_key.seed().as_slice(),
     ))
     .expect("a 32-byte seed is a valid ed25519 private key");
-    let (channels, oracle, p2p) = salus_consensus::network::start(
+    let (network, oracle, p2p) = salus_consensus::network::start(
         context.child("network"),
         signer.clone(),
         config.p2p_listen,
@@ -226,9 +228,17 @@ async fn serve(
         hooks.clone(),
         oracle.clone(),
         oracle,
-        channels,
+        network.consensus,
     )
     .await;
+    let (gossip, outbox) = gossip::Gossip::channel();
+    let gossiper = {
+        let (chain, mempool) = (chain.clone(), mempool.clone());
+        let (sender, receiver) = network.txs;
+        context
+            .child("tx_gossip")
+            .spawn(move |_| gossip::run(sender, receiver, outbox, chain, mempool))
+    };
 
     let listener = tokio::net::TcpListener::bind(config.http_listen)
         .await
@@ -246,6 +256,7 @@ async fn serve(
     let api = rpc::ApiState {
         chain: chain.clone(),
         mempool: mempool.clone(),
+        gossip,
         vault: vault.clone(),
         validators: genesis
             .validators
@@ -282,6 +293,7 @@ async fn serve(
     http.abort();
     auditor.abort();
     eraser.abort();
+    gossiper.abort();
     p2p.abort();
     for handle in running.handles {
         handle.abort();

@@ -66,26 +66,18 @@ fn admit_code(error: &AdmitError) -> &'static str {
     }
 }
 
+/// Admits client transactions and gossips those admitted to the other validators.
 fn admit(state: &ApiState, txs: Vec<Tx>) -> Result<Vec<Result<Hash, AdmitError>>, ApiError> {
-    let snapshot = state.chain.store().snapshot()?;
-    let failure = std::cell::RefCell::new(None);
-    let verdicts = state
-        .mempool
-        .admit(txs, |id| match auth::account(&snapshot, id) {
-            Ok(account) => account,
-            Err(e) => {
-                *failure.borrow_mut() = Some(e);
-                auth::Account {
-                    nonce: u64::MAX,
-                    key: None,
-                    disabled: true,
-                }
-            }
-        });
-    match failure.into_inner() {
-        Some(e) => Err(ApiError::internal(e)),
-        None => Ok(verdicts),
-    }
+    let copies = txs.clone();
+    let verdicts = crate::gossip::admit(&state.chain, &state.mempool, txs)?;
+    let admitted: Vec<Tx> = copies
+        .into_iter()
+        .zip(&verdicts)
+        .filter(|(_, verdict)| verdict.is_ok())
+        .map(|(tx, _)| tx)
+        .collect();
+    state.gossip.share(admitted);
+    Ok(verdicts)
 }
 
 /// Submit one signed transaction.

@@ -43,6 +43,8 @@ pub struct Path<T>(pub T);
 pub struct ApiState {
     pub chain: Arc<Chain>,
     pub mempool: Arc<Mempool>,
+    /// Hands admitted transactions to the other validators.
+    pub gossip: crate::gossip::Gossip,
     pub vault: Arc<salus_vault::Vault>,
     pub validators: Vec<String>,
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,

@@ -1,0 +1,154 @@
+//! `salus node` and `salus testnet`: a network of validators on loopback.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{bail, Context as _, Result};
+use salus_crypto::keystore::{KdfParams, KeyFile};
+use salus_node::network_config::{init_testnet, NodeFile, TESTNET_AUTHORITY};
+use serde_json::json;
+
+use crate::cli::{NodeArgs, TestnetCommand};
+use crate::dev::{init_logging, node_passphrase, now_ms};
+use crate::output::Context;
+
+/// Runs one validator until Ctrl-C.
+pub fn node(ctx: &Context, args: NodeArgs) -> Result<()> {
+    init_logging();
+    let config = NodeFile::load(&args.config, node_passphrase().as_bytes())
+        .with_context(|| format!("cannot load the node file {}", args.config.display()))?;
+    if !ctx.json {
+        eprintln!(
+            "salus node: chain {} as validator {}, API on http://{}",
+            config.genesis.chain_id,
+            config.validator_key.public_key(),
+            config.http_listen
+        );
+    }
+    let shutdown = Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    salus_node::run(config, None, shutdown)?;
+    Ok(())
+}
+
+pub fn run(ctx: &Context, command: TestnetCommand) -> Result<()> {
+    match command {
+        TestnetCommand::Init {
+            validators,
+            dir,
+            base_port,
+        } => {
+            let passphrase = node_passphrase();
+            let net = init_testnet(&dir, validators, base_port, passphrase.as_bytes(), now_ms())
+                .with_context(|| format!("cannot lay out a testnet in {}", dir.display()))?;
+            // The authority's key also goes to the user's keystore, so the CLI can sign with it.
+            if !ctx.keys.exists(TESTNET_AUTHORITY) {
+                let file = KeyFile::seal(
+                    TESTNET_AUTHORITY,
+                    &net.authority,
+                    passphrase.as_bytes(),
+                    KdfParams::RECOMMENDED,
+                )?;
+                ctx.keys.save(&file)?;
+            }
+            let nodes: Vec<String> = net
+                .node_files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            let apis: Vec<String> = net
+                .genesis
+                .audit
+                .vaults
+                .iter()
+                .map(|v| v.endpoint.clone())
+                .collect();
+            let value = json!({"chain_id": net.genesis.chain_id, "dir": dir, "node_files": nodes, "apis": apis});
+            ctx.emit(&value, || {
+                format!(
+                    "laid out {validators} validators in {} (APIs {}); run them with `salus testnet up --dir {}`",
+                    dir.display(),
+                    apis.join(", "),
+                    dir.display()
+                )
+            });
+            Ok(())
+        }
+        TestnetCommand::Up { dir } => up(ctx, &dir),
+    }
+}
+
+/// The node files of a laid-out testnet, in order.
+fn node_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for i in 0.. {
+        let path = dir.join(format!("node-{i}.toml"));
+        if !path.exists() {
+            break;
+        }
+        files.push(path);
+    }
+    if files.is_empty() {
+        bail!(
+            "{} holds no node files; run `salus testnet init` first",
+            dir.display()
+        );
+    }
+    Ok(files)
+}
+
+struct Nodes(Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn up(ctx: &Context, dir: &Path) -> Result<()> {
+    let files = node_files(dir)?;
+    let exe = std::env::current_exe().context("cannot find the salus binary")?;
+    let mut nodes = Nodes(Vec::new());
+    for (i, file) in files.iter().enumerate() {
+        let log_path = dir.join(format!("node-{i}.log"));
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("cannot write {}", log_path.display()))?;
+        let child = Command::new(&exe)
+            .arg("node")
+            .arg("--config")
+            .arg(file)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start node {i}"))?;
+        nodes.0.push(child);
+    }
+    let value = json!({"dir": dir, "nodes": files.len()});
+    ctx.emit(&value, || {
+        format!(
+            "running {} validators from {} (logs in node-<i>.log); Ctrl-C stops them",
+            files.len(),
+            dir.display()
+        )
+    });
+    let runtime = ctx.runtime()?;
+    runtime.block_on(async {
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+                _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {
+                    for (i, child) in nodes.0.iter_mut().enumerate() {
+                        if let Some(status) = child.try_wait()? {
+                            bail!("node {i} exited ({status}); see {}", dir.join(format!("node-{i}.log")).display());
+                        }
+                    }
+                }
+            }
+        }
+    })
+}

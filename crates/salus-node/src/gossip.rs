@@ -1,0 +1,186 @@
+//! Transaction gossip between validators.
+//!
+//! A transaction submitted to any validator must reach whichever validator
+//! leads the next view, so every transaction a node admits from a client is
+//! sent once to every other validator over the authenticated p2p network.
+//! Received transactions are admitted exactly like a client's (signatures,
+//! shape, current key, nonce window, mempool bounds) and never forwarded again,
+//! so gossip cannot loop. A Byzantine peer can send garbage; it is refused
+//! transaction by transaction, and a malformed message is dropped whole.
+
+use std::sync::Arc;
+
+use commonware_p2p::{Receiver, Recipients, Sender};
+use futures::FutureExt as _;
+use salus_app::{auth, Chain};
+use salus_state::StateError;
+use salus_types::{codec, Hash, Tx};
+use tracing::{debug, warn};
+
+use crate::mempool::{AdmitError, Mempool};
+
+/// The most bytes of transactions in one gossip message (well below the p2p
+/// message limit).
+pub const MAX_GOSSIP_BYTES: usize = 4 * 1024 * 1024;
+/// Batches waiting to be gossiped; beyond this, gossip is skipped (the
+/// transactions stay in the local mempool and reach the chain when this node
+/// leads).
+const OUTBOX: usize = 1_024;
+
+/// Where the API hands admitted transactions for gossip.
+#[derive(Clone)]
+pub struct Gossip {
+    outbox: tokio::sync::mpsc::Sender<Vec<Tx>>,
+}
+
+impl Gossip {
+    pub fn channel() -> (Gossip, tokio::sync::mpsc::Receiver<Vec<Tx>>) {
+        let (outbox, inbox) = tokio::sync::mpsc::channel(OUTBOX);
+        (Gossip { outbox }, inbox)
+    }
+
+    /// Queues transactions for the other validators.
+    pub fn share(&self, txs: Vec<Tx>) {
+        if txs.is_empty() {
+            return;
+        }
+        if self.outbox.try_send(txs).is_err() {
+            warn!("the gossip outbox is full; these transactions wait for this node to lead");
+        }
+    }
+}
+
+/// Admits transactions against the finalized state: one verdict per
+/// transaction, in order.
+pub fn admit(
+    chain: &Chain,
+    mempool: &Mempool,
+    txs: Vec<Tx>,
+) -> Result<Vec<Result<Hash, AdmitError>>, StateError> {
+    let snapshot = chain.store().snapshot()?;
+    let failure = std::cell::RefCell::new(None);
+    let verdicts = mempool.admit(txs, |id| match auth::account(&snapshot, id) {
+        Ok(account) => account,
+        Err(e) => {
+            *failure.borrow_mut() = Some(e);
+            // Refuse everything rather than guess at an account we cannot read.
+            auth::Account {
+                nonce: u64::MAX,
+                key: None,
+                disabled: true,
+            }
+        }
+    });
+    match failure.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(verdicts),
+    }
+}
+
+/// Splits transactions into messages of at most [`MAX_GOSSIP_BYTES`].
+fn messages(txs: &[Tx]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut batch: Vec<Tx> = Vec::new();
+    let mut bytes = 0;
+    for tx in txs {
+        let size = tx.encode().len();
+        if bytes + size > MAX_GOSSIP_BYTES && !batch.is_empty() {
+            out.push(codec::encode(&batch));
+            batch.clear();
+            bytes = 0;
+        }
+        bytes += size;
+        batch.push(tx.clone());
+    }
+    if !batch.is_empty() {
+        out.push(codec::encode(&batch));
+    }
+    out
+}
+
+/// Runs gossip until the network closes.
+pub async fn run<S, R>(
+    mut sender: S,
+    mut receiver: R,
+    mut outbox: tokio::sync::mpsc::Receiver<Vec<Tx>>,
+    chain: Arc<Chain>,
+    mempool: Arc<Mempool>,
+) where
+    S: Sender,
+    R: Receiver,
+{
+    loop {
+        futures::select! {
+            batch = outbox.recv().fuse() => {
+                let Some(batch) = batch else { return };
+                for message in messages(&batch) {
+                    sender.send(Recipients::All, message, false);
+                }
+            }
+            message = receiver.recv().fuse() => {
+                let Ok(message) = message else { return };
+                let (peer, bytes) = message;
+                let txs: Vec<Tx> = match codec::decode("gossiped transactions", bytes.as_ref(), MAX_GOSSIP_BYTES + 1024) {
+                    Ok(txs) => txs,
+                    Err(error) => {
+                        warn!(%peer, %error, "dropped a malformed gossip message");
+                        continue;
+                    }
+                };
+                let count = txs.len();
+                match admit(&chain, &mempool, txs) {
+                    Ok(verdicts) => {
+                        let admitted = verdicts.iter().filter(|v| v.is_ok()).count();
+                        debug!(%peer, count, admitted, "gossiped transactions");
+                    }
+                    Err(error) => warn!(%error, "cannot read state to admit gossiped transactions"),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use salus_crypto::SigningKey;
+    use salus_types::token::TokenAction;
+    use salus_types::{AccountId, Action, TxBody};
+
+    #[test]
+    fn messages_are_bounded_and_decode_back() {
+        let key = SigningKey::from_seed(&[1; 32]);
+        let txs: Vec<Tx> = (0..3000)
+            .map(|nonce| {
+                TxBody {
+                    chain_id: "c".into(),
+                    signer: AccountId::from_public_key(&key.public_key()),
+                    public_key: key.public_key(),
+                    nonce,
+                    actions: vec![
+                        Action::Token(TokenAction::Transfer {
+                            to: AccountId([0; 20]),
+                            amount: 1,
+                        });
+                        16
+                    ],
+                }
+                .sign(&key)
+            })
+            .collect();
+        let encoded = messages(&txs);
+        assert!(
+            encoded.len() > 1,
+            "3000 large transactions need several messages"
+        );
+        let mut back = Vec::new();
+        for message in &encoded {
+            assert!(message.len() <= MAX_GOSSIP_BYTES + 1024);
+            back.extend(
+                codec::decode::<Vec<Tx>>("gossip", message, MAX_GOSSIP_BYTES + 1024).unwrap(),
+            );
+        }
+        assert_eq!(back, txs);
+        assert!(messages(&[]).is_empty());
+    }
+}

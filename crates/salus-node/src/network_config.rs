@@ -1,0 +1,247 @@
+//! A network of validators: the per-node TOML file, and a local testnet laid
+//! out in one folder (genesis, encrypted keys, one file per node).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use salus_crypto::keystore::{KdfParams, KeyDir, KeyFile, KeyPair};
+use salus_types::audit::{AuditGenesis, VaultOperator};
+use salus_types::identity::{IdentityGenesis, Role, RoleAuthority};
+use salus_types::token::{Allocation, TokenGenesis};
+use salus_types::{AccountId, Genesis, GenesisValidator};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ConfigError;
+use crate::NodeConfig;
+
+pub const TESTNET_CHAIN_ID: &str = "salus-testnet";
+/// The testnet authority's key name and initial balance.
+pub const TESTNET_AUTHORITY: &str = "testnet-authority";
+pub const TESTNET_AUTHORITY_FUNDS: u128 = 1_000_000_000_000_000;
+/// The most validators `init_testnet` lays out.
+pub const MAX_TESTNET_VALIDATORS: usize = 64;
+
+/// One node, as a TOML file. Relative paths are relative to the file's folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    pub data_dir: PathBuf,
+    pub genesis: PathBuf,
+    /// The folder of encrypted key files, and this validator's key in it.
+    pub keys: PathBuf,
+    pub key: String,
+    pub http: SocketAddr,
+    pub p2p: SocketAddr,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ConfigError + '_ {
+    move |source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl NodeFile {
+    /// Reads a node file and builds the node's configuration, opening its key
+    /// with `passphrase`.
+    pub fn load(path: &Path, passphrase: &[u8]) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(io(path))?;
+        let file: NodeFile = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.display().to_string(),
+            reason: e.message().to_owned(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        file.config(base, passphrase)
+    }
+
+    fn config(self, base: &Path, passphrase: &[u8]) -> Result<NodeConfig, ConfigError> {
+        let genesis_path = base.join(&self.genesis);
+        let text = std::fs::read_to_string(&genesis_path).map_err(io(&genesis_path))?;
+        let genesis = Genesis::from_json(&text).map_err(|e| ConfigError::Genesis {
+            path: genesis_path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let addresses = genesis
+            .validators
+            .iter()
+            .map(|v| {
+                v.address
+                    .parse::<SocketAddr>()
+                    .map_err(|_| ConfigError::Genesis {
+                        path: genesis_path.display().to_string(),
+                        reason: format!("validator {} has no host:port address", v.public_key),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let keys = KeyDir::new(base.join(&self.keys));
+        let validator = keys
+            .load(&self.key)?
+            .open(passphrase)
+            .map_err(salus_crypto::keystore::KeyDirError::from)?;
+        let mut config = NodeConfig::single_validator(
+            base.join(&self.data_dir),
+            genesis,
+            validator.signing,
+            self.p2p,
+        );
+        config.validator_addresses = addresses;
+        config.http_listen = self.http;
+        Ok(config)
+    }
+}
+
+/// A testnet laid out by [`init_testnet`].
+pub struct Testnet {
+    pub genesis: Genesis,
+    /// One node file per validator, in genesis order.
+    pub node_files: Vec<PathBuf>,
+    pub authority: KeyPair,
+}
+
+/// Lays out a local testnet of `validators` nodes in `dir`: encrypted keys in
+/// `dir/keys`, `dir/genesis.json` (every validator also runs a vault), and
+/// `dir/node-<i>.toml`. Node `i` listens for p2p on `base_port + 2i` and for
+/// HTTP on `base_port + 2i + 1`, on loopback.
+pub fn init_testnet(
+    dir: &Path,
+    validators: usize,
+    base_port: u16,
+    passphrase: &[u8],
+    genesis_time_ms: u64,
+) -> Result<Testnet, ConfigError> {
+    if validators == 0 || validators > MAX_TESTNET_VALIDATORS {
+        return Err(ConfigError::Invalid {
+            path: dir.display().to_string(),
+            reason: format!("a testnet has 1..={MAX_TESTNET_VALIDATORS} validators"),
+        });
+    }
+    let last_port = u32::from(base_port) + 2 * validators as u32;
+    if base_port < 1024 || last_port > u32::from(u16::MAX) {
+        return Err(ConfigError::Invalid {
+            path: dir.display().to_string(),
+            reason: format!("ports {base_port}..{last_port} are not all usable"),
+        });
+    }
+    let genesis_path = dir.join("genesis.json");
+    if genesis_path.exists() {
+        return Err(ConfigError::Invalid {
+            path: genesis_path.display().to_string(),
+            reason: "a testnet is already laid out here".into(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let keys = KeyDir::new(dir.join("keys"));
+    let seal = |name: &str, pair: &KeyPair| -> Result<(), ConfigError> {
+        let file = KeyFile::seal(name, pair, passphrase, KdfParams::RECOMMENDED)
+            .map_err(salus_crypto::keystore::KeyDirError::from)?;
+        Ok(keys.save(&file)?)
+    };
+    let authority = KeyPair::generate();
+    seal(TESTNET_AUTHORITY, &authority)?;
+    let authority_id = AccountId::from_public_key(&authority.signing.public_key());
+    let port = |i: usize, offset: u16| base_port + 2 * i as u16 + offset;
+    let mut members = Vec::with_capacity(validators);
+    let mut node_files = Vec::with_capacity(validators);
+    for i in 0..validators {
+        let pair = KeyPair::generate();
+        let name = format!("validator-{i}");
+        seal(&name, &pair)?;
+        let p2p = SocketAddr::from(([127, 0, 0, 1], port(i, 0)));
+        let http = SocketAddr::from(([127, 0, 0, 1], port(i, 1)));
+        members.push((pair.signing.public_key(), p2p, http));
+        let file = NodeFile {
+            data_dir: PathBuf::from(format!("node-{i}")),
+            genesis: PathBuf::from("genesis.json"),
+            keys: PathBuf::from("keys"),
+            key: name,
+            http,
+            p2p,
+        };
+        let path = dir.join(format!("node-{i}.toml"));
+        let text = toml::to_string(&file).map_err(|e| ConfigError::Invalid {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        std::fs::write(&path, text).map_err(io(&path))?;
+        node_files.push(path);
+    }
+    let genesis = Genesis {
+        chain_id: TESTNET_CHAIN_ID.into(),
+        genesis_time_ms,
+        validators: members
+            .iter()
+            .map(|(key, p2p, _)| GenesisValidator {
+                public_key: *key,
+                address: p2p.to_string(),
+            })
+            .collect(),
+        identity: IdentityGenesis {
+            authorities: vec![RoleAuthority {
+                account: authority_id,
+                roles: Role::ALL.to_vec(),
+            }],
+        },
+        token: TokenGenesis {
+            denom: "usal".into(),
+            allocations: vec![Allocation {
+                account: authority_id,
+                amount: TESTNET_AUTHORITY_FUNDS,
+            }],
+        },
+        audit: AuditGenesis {
+            vaults: members
+                .iter()
+                .map(|(key, _, http)| VaultOperator {
+                    account: AccountId::from_public_key(key),
+                    endpoint: format!("http://{http}"),
+                })
+                .collect(),
+        },
+    };
+    std::fs::write(&genesis_path, genesis.to_json()).map_err(io(&genesis_path))?;
+    Ok(Testnet {
+        genesis,
+        node_files,
+        authority,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_laid_out_testnet_loads_node_by_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = init_testnet(dir.path(), 4, 40_000, b"pw", 1_700_000_000_000).unwrap();
+        assert_eq!(net.genesis.validators.len(), 4);
+        assert_eq!(net.genesis.audit.vaults.len(), 4);
+        for (i, path) in net.node_files.iter().enumerate() {
+            let config = NodeFile::load(path, b"pw").unwrap();
+            assert_eq!(config.genesis, net.genesis);
+            assert_eq!(
+                config.validator_key.public_key(),
+                net.genesis.validators[i].public_key
+            );
+            assert_eq!(config.validator_addresses.len(), 4);
+            assert_eq!(config.http_listen.port(), 40_000 + 2 * i as u16 + 1);
+            assert_eq!(config.data_dir, dir.path().join(format!("node-{i}")));
+        }
+        assert!(matches!(
+            NodeFile::load(&net.node_files[0], b"wrong"),
+            Err(ConfigError::Keys(_))
+        ));
+        assert!(
+            init_testnet(dir.path(), 4, 40_000, b"pw", 0).is_err(),
+            "never overwrites"
+        );
+        let other = tempfile::tempdir().unwrap();
+        assert!(init_testnet(other.path(), 0, 40_000, b"pw", 0).is_err());
+        assert!(init_testnet(other.path(), 4, 65_530, b"pw", 0).is_err());
+        std::fs::write(other.path().join("bad.toml"), "data_dir = 3").unwrap();
+        assert!(matches!(
+            NodeFile::load(&other.path().join("bad.toml"), b"pw"),
+            Err(ConfigError::Invalid { .. })
+        ));
+    }
+}
