@@ -1,0 +1,227 @@
+//! A four-validator network of real `salus node` processes on loopback,
+//! under faults: one validator crashed (the rest keep finalizing; it catches
+//! up on restart), two crashed (the chain halts without conflicting
+//! finalizations, and resumes when one returns), and a wiped validator that
+//! syncs everything from its peers.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use salus_client::{actions, Client, Signer};
+use salus_node::network_config::{init_testnet, TESTNET_CHAIN_ID};
+use salus_types::{AccountId, Hash};
+
+const PASSPHRASE: &str = "testnet-test-passphrase";
+
+/// Eight consecutive free ports (p2p and HTTP for four nodes).
+fn free_base_port() -> u16 {
+    let mut seed = std::process::id() as u16;
+    loop {
+        seed = seed.wrapping_mul(25_173).wrapping_add(13_849);
+        let base = 20_000 + (seed % 20_000);
+        let free = (0..8).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if free {
+            return base;
+        }
+    }
+}
+
+struct Node {
+    file: PathBuf,
+    log: PathBuf,
+    api: Client,
+    child: Option<Child>,
+}
+
+impl Node {
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        self.child = Some(
+            Command::new(env!("CARGO_BIN_EXE_salus"))
+                .arg("node")
+                .arg("--config")
+                .arg(&self.file)
+                .env("SALUS_NODE_PASSPHRASE", PASSPHRASE)
+                .env("SALUS_LOG", "info,commonware=warn")
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("salus node starts"),
+        );
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn height(node: &Node) -> Option<u64> {
+    node.api.status().await.ok()?["height"].as_u64()
+}
+
+async fn wait_height(node: &Node, at_least: u64, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        if height(node).await.is_some_and(|h| h >= at_least) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} did not reach height {at_least}",
+            node.file.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every running node's block at `at` has the same digest and state root.
+async fn agree(nodes: &[&Node], at: u64) -> Hash {
+    let mut seen = None;
+    for node in nodes {
+        let block = node.api.block(at).await.unwrap();
+        let root = block["header"]["state_root"].as_str().unwrap().to_owned();
+        let digest = block["digest"].as_str().unwrap().to_owned();
+        match &seen {
+            None => seen = Some((digest, root)),
+            Some(first) => assert_eq!(first, &(digest, root), "validators disagree at height {at}"),
+        }
+    }
+    Hash::from_hex(&seen.unwrap().1).unwrap()
+}
+
+async fn transfer(via: &Node, signer: &mut Signer, amount: u128) -> Hash {
+    let tx = signer.sign(vec![actions::transfer(AccountId([9; 20]), amount)]);
+    via.api.submit(&tx).await.unwrap()
+}
+
+async fn final_height(node: &Node, hash: &Hash, within: Duration) -> Option<u64> {
+    node.api
+        .wait_final(hash, within)
+        .await
+        .ok()
+        .map(|o| o.height)
+}
+
+fn wipe(path: &Path) {
+    if path.exists() {
+        std::fs::remove_dir_all(path).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_validators_survive_crashes_halt_safely_and_resync() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = free_base_port();
+    let net = init_testnet(dir.path(), 4, base, PASSPHRASE.as_bytes(), common::now_ms()).unwrap();
+    let mut nodes: Vec<Node> = net
+        .node_files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| Node {
+            file: file.clone(),
+            log: dir.path().join(format!("node-{i}.log")),
+            api: Client::new(format!("http://127.0.0.1:{}", base + 2 * i as u16 + 1)),
+            child: None,
+        })
+        .collect();
+    for node in &mut nodes {
+        node.start();
+    }
+    for node in &nodes {
+        wait_height(node, 2, Duration::from_secs(60)).await;
+    }
+    let mut signer = Signer::new(TESTNET_CHAIN_ID, net.authority.signing.clone(), 0);
+
+    // A transaction sent to one validator is final on all of them, and every
+    // validator holds the same block and state root at that height.
+    let hash = transfer(&nodes[1], &mut signer, 1).await;
+    let at = final_height(&nodes[1], &hash, Duration::from_secs(30))
+        .await
+        .expect("final");
+    for node in &nodes {
+        wait_height(node, at, Duration::from_secs(30)).await;
+    }
+    agree(&nodes.iter().collect::<Vec<_>>(), at).await;
+
+    // One of four crashed: the others keep finalizing.
+    nodes[3].kill();
+    let hash = transfer(&nodes[0], &mut signer, 2).await;
+    let at = final_height(&nodes[0], &hash, Duration::from_secs(30))
+        .await
+        .expect("three of four validators keep finalizing");
+    agree(&[&nodes[0], &nodes[1], &nodes[2]], at).await;
+
+    // It restarts and catches up from its peers, to the same state.
+    nodes[3].start();
+    wait_height(&nodes[3], at, Duration::from_secs(60)).await;
+    agree(&nodes.iter().collect::<Vec<_>>(), at).await;
+
+    // Two of four down: no finality, and nothing conflicting gets finalized.
+    nodes[2].kill();
+    nodes[3].kill();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stalled_at = height(&nodes[0]).await.unwrap();
+    let hash = transfer(&nodes[0], &mut signer, 3).await;
+    assert_eq!(
+        final_height(&nodes[0], &hash, Duration::from_secs(4)).await,
+        None,
+        "two of four validators must not finalize"
+    );
+    let stalled = height(&nodes[0]).await.unwrap();
+    assert!(
+        stalled <= stalled_at + 1,
+        "the chain must halt ({stalled_at} → {stalled})"
+    );
+    agree(
+        &[&nodes[0], &nodes[1]],
+        stalled.min(height(&nodes[1]).await.unwrap()),
+    )
+    .await;
+
+    // One returns: the pending transaction becomes final.
+    nodes[2].start();
+    let at = final_height(&nodes[0], &hash, Duration::from_secs(60))
+        .await
+        .expect("the chain resumes with three of four");
+    wait_height(&nodes[2], at, Duration::from_secs(60)).await;
+    agree(&[&nodes[0], &nodes[1], &nodes[2]], at).await;
+
+    // A wiped validator rejoins and syncs every finalized block and the state.
+    wipe(&dir.path().join("node-3"));
+    nodes[3].start();
+    let hash = transfer(&nodes[1], &mut signer, 4).await;
+    let at = final_height(&nodes[1], &hash, Duration::from_secs(30))
+        .await
+        .expect("final");
+    wait_height(&nodes[3], at, Duration::from_secs(90)).await;
+    let root = agree(&nodes.iter().collect::<Vec<_>>(), at).await;
+    for h in 0..=at {
+        agree(&[&nodes[0], &nodes[3]], h).await;
+    }
+    assert_ne!(root, Hash::ZERO);
+    let balance = nodes[3]
+        .api
+        .proven(
+            &salus_app::token::balance_key(&AccountId([9; 20])),
+            Some(at),
+        )
+        .await
+        .unwrap();
+    assert_eq!(balance.value, Some(10u128.to_le_bytes().to_vec()));
+}
