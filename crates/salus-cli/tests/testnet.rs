@@ -167,6 +167,27 @@ async fn four_validators_survive_crashes_halt_safely_and_resync() {
         .expect("three of four validators keep finalizing");
     agree(&[&nodes[0], &nodes[1], &nodes[2]], at).await;
 
+    // The survivors' metrics show it: views that timed out, connected peers,
+    // finality latency and state-commit time.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", base + 1))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "salus_height ",
+        "salus_finalized_txs_total ",
+        "salus_mempool_size ",
+        "salus_finality_seconds_bucket",
+        "salus_state_commit_seconds_bucket",
+        "engine_simplex_voter_state_current_view ",
+        "engine_simplex_voter_state_timeouts",
+        "network_p2p_tracker_directory_connected{",
+    ] {
+        assert!(metrics.contains(name), "/metrics lacks {name}");
+    }
+
     // It restarts and catches up from its peers, to the same state.
     nodes[3].start();
     wait_height(&nodes[3], at, Duration::from_secs(60)).await;

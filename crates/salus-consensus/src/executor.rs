@@ -56,10 +56,11 @@ pub async fn run(
 ) -> Result<(), ChainError> {
     while let Some((block, ack)) = deliveries.next().await {
         let block = block.inner().block();
+        let started = std::time::Instant::now();
         match chain.finalize(block) {
             Ok(committed) => {
                 if let Some(receipts) = committed {
-                    hooks.finalized(block, &receipts);
+                    hooks.finalized(block, &receipts, started.elapsed());
                 }
                 if block.header.height % 1000 == 0 {
                     info!(height = block.header.height, "finalized");

@@ -43,8 +43,8 @@ pub trait Hooks: Send + Sync + 'static {
     fn proposed(&self, block: &Block);
     /// Candidates the chain found invalid in the proposal's state.
     fn rejected(&self, rejected: &[(Hash, TxError)]);
-    /// A block was finalized and durably committed.
-    fn finalized(&self, block: &Block, receipts: &[Receipt]);
+    /// A block was finalized and durably committed, which took `commit_time`.
+    fn finalized(&self, block: &Block, receipts: &[Receipt], commit_time: std::time::Duration);
 }
 
 pub(crate) fn to_digest(hash: &Hash) -> Digest {

@@ -20,12 +20,40 @@ pub struct FinalizedNotice {
     pub at: Instant,
 }
 
+/// Histograms the node keeps in the runtime's metrics registry.
+pub struct NodeMetrics {
+    /// Admission to finality, per transaction.
+    pub finality: commonware_runtime::telemetry::metrics::Histogram,
+    /// Committing a finalized block (state, archive and indexes, durably).
+    pub state_commit: commonware_runtime::telemetry::metrics::Histogram,
+}
+
+impl NodeMetrics {
+    pub fn register(context: &impl commonware_runtime::Metrics) -> NodeMetrics {
+        use commonware_runtime::telemetry::metrics::MetricsExt as _;
+        let buckets = |start: f64| (0..16).map(move |i| start * 2f64.powi(i));
+        NodeMetrics {
+            finality: context.histogram(
+                "finality_seconds",
+                "time from admission to finality, per transaction",
+                buckets(0.002),
+            ),
+            state_commit: context.histogram(
+                "state_commit_seconds",
+                "time to commit a finalized block durably",
+                buckets(0.000_25),
+            ),
+        }
+    }
+}
+
 pub struct NodeHooks {
     chain: Arc<Chain>,
     mempool: Arc<Mempool>,
     finalized: broadcast::Sender<Arc<FinalizedNotice>>,
     /// Records erased on chain, for the vault to delete.
     erasures: futures::channel::mpsc::UnboundedSender<RecordId>,
+    metrics: NodeMetrics,
     finalized_txs: AtomicU64,
     proposals: AtomicU64,
 }
@@ -36,12 +64,14 @@ impl NodeHooks {
         mempool: Arc<Mempool>,
         finalized: broadcast::Sender<Arc<FinalizedNotice>>,
         erasures: futures::channel::mpsc::UnboundedSender<RecordId>,
+        metrics: NodeMetrics,
     ) -> Self {
         NodeHooks {
             chain,
             mempool,
             finalized,
             erasures,
+            metrics,
             finalized_txs: AtomicU64::new(0),
             proposals: AtomicU64::new(0),
         }
@@ -84,7 +114,8 @@ impl Hooks for NodeHooks {
         self.mempool.drop_rejected(rejected);
     }
 
-    fn finalized(&self, block: &Block, receipts: &[Receipt]) {
+    fn finalized(&self, block: &Block, receipts: &[Receipt], commit_time: std::time::Duration) {
+        self.metrics.state_commit.observe(commit_time.as_secs_f64());
         for event in receipts.iter().flat_map(|r| &r.events) {
             if let Event::Records(RecordEvent::Erased { record, .. }) = event {
                 // A closed channel means the node is stopping; the vault
@@ -94,7 +125,9 @@ impl Hooks for NodeHooks {
         }
         self.finalized_txs
             .fetch_add(block.txs.len() as u64, Ordering::Relaxed);
-        self.mempool.finalized(block, self.committed_nonce());
+        for waited in self.mempool.finalized(block, self.committed_nonce()) {
+            self.metrics.finality.observe(waited.as_secs_f64());
+        }
         let notice = FinalizedNotice {
             height: block.header.height,
             tx_hashes: block.txs.iter().map(Tx::hash).collect(),

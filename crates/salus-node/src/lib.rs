@@ -177,6 +177,7 @@ async fn serve(
         mempool.clone(),
         finalized.clone(),
         erasures,
+        hooks::NodeMetrics::register(&context.child("salus")),
     ));
     let eraser_vault = vault.clone();
     let eraser = context.child("vault_eraser").spawn(move |_| async move {
@@ -253,6 +254,7 @@ async fn serve(
             source,
         })?;
     let metrics_hooks = hooks.clone();
+    let registry = context.child("metrics");
     let api = rpc::ApiState {
         chain: chain.clone(),
         mempool: mempool.clone(),
@@ -263,7 +265,13 @@ async fn serve(
             .iter()
             .map(|v| v.public_key.to_hex())
             .collect(),
-        metrics: Arc::new(move || metrics_hooks.metrics_text()),
+        // Ours, then everything the runtime registered (consensus views and
+        // timeouts, p2p peers, storage) and our histograms.
+        metrics: Arc::new(move || {
+            let mut text = metrics_hooks.metrics_text();
+            text.push_str(&commonware_runtime::Metrics::encode(&registry));
+            text
+        }),
     };
     let http = context.child("http").spawn(move |_| async move {
         if let Err(error) = axum::serve(listener, rpc::router(api)).await {

@@ -56,6 +56,8 @@ struct Entry {
     sender: AccountId,
     nonce: u64,
     arrival: u64,
+    /// When this node admitted it (for the finality-latency metric only).
+    admitted_at: std::time::Instant,
     /// Height of the proposed block that carries it, if any.
     proposed_at: Option<u64>,
 }
@@ -175,6 +177,7 @@ impl Mempool {
                 sender,
                 nonce,
                 arrival,
+                admitted_at: std::time::Instant::now(),
                 proposed_at: None,
             },
         );
@@ -214,7 +217,7 @@ impl Mempool {
             }
         }
         for hash in &stale {
-            remove(&mut pool, hash);
+            let _ = remove(&mut pool, hash);
         }
         runs.sort_by_key(|(arrival, _)| *arrival);
         runs.into_iter()
@@ -241,17 +244,28 @@ impl Mempool {
         let mut pool = self.lock();
         for (hash, error) in rejected {
             if !matches!(error, TxError::BadNonce { .. }) {
-                remove(&mut pool, hash);
+                let _ = remove(&mut pool, hash);
             }
         }
     }
 
     /// Removes a finalized block's transactions and everything its senders can
     /// no longer use; releases transactions held for dead proposals.
-    pub fn finalized(&self, block: &Block, committed_nonce: impl Fn(&AccountId) -> u64) {
+    ///
+    /// Returns how long each of the block's transactions that this node held
+    /// waited, from admission to finality.
+    pub fn finalized(
+        &self,
+        block: &Block,
+        committed_nonce: impl Fn(&AccountId) -> u64,
+    ) -> Vec<std::time::Duration> {
         let mut pool = self.lock();
+        let now = std::time::Instant::now();
+        let mut waited = Vec::with_capacity(block.txs.len());
         for tx in &block.txs {
-            remove(&mut pool, &tx.hash());
+            if let Some(entry) = remove(&mut pool, &tx.hash()) {
+                waited.push(now.saturating_duration_since(entry.admitted_at));
+            }
         }
         let mut senders: Vec<AccountId> = block.txs.iter().map(|t| t.body.signer).collect();
         senders.sort();
@@ -264,7 +278,7 @@ impl Mempool {
                 .map(|q| q.range(..next).map(|(_, h)| *h).collect())
                 .unwrap_or_default();
             for hash in stale {
-                remove(&mut pool, &hash);
+                let _ = remove(&mut pool, &hash);
             }
         }
         let height = block.header.height;
@@ -273,18 +287,19 @@ impl Mempool {
                 entry.proposed_at = None;
             }
         }
+        waited
     }
 }
 
-fn remove(pool: &mut Pool, hash: &Hash) {
-    if let Some(entry) = pool.entries.remove(hash) {
-        if let Some(queue) = pool.by_sender.get_mut(&entry.sender) {
-            queue.remove(&entry.nonce);
-            if queue.is_empty() {
-                pool.by_sender.remove(&entry.sender);
-            }
+fn remove(pool: &mut Pool, hash: &Hash) -> Option<Entry> {
+    let entry = pool.entries.remove(hash)?;
+    if let Some(queue) = pool.by_sender.get_mut(&entry.sender) {
+        queue.remove(&entry.nonce);
+        if queue.is_empty() {
+            pool.by_sender.remove(&entry.sender);
         }
     }
+    Some(entry)
 }
 
 #[cfg(test)]
