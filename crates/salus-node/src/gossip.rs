@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn messages_are_bounded_and_decode_back() {
         let key = SigningKey::from_seed(&[1; 32]);
-        let txs: Vec<Tx> = (0..3000)
+        let txs: Vec<Tx> = (0..8000)
             .map(|nonce| {
                 TxBody {
                     chain_id: "c".into(),
@@ -171,7 +171,7 @@ mod tests {
         let encoded = messages(&txs);
         assert!(
             encoded.len() > 1,
-            "3000 large transactions need several messages"
+            "8000 large transactions need several messages"
         );
         let mut back = Vec::new();
         for message in &encoded {
