@@ -33,8 +33,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Start a throwaway dev chain and walk through Salus end to end.
-    Demo,
+    /// Start a throwaway chain and walk through Salus end to end.
+    Demo(DemoArgs),
     /// Run a single-validator dev chain.
     Dev(DevArgs),
     /// Run one validator of a network from its node file (see `testnet init`).
@@ -87,6 +87,13 @@ pub struct DevArgs {
     pub vault_s3_bucket: Option<String>,
     #[arg(long, default_value = "us-east-1")]
     pub vault_s3_region: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Run the demo on a network of this many validators (on loopback).
+    #[arg(long, default_value_t = 1)]
+    pub validators: usize,
 }
 
 #[derive(Args, Debug)]
@@ -334,7 +341,7 @@ pub enum BenchCommand {
 pub fn dispatch(cli: Cli) -> Result<()> {
     let ctx = crate::output::Context::new(&cli);
     match cli.command {
-        Command::Demo => crate::demo::run(&ctx),
+        Command::Demo(args) => crate::demo::run(&ctx, args),
         Command::Dev(args) => crate::dev::run(&ctx, args),
         Command::Node(args) => crate::testnet::node(&ctx, args),
         Command::Testnet(command) => crate::testnet::run(&ctx, command),

@@ -8,6 +8,7 @@ use salus_client::{actions, Client, Signer};
 use salus_crypto::keystore::KeyPair;
 use salus_crypto::SigningKey;
 use salus_node::config::dev_chain;
+use salus_node::network_config::LocalTestnet;
 use salus_node::NodeConfig;
 use salus_types::consent::{Purpose, Scope};
 use salus_types::identity::{Role, Service};
@@ -15,6 +16,7 @@ use salus_types::records::Category;
 use salus_types::Action;
 use serde_json::json;
 
+use crate::cli::DemoArgs;
 use crate::dev::{now_ms, DEV_PASSPHRASE};
 use crate::output::Context;
 use crate::query::{borsh_u128, proven_value};
@@ -71,27 +73,49 @@ impl Tour<'_> {
     }
 }
 
-pub fn run(ctx: &Context) -> Result<()> {
+pub fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
+    ensure!(
+        (1..=MAX_DEMO_VALIDATORS).contains(&args.validators),
+        "the demo runs 1..={MAX_DEMO_VALIDATORS} validators"
+    );
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let chain = dev_chain(dir.path(), DEV_PASSPHRASE.as_bytes(), None, now_ms())?;
-    let chain_id = chain.genesis.chain_id.clone();
-    let p2p = free_port()?;
-    let node = salus_node::spawn(NodeConfig::single_validator(
-        dir.path().to_path_buf(),
-        chain.genesis.clone(),
-        chain.validator.clone(),
-        p2p,
-    ))?;
-    let base = format!("http://{}", node.handle.http_addr);
+    let (nodes, chain_id, authority) = if args.validators == 1 {
+        let chain = dev_chain(dir.path(), DEV_PASSPHRASE.as_bytes(), None, now_ms())?;
+        let node = salus_node::spawn(NodeConfig::single_validator(
+            dir.path().to_path_buf(),
+            chain.genesis.clone(),
+            chain.validator.clone(),
+            free_port()?,
+        ))?;
+        (vec![node], chain.genesis.chain_id, chain.authority)
+    } else {
+        let net = LocalTestnet::start(dir.path(), args.validators, now_ms(), Vec::new(), |_| {})?;
+        let chain_id = net.testnet.genesis.chain_id.clone();
+        (net.nodes, chain_id, net.testnet.authority)
+    };
+    let apis: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("http://{}", n.handle.http_addr))
+        .collect();
     if !ctx.json {
         println!(
-            "Salus demo: a single-validator dev chain `{chain_id}` in {} (API {base})\n",
-            dir.path().display()
+            "Salus demo: chain `{chain_id}` with {} validator(s) in {} (APIs {})\n",
+            nodes.len(),
+            dir.path().display(),
+            apis.join(", ")
         );
     }
     let runtime = ctx.runtime()?;
-    let steps = runtime.block_on(tour(ctx, Client::new(base), &chain_id, chain.authority))?;
-    node.stop()?;
+    let steps = runtime.block_on(async {
+        let mut steps = tour(ctx, Client::new(apis[0].clone()), &chain_id, authority).await?;
+        if nodes.len() > 1 {
+            steps.push(agreement(ctx, &apis).await?);
+        }
+        Ok::<_, anyhow::Error>(steps)
+    })?;
+    for node in nodes {
+        node.stop()?;
+    }
     if ctx.json {
         println!(
             "{}",
@@ -101,6 +125,45 @@ pub fn run(ctx: &Context) -> Result<()> {
         println!("\nDemo complete: every step above went through the node's HTTP API and was final on chain.");
     }
     Ok(())
+}
+
+/// The most validators the demo starts on one machine.
+const MAX_DEMO_VALIDATORS: usize = 7;
+
+/// Every validator holds the same block and state at a common height.
+async fn agreement(ctx: &Context, apis: &[String]) -> Result<serde_json::Value> {
+    let clients: Vec<Client> = apis.iter().map(|a| Client::new(a.clone())).collect();
+    let mut lowest = u64::MAX;
+    for client in &clients {
+        let status = client.status().await?;
+        lowest = lowest.min(status["height"].as_u64().context("no height")?);
+    }
+    let mut views = Vec::new();
+    for client in &clients {
+        let block = client.block(lowest).await?;
+        views.push((
+            block["digest"].as_str().unwrap_or_default().to_owned(),
+            block["header"]["state_root"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ));
+    }
+    ensure!(
+        views.windows(2).all(|w| w[0] == w[1]),
+        "validators disagree at height {lowest}: {views:?}"
+    );
+    let root = views[0].1.clone();
+    if !ctx.json {
+        println!(
+            "• All {} validators hold the same block and state root at height {lowest} ({}…).",
+            clients.len(),
+            &root[..16.min(root.len())]
+        );
+    }
+    Ok(
+        json!({"step": "validators agree", "detail": {"height": lowest, "state_root": root, "validators": clients.len()}}),
+    )
 }
 
 async fn tour(

@@ -206,3 +206,28 @@ fn demo_runs_end_to_end() {
         .expect("a verified proof step");
     assert!(last_proof["detail"]["state_root"].as_str().unwrap().len() == 64);
 }
+
+#[test]
+fn demo_runs_on_four_validators() {
+    let out = Command::new(env!("CARGO_BIN_EXE_salus"))
+        .args(["demo", "--validators", "4", "--json"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "demo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    let agreed = steps.last().unwrap();
+    assert_eq!(agreed["step"], "validators agree");
+    assert_eq!(agreed["detail"]["validators"], 4);
+    let refused = Command::new(env!("CARGO_BIN_EXE_salus"))
+        .args(["demo", "--validators", "0"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("1..="));
+}

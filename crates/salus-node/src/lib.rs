@@ -105,6 +105,8 @@ pub enum NodeError {
     DataDir(std::io::Error),
     #[error("cannot open the vault: {0}")]
     Vault(#[from] salus_vault::VaultError),
+    #[error(transparent)]
+    Config(config::ConfigError),
 }
 
 /// What a running node tells its starter.

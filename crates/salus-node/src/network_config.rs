@@ -109,6 +109,25 @@ pub fn init_testnet(
     passphrase: &[u8],
     genesis_time_ms: u64,
 ) -> Result<Testnet, ConfigError> {
+    init_testnet_with(
+        dir,
+        validators,
+        base_port,
+        passphrase,
+        genesis_time_ms,
+        Vec::new(),
+    )
+}
+
+/// [`init_testnet`], with more genesis allocations (benchmarks fund senders).
+pub fn init_testnet_with(
+    dir: &Path,
+    validators: usize,
+    base_port: u16,
+    passphrase: &[u8],
+    genesis_time_ms: u64,
+    extra: Vec<Allocation>,
+) -> Result<Testnet, ConfigError> {
     if validators == 0 || validators > MAX_TESTNET_VALIDATORS {
         return Err(ConfigError::Invalid {
             path: dir.display().to_string(),
@@ -183,10 +202,12 @@ pub fn init_testnet(
         },
         token: TokenGenesis {
             denom: "usal".into(),
-            allocations: vec![Allocation {
+            allocations: std::iter::once(Allocation {
                 account: authority_id,
                 amount: TESTNET_AUTHORITY_FUNDS,
-            }],
+            })
+            .chain(extra)
+            .collect(),
         },
         audit: AuditGenesis {
             vaults: members
@@ -204,6 +225,51 @@ pub fn init_testnet(
         node_files,
         authority,
     })
+}
+
+/// The first of `count` consecutive loopback ports that are free now.
+pub fn free_ports(count: u16) -> Result<u16, ConfigError> {
+    let mut state = u32::from(std::process::id() as u16) ^ 0x5a5a;
+    for _ in 0..1_000 {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let base = 20_000 + (state % 30_000) as u16;
+        if (0..count).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return Ok(base);
+        }
+    }
+    Err(ConfigError::Invalid {
+        path: "127.0.0.1".into(),
+        reason: format!("no {count} consecutive free ports"),
+    })
+}
+
+/// A laid-out testnet whose nodes all run in this process.
+pub struct LocalTestnet {
+    pub testnet: Testnet,
+    pub nodes: Vec<crate::SpawnedNode>,
+}
+
+impl LocalTestnet {
+    /// Lays out `validators` nodes in `dir` and starts each on its own thread.
+    pub fn start(
+        dir: &Path,
+        validators: usize,
+        genesis_time_ms: u64,
+        extra: Vec<Allocation>,
+        tweak: impl Fn(&mut NodeConfig),
+    ) -> Result<LocalTestnet, crate::NodeError> {
+        const PASSPHRASE: &[u8] = b"salus-local-testnet";
+        let base = free_ports(2 * validators as u16).map_err(crate::NodeError::Config)?;
+        let testnet = init_testnet_with(dir, validators, base, PASSPHRASE, genesis_time_ms, extra)
+            .map_err(crate::NodeError::Config)?;
+        let mut nodes = Vec::with_capacity(validators);
+        for file in &testnet.node_files {
+            let mut config = NodeFile::load(file, PASSPHRASE).map_err(crate::NodeError::Config)?;
+            tweak(&mut config);
+            nodes.push(crate::spawn(config)?);
+        }
+        Ok(LocalTestnet { testnet, nodes })
+    }
 }
 
 #[cfg(test)]

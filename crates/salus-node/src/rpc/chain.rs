@@ -178,6 +178,9 @@ pub(super) async fn tx_status(
     Path(hash): Path<String>,
 ) -> Result<Json<TxStatus>, ApiError> {
     let hash = parse_hash(&hash)?;
+    // Mempool first, then the archive: a transaction leaves the mempool only
+    // after its block is committed, so one in neither is truly unknown.
+    let pending = state.mempool.contains(&hash);
     let snapshot = state.chain.store().snapshot()?;
     if let Some((height, index)) = snapshot.tx_location(&hash)? {
         let receipt = snapshot
@@ -190,7 +193,7 @@ pub(super) async fn tx_status(
             receipt: Some(serde_json::to_value(receipt).map_err(ApiError::internal)?),
         }));
     }
-    if state.mempool.contains(&hash) {
+    if pending {
         return Ok(Json(TxStatus {
             hash: hash.to_hex(),
             status: "pending".into(),
