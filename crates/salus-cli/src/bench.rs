@@ -109,6 +109,121 @@ impl BenchNode {
     }
 }
 
+/// What [`drive`] measured.
+pub struct Load {
+    pub blocks: u64,
+    /// Committed transactions per second, from the first submission to the
+    /// last finality.
+    pub tx_per_s: f64,
+    pub submit_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// Submits `txs` in batches of `batch` to the nodes at `apis` (round robin, a
+/// few batches in flight), one batch every `pace` if given, and waits until
+/// `finalized` reports all of them; latency is submission to finality.
+pub async fn drive(
+    apis: &[String],
+    txs: Vec<Tx>,
+    finalized: &mut tokio::sync::broadcast::Receiver<Arc<salus_node::FinalizedNotice>>,
+    batch: usize,
+    pace: Option<Duration>,
+) -> Result<Load> {
+    let total = txs.len();
+    // Clients are other machines: encode request bodies before the clock
+    // starts, so the node never waits on the client.
+    let bodies: Vec<(Vec<Hash>, String)> = txs
+        .chunks(batch)
+        .map(|chunk| {
+            let encoded: Vec<String> = chunk.iter().map(|t| hex::encode(t.encode())).collect();
+            (
+                chunk.iter().map(Tx::hash).collect(),
+                json!({ "txs": encoded }).to_string(),
+            )
+        })
+        .collect();
+    drop(txs);
+    let mut submitted: HashMap<Hash, Instant> = HashMap::with_capacity(total);
+    let mut latencies = Vec::with_capacity(total);
+    let (mut blocks, mut last) = (0u64, None);
+    let mut take = |notice: &salus_node::FinalizedNotice,
+                    submitted: &mut HashMap<Hash, Instant>,
+                    latencies: &mut Vec<f64>| {
+        blocks += 1;
+        for hash in &notice.tx_hashes {
+            if let Some(at) = submitted.remove(hash) {
+                latencies.push(notice.at.saturating_duration_since(at).as_secs_f64() * 1e3);
+            }
+        }
+        last = Some(notice.at);
+    };
+    let http = reqwest::Client::new();
+    let start = Instant::now();
+    let mut in_flight = futures::stream::FuturesUnordered::new();
+    for (index, (hashes, body)) in bodies.into_iter().enumerate() {
+        if let Some(pace) = pace {
+            tokio::time::sleep_until((start + pace * index as u32).into()).await;
+        }
+        while in_flight.len() >= IN_FLIGHT {
+            check_batch(
+                futures::StreamExt::next(&mut in_flight)
+                    .await
+                    .expect("a request is in flight"),
+            )
+            .await?;
+        }
+        // Take finality notices as they come, so none is missed or lagged.
+        loop {
+            use tokio::sync::broadcast::error::TryRecvError;
+            match finalized.try_recv() {
+                Ok(notice) => take(&notice, &mut submitted, &mut latencies),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Lagged(n)) => {
+                    anyhow::bail!("benchmark fell {n} blocks behind the node's notifications")
+                }
+                Err(TryRecvError::Closed) => anyhow::bail!("node stopped"),
+            }
+        }
+        let now = Instant::now();
+        submitted.extend(hashes.into_iter().map(|h| (h, now)));
+        let url = format!("{}/v1/txs/batch", apis[index % apis.len()]);
+        in_flight.push(
+            http.post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send(),
+        );
+    }
+    while let Some(response) = futures::StreamExt::next(&mut in_flight).await {
+        check_batch(response).await?;
+    }
+    let submit_elapsed = start.elapsed();
+    while latencies.len() < total {
+        match tokio::time::timeout(Duration::from_secs(60), finalized.recv()).await {
+            Ok(Ok(notice)) => take(&notice, &mut submitted, &mut latencies),
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
+                anyhow::bail!("benchmark fell {n} blocks behind the node's notifications")
+            }
+            Ok(Err(_)) => anyhow::bail!("node stopped"),
+            Err(_) => anyhow::bail!(
+                "no block finalized for 60 s ({} of {total} committed)",
+                latencies.len()
+            ),
+        }
+    }
+    let elapsed = last.map_or(submit_elapsed, |l: Instant| l.duration_since(start));
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let round = |ms: f64| (ms * 10.0).round() / 10.0;
+    Ok(Load {
+        blocks,
+        tx_per_s: (total as f64 / elapsed.as_secs_f64()).round(),
+        submit_per_s: (total as f64 / submit_elapsed.as_secs_f64()).round(),
+        p50_ms: round(percentile(&latencies, 0.50)),
+        p99_ms: round(percentile(&latencies, 0.99)),
+    })
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -133,6 +248,46 @@ fn verify_ceiling(txs: &[Tx]) -> f64 {
     txs.len() as f64 / elapsed
 }
 
+fn genesis_chain_id() -> String {
+    salus_node::config::DEV_CHAIN_ID.to_owned()
+}
+
+/// `count` deterministic sender keys, funded by genesis allocations.
+pub fn funded_senders(count: usize, chain_id: &str) -> (Vec<Allocation>, Vec<Signer>) {
+    let signers: Vec<Signer> = (0..count)
+        .map(|i| {
+            let mut seed = [7u8; 32];
+            seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            Signer::new(chain_id, SigningKey::from_seed(&seed), 0)
+        })
+        .collect();
+    let allocations = signers
+        .iter()
+        .map(|s| Allocation {
+            account: s.account,
+            amount: 1_000_000_000,
+        })
+        .collect();
+    (allocations, signers)
+}
+
+/// `count` signed transfers, nonce-major so that every batch spreads over many
+/// senders; signers keep their next nonces for more.
+pub fn transfers(signers: &mut [Signer], count: usize) -> Vec<Tx> {
+    let recipients: Vec<AccountId> = signers.iter().map(|s| s.account).collect();
+    let mut txs = Vec::with_capacity(count);
+    'outer: loop {
+        for (i, signer) in signers.iter_mut().enumerate() {
+            if txs.len() == count {
+                break 'outer;
+            }
+            let to = recipients[(i + 1) % recipients.len()];
+            txs.push(signer.sign(vec![actions::transfer(to, 1)]));
+        }
+    }
+    txs
+}
+
 pub fn tps(ctx: &Context, args: TpsArgs) -> Result<()> {
     anyhow::ensure!(
         args.senders > 0 && args.txs > 0 && args.batch > 0,
@@ -140,39 +295,10 @@ pub fn tps(ctx: &Context, args: TpsArgs) -> Result<()> {
     );
     let dir = tempfile::tempdir()?;
     let base = dev_chain(dir.path(), DEV_PASSPHRASE.as_bytes(), None, now_ms())?;
-    let senders: Vec<SigningKey> = (0..args.senders)
-        .map(|i| {
-            let mut seed = [7u8; 32];
-            seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            SigningKey::from_seed(&seed)
-        })
-        .collect();
-    let allocations = senders
-        .iter()
-        .map(|k| Allocation {
-            account: AccountId::from_public_key(&k.public_key()),
-            amount: 1_000_000_000,
-        })
-        .collect();
+    let (allocations, mut signers) = funded_senders(args.senders, &genesis_chain_id());
     let authority = AccountId::from_public_key(&base.authority.signing.public_key());
     let genesis = dev_genesis(&base.validator, &authority, now_ms(), allocations);
-
-    // Pre-sign: nonce-major order, so every batch spreads over many senders.
-    let mut signers: Vec<Signer> = senders
-        .iter()
-        .map(|k| Signer::new(&genesis.chain_id, k.clone(), 0))
-        .collect();
-    let recipients: Vec<AccountId> = signers.iter().map(|s| s.account).collect();
-    let mut txs = Vec::with_capacity(args.txs);
-    'outer: loop {
-        for (i, signer) in signers.iter_mut().enumerate() {
-            if txs.len() == args.txs {
-                break 'outer;
-            }
-            let to = recipients[(i + 1) % recipients.len()];
-            txs.push(signer.sign(vec![actions::transfer(to, 1)]));
-        }
-    }
+    let txs = transfers(&mut signers, args.txs);
     let ceiling = verify_ceiling(&txs[..txs.len().min(50_000)]);
 
     // Start over in a fresh directory with the funded genesis.
@@ -186,94 +312,23 @@ pub fn tps(ctx: &Context, args: TpsArgs) -> Result<()> {
     } = BenchNode::start(dir.path(), genesis, &base.validator, limit)?;
     let total = txs.len();
     let result = runtime.block_on(async move {
-        let submitted: Arc<std::sync::Mutex<HashMap<Hash, Instant>>> = Default::default();
-        let watcher_submitted = submitted.clone();
-        let watcher = tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(total);
-            let mut last = None;
-            let mut blocks = 0u64;
-            while latencies.len() < total {
-                match tokio::time::timeout(Duration::from_secs(60), finalized.recv()).await {
-                    Ok(Ok(notice)) => {
-                        blocks += 1;
-                        let times = watcher_submitted.lock().expect("lock");
-                        for hash in &notice.tx_hashes {
-                            if let Some(at) = times.get(hash) {
-                                latencies.push(
-                                    notice.at.saturating_duration_since(*at).as_secs_f64() * 1e3,
-                                );
-                            }
-                        }
-                        last = Some(notice.at);
-                    }
-                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
-                        anyhow::bail!("benchmark fell {n} blocks behind the node's notifications")
-                    }
-                    Ok(Err(_)) => anyhow::bail!("node stopped"),
-                    Err(_) => anyhow::bail!(
-                        "no block finalized for 60 s ({} of {total} committed)",
-                        latencies.len()
-                    ),
-                }
-            }
-            Ok((latencies, last, blocks))
-        });
-        // Clients are other machines: encode request bodies before the clock starts,
-        // then keep a few batches in flight so the node never waits on the client.
-        let bodies: Vec<(Vec<Hash>, String)> = txs
-            .chunks(args.batch)
-            .map(|chunk| {
-                let encoded: Vec<String> = chunk.iter().map(|t| hex::encode(t.encode())).collect();
-                (
-                    chunk.iter().map(Tx::hash).collect(),
-                    json!({ "txs": encoded }).to_string(),
-                )
-            })
-            .collect();
-        drop(txs);
-        let url = format!("{}/v1/txs/batch", client.base());
-        let http = reqwest::Client::new();
-        let start = Instant::now();
-        let mut in_flight = futures::stream::FuturesUnordered::new();
-        for (hashes, body) in bodies {
-            if in_flight.len() >= IN_FLIGHT {
-                check_batch(
-                    futures::StreamExt::next(&mut in_flight)
-                        .await
-                        .expect("a request is in flight"),
-                )
-                .await?;
-            }
-            {
-                let now = Instant::now();
-                let mut times = submitted.lock().expect("lock");
-                for hash in hashes {
-                    times.insert(hash, now);
-                }
-            }
-            in_flight.push(
-                http.post(&url)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send(),
-            );
-        }
-        while let Some(response) = futures::StreamExt::next(&mut in_flight).await {
-            check_batch(response).await?;
-        }
-        let submit_elapsed = start.elapsed();
-        let (mut latencies, last, blocks) = watcher.await.context("watcher task failed")??;
-        let elapsed = last.map_or(submit_elapsed, |l| l.duration_since(start));
-        latencies.sort_by(|a, b| a.total_cmp(b));
+        let load = drive(
+            &[client.base().to_owned()],
+            txs,
+            &mut finalized,
+            args.batch,
+            None,
+        )
+        .await?;
         Ok::<_, anyhow::Error>(json!({
             "bench": "tps",
             "txs": total,
             "senders": args.senders,
-            "blocks": blocks,
-            "tx_per_s": (total as f64 / elapsed.as_secs_f64()).round(),
-            "submit_per_s": (total as f64 / submit_elapsed.as_secs_f64()).round(),
-            "p50_ms": (percentile(&latencies, 0.50) * 10.0).round() / 10.0,
-            "p99_ms": (percentile(&latencies, 0.99) * 10.0).round() / 10.0,
+            "blocks": load.blocks,
+            "tx_per_s": load.tx_per_s,
+            "submit_per_s": load.submit_per_s,
+            "p50_ms": load.p50_ms,
+            "p99_ms": load.p99_ms,
             "verify_ceiling_per_s": ceiling.round(),
             "machine": machine(),
         }))

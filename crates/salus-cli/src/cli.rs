@@ -336,6 +336,8 @@ pub enum BenchCommand {
     Tps(crate::bench::TpsArgs),
     /// Encrypted record writes and authorized reads per second (4 KiB and 1 MiB).
     Records(crate::bench_records::RecordsArgs),
+    /// Throughput and finality of a multi-validator network on this machine.
+    Testnet(crate::bench_testnet::TestnetArgs),
 }
 
 pub fn dispatch(cli: Cli) -> Result<()> {
@@ -355,5 +357,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Audit(args) => crate::records::audit(&ctx, args),
         Command::Bench(BenchCommand::Tps(args)) => crate::bench::tps(&ctx, args),
         Command::Bench(BenchCommand::Records(args)) => crate::bench_records::records(&ctx, args),
+        Command::Bench(BenchCommand::Testnet(args)) => crate::bench_testnet::testnet(&ctx, args),
     }
 }

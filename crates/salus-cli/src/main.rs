@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_records;
+mod bench_testnet;
 mod cli;
 mod demo;
 mod dev;
