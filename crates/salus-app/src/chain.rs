@@ -88,7 +88,21 @@ pub struct Chain {
     chain_id: String,
     genesis: Block,
     inner: Mutex<Inner>,
+    verified: Mutex<Verified>,
 }
+
+/// Transactions whose signatures this node already checked (at admission).
+/// A transaction's hash covers its signature, and ZIP-215 verdicts never
+/// change, so a block need not check them again. Membership only: nothing
+/// iterates it, so its order cannot leak into execution.
+#[derive(Default)]
+struct Verified {
+    hashes: std::collections::HashSet<Hash>,
+    order: std::collections::VecDeque<Hash>,
+}
+
+/// The most remembered verified transactions (about 80 MB at the limit).
+const MAX_VERIFIED: usize = 1 << 20;
 
 impl Chain {
     /// Opens the chain in `store`, writing the genesis block on first use and
@@ -138,7 +152,24 @@ impl Chain {
                 tip: tip.header,
                 speculative: BTreeMap::new(),
             }),
+            verified: Mutex::new(Verified::default()),
         })
+    }
+
+    /// Remembers transactions whose signatures were verified (by the
+    /// mempool), so that blocks carrying them skip the check.
+    pub fn note_verified(&self, hashes: impl IntoIterator<Item = Hash>) {
+        let mut verified = self.verified.lock().expect("verified-set lock");
+        for hash in hashes {
+            if verified.hashes.insert(hash) {
+                verified.order.push_back(hash);
+            }
+        }
+        while verified.order.len() > MAX_VERIFIED {
+            if let Some(old) = verified.order.pop_front() {
+                verified.hashes.remove(&old);
+            }
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -283,7 +314,7 @@ impl Chain {
         if Block::tx_root_of(&block.txs) != header.tx_root {
             return Err(ChainError::BadTxRoot);
         }
-        check_signatures(&block.txs)?;
+        self.check_signatures(&block.txs)?;
         let env = BlockEnv {
             chain_id: &self.chain_id,
             height: header.height,
@@ -391,15 +422,29 @@ impl Chain {
     }
 }
 
-/// Verifies all signatures of a block, in parallel batches.
-fn check_signatures(txs: &[Tx]) -> Result<(), ChainError> {
-    let keys: Vec<PublicKey> = txs.iter().map(|t| t.body.public_key).collect();
-    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.body.signing_bytes()).collect();
-    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-    let signatures: Vec<_> = txs.iter().map(|t| t.signature).collect();
-    let verdicts = verify_batch(&keys, &refs, &signatures).expect("inputs have equal lengths");
-    match verdicts.iter().position(|ok| !ok) {
-        Some(index) => Err(ChainError::BadSignature { index }),
-        None => Ok(()),
+impl Chain {
+    /// Verifies the signatures of a block's transactions that this node has
+    /// not verified before, in parallel batches.
+    fn check_signatures(&self, txs: &[Tx]) -> Result<(), ChainError> {
+        let unchecked: Vec<usize> = {
+            let verified = self.verified.lock().expect("verified-set lock");
+            (0..txs.len())
+                .filter(|&i| !verified.hashes.contains(&txs[i].hash()))
+                .collect()
+        };
+        let keys: Vec<PublicKey> = unchecked.iter().map(|&i| txs[i].body.public_key).collect();
+        let messages: Vec<Vec<u8>> = unchecked
+            .iter()
+            .map(|&i| txs[i].body.signing_bytes())
+            .collect();
+        let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        let signatures: Vec<_> = unchecked.iter().map(|&i| txs[i].signature).collect();
+        let verdicts = verify_batch(&keys, &refs, &signatures).expect("inputs have equal lengths");
+        match verdicts.iter().position(|ok| !ok) {
+            Some(position) => Err(ChainError::BadSignature {
+                index: unchecked[position],
+            }),
+            None => Ok(()),
+        }
     }
 }

@@ -16,6 +16,7 @@ use salus_types::{Action, Hash, TxBody};
 use salus_vault::Vault;
 use tracing::{error, warn};
 
+use crate::gossip::Gossip;
 use crate::mempool::Mempool;
 
 const TICK: Duration = Duration::from_millis(25);
@@ -34,11 +35,12 @@ pub async fn run<C: commonware_runtime::Clock>(
     vault: Arc<Vault>,
     chain: Arc<Chain>,
     mempool: Arc<Mempool>,
+    gossip: Gossip,
 ) {
     let mut in_flight: Vec<InFlight> = Vec::new();
     loop {
         clock.sleep(TICK).await;
-        if let Err(message) = step(&vault, &chain, &mempool, &mut in_flight) {
+        if let Err(message) = step(&vault, &chain, &mempool, &gossip, &mut in_flight) {
             warn!(%message, "audit submission failed; retrying");
         }
     }
@@ -48,6 +50,7 @@ fn step(
     vault: &Vault,
     chain: &Chain,
     mempool: &Mempool,
+    gossip: &Gossip,
     in_flight: &mut Vec<InFlight>,
 ) -> Result<(), String> {
     let snapshot = chain.store().snapshot().map_err(|e| e.to_string())?;
@@ -103,18 +106,20 @@ fn step(
             actions: vec![Action::Audit(AuditAction::RecordAccess { entries })],
         }
         .sign(vault.operator_key());
-        let verdict = mempool
-            .admit(vec![tx], |id| {
-                auth::account(&snapshot, id).unwrap_or_default()
-            })
+        // Admitted here and gossiped, so whichever validator leads includes it.
+        let verdict = crate::gossip::admit(chain, mempool, vec![tx.clone()])
+            .map_err(|e| e.to_string())?
             .pop()
             .expect("one verdict per transaction");
         match verdict {
-            Ok(hash) => in_flight.push(InFlight {
-                hash,
-                seqs,
-                since: Instant::now(),
-            }),
+            Ok(hash) => {
+                gossip.share(vec![tx]);
+                in_flight.push(InFlight {
+                    hash,
+                    seqs,
+                    since: Instant::now(),
+                });
+            }
             Err(e) => return Err(format!("mempool refused an audit batch: {e}")),
         }
     }

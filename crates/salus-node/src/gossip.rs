@@ -71,10 +71,11 @@ pub fn admit(
             }
         }
     });
-    match failure.into_inner() {
-        Some(e) => Err(e),
-        None => Ok(verdicts),
+    if let Some(e) = failure.into_inner() {
+        return Err(e);
     }
+    chain.note_verified(verdicts.iter().filter_map(|v| v.as_ref().ok()).copied());
+    Ok(verdicts)
 }
 
 /// Splits transactions into messages of at most [`MAX_GOSSIP_BYTES`].

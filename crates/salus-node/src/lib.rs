@@ -189,11 +189,13 @@ async fn serve(
             }
         }
     });
+    let (gossip, outbox) = gossip::Gossip::channel();
     let auditor = {
         let (vault, chain, mempool) = (vault.clone(), chain.clone(), mempool.clone());
+        let gossip = gossip.clone();
         context
             .child("audit_submitter")
-            .spawn(move |ctx| audit_submitter::run(ctx, vault, chain, mempool))
+            .spawn(move |ctx| audit_submitter::run(ctx, vault, chain, mempool, gossip))
     };
 
     let to_cw = |key: &salus_types::PublicKey| {
@@ -234,7 +236,6 @@ async fn serve(
         network.consensus,
     )
     .await;
-    let (gossip, outbox) = gossip::Gossip::channel();
     let gossiper = {
         let (chain, mempool) = (chain.clone(), mempool.clone());
         let (sender, receiver) = network.txs;
