@@ -159,6 +159,46 @@ where
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
 {
+    start_with(
+        context,
+        setup,
+        chain,
+        hooks,
+        blocker,
+        provider,
+        channels,
+        |app| app,
+    )
+    .await
+}
+
+/// [`start`], with the application wrapped by `wrap` (simulations wrap it to
+/// make a validator Byzantine).
+#[allow(clippy::too_many_arguments)]
+pub async fn start_with<E, B, P, S, R, A>(
+    context: E,
+    setup: ValidatorSetup,
+    chain: Arc<Chain>,
+    hooks: Arc<dyn Hooks>,
+    blocker: B,
+    provider: P,
+    channels: Channels<S, R>,
+    wrap: impl FnOnce(SalusApp) -> A,
+) -> Running
+where
+    E: Spawner + Clock + Metrics + Storage + rand_core_010::CryptoRng,
+    B: Blocker<PublicKey = PublicKey>,
+    P: Provider<PublicKey = PublicKey>,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+    A: commonware_consensus::Application<
+        E,
+        SigningScheme = Scheme,
+        Context = crate::ConsensusContext,
+        Block = ConsensusBlock,
+        Input = (),
+    >,
+{
     let me = setup.signer.public_key();
     let proposer =
         salus_types::PublicKey(me.as_ref().try_into().expect("ed25519 keys are 32 bytes"));
@@ -242,12 +282,12 @@ where
     )
     .await;
 
-    let app = SalusApp::new(
+    let app = wrap(SalusApp::new(
         chain.clone(),
         hooks.clone(),
         proposer,
         timing.empty_block_delay,
-    );
+    ));
     let wrapper = Inline::new(
         context.child("application"),
         app,

@@ -9,7 +9,7 @@ pub mod api_error;
 mod audit_submitter;
 pub mod config;
 pub mod gossip;
-mod hooks;
+pub mod hooks;
 pub mod mempool;
 pub mod network_config;
 pub mod rpc;

@@ -52,7 +52,17 @@ pub struct Pending {
 impl Store {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> Result<Store, StateError> {
-        let db = Database::create(path)?;
+        Store::init(Database::create(path)?)
+    }
+
+    /// A store in memory: for simulations, where "durable" means surviving a
+    /// simulated crash of the node that owns it, not of the process.
+    pub fn in_memory() -> Result<Store, StateError> {
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+        Store::init(db)
+    }
+
+    fn init(db: Database) -> Result<Store, StateError> {
         let txn = db.begin_write()?;
         {
             txn.open_table(JMT_NODES)?;
