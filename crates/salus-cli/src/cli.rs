@@ -68,6 +68,9 @@ pub enum Command {
     /// Measure performance.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run seeded deterministic simulations of a validator network under
+    /// faults, and print the seed of any that breaks safety or liveness.
+    Sim(crate::sim::SimArgs),
 }
 
 #[derive(Args, Debug)]
@@ -355,6 +358,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Record(command) => crate::records::record(&ctx, command),
         Command::Consent(command) => crate::records::consent(&ctx, command),
         Command::Audit(args) => crate::records::audit(&ctx, args),
+        Command::Sim(args) => crate::sim::run(&ctx, args),
         Command::Bench(BenchCommand::Tps(args)) => crate::bench::tps(&ctx, args),
         Command::Bench(BenchCommand::Records(args)) => crate::bench_records::records(&ctx, args),
         Command::Bench(BenchCommand::Testnet(args)) => crate::bench_testnet::testnet(&ctx, args),

@@ -10,6 +10,7 @@ mod keys;
 mod output;
 mod query;
 mod records;
+mod sim;
 mod testnet;
 mod txs;
 

@@ -12,14 +12,7 @@ use salus_consensus::block::ConsensusBlock;
 use salus_consensus::{ConsensusContext, Scheme};
 use salus_types::Hash;
 
-/// How a Byzantine proposer lies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lie {
-    /// Claims a state root its transactions do not produce.
-    WrongStateRoot,
-    /// Drops the transactions but keeps the header that commits to them.
-    MissingTransactions,
-}
+use crate::Lie;
 
 #[derive(Clone)]
 pub struct Byzantine {
@@ -55,6 +48,8 @@ impl<E: Clock + Spawner + Metrics> Application<E> for Byzantine {
                 }
                 block.txs.clear();
             }
+            // Its lie is in its votes, not its blocks.
+            Lie::Equivocate => return Some(honest),
         }
         let forged = ConsensusBlock::new(block);
         let digest = forged.digest();

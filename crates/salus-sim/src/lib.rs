@@ -1,51 +1,70 @@
 //! Deterministic simulation of a Salus validator network.
 //!
 //! One seed fixes everything: the validators' keys, every link's latency,
-//! jitter and loss, which validator is partitioned away and when, whether one
-//! validator proposes Byzantine blocks, and the transaction load. The same
-//! validators as in production run on commonware's deterministic runtime and
-//! simulated network (the same `engine::start`, `Chain`, mempool and hooks),
-//! so a failing seed replays exactly.
+//! jitter and loss, which validator is cut off and when, which one crashes
+//! and restarts, whether one validator is Byzantine and how, and the
+//! transaction load. The same validators as in production run on
+//! commonware's deterministic runtime and simulated network (the same
+//! `engine::start`, `Chain`, mempool and hooks), so a failing seed replays
+//! exactly.
 //!
 //! After the faults end, the run checks:
 //! - **safety**: every validator holds the same finalized block at every
-//!   height they all reached (so also the same state root);
-//! - **liveness**: after the network heals, every validator finalizes new
-//!   blocks (a validator that halted on a block it could not apply would
-//!   stop here), and transactions get finalized.
+//!   height they all reached (so also the same state root), and no
+//!   validator's executor halted on a finalized block it could not apply;
+//! - **liveness**: after the network heals, every honest validator finalizes
+//!   new blocks, and transactions get finalized.
 //!
-//! Real crashes and restarts are tested with real processes
-//! (`salus-cli/tests/testnet.rs`); here a crash is a validator cut off from
-//! every peer for a while.
+//! A crash stops every task of a validator at once; its restart reopens the
+//! same store and journals, as a process restarted on the same disk would.
+//! (`salus-cli/tests/testnet.rs` does the same with real processes.)
 
 mod byzantine;
+mod cluster;
+mod equivocator;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use commonware_codec::DecodeExt as _;
 use commonware_cryptography::ed25519;
 use commonware_p2p::simulated::{Config as NetConfig, Link, Network};
 use commonware_p2p::Manager as _;
 use commonware_runtime::deterministic;
-use commonware_runtime::{Clock as _, Quota, Runner as _, Supervisor as _};
+use commonware_runtime::{Clock as _, Runner as _, Supervisor as _};
 use commonware_utils::ordered::Set;
-use commonware_utils::{NZUsize, Probability, NZU32};
+use commonware_utils::{NZUsize, Probability};
+use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use salus_app::Chain;
-use salus_consensus::engine::{self, channel, Channels, Timing, ValidatorSetup};
+use salus_consensus::engine::Timing;
 use salus_crypto::SigningKey;
-use salus_node::hooks::{NodeHooks, NodeMetrics};
-use salus_node::mempool::{Mempool, MempoolLimits};
-use salus_state::Store;
 use salus_types::token::{Allocation, TokenAction, TokenGenesis};
 use salus_types::{AccountId, Action, Genesis, GenesisValidator, Tx, TxBody};
 
-pub use byzantine::{Byzantine, Lie};
+pub use byzantine::Byzantine;
+use cluster::{consensus_key, Cluster, Node};
+pub use equivocator::Equivocating;
 
 const CHAIN_ID: &str = "salus-sim";
 const VALIDATORS: usize = 4;
 const SENDERS: usize = 8;
+/// The load and the faults run for this many rounds; then the network heals.
+const ROUNDS: u64 = 60;
+const ROUND: Duration = Duration::from_millis(250);
+/// How long healed validators get to show progress.
+const RECOVERY_ROUNDS: u64 = 160;
+
+/// How the Byzantine validator lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lie {
+    /// Proposes blocks whose claimed state root its transactions do not produce.
+    WrongStateRoot,
+    /// Proposes blocks without the transactions their header commits to.
+    MissingTransactions,
+    /// Sends half its peers honest votes and the other half votes, for the
+    /// same views, for blocks that do not exist.
+    Equivocate,
+}
 
 /// What one seed did, and whether it held.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,10 +88,23 @@ pub enum Violation {
         a: usize,
         b: usize,
     },
+    #[error("seed {seed}: a finalized block did not apply: {reason}")]
+    InvalidTransition { seed: u64, reason: String },
     #[error("seed {seed}: no progress after the network healed (heights {heights:?})")]
     Stalled { seed: u64, heights: Vec<u64> },
     #[error("seed {seed}: the simulation failed: {reason}")]
     Broken { seed: u64, reason: String },
+}
+
+impl Violation {
+    pub fn seed(&self) -> u64 {
+        match self {
+            Violation::Fork { seed, .. }
+            | Violation::InvalidTransition { seed, .. }
+            | Violation::Stalled { seed, .. }
+            | Violation::Broken { seed, .. } => *seed,
+        }
+    }
 }
 
 fn key(seed: u64, i: usize) -> SigningKey {
@@ -81,11 +113,6 @@ fn key(seed: u64, i: usize) -> SigningKey {
     bytes[8] = i as u8;
     bytes[9] = 0x5a;
     SigningKey::from_seed(&bytes)
-}
-
-fn consensus_key(key: &SigningKey) -> ed25519::PrivateKey {
-    ed25519::PrivateKey::decode(commonware_codec::Copying(key.seed().as_slice()))
-        .expect("a 32-byte seed is an ed25519 key")
 }
 
 fn public(key: &SigningKey) -> ed25519::PublicKey {
@@ -118,7 +145,7 @@ fn genesis(validators: &[SigningKey], senders: &[SigningKey]) -> Genesis {
     }
 }
 
-fn timing() -> Timing {
+pub(crate) fn timing() -> Timing {
     Timing {
         leader_timeout: Duration::from_millis(500),
         certification_timeout: Duration::from_millis(1_000),
@@ -126,6 +153,79 @@ fn timing() -> Timing {
         skip_timeout: Duration::from_millis(4_000),
         fetch_timeout: Duration::from_millis(1_000),
         empty_block_delay: Duration::from_millis(100),
+    }
+}
+
+/// A stretch of rounds during which one validator is down or cut off.
+#[derive(Debug, Clone, Copy)]
+struct Outage {
+    victim: usize,
+    from: u64,
+    until: u64,
+}
+
+impl Outage {
+    fn draw(plan: &mut StdRng) -> Outage {
+        let from = plan.gen_range(5..30);
+        Outage {
+            victim: plan.gen_range(0..VALIDATORS),
+            from,
+            until: from + plan.gen_range(3..25),
+        }
+    }
+}
+
+/// Everything a seed decides before the run starts.
+struct Scenario {
+    lossy: bool,
+    liar: Option<Lie>,
+    partition: Option<Outage>,
+    crash: Option<Outage>,
+}
+
+/// The Byzantine validator, when there is one (f = 1 of 4).
+const LIAR: usize = VALIDATORS - 1;
+
+impl Scenario {
+    fn draw(plan: &mut StdRng) -> Scenario {
+        let lossy = plan.gen_bool(0.5);
+        let liar = match plan.gen_range(0..4) {
+            0 => None,
+            1 => Some(Lie::WrongStateRoot),
+            2 => Some(Lie::MissingTransactions),
+            _ => Some(Lie::Equivocate),
+        };
+        let partition = plan.gen_bool(0.6).then(|| Outage::draw(plan));
+        let crash = plan.gen_bool(0.6).then(|| Outage::draw(plan));
+        Scenario {
+            lossy,
+            liar,
+            partition,
+            crash,
+        }
+    }
+
+    fn describe(&self) -> Vec<String> {
+        let mut faults = Vec::new();
+        if self.lossy {
+            faults.push("lossy links".into());
+        }
+        if let Some(lie) = self.liar {
+            faults.push(format!("validator {LIAR} is Byzantine ({lie:?})"));
+        }
+        if let Some(o) = self.partition {
+            faults.push(format!(
+                "validator {} cut off in rounds {}..{}",
+                o.victim, o.from, o.until
+            ));
+        }
+        if let Some(o) = self.crash {
+            faults.push(format!(
+                "validator {} crashed in rounds {}..{}",
+                o.victim, o.from, o.until
+            ));
+        }
+        faults
     }
 }
 
@@ -137,20 +237,13 @@ pub fn run(seed: u64) -> Result<Report, Violation> {
     deterministic::Runner::new(config).start(|context| simulate(context, seed))
 }
 
-struct Validator {
-    chain: Arc<Chain>,
-    mempool: Arc<Mempool>,
-    _running: engine::Running,
-}
-
 async fn simulate(context: deterministic::Context, seed: u64) -> Result<Report, Violation> {
     let broken = |reason: String| Violation::Broken { seed, reason };
-    let mut plan = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5a15);
+    let mut plan = StdRng::seed_from_u64(seed ^ 0x5a15);
+    let scenario = Scenario::draw(&mut plan);
     let keys: Vec<SigningKey> = (0..VALIDATORS).map(|i| key(seed, i)).collect();
     let senders: Vec<SigningKey> = (0..SENDERS).map(|i| key(seed, 100 + i)).collect();
-    let genesis = genesis(&keys, &senders);
     let participants: Vec<ed25519::PublicKey> = keys.iter().map(public).collect();
-    let mut faults = Vec::new();
 
     let (network, oracle) = Network::new(
         context.child("network"),
@@ -167,27 +260,24 @@ async fn simulate(context: deterministic::Context, seed: u64) -> Result<Report, 
         .track(0, Set::from_iter_dedup(participants.iter().cloned()));
 
     // Links: each its own latency, jitter and loss.
-    let lossy = plan.gen_bool(0.5);
     let mut links = Vec::new();
     for a in &participants {
         for b in &participants {
             if a == b {
                 continue;
             }
+            let success_rate = if scenario.lossy {
+                Probability::new(plan.gen_range(90..=100), 100)
+            } else {
+                Probability::new(1, 1)
+            };
             let link = Link {
                 latency: Duration::from_millis(plan.gen_range(2..60)),
                 jitter: Duration::from_millis(plan.gen_range(0..20)),
-                success_rate: if lossy {
-                    Probability::new(plan.gen_range(90..=100), 100).expect("a probability")
-                } else {
-                    Probability::new(1, 1).expect("a probability")
-                },
+                success_rate: success_rate.expect("a probability"),
             };
             links.push((a.clone(), b.clone(), link));
         }
-    }
-    if lossy {
-        faults.push("lossy links".into());
     }
     for (a, b, link) in &links {
         oracle
@@ -196,168 +286,98 @@ async fn simulate(context: deterministic::Context, seed: u64) -> Result<Report, 
             .map_err(|e| broken(format!("cannot link: {e}")))?;
     }
 
-    // At most one Byzantine proposer (f = 1 of 4).
-    let liar = match plan.gen_range(0..3) {
-        0 => None,
-        1 => Some(Lie::WrongStateRoot),
-        _ => Some(Lie::MissingTransactions),
+    let cluster = Cluster {
+        context: context.child("cluster"),
+        oracle,
+        genesis: genesis(&keys, &senders),
+        participants: participants.clone(),
+        seed,
+        halts: Arc::new(Mutex::new(Vec::new())),
     };
-    let liar_index = VALIDATORS - 1;
-    if let Some(lie) = liar {
-        faults.push(format!("validator {liar_index} is Byzantine ({lie:?})"));
-    }
-
-    let mut validators = Vec::new();
+    let mut nodes = Vec::new();
     for (i, key) in keys.iter().enumerate() {
-        let control = oracle.control(participants[i].clone());
-        let quota = Quota::per_second(NZU32!(100_000));
-        let register = async |id| {
-            control
-                .register(id, quota)
-                .await
-                .map_err(|e| broken(format!("cannot register channel {id}: {e}")))
-        };
-        let channels = Channels {
-            votes: register(channel::VOTES).await?,
-            certificates: register(channel::CERTIFICATES).await?,
-            resolver: register(channel::RESOLVER).await?,
-            blocks: register(channel::BLOCKS).await?,
-            backfill: register(channel::BACKFILL).await?,
-        };
-        let store = Store::in_memory().map_err(|e| broken(e.to_string()))?;
-        let chain = Arc::new(Chain::open(store, &genesis).map_err(|e| broken(e.to_string()))?);
-        let mempool = Arc::new(Mempool::new(CHAIN_ID.into(), MempoolLimits::default()));
-        let node = context.child("validator").with_attribute("index", i);
-        let (finalized, _) = tokio::sync::broadcast::channel(16);
-        let (erasures, _) = futures::channel::mpsc::unbounded();
-        let hooks = Arc::new(NodeHooks::new(
-            chain.clone(),
-            mempool.clone(),
-            finalized,
-            erasures,
-            NodeMetrics::register(&node.child("salus")),
-        ));
-        let setup = ValidatorSetup {
-            signer: consensus_key(key),
-            participants: Set::from_iter_dedup(participants.iter().cloned()),
-            partition_prefix: format!("v{i}"),
-            timing: timing(),
-        };
-        let provider = oracle.manager();
-        let running = match liar.filter(|_| i == liar_index) {
-            Some(lie) => {
-                engine::start_with(
-                    node,
-                    setup,
-                    chain.clone(),
-                    hooks,
-                    control.clone(),
-                    provider,
-                    channels,
-                    |app| Byzantine::new(app, lie),
-                )
-                .await
-            }
-            None => {
-                engine::start(
-                    node,
-                    setup,
-                    chain.clone(),
-                    hooks,
-                    control.clone(),
-                    provider,
-                    channels,
-                )
-                .await
-            }
-        };
-        validators.push(Validator {
-            chain,
-            mempool,
-            _running: running,
-        });
+        let lie = scenario.liar.filter(|_| i == LIAR);
+        let mut node = cluster.node(i, key.clone(), lie)?;
+        cluster.boot(&mut node).await?;
+        nodes.push(node);
     }
 
-    // Load and faults. Each round offers a few transfers to every validator
-    // (as gossip would); some rounds cut one validator off for a while.
+    // Load and faults. Each round offers a few transfers to every running
+    // validator (as gossip would).
     let mut signers: Vec<(SigningKey, u64)> = senders.iter().map(|k| (k.clone(), 0)).collect();
-    let fault_round = plan.gen_range(5..25);
-    let fault_rounds = plan.gen_range(5..30);
-    let victim = plan.gen_range(0..VALIDATORS);
-    let partition = plan.gen_bool(0.7);
-    if partition {
-        faults.push(format!(
-            "validator {victim} cut off in rounds {fault_round}..{}",
-            fault_round + fault_rounds
-        ));
-    }
-    const ROUNDS: u64 = 60;
-    const ROUND: Duration = Duration::from_millis(250);
     for round in 0..ROUNDS {
-        if partition && round == fault_round {
-            for (a, b, _) in &links {
-                if *a == participants[victim] || *b == participants[victim] {
-                    let _ = oracle.remove_link(a.clone(), b.clone()).await;
+        if let Some(o) = scenario.partition {
+            let touches = |(a, b, _): &&(ed25519::PublicKey, ed25519::PublicKey, Link)| {
+                *a == participants[o.victim] || *b == participants[o.victim]
+            };
+            if round == o.from {
+                for (a, b, _) in links.iter().filter(touches) {
+                    let _ = cluster.oracle.remove_link(a.clone(), b.clone()).await;
+                }
+            }
+            if round == o.until {
+                for (a, b, link) in links.iter().filter(touches) {
+                    let _ = cluster
+                        .oracle
+                        .add_link(a.clone(), b.clone(), link.clone())
+                        .await;
                 }
             }
         }
-        if partition && round == fault_round + fault_rounds {
-            for (a, b, link) in &links {
-                if *a == participants[victim] || *b == participants[victim] {
-                    let _ = oracle.add_link(a.clone(), b.clone(), link.clone()).await;
-                }
+        if let Some(o) = scenario.crash {
+            if round == o.from {
+                cluster.crash(&mut nodes[o.victim]);
+            }
+            if round == o.until {
+                cluster.boot(&mut nodes[o.victim]).await?;
             }
         }
-        let txs: Vec<Tx> = (0..2)
-            .map(|_| {
-                let index = plan.gen_range(0..signers.len());
-                let (key, nonce) = &mut signers[index];
-                let to = AccountId([plan.gen(); 20]);
-                let tx = TxBody {
-                    chain_id: CHAIN_ID.into(),
-                    signer: AccountId::from_public_key(&key.public_key()),
-                    public_key: key.public_key(),
-                    nonce: *nonce,
-                    actions: vec![Action::Token(TokenAction::Transfer { to, amount: 1 })],
-                }
-                .sign(key);
-                *nonce += 1;
-                tx
-            })
-            .collect();
-        for validator in &validators {
+        let txs: Vec<Tx> = (0..2).map(|_| transfer(&mut plan, &mut signers)).collect();
+        for node in nodes.iter().filter(|n| n.running()) {
             // A full or stale pool refuses some: like real gossip, best effort.
-            let _ = salus_node::gossip::admit(&validator.chain, &validator.mempool, txs.clone());
+            let _ = salus_node::gossip::admit(&node.chain, &node.mempool, txs.clone());
         }
         context.sleep(ROUND).await;
     }
-    let healed_at = heights(&validators);
-    // Liveness: after healing, everyone moves on, with transactions.
-    let before: u64 = finalized_txs(&validators[0].chain);
-    for _ in 0..120 {
-        context.sleep(ROUND).await;
-        let now = heights(&validators);
-        if now.iter().zip(&healed_at).all(|(n, h)| *n >= h + 3) {
+
+    // Liveness: after healing, every honest validator moves on.
+    let honest: Vec<usize> = (0..VALIDATORS)
+        .filter(|i| scenario.liar.is_none() || *i != LIAR)
+        .collect();
+    let healed_at = heights(&nodes);
+    let progressed = |now: &[u64]| honest.iter().all(|&i| now[i] >= healed_at[i] + 3);
+    for _ in 0..RECOVERY_ROUNDS {
+        if progressed(&heights(&nodes)) {
             break;
         }
+        context.sleep(ROUND).await;
     }
-    let final_heights = heights(&validators);
-    let stalled = final_heights
-        .iter()
-        .zip(&healed_at)
-        .any(|(n, h)| *n < h + 3);
-    if stalled {
+    let final_heights = heights(&nodes);
+    if let Some(halt) = cluster
+        .halts
+        .lock()
+        .expect("the halt log is never poisoned")
+        .first()
+    {
+        return Err(Violation::InvalidTransition {
+            seed,
+            reason: halt.clone(),
+        });
+    }
+    if !progressed(&final_heights) {
         return Err(Violation::Stalled {
             seed,
             heights: final_heights,
         });
     }
+
+    // Safety: one block per height, across every validator.
     let common = *final_heights.iter().min().expect("validators");
     for height in 1..=common {
-        let blocks: Vec<_> = validators
+        let digests: Vec<_> = nodes
             .iter()
-            .map(|v| {
-                v.chain
+            .map(|n| {
+                n.chain
                     .store()
                     .block(height)
                     .ok()
@@ -365,8 +385,8 @@ async fn simulate(context: deterministic::Context, seed: u64) -> Result<Report, 
                     .map(|b| b.digest())
             })
             .collect();
-        for b in 1..blocks.len() {
-            if blocks[b] != blocks[0] || blocks[0].is_none() {
+        for b in 1..digests.len() {
+            if digests[b] != digests[0] || digests[0].is_none() {
                 return Err(Violation::Fork {
                     seed,
                     height,
@@ -376,8 +396,8 @@ async fn simulate(context: deterministic::Context, seed: u64) -> Result<Report, 
             }
         }
     }
-    let transactions = finalized_txs(&validators[0].chain);
-    if transactions <= before && transactions == 0 {
+    let transactions = finalized_txs(&nodes[honest[0]].chain);
+    if transactions == 0 {
         return Err(Violation::Stalled {
             seed,
             heights: final_heights,
@@ -388,12 +408,28 @@ async fn simulate(context: deterministic::Context, seed: u64) -> Result<Report, 
         heights: final_heights,
         common,
         transactions,
-        faults,
+        faults: scenario.describe(),
     })
 }
 
-fn heights(validators: &[Validator]) -> Vec<u64> {
-    validators.iter().map(|v| v.chain.tip().0.height).collect()
+fn transfer(plan: &mut StdRng, signers: &mut [(SigningKey, u64)]) -> Tx {
+    let index = plan.gen_range(0..signers.len());
+    let (key, nonce) = &mut signers[index];
+    let to = AccountId([plan.gen(); 20]);
+    let tx = TxBody {
+        chain_id: CHAIN_ID.into(),
+        signer: AccountId::from_public_key(&key.public_key()),
+        public_key: key.public_key(),
+        nonce: *nonce,
+        actions: vec![Action::Token(TokenAction::Transfer { to, amount: 1 })],
+    }
+    .sign(key);
+    *nonce += 1;
+    tx
+}
+
+fn heights(nodes: &[Node]) -> Vec<u64> {
+    nodes.iter().map(|n| n.chain.tip().0.height).collect()
 }
 
 fn finalized_txs(chain: &Chain) -> u64 {
