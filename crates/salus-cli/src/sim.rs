@@ -66,7 +66,7 @@ pub fn run(ctx: &Context, args: SimArgs) -> Result<()> {
                         failures.lock().expect("no thread panics holding it").push(seed);
                     }
                 }
-                if finished % 100 == 0 {
+                if finished.is_multiple_of(100) {
                     eprintln!("{finished}/{} seeds run", args.seeds);
                 }
             });
