@@ -236,6 +236,19 @@ async fn four_validators_survive_crashes_halt_safely_and_resync() {
         agree(&[&nodes[0], &nodes[3]], h).await;
     }
     assert_ne!(root, Hash::ZERO);
+    // It said so while it synced, and its status says it is done.
+    let log = std::fs::read_to_string(&nodes[3].log).unwrap();
+    assert!(
+        log.contains("catching up from peers"),
+        "the wiped node logs its sync progress"
+    );
+    assert!(
+        log.contains("caught up with the network"),
+        "and when it is done"
+    );
+    let status = nodes[3].api.status().await.unwrap();
+    assert_eq!(status["syncing"], false);
+    assert!(status["network_tip"].as_u64().unwrap() >= at);
     let balance = nodes[3]
         .api
         .proven(

@@ -109,6 +109,8 @@ pub struct Running {
     pub handles: Vec<Handle<()>>,
     /// Ends with the executor; an error means a finalized block did not apply.
     pub executor: Handle<Result<(), ChainError>>,
+    /// How far the applied chain is behind the network's finalized tip.
+    pub sync: Arc<executor::SyncProgress>,
 }
 
 fn archive_config<C>(
@@ -327,10 +329,14 @@ where
         },
     );
 
-    let (finalizer, deliveries) = executor::channel();
-    let executor = context
-        .child("executor")
-        .spawn(move |_| executor::run(chain, hooks, deliveries));
+    let sync = Arc::new(executor::SyncProgress::default());
+    let (finalizer, deliveries) = executor::channel(sync.clone());
+    let executor = {
+        let sync = sync.clone();
+        context
+            .child("executor")
+            .spawn(move |_| executor::run(chain, hooks, sync, deliveries))
+    };
     let buffer_handle = buffer_engine.start(channels.blocks);
     let marshal_handle = marshal_actor.start(finalizer, buffer, backfill);
     let simplex_handle = engine.start(channels.votes, channels.certificates, channels.resolver);
@@ -338,5 +344,6 @@ where
         marshal: marshal_mailbox,
         handles: vec![buffer_handle, marshal_handle, simplex_handle],
         executor,
+        sync,
     }
 }

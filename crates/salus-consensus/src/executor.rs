@@ -3,7 +3,9 @@
 //! after a crash, and [`Chain::finalize`] ignores blocks it already has, so no
 //! finalized block is lost or applied twice.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use commonware_actor::Feedback;
 use commonware_consensus::marshal::Update;
@@ -21,10 +23,34 @@ use crate::Hooks;
 
 type Delivery = (Digested<ConsensusBlock>, Exact);
 
+/// How far this node's chain is behind the network's. A late joiner or a
+/// wiped node learns the finalized tip from its peers' certificates long
+/// before it has fetched and applied every block below it.
+#[derive(Debug, Default)]
+pub struct SyncProgress {
+    /// The highest finalized height this node knows of, applied or not.
+    network_tip: AtomicU64,
+}
+
+impl SyncProgress {
+    pub fn network_tip(&self) -> u64 {
+        self.network_tip.load(Ordering::Relaxed)
+    }
+
+    fn saw(&self, height: u64) {
+        self.network_tip.fetch_max(height, Ordering::Relaxed);
+    }
+}
+
+/// A node this many blocks behind the network tip says it is catching up.
+pub const SYNCING_LAG: u64 = 8;
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
 /// Marshal's reporter: hands finalized blocks to the executor task.
 #[derive(Clone)]
 pub struct Finalizer {
     sender: mpsc::UnboundedSender<Delivery>,
+    progress: Arc<SyncProgress>,
 }
 
 impl Reporter for Finalizer {
@@ -32,7 +58,10 @@ impl Reporter for Finalizer {
 
     fn report(&mut self, activity: Update<ConsensusBlock>) -> Feedback {
         match activity {
-            Update::Tip(..) => Feedback::Ok,
+            Update::Tip(_, height, _) => {
+                self.progress.saw(height.get());
+                Feedback::Ok
+            }
             Update::Block(block, ack) => match self.sender.unbounded_send((block, ack)) {
                 Ok(()) => Feedback::Ok,
                 Err(_) => Feedback::Closed,
@@ -41,9 +70,9 @@ impl Reporter for Finalizer {
     }
 }
 
-pub fn channel() -> (Finalizer, mpsc::UnboundedReceiver<Delivery>) {
+pub fn channel(progress: Arc<SyncProgress>) -> (Finalizer, mpsc::UnboundedReceiver<Delivery>) {
     let (sender, receiver) = mpsc::unbounded();
-    (Finalizer { sender }, receiver)
+    (Finalizer { sender, progress }, receiver)
 }
 
 /// Runs until marshal closes the channel or a block cannot be applied. A
@@ -52,19 +81,32 @@ pub fn channel() -> (Finalizer, mpsc::UnboundedReceiver<Delivery>) {
 pub async fn run(
     chain: Arc<Chain>,
     hooks: Arc<dyn Hooks>,
+    progress: Arc<SyncProgress>,
     mut deliveries: mpsc::UnboundedReceiver<Delivery>,
 ) -> Result<(), ChainError> {
+    let mut catching_up = false;
+    let mut last_report = Instant::now();
     while let Some((block, ack)) = deliveries.next().await {
         let block = block.inner().block();
-        let started = std::time::Instant::now();
+        let height = block.header.height;
+        let started = Instant::now();
         match chain.finalize(block) {
             Ok(committed) => {
                 if let Some(receipts) = committed {
                     hooks.finalized(block, &receipts, started.elapsed());
                 }
-                if block.header.height % 1000 == 0 {
-                    info!(height = block.header.height, "finalized");
+                progress.saw(height);
+                let tip = progress.network_tip();
+                let behind = tip.saturating_sub(height) >= SYNCING_LAG;
+                if behind && (!catching_up || last_report.elapsed() >= PROGRESS_EVERY) {
+                    info!(height, network_tip = tip, "catching up from peers");
+                    last_report = Instant::now();
+                } else if catching_up && !behind {
+                    info!(height, network_tip = tip, "caught up with the network");
+                } else if height.is_multiple_of(1000) {
+                    info!(height, "finalized");
                 }
+                catching_up = behind;
                 ack.acknowledge();
             }
             Err(e) => {

@@ -268,6 +268,7 @@ async fn serve(
             .iter()
             .map(|v| v.public_key.to_hex())
             .collect(),
+        sync: running.sync.clone(),
         // Ours, then everything the runtime registered (consensus views and
         // timeouts, p2p peers, storage) and our histograms.
         metrics: Arc::new(move || {

@@ -377,6 +377,11 @@ pub struct StatusResponse {
     pub timestamp_ms: u64,
     pub mempool: usize,
     pub validators: Vec<String>,
+    /// The highest finalized height this node has heard of from its peers.
+    pub network_tip: u64,
+    /// True while this node is more than a few blocks behind `network_tip`
+    /// (a late joiner or a wiped node fetching finalized blocks).
+    pub syncing: bool,
 }
 
 /// Node status: chain, tip and mempool.
@@ -391,5 +396,8 @@ pub(super) async fn status(State(state): State<ApiState>) -> Json<StatusResponse
         timestamp_ms: tip.timestamp_ms,
         mempool: state.mempool.len(),
         validators: state.validators.clone(),
+        network_tip: state.sync.network_tip().max(tip.height),
+        syncing: state.sync.network_tip().saturating_sub(tip.height)
+            >= salus_consensus::executor::SYNCING_LAG,
     })
 }

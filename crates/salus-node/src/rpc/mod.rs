@@ -47,6 +47,8 @@ pub struct ApiState {
     pub gossip: crate::gossip::Gossip,
     pub vault: Arc<salus_vault::Vault>,
     pub validators: Vec<String>,
+    /// The network's finalized tip as this node knows it.
+    pub sync: Arc<salus_consensus::executor::SyncProgress>,
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
 }
 
