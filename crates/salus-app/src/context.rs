@@ -14,6 +14,8 @@ pub struct TxContext<'a> {
     /// The block's timestamp: the only notion of time in the state machine.
     pub timestamp_ms: u64,
     pub signer: AccountId,
+    /// The transaction's nonce (unique per signer): what one-time proofs bind to.
+    pub tx_nonce: u64,
     /// The key that signed the transaction (already authorized for `signer`).
     pub signing_key: PublicKey,
 }

@@ -13,6 +13,7 @@ use crate::audit::Audit;
 use crate::auth;
 use crate::consent::Consent;
 use crate::context::{Events, ExecError, Module, TxContext};
+use crate::credentials::Credentials;
 use crate::identity::Identity;
 use crate::records::Records;
 use crate::token::Token;
@@ -68,6 +69,7 @@ pub fn apply_tx(
         height: env.height,
         timestamp_ms: env.timestamp_ms,
         signer: tx.body.signer,
+        tx_nonce: tx.body.nonce,
         signing_key: tx.body.public_key,
     };
     let (outcome, writes, events) = {
@@ -81,6 +83,7 @@ pub fn apply_tx(
                 Action::Records(a) => Records::execute(&ctx, &mut scratch, a, &mut events),
                 Action::Consent(a) => Consent::execute(&ctx, &mut scratch, a, &mut events),
                 Action::Audit(a) => Audit::execute(&ctx, &mut scratch, a, &mut events),
+                Action::Credentials(a) => Credentials::execute(&ctx, &mut scratch, a, &mut events),
             };
             match result {
                 Ok(()) => {}

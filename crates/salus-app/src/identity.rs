@@ -258,6 +258,56 @@ fn check_services(services: &[Service]) -> ExecResult<()> {
     Ok(())
 }
 
+/// Grants `role` to `subject` on the word of another module's rule (the
+/// credentials module, when a presentation satisfies a role rule).
+/// `attested_by` is whoever vouched: the credential's issuer.
+pub fn grant_role(
+    state: &mut Overlay<'_>,
+    subject: &AccountId,
+    r: Role,
+    attested_by: AccountId,
+    at_ms: u64,
+    events: &mut Events,
+) -> ExecResult<()> {
+    live_record(state, subject)?;
+    if role(state, subject, r)?.is_some() {
+        return reject(
+            ErrorCode::RoleAlreadyHeld,
+            format!("{} already holds role {}", subject.did(), r.name()),
+        );
+    }
+    let grant = RoleGrant {
+        attested_by,
+        attested_ms: at_ms,
+    };
+    write(state, role_key(subject, r), &grant);
+    events.emit(IdentityEvent::RoleAttested {
+        subject: *subject,
+        role: r,
+        by: attested_by,
+    });
+    Ok(())
+}
+
+/// Withdraws a role granted through [`grant_role`].
+pub fn withdraw_role(
+    state: &mut Overlay<'_>,
+    subject: &AccountId,
+    r: Role,
+    by: AccountId,
+    events: &mut Events,
+) -> ExecResult<()> {
+    if role(state, subject, r)?.is_some() {
+        state.delete(role_key(subject, r));
+        events.emit(IdentityEvent::RoleRevoked {
+            subject: *subject,
+            role: r,
+            by,
+        });
+    }
+    Ok(())
+}
+
 /// Fails unless `account` has a registered, active DID.
 pub fn require_live(state: &dyn StateRead, account: &AccountId) -> ExecResult<()> {
     live_record(state, account).map(|_| ())

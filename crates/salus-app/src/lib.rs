@@ -5,7 +5,7 @@
 //! The same blocks give the same state root on every node.
 //!
 //! Layout, Penumbra-style: each module (`auth`, `identity`, `token`,
-//! `records`, `consent`, `audit`) owns its state keys under its own prefix, executes its own actions, emits its own
+//! `records`, `consent`, `audit`, `credentials`) owns its state keys under its own prefix, executes its own actions, emits its own
 //! events and answers its own queries. [`execute`] runs transactions
 //! all-or-nothing; [`Chain`] is the executor that consensus drives (propose,
 //! verify, finalize), caching speculative results so that a finalized block is
@@ -16,6 +16,7 @@ pub mod auth;
 mod chain;
 pub mod consent;
 mod context;
+pub mod credentials;
 pub mod execute;
 pub mod genesis;
 pub mod identity;

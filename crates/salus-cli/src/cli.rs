@@ -341,6 +341,8 @@ pub enum BenchCommand {
     Records(crate::bench_records::RecordsArgs),
     /// Throughput and finality of a multi-validator network on this machine.
     Testnet(crate::bench_testnet::TestnetArgs),
+    /// Credential issuance, presentation proving and verification, proof size.
+    Zk(crate::bench_zk::ZkArgs),
 }
 
 pub fn dispatch(cli: Cli) -> Result<()> {
@@ -362,5 +364,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Tps(args)) => crate::bench::tps(&ctx, args),
         Command::Bench(BenchCommand::Records(args)) => crate::bench_records::records(&ctx, args),
         Command::Bench(BenchCommand::Testnet(args)) => crate::bench_testnet::testnet(&ctx, args),
+        Command::Bench(BenchCommand::Zk(args)) => crate::bench_zk::zk(&ctx, args),
     }
 }

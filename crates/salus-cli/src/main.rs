@@ -3,6 +3,7 @@
 mod bench;
 mod bench_records;
 mod bench_testnet;
+mod bench_zk;
 mod cli;
 mod demo;
 mod dev;

@@ -1,6 +1,6 @@
 //! Stable error codes. They appear in receipts and API bodies; a code, once
 //! published, never changes meaning. Ranges: 1xx transaction envelope, 2xx
-//! identity, 3xx token, 4xx records, 5xx consent, 6xx audit.
+//! identity, 3xx token, 4xx records, 5xx consent, 6xx audit, 7xx credentials.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -78,6 +78,16 @@ error_codes! {
     NotAResponder = 515, "not_a_responder";
     NotAVault = 601, "not_a_vault";
     BadAuditBatch = 602, "bad_audit_batch";
+    NotAnIssuer = 701, "not_an_issuer";
+    BadCredentialObject = 702, "bad_credential_object";
+    DefinitionExists = 703, "definition_exists";
+    UnknownDefinition = 704, "unknown_definition";
+    NotTheIssuer = 705, "not_the_issuer";
+    BadRevocationUpdate = 706, "bad_revocation_update";
+    SetExists = 707, "set_exists";
+    UnknownRoleRule = 708, "unknown_role_rule";
+    BadRoleRule = 709, "bad_role_rule";
+    PresentationRejected = 710, "presentation_rejected";
     AuditRecordMismatch = 603, "audit_record_mismatch";
 }
 

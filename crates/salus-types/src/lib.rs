@@ -6,7 +6,7 @@
 //! machine gives them meaning.
 //!
 //! Each module's action and event types live in a submodule named after the
-//! module (`identity`, `token`, `records`, `consent`, `audit`); the rules that
+//! module (`identity`, `token`, `records`, `consent`, `audit`, `credentials`); the rules that
 //! give them meaning live in `salus-app`. `vault` holds the signed requests
 //! that vaults serve.
 
@@ -15,6 +15,7 @@ pub mod audit;
 mod block;
 pub mod codec;
 pub mod consent;
+pub mod credentials;
 mod error_code;
 mod genesis;
 pub mod identity;

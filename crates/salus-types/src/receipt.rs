@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditEvent;
 use crate::consent::ConsentEvent;
+use crate::credentials::CredentialEvent;
 use crate::records::RecordEvent;
 use crate::{identity::IdentityEvent, token::TokenEvent, AccountId, ErrorCode};
 
@@ -17,6 +18,7 @@ pub enum Event {
     Records(RecordEvent),
     Consent(ConsentEvent),
     Audit(AuditEvent),
+    Credentials(CredentialEvent),
 }
 
 impl Event {
@@ -28,6 +30,7 @@ impl Event {
             Event::Records(e) => e.accounts(),
             Event::Consent(e) => e.accounts(),
             Event::Audit(e) => e.accounts(),
+            Event::Credentials(e) => e.accounts(),
         }
     }
 }
@@ -46,7 +49,8 @@ event_from!(
     Token(TokenEvent),
     Records(RecordEvent),
     Consent(ConsentEvent),
-    Audit(AuditEvent)
+    Audit(AuditEvent),
+    Credentials(CredentialEvent)
 );
 
 /// The outcome of one included transaction. A failed transaction is included

@@ -41,6 +41,7 @@ pub enum Action {
     Records(RecordAction),
     Consent(ConsentAction),
     Audit(AuditAction),
+    Credentials(crate::credentials::CredentialAction),
 }
 
 #[derive(

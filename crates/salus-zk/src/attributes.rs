@@ -19,9 +19,10 @@ const TEXT_DST: &[u8] = b"salus-zk/text/v1";
 /// The largest integer a range predicate can handle; bounds and values stay
 /// below it so that proofs stay small (48-bit ranges).
 pub const MAX_INTEGER: u64 = (1 << 48) - 1;
-/// Dates span years 1000 to 9999.
-pub const MIN_DATE: u32 = 1000_01_01;
-pub const MAX_DATE: u32 = 9999_12_31;
+/// Dates span 1800 to 2199: every date a living person's health
+/// credential needs, and a range proof over it stays at 22 bits.
+pub const MIN_DATE: u32 = 1800_01_01;
+pub const MAX_DATE: u32 = 2199_12_31;
 /// Text attributes longer than this are refused (a credential is not a document store).
 pub const MAX_TEXT_BYTES: usize = 1024;
 

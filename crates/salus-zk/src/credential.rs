@@ -14,7 +14,7 @@ use crate::revocation::{self, credential_element, Registry, RevocationStatus, Re
 use crate::{Curve, Scalar, ZkError, G1};
 
 /// Digit base of the range proofs: 16 keeps a 48-bit range to 12 digits.
-const RANGE_BASE: u16 = 16;
+const RANGE_BASE: u16 = 64;
 /// Signed messages before the schema's attributes: credential id, definition id.
 pub(crate) const RESERVED_MESSAGES: usize = 2;
 const MAX_DEFINITION_ID: usize = 256;

@@ -6,9 +6,9 @@
 //! specification is never taken from the prover.
 //!
 //! Statement layout: 0 = knowledge of the BBS signature with the disclosed
-//! messages; 1 = the hidden credential id is in the revocation accumulator;
-//! 2.. = one statement per predicate, each tied to its hidden attribute by a
-//! witness equality.
+//! messages; then, if the request checks revocation, the hidden credential
+//! id is in the revocation accumulator; then one statement per predicate,
+//! each tied to its hidden attribute by a witness equality.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -32,6 +32,12 @@ use crate::codec::{from_bytes, hex_bytes, to_bytes};
 use crate::credential::{Credential, CredentialDefinition, RESERVED_MESSAGES};
 use crate::revocation::{accumulator_params, proving_key, RevocationStatus};
 use crate::{Curve, PublicSet, Scalar, ZkError};
+
+/// Every pairing check of a proof folded into one multi-pairing with random
+/// weights, instead of one final exponentiation per check.
+const BATCHED: VerifierConfig = VerifierConfig {
+    use_lazy_randomized_pairing_checks: Some(false),
+};
 
 /// Bounds on what one request may ask, so verification cost is bounded.
 pub const MAX_PREDICATES: usize = 16;
@@ -82,7 +88,7 @@ impl Predicate {
     ) -> Result<Predicate, ZkError> {
         let year = (today / 10_000)
             .checked_sub(years)
-            .filter(|y| *y >= 1000)
+            .filter(|y| *y >= 1800)
             .ok_or_else(|| {
                 ZkError::BadRequest(format!("{years} years before {today} is out of range"))
             })?;
@@ -150,10 +156,19 @@ pub struct PresentationRequest {
     pub reveal: Vec<String>,
     #[serde(default)]
     pub predicates: Vec<Predicate>,
+    /// Prove the credential is not revoked at the current epoch. On unless
+    /// a verifier explicitly accepts revoked credentials.
+    #[serde(default = "yes")]
+    pub check_revocation: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A request checked against a definition.
 struct Plan<'a> {
+    check_revocation: bool,
     revealed: Vec<(usize, &'a str, AttributeKind)>,
     predicates: Vec<Planned<'a>>,
 }
@@ -238,6 +253,7 @@ impl PresentationRequest {
             });
         }
         Ok(Plan {
+            check_revocation: self.check_revocation,
             revealed,
             predicates,
         })
@@ -296,14 +312,16 @@ fn specification(
             revealed,
         ),
     });
-    statements.add(VBAccumulatorMembership::new_statement_from_params_ref(
-        ACCUMULATOR,
-        REVOCATION_KEY,
-        PROVING_KEY,
-        status.value,
-    ));
     let mut meta = MetaStatements::new();
-    meta.add_witness_equality(EqualWitnesses(BTreeSet::from([(0, 0), (1, 0)])));
+    if plan.check_revocation {
+        let at = statements.add(VBAccumulatorMembership::new_statement_from_params_ref(
+            ACCUMULATOR,
+            REVOCATION_KEY,
+            PROVING_KEY,
+            status.value,
+        ));
+        meta.add_witness_equality(EqualWitnesses(BTreeSet::from([(0, 0), (at, 0)])));
+    }
     for planned in &plan.predicates {
         let statement = match (planned.range, planned.set) {
             (Some((min, end)), _) => BoundCheckSmc::new_statement_from_params_ref(min, end, RANGE)?,
@@ -346,7 +364,7 @@ impl Presentation {
                 presented: credential.definition.clone(),
             });
         }
-        if credential.epoch != status.epoch {
+        if plan.check_revocation && credential.epoch != status.epoch {
             return Err(ZkError::StaleRevocation {
                 presented: credential.epoch,
                 current: status.epoch,
@@ -381,10 +399,12 @@ impl Presentation {
             credential.signature.clone(),
             hidden,
         ));
-        witnesses.add(Membership::new_as_witness(
-            messages[0],
-            credential.witness.clone(),
-        ));
+        if plan.check_revocation {
+            witnesses.add(Membership::new_as_witness(
+                messages[0],
+                credential.witness.clone(),
+            ));
+        }
         for planned in &plan.predicates {
             let message = messages[RESERVED_MESSAGES + planned.index];
             witnesses.add(
@@ -439,7 +459,7 @@ impl Presentation {
         if self.nonce != request.nonce {
             return Err(ZkError::NonceMismatch);
         }
-        if self.revocation_epoch != status.epoch {
+        if plan.check_revocation && self.revocation_epoch != status.epoch {
             return Err(ZkError::StaleRevocation {
                 presented: self.revocation_epoch,
                 current: status.epoch,
@@ -470,7 +490,7 @@ impl Presentation {
         let mut rng = rand::rngs::StdRng::from_seed(seed);
         let nonce = Some(self.nonce.clone());
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            proof.verify::<_, Blake2b512>(&mut rng, spec, nonce, VerifierConfig::default())
+            proof.verify::<_, Blake2b512>(&mut rng, spec, nonce, BATCHED)
         }));
         match outcome {
             Ok(Ok(())) => Ok(()),

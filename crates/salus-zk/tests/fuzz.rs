@@ -54,6 +54,7 @@ fn fixture() -> &'static Fixture {
                     min: V::Date(2023_01_01),
                 },
             ],
+            check_revocation: true,
         };
         let status = issuer.status();
         let presentation =

@@ -69,6 +69,7 @@ fn vaccination_request(definition: &CredentialDefinition, tag: u8) -> Presentati
             },
             Predicate::older_than("birth_date", 18, 2026_11_22).unwrap(),
         ],
+        check_revocation: true,
     }
 }
 
@@ -192,6 +193,7 @@ fn license_request(definition: &CredentialDefinition, tag: u8) -> PresentationRe
             attribute: "valid_until".into(),
             min: V::Date(2026_11_22),
         }],
+        check_revocation: true,
     }
 }
 
@@ -249,6 +251,13 @@ fn a_license_proves_specialty_and_validity_until_revoked() {
         forged.verify(&definition, &request, &after, &[]),
         Err(ZkError::InvalidProof)
     );
+    // A verifier that explicitly does not care about revocation accepts it.
+    let mut lax = request.clone();
+    lax.check_revocation = false;
+    let lax_presentation = Presentation::create(&other, &definition, &lax, &after, &[]).unwrap();
+    lax_presentation
+        .verify(&definition, &lax, &after, &[])
+        .unwrap();
     // Nor can the issuer refresh it.
     assert_eq!(board.refresh(&mut other), Err(ZkError::Revoked));
     assert_eq!(board.revoke(other.index), Err(ZkError::Revoked));
