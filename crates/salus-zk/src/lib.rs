@@ -32,6 +32,7 @@ mod error;
 mod presentation;
 mod revocation;
 mod set;
+mod w3c;
 
 pub use attributes::{
     parse_date, parse_decimal, AttributeKind, AttributeSpec, AttributeValue, Schema,
@@ -42,6 +43,7 @@ pub use error::ZkError;
 pub use presentation::{Predicate, Presentation, PresentationRequest};
 pub use revocation::{RevocationStatus, RevocationUpdate, DEFAULT_CAPACITY};
 pub use set::PublicSet;
+pub use w3c::{CONTEXT_V2, CRYPTOSUITE};
 
 type Curve = ark_bls12_381::Bls12_381;
 type Scalar = ark_bls12_381::Fr;

@@ -389,3 +389,27 @@ fn public_parts_round_trip_and_validate() {
     edited.values[2] = V::Text("neurosurgery".into());
     assert_eq!(edited.verify(&definition), Err(ZkError::InvalidSignature));
 }
+
+#[test]
+fn credentials_export_as_w3c_verifiable_credentials() {
+    let mut issuer = immunization_issuer();
+    let credential = immunization(&mut issuer, 1990_04_12, "208", 2021_09_30);
+    let vc = credential.to_w3c(issuer.definition()).unwrap();
+    // The VC Data Model 2.0 shape: base context first, the base type, an
+    // issuer URL, a subject, and a Data Integrity proof with a multibase value.
+    assert_eq!(vc["@context"][0], salus_zk::CONTEXT_V2);
+    assert_eq!(vc["type"][0], "VerifiableCredential");
+    assert_eq!(vc["issuer"], "did:salus:hospital");
+    assert_eq!(vc["credentialSubject"]["birth_date"], "1990-04-12");
+    assert_eq!(vc["credentialSubject"]["vaccine_code"], "208");
+    assert_eq!(vc["credentialSubject"]["dose_ml"], "0.30");
+    assert_eq!(vc["proof"]["type"], "DataIntegrityProof");
+    assert_eq!(vc["proof"]["cryptosuite"], salus_zk::CRYPTOSUITE);
+    assert!(vc["proof"]["proofValue"].as_str().unwrap().starts_with('u'));
+    assert_eq!(vc["credentialStatus"]["statusIndex"], credential.index);
+    let other = immunization_issuer();
+    assert!(
+        credential.to_w3c(other.definition()).is_err()
+            || other.definition().id == issuer.definition().id
+    );
+}

@@ -5,6 +5,7 @@
 //! - [`vault`]: signed reads and writes of encrypted records, and replication.
 
 mod chain;
+mod credentials;
 mod records;
 mod vault;
 
@@ -59,7 +60,7 @@ pub const MAX_BATCH: usize = 10_000;
 #[openapi(
     info(
         title = "Salus node API",
-        description = "Submit transactions; read blocks, receipts, state with Merkle proofs, events and DIDs; anchor, share and read encrypted health records; read a patient's audit trail."
+        description = "Submit transactions; read blocks, receipts, state with Merkle proofs, events and DIDs; anchor, share and read encrypted health records; read a patient's audit trail; read credential definitions, revocation registries and published sets, and verify zero-knowledge presentations."
     ),
     paths(
         chain::submit_tx,
@@ -76,6 +77,11 @@ pub const MAX_BATCH: usize = 10_000;
         records::consent,
         records::readers,
         records::audit,
+        credentials::definition,
+        credentials::revocations,
+        credentials::set,
+        credentials::rule,
+        credentials::verify,
         vault::vault_info,
         vault::read,
         vault::write,
@@ -92,6 +98,7 @@ pub const MAX_BATCH: usize = 10_000;
         TxStatus,
         StateResponse,
         StatusResponse,
+        credentials::VerifyBody,
         salus_vault::wire::ReadBody,
         salus_vault::wire::ReadResponse,
         salus_vault::wire::WriteBody,
@@ -122,6 +129,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/consent", get(records::consent))
         .route("/v1/consent/readers", get(records::readers))
         .route("/v1/audit", get(records::audit))
+        .route("/v1/credentials/definition", get(credentials::definition))
+        .route("/v1/credentials/revocations", get(credentials::revocations))
+        .route("/v1/credentials/set", get(credentials::set))
+        .route("/v1/credentials/rule", get(credentials::rule))
+        .route("/v1/credentials/verify", post(credentials::verify))
         .route("/v1/vault", get(vault::vault_info))
         .route("/v1/vault/read", post(vault::read))
         .route("/v1/vault/records", post(vault::write))
