@@ -63,6 +63,10 @@ pub enum Command {
     /// Grant, revoke and list consent.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// Verifiable credentials: define, issue, revoke, request, present,
+    /// verify, claim a role, export as W3C.
+    #[command(subcommand)]
+    Credential(crate::credentials::CredentialCommand),
     /// A patient's audit trail: who accessed what, when, allowed or denied, and why.
     Audit(AuditArgs),
     /// Measure performance.
@@ -361,6 +365,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Consent(command) => crate::records::consent(&ctx, command),
         Command::Audit(args) => crate::records::audit(&ctx, args),
         Command::Sim(args) => crate::sim::run(&ctx, args),
+        Command::Credential(command) => crate::credentials::run(&ctx, command),
         Command::Bench(BenchCommand::Tps(args)) => crate::bench::tps(&ctx, args),
         Command::Bench(BenchCommand::Records(args)) => crate::bench_records::records(&ctx, args),
         Command::Bench(BenchCommand::Testnet(args)) => crate::bench_testnet::testnet(&ctx, args),

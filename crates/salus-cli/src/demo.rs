@@ -27,13 +27,13 @@ pub fn free_port() -> Result<SocketAddr> {
     Ok(listener.local_addr()?)
 }
 
-struct Party {
-    name: &'static str,
-    actor: Actor,
+pub(crate) struct Party {
+    pub(crate) name: &'static str,
+    pub(crate) actor: Actor,
 }
 
 impl Party {
-    fn new(name: &'static str, chain_id: &str) -> Party {
+    pub(crate) fn new(name: &'static str, chain_id: &str) -> Party {
         let keys = KeyPair::generate();
         Party {
             name,
@@ -45,21 +45,21 @@ impl Party {
     }
 }
 
-struct Tour<'a> {
-    ctx: &'a Context,
-    client: Client,
-    steps: Vec<serde_json::Value>,
+pub(crate) struct Tour<'a> {
+    pub(crate) ctx: &'a Context,
+    pub(crate) client: Client,
+    pub(crate) steps: Vec<serde_json::Value>,
 }
 
 impl Tour<'_> {
-    fn say(&mut self, what: String, detail: serde_json::Value) {
+    pub(crate) fn say(&mut self, what: String, detail: serde_json::Value) {
         if !self.ctx.json {
             println!("• {what}");
         }
         self.steps.push(json!({"step": what, "detail": detail}));
     }
 
-    async fn send(&mut self, party: &mut Party, actions: Vec<Action>) -> Result<u64> {
+    pub(crate) async fn send(&mut self, party: &mut Party, actions: Vec<Action>) -> Result<u64> {
         let tx = party.actor.signer.sign(actions);
         let outcome = self.client.submit_and_wait(&tx).await?;
         if !outcome.receipt.succeeded() {
@@ -338,6 +338,14 @@ async fn tour(
     tour.say(format!("The patient's account shows {count} events on chain (funding, registration, role, payments)."), events);
 
     records_tour(
+        &mut tour,
+        chain_id,
+        &mut authority,
+        &mut hospital,
+        &mut patient,
+    )
+    .await?;
+    crate::demo_credentials::credentials_tour(
         &mut tour,
         chain_id,
         &mut authority,

@@ -10,7 +10,11 @@ use crate::cli::{DidCommand, RoleCommand, TxCommand};
 use crate::output::{parse_account, Context};
 
 /// Signs, submits and waits; a failed receipt is an error (non-zero exit).
-async fn send(client: &Client, signer: &mut Signer, actions: Vec<Action>) -> Result<TxOutcome> {
+pub(crate) async fn send(
+    client: &Client,
+    signer: &mut Signer,
+    actions: Vec<Action>,
+) -> Result<TxOutcome> {
     let tx = signer.sign(actions);
     let hash = tx.hash();
     let outcome = client.submit_and_wait(&tx).await?;
@@ -25,7 +29,7 @@ async fn send(client: &Client, signer: &mut Signer, actions: Vec<Action>) -> Res
     Ok(outcome)
 }
 
-fn report(ctx: &Context, what: &str, outcome: &TxOutcome) {
+pub(crate) fn report(ctx: &Context, what: &str, outcome: &TxOutcome) {
     let value = json!({
         "result": what,
         "tx": outcome.receipt.tx_hash,

@@ -252,6 +252,21 @@ impl Client {
         self.get_json(&format!("/v1/dids/{did}")).await
     }
 
+    /// GETs `path` with `query` (percent-encoded) and decodes the answer.
+    pub(crate) async fn get_query<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ClientError> {
+        let query: Vec<String> = query
+            .iter()
+            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+            .collect();
+        let url = format!("{}{path}?{}", self.base, query.join("&"));
+        let response = self.http.get(url).send().await?;
+        Self::decode(response).await
+    }
+
     /// POSTs `body` as JSON to `path` and decodes the answer.
     pub(crate) async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
         &self,
@@ -278,4 +293,17 @@ fn parse_hash(value: &Value) -> Result<Hash, ClientError> {
         .as_str()
         .and_then(|s| Hash::from_hex(s).ok())
         .ok_or_else(|| ClientError::Decode("expected a hash".into()))
+}
+
+/// RFC 3986 percent-encoding of everything but unreserved characters.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }

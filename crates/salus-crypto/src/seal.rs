@@ -65,6 +65,13 @@ impl DataKey {
     pub fn generate() -> DataKey {
         DataKey(Zeroizing::new(random_bytes()))
     }
+
+    /// A key derived from another secret for one purpose (`domain`), e.g.
+    /// the key that seals an issuer's credential secrets at rest under the
+    /// issuer's own (passphrase-protected) signing key.
+    pub fn derive(domain: &str, secret: &[u8]) -> DataKey {
+        DataKey(Zeroizing::new(crate::sha256(domain, secret).0))
+    }
 }
 
 impl std::fmt::Debug for DataKey {
