@@ -297,19 +297,26 @@ async fn run_async(ctx: &Context, command: CredentialCommand) -> Result<()> {
             let pair = ctx.open_key(&key)?;
             let path = issuer_path(ctx, &key, &name)?;
             let mut issuer = load_issuer(&path, &pair)?;
+            // FHIR supplies what it has; the schema takes what it names. Values
+            // given explicitly must each name an attribute.
             let mut claims: Vec<(String, Value)> = Vec::new();
-            if let Some(values) = values {
-                let object: serde_json::Map<String, Value> =
-                    read_json(&values, "JSON object of values")?;
-                claims.extend(object);
-            }
             if let Some(fhir) = from_fhir {
                 claims.extend(from_immunization(&read_json(&fhir, "FHIR resource")?)?);
             }
+            let mut explicit: Vec<(String, Value)> = Vec::new();
+            if let Some(values) = values {
+                let object: serde_json::Map<String, Value> =
+                    read_json(&values, "JSON object of values")?;
+                explicit.extend(object);
+            }
             for pair in &set {
                 let (name, value) = split_pair(pair, "--set")?;
-                claims.push((name.into(), json!(value)));
+                explicit.push((name.into(), json!(value)));
             }
+            for (name, _) in &explicit {
+                issuer.definition().schema.attribute(name)?;
+            }
+            claims.extend(explicit);
             let schema = issuer.definition().schema.clone();
             let mut ordered = Vec::new();
             for spec in &schema.attributes {
@@ -322,9 +329,6 @@ async fn run_async(ctx: &Context, command: CredentialCommand) -> Result<()> {
                     parse_value(spec.kind, &raw.1)
                         .with_context(|| format!("attribute `{}`", spec.name))?,
                 );
-            }
-            for (n, _) in &claims {
-                schema.attribute(n)?;
             }
             let credential = issuer.issue(ordered)?;
             save_issuer(&path, &pair, &issuer)?;
