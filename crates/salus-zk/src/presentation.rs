@@ -18,10 +18,12 @@ use proof_system::meta_statement::{EqualWitnesses, MetaStatements};
 use proof_system::proof::Proof;
 use proof_system::proof_spec::ProofSpec;
 use proof_system::setup_params::SetupParams;
-use proof_system::statement::accumulator::VBAccumulatorMembership;
+use proof_system::statement::accumulator::cdh::{
+    VBAccumulatorMembershipCDHProver, VBAccumulatorMembershipCDHVerifier,
+};
 use proof_system::statement::bbs_23::{PoKBBSSignature23G1Prover, PoKBBSSignature23G1Verifier};
 use proof_system::statement::bound_check_smc::BoundCheckSmc;
-use proof_system::statement::Statements;
+use proof_system::statement::{Statement, Statements};
 use proof_system::verifier::VerifierConfig;
 use proof_system::witness::{Membership, PoKBBSSignature23G1, Witness, Witnesses};
 use rand::SeedableRng as _;
@@ -30,13 +32,13 @@ use serde::{Deserialize, Serialize};
 use crate::attributes::{AttributeKind, AttributeValue};
 use crate::codec::{from_bytes, hex_bytes, to_bytes};
 use crate::credential::{Credential, CredentialDefinition, RESERVED_MESSAGES};
-use crate::revocation::{accumulator_params, proving_key, RevocationStatus};
-use crate::{Curve, PublicSet, Scalar, ZkError};
+use crate::revocation::{accumulator_params, RevocationStatus};
+use crate::{Curve, PublicSet, Scalar, ZkError, G1};
 
 /// Every pairing check of a proof folded into one multi-pairing with random
 /// weights, instead of one final exponentiation per check.
 const BATCHED: VerifierConfig = VerifierConfig {
-    use_lazy_randomized_pairing_checks: Some(false),
+    use_lazy_randomized_pairing_checks: Some(true),
 };
 
 /// Bounds on what one request may ask, so verification cost is bounded.
@@ -284,6 +286,19 @@ fn context(definition: &CredentialDefinition) -> Vec<u8> {
     context
 }
 
+/// "This hidden value is in the accumulator": the CDH-based protocol, whose
+/// prover needs no pairing and whose verifier needs one.
+fn membership(side: &Side, accumulator: usize, public_key: usize, value: G1) -> Statement<Curve> {
+    match side {
+        Side::Prover => VBAccumulatorMembershipCDHProver::new(value),
+        Side::Verifier => VBAccumulatorMembershipCDHVerifier::new_statement_from_params_ref(
+            accumulator,
+            public_key,
+            value,
+        ),
+    }
+}
+
 /// The proof specification both sides build.
 fn specification(
     definition: &CredentialDefinition,
@@ -294,12 +309,10 @@ fn specification(
 ) -> Result<ProofSpec<Curve>, ZkError> {
     const RANGE: usize = 0;
     const ACCUMULATOR: usize = 1;
-    const PROVING_KEY: usize = 2;
-    const REVOCATION_KEY: usize = 3;
+    const REVOCATION_KEY: usize = 2;
     let mut setup = vec![
         SetupParams::SmcParamsAndCommKey(definition.range_params.clone()),
         SetupParams::VbAccumulatorParams(accumulator_params().clone()),
-        SetupParams::VbAccumulatorMemProvingKey(proving_key().clone()),
         SetupParams::VbAccumulatorPublicKey(definition.revocation_key.clone()),
     ];
     let mut statements = Statements::<Curve>::new();
@@ -314,12 +327,7 @@ fn specification(
     });
     let mut meta = MetaStatements::new();
     if plan.check_revocation {
-        let at = statements.add(VBAccumulatorMembership::new_statement_from_params_ref(
-            ACCUMULATOR,
-            REVOCATION_KEY,
-            PROVING_KEY,
-            status.value,
-        ));
+        let at = statements.add(membership(&side, ACCUMULATOR, REVOCATION_KEY, status.value));
         meta.add_witness_equality(EqualWitnesses(BTreeSet::from([(0, 0), (at, 0)])));
     }
     for planned in &plan.predicates {
@@ -327,12 +335,7 @@ fn specification(
             (Some((min, end)), _) => BoundCheckSmc::new_statement_from_params_ref(min, end, RANGE)?,
             (None, Some(set)) => {
                 setup.push(SetupParams::VbAccumulatorPublicKey(set.public_key.clone()));
-                VBAccumulatorMembership::new_statement_from_params_ref(
-                    ACCUMULATOR,
-                    setup.len() - 1,
-                    PROVING_KEY,
-                    set.value,
-                )
+                membership(&side, ACCUMULATOR, setup.len() - 1, set.value)
             }
             (None, None) => unreachable!("plan() gives every predicate a range or a set"),
         };

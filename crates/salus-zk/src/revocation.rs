@@ -13,7 +13,7 @@ use dock_crypto_utils::hashing_utils::hash_to_field;
 use serde::{Deserialize, Serialize};
 use vb_accumulator::persistence::State;
 use vb_accumulator::positive::{Accumulator as _, PositiveAccumulator};
-use vb_accumulator::setup::{Keypair, MembershipProvingKey, SetupParams};
+use vb_accumulator::setup::{Keypair, SetupParams};
 use vb_accumulator::witness::MembershipWitness;
 
 use crate::codec::hex_ark;
@@ -29,13 +29,6 @@ pub const MAX_CAPACITY: u32 = 1 << 20;
 pub(crate) fn accumulator_params() -> &'static SetupParams<Curve> {
     static PARAMS: OnceLock<SetupParams<Curve>> = OnceLock::new();
     PARAMS.get_or_init(|| SetupParams::new::<Blake2b512>(b"salus-zk/accumulator/v1"))
-}
-
-pub(crate) fn proving_key() -> &'static MembershipProvingKey<G1> {
-    static KEY: OnceLock<MembershipProvingKey<G1>> = OnceLock::new();
-    KEY.get_or_init(|| {
-        MembershipProvingKey::new::<Blake2b512>(b"salus-zk/accumulator-proving-key/v1")
-    })
 }
 
 /// The accumulator element of credential `index` of `definition`.
