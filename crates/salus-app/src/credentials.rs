@@ -261,7 +261,7 @@ impl Module for Credentials {
                         "a new registry starts at epoch 0",
                     );
                 }
-                if let Err(e) = parsed.validate() {
+                if let Err(e) = parsed.check() {
                     return reject(ErrorCode::BadCredentialObject, e.to_string());
                 }
                 let record = DefinitionRecord {

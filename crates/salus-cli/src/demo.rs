@@ -61,7 +61,11 @@ impl Tour<'_> {
 
     pub(crate) async fn send(&mut self, party: &mut Party, actions: Vec<Action>) -> Result<u64> {
         let tx = party.actor.signer.sign(actions);
-        let outcome = self.client.submit_and_wait(&tx).await?;
+        let outcome = self
+            .client
+            .submit_and_wait(&tx)
+            .await
+            .with_context(|| format!("{}'s transaction", party.name))?;
         if !outcome.receipt.succeeded() {
             bail!(
                 "{}'s transaction failed: {}",

@@ -57,18 +57,40 @@ impl CredentialDefinition {
         })
     }
 
-    /// Checks a definition received from elsewhere (a chain, a file) before
-    /// anyone relies on it: schema rules, a valid public key, and range
-    /// parameters whose signatures verify.
-    pub fn validate(&self) -> Result<(), ZkError> {
+    /// The cheap checks, fit for a state machine that runs them on every
+    /// validator inside a consensus round: id, schema, a valid issuer key,
+    /// and range parameters of the expected shape (digits 0..base, one
+    /// signature each). What it leaves out is whether those signatures
+    /// verify, which only the issuer could spoil, and only for itself.
+    pub fn check(&self) -> Result<(), ZkError> {
         check_id(&self.id)?;
         self.schema.validate()?;
+        let malformed = |reason: &str| ZkError::Malformed {
+            what: "credential definition",
+            reason: reason.into(),
+        };
         if !self.public_key.is_valid() {
-            return Err(ZkError::Malformed {
-                what: "credential definition",
-                reason: "the issuer key is not a valid point".into(),
-            });
+            return Err(malformed("the issuer key is not a valid point"));
         }
+        let params = &self.range_params.params;
+        let digits_ok = params.set.len() == usize::from(RANGE_BASE)
+            && params.sigs.len() == params.set.len()
+            && params
+                .set
+                .iter()
+                .enumerate()
+                .all(|(i, d)| *d == Scalar::from(i as u64));
+        if !digits_ok {
+            return Err(malformed("range parameters are not for base 64"));
+        }
+        Ok(())
+    }
+
+    /// [`check`](Self::check), plus every range-parameter signature (about
+    /// a hundred pairings): what a verifier does once when it first trusts
+    /// a definition.
+    pub fn validate(&self) -> Result<(), ZkError> {
+        self.check()?;
         let params = self.range_params.clone();
         std::panic::catch_unwind(move || params.verify())
             .map_err(|_| ZkError::Malformed {
