@@ -89,6 +89,7 @@ pub struct Chain {
     genesis: Block,
     inner: Mutex<Inner>,
     verified: Mutex<Verified>,
+    verdicts: crate::credentials::ProofVerdicts,
 }
 
 /// Transactions whose signatures this node already checked (at admission).
@@ -153,6 +154,7 @@ impl Chain {
                 speculative: BTreeMap::new(),
             }),
             verified: Mutex::new(Verified::default()),
+            verdicts: crate::credentials::ProofVerdicts::default(),
         })
     }
 
@@ -170,6 +172,21 @@ impl Chain {
                 verified.hashes.remove(&old);
             }
         }
+    }
+
+    /// Verifies the role claims in `txs` against finalized state ahead of
+    /// any block (the mempool calls this at admission), so that proposing
+    /// and verifying blocks that carry them is cheap. Failures are not
+    /// remembered: the block's own execution refuses them.
+    pub fn precheck_claims(&self, txs: &[Tx]) -> Result<(), StateError> {
+        if !txs.iter().any(crate::credentials::has_claim) {
+            return Ok(());
+        }
+        let snapshot = self.store.snapshot()?;
+        for tx in txs {
+            crate::credentials::precheck(&snapshot, &self.chain_id, tx, &self.verdicts)?;
+        }
+        Ok(())
     }
 
     pub fn store(&self) -> &Store {
@@ -236,6 +253,7 @@ impl Chain {
             chain_id: &self.chain_id,
             height,
             timestamp_ms: timestamp_ms.max(parent_header.timestamp_ms + 1),
+            verdicts: Some(&self.verdicts),
         };
         let pendings: Vec<&Pending> = ancestors.iter().map(|s| &s.state).collect();
         let base = snapshot.layered(&pendings);
@@ -319,6 +337,7 @@ impl Chain {
             chain_id: &self.chain_id,
             height: header.height,
             timestamp_ms: header.timestamp_ms,
+            verdicts: Some(&self.verdicts),
         };
         let pendings: Vec<&Pending> = ancestors.iter().map(|s| &s.state).collect();
         let base = snapshot.layered(&pendings);

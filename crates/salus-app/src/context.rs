@@ -7,7 +7,7 @@ use salus_types::{AccountId, ErrorCode, Event, PublicKey};
 use crate::genesis::GenesisError;
 
 /// The environment of one transaction.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TxContext<'a> {
     pub chain_id: &'a str,
     pub height: u64,
@@ -18,6 +18,8 @@ pub struct TxContext<'a> {
     pub tx_nonce: u64,
     /// The key that signed the transaction (already authorized for `signer`).
     pub signing_key: PublicKey,
+    /// Presentation verdicts already known (see `BlockEnv::verdicts`).
+    pub verdicts: Option<&'a crate::credentials::ProofVerdicts>,
 }
 
 /// A module of the state machine.

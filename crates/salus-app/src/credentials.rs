@@ -20,13 +20,13 @@ use salus_types::credentials::{
     ISSUER_ROLES, MAX_OBJECT_BYTES, MAX_RULE_REQUIREMENTS,
 };
 use salus_types::identity::Role;
-use salus_types::{AccountId, ErrorCode};
+use salus_types::{AccountId, Action, ErrorCode, Tx};
 use salus_zk::{
     AttributeKind, AttributeValue, CredentialDefinition, Predicate, Presentation,
     PresentationRequest, PublicSet, RevocationStatus, RevocationUpdate,
 };
 
-use crate::context::{key, read, reject, write, Events, ExecResult, Module, TxContext};
+use crate::context::{key, read, reject, write, Events, ExecError, ExecResult, Module, TxContext};
 use crate::identity;
 
 pub const PREFIX: &str = "credentials";
@@ -226,6 +226,161 @@ fn check_rule(rule: &RoleRule, definition: &CredentialDefinition) -> ExecResult<
     Ok(())
 }
 
+/// Presentations known to verify, keyed by a digest of everything the
+/// verdict depends on: the presentation, the claimant, its transaction
+/// nonce, the role, the date, the rule and the stored definition and
+/// revocation status. A hit is exactly the verdict a fresh verification
+/// would give, so using it cannot make two nodes disagree.
+#[derive(Default)]
+pub struct ProofVerdicts {
+    known: std::sync::Mutex<(
+        std::collections::BTreeSet<[u8; 32]>,
+        std::collections::VecDeque<[u8; 32]>,
+    )>,
+}
+
+/// Verdicts remembered; old ones are forgotten first.
+const MAX_VERDICTS: usize = 4_096;
+
+impl ProofVerdicts {
+    fn contains(&self, key: &[u8; 32]) -> bool {
+        self.known.lock().expect("verdict lock").0.contains(key)
+    }
+
+    fn insert(&self, key: [u8; 32]) {
+        let mut known = self.known.lock().expect("verdict lock");
+        if known.0.insert(key) {
+            known.1.push_back(key);
+        }
+        while known.1.len() > MAX_VERDICTS {
+            if let Some(old) = known.1.pop_front() {
+                known.0.remove(&old);
+            }
+        }
+    }
+}
+
+/// A role claim's inputs, from its transaction.
+struct Claim<'a> {
+    chain_id: &'a str,
+    claimant: AccountId,
+    tx_nonce: u64,
+    role: Role,
+    as_of: u32,
+    presentation: &'a str,
+}
+
+fn verdict_key(claim: &Claim<'_>, rule: &RoleRule, record: &DefinitionRecord) -> [u8; 32] {
+    let mut hasher = salus_crypto::Hasher::new("salus/claim-verdict/v1");
+    for part in [
+        claim.chain_id.as_bytes(),
+        &claim.claimant.0,
+        &claim.tx_nonce.to_be_bytes(),
+        &[claim.role.code()],
+        &claim.as_of.to_be_bytes(),
+        claim.presentation.as_bytes(),
+        &borsh::to_vec(rule).expect("rules encode"),
+        &borsh::to_vec(record).expect("records encode"),
+    ] {
+        hasher.update(&(part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hasher.finish().0
+}
+
+/// Everything a claim must satisfy except the block date: the rule, a
+/// presentation that verifies against it (or is known to), the claimant's
+/// own DID disclosed, and the required values.
+fn check_claim(
+    state: &dyn StateRead,
+    claim: &Claim<'_>,
+    verdicts: Option<&ProofVerdicts>,
+) -> ExecResult<(RoleRule, DefinitionRecord)> {
+    let Some(rule) = role_rule(state, claim.role)? else {
+        return reject(
+            ErrorCode::UnknownRoleRule,
+            format!("no credential earns role {}", claim.role.name()),
+        );
+    };
+    let (record, parsed) = stored_definition(state, &rule.definition)?;
+    let presentation: Presentation = decode("presentation", claim.presentation)?;
+    let key = verdict_key(claim, &rule, &record);
+    if !verdicts.is_some_and(|v| v.contains(&key)) {
+        let status: RevocationStatus = serde_json::from_str(&record.status)
+            .map_err(|e| StateError::Corrupt(format!("stored revocation status: {e}")))?;
+        let request = claim_request(
+            &rule,
+            claim.chain_id,
+            &claim.claimant,
+            claim.tx_nonce,
+            claim.as_of,
+        );
+        if let Err(e) = presentation.verify(&parsed, &request, &status, &[]) {
+            return reject(ErrorCode::PresentationRejected, e.to_string());
+        }
+        if let Some(verdicts) = verdicts {
+            verdicts.insert(key);
+        }
+    }
+    let subject = presentation.revealed.get(&rule.subject_attribute);
+    if subject != Some(&AttributeValue::Text(claim.claimant.did().to_string())) {
+        return reject(
+            ErrorCode::PresentationRejected,
+            format!(
+                "the credential's `{}` is not the claimant's DID",
+                rule.subject_attribute
+            ),
+        );
+    }
+    for (name, expected) in &rule.required {
+        if presentation.revealed.get(name) != Some(&AttributeValue::Text(expected.clone())) {
+            return reject(
+                ErrorCode::PresentationRejected,
+                format!("the credential's `{name}` is not `{expected}`"),
+            );
+        }
+    }
+    Ok((rule, record))
+}
+
+pub fn has_claim(tx: &Tx) -> bool {
+    tx.body
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Credentials(CredentialAction::ClaimRole { .. })))
+}
+
+/// Verifies `tx`'s role claims on `state` and remembers those that pass.
+pub fn precheck(
+    state: &dyn StateRead,
+    chain_id: &str,
+    tx: &Tx,
+    verdicts: &ProofVerdicts,
+) -> Result<(), StateError> {
+    for action in &tx.body.actions {
+        if let Action::Credentials(CredentialAction::ClaimRole {
+            role,
+            as_of,
+            presentation,
+        }) = action
+        {
+            let claim = Claim {
+                chain_id,
+                claimant: tx.body.signer,
+                tx_nonce: tx.body.nonce,
+                role: *role,
+                as_of: *as_of,
+                presentation,
+            };
+            match check_claim(state, &claim, Some(verdicts)) {
+                Ok(_) | Err(ExecError::Rejected(_)) => {}
+                Err(ExecError::State(e)) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
 pub struct Credentials;
 
 impl Module for Credentials {
@@ -374,40 +529,15 @@ impl Module for Credentials {
                         format!("the presentation is as of {as_of}; the block date is {today}"),
                     );
                 }
-                let Some(rule) = role_rule(state, *role)? else {
-                    return reject(
-                        ErrorCode::UnknownRoleRule,
-                        format!("no credential earns role {}", role.name()),
-                    );
+                let claim = Claim {
+                    chain_id: ctx.chain_id,
+                    claimant: me,
+                    tx_nonce: ctx.tx_nonce,
+                    role: *role,
+                    as_of: *as_of,
+                    presentation,
                 };
-                let (record, parsed) = stored_definition(state, &rule.definition)?;
-                let status: RevocationStatus = serde_json::from_str(&record.status)
-                    .map_err(|e| StateError::Corrupt(format!("stored revocation status: {e}")))?;
-                let presentation: Presentation = decode("presentation", presentation)?;
-                let request = claim_request(&rule, ctx.chain_id, &me, ctx.tx_nonce, *as_of);
-                if let Err(e) = presentation.verify(&parsed, &request, &status, &[]) {
-                    return reject(ErrorCode::PresentationRejected, e.to_string());
-                }
-                let subject = presentation.revealed.get(&rule.subject_attribute);
-                if subject != Some(&AttributeValue::Text(me.did().to_string())) {
-                    return reject(
-                        ErrorCode::PresentationRejected,
-                        format!(
-                            "the credential's `{}` is not the claimant's DID",
-                            rule.subject_attribute
-                        ),
-                    );
-                }
-                for (name, expected) in &rule.required {
-                    if presentation.revealed.get(name)
-                        != Some(&AttributeValue::Text(expected.clone()))
-                    {
-                        return reject(
-                            ErrorCode::PresentationRejected,
-                            format!("the credential's `{name}` is not `{expected}`"),
-                        );
-                    }
-                }
+                let (rule, record) = check_claim(state, &claim, ctx.verdicts)?;
                 identity::grant_role(state, &me, *role, record.issuer, ctx.timestamp_ms, events)?;
                 write(
                     state,

@@ -19,11 +19,14 @@ use crate::records::Records;
 use crate::token::Token;
 
 /// What a block gives its transactions.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct BlockEnv<'a> {
     pub chain_id: &'a str,
     pub height: u64,
     pub timestamp_ms: u64,
+    /// Presentations this node already verified (at admission), so blocks
+    /// skip the pairing work. A hit gives the verdict a fresh check would.
+    pub verdicts: Option<&'a crate::credentials::ProofVerdicts>,
 }
 
 /// Why a block cannot be accepted.
@@ -71,6 +74,7 @@ pub fn apply_tx(
         signer: tx.body.signer,
         tx_nonce: tx.body.nonce,
         signing_key: tx.body.public_key,
+        verdicts: env.verdicts,
     };
     let (outcome, writes, events) = {
         let mut scratch = Overlay::new(&*block);

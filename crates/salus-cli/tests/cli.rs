@@ -194,7 +194,8 @@ fn demo_runs_end_to_end() {
         .unwrap();
     assert!(
         out.status.success(),
-        "demo failed: {}",
+        "demo failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -216,7 +217,8 @@ fn demo_runs_on_four_validators() {
         .unwrap();
     assert!(
         out.status.success(),
-        "demo failed: {}",
+        "demo failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();

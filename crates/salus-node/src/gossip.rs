@@ -57,6 +57,11 @@ pub fn admit(
     mempool: &Mempool,
     txs: Vec<Tx>,
 ) -> Result<Vec<Result<Hash, AdmitError>>, StateError> {
+    let claims: Vec<Tx> = txs
+        .iter()
+        .filter(|tx| salus_app::credentials::has_claim(tx))
+        .cloned()
+        .collect();
     let snapshot = chain.store().snapshot()?;
     let failure = std::cell::RefCell::new(None);
     let verdicts = mempool.admit(txs, |id| match auth::account(&snapshot, id) {
@@ -75,6 +80,17 @@ pub fn admit(
         return Err(e);
     }
     chain.note_verified(verdicts.iter().filter_map(|v| v.as_ref().ok()).copied());
+    // Role claims carry zero-knowledge proofs: verify them now, off the
+    // consensus path, so blocks that carry them execute quickly.
+    let admitted: Vec<Tx> = claims
+        .into_iter()
+        .filter(|tx| {
+            verdicts
+                .iter()
+                .any(|v| v.as_ref().is_ok_and(|h| *h == tx.hash()))
+        })
+        .collect();
+    chain.precheck_claims(&admitted)?;
     Ok(verdicts)
 }
 
