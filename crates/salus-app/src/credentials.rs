@@ -233,11 +233,15 @@ fn check_rule(rule: &RoleRule, definition: &CredentialDefinition) -> ExecResult<
 /// would give, so using it cannot make two nodes disagree.
 #[derive(Default)]
 pub struct ProofVerdicts {
-    known: std::sync::Mutex<(
-        std::collections::BTreeSet<[u8; 32]>,
-        std::collections::VecDeque<[u8; 32]>,
-    )>,
+    known: std::sync::Mutex<Remembered>,
 }
+
+/// Known keys, and their order of arrival (oldest forgotten first).
+#[derive(Default)]
+struct Remembered(
+    std::collections::BTreeSet<[u8; 32]>,
+    std::collections::VecDeque<[u8; 32]>,
+);
 
 /// Verdicts remembered; old ones are forgotten first.
 const MAX_VERDICTS: usize = 4_096;
