@@ -13,8 +13,10 @@ use crate::codec::hex_ark;
 use crate::revocation::{self, credential_element, Registry, RevocationStatus, RevocationUpdate};
 use crate::{Curve, Scalar, ZkError, G1};
 
-/// Digit base of the range proofs: 16 keeps a 48-bit range to 12 digits.
-const RANGE_BASE: u16 = 64;
+/// Digit base of the range proofs: 128 keeps a 22-bit date range to 4 digits
+/// and a 48-bit range to 7 (larger bases shrink proofs and verification,
+/// at the price of one published signature per digit value).
+const RANGE_BASE: u16 = 128;
 /// Signed messages before the schema's attributes: credential id, definition id.
 pub(crate) const RESERVED_MESSAGES: usize = 2;
 const MAX_DEFINITION_ID: usize = 256;
@@ -81,7 +83,9 @@ impl CredentialDefinition {
                 .enumerate()
                 .all(|(i, d)| *d == Scalar::from(i as u64));
         if !digits_ok {
-            return Err(malformed("range parameters are not for base 64"));
+            return Err(malformed(
+                "range parameters are not for the expected digit base",
+            ));
         }
         Ok(())
     }
