@@ -83,9 +83,10 @@ pub(crate) struct Registry {
     pub epoch: u64,
 }
 
-/// Only used while filling a new accumulator; afterwards the registry
-/// tracks membership itself (`issued`, `revoked`).
-struct Filling(u64);
+/// The accumulator "state" used only while filling a new accumulator (a
+/// registry, a published set): it counts. Afterwards membership is tracked
+/// elsewhere (`issued`/`revoked`, or a set's published elements).
+pub(crate) struct Filling(pub u64);
 
 impl State<Scalar> for Filling {
     fn add(&mut self, _: Scalar) {

@@ -9,14 +9,13 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use vb_accumulator::persistence::State;
 use vb_accumulator::positive::{Accumulator as _, PositiveAccumulator};
 use vb_accumulator::setup::{Keypair, PublicKey};
 use vb_accumulator::witness::MembershipWitness;
 
 use crate::attributes::{text_scalar, MAX_TEXT_BYTES};
 use crate::codec::hex_ark;
-use crate::revocation::accumulator_params;
+use crate::revocation::{accumulator_params, Filling};
 use crate::{Curve, Scalar, ZkError, G1};
 
 /// The most elements a published set may have.
@@ -40,23 +39,6 @@ impl std::fmt::Debug for PublicSet {
             .field("id", &self.id)
             .field("elements", &self.witnesses.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
-    }
-}
-
-struct Counted(u64);
-
-impl State<Scalar> for Counted {
-    fn add(&mut self, _: Scalar) {
-        self.0 += 1;
-    }
-    fn remove(&mut self, _: &Scalar) {
-        self.0 -= 1;
-    }
-    fn has(&self, _: &Scalar) -> bool {
-        false
-    }
-    fn size(&self) -> u64 {
-        self.0
     }
 }
 
@@ -90,7 +72,7 @@ impl PublicSet {
             Keypair::<Curve>::generate_using_rng(&mut rand::rngs::OsRng, accumulator_params());
         let scalars: Vec<Scalar> = distinct.iter().map(|e| text_scalar(e)).collect();
         let accumulator = PositiveAccumulator::<G1>::initialize(accumulator_params())
-            .add_batch(scalars.clone(), &keypair.secret_key, &mut Counted(0))
+            .add_batch(scalars.clone(), &keypair.secret_key, &mut Filling(0))
             .map_err(|e| ZkError::Crypto(format!("{e:?}")))?;
         let witnesses = distinct
             .iter()
