@@ -91,7 +91,7 @@ impl CredentialDefinition {
     }
 
     /// [`check`](Self::check), plus every range-parameter signature (about
-    /// a hundred pairings): what a verifier does once when it first trusts
+    /// two pairings per digit value): what a verifier does once when it first trusts
     /// a definition.
     pub fn validate(&self) -> Result<(), ZkError> {
         self.check()?;
