@@ -90,7 +90,7 @@ impl CredentialDefinition {
         Ok(())
     }
 
-    /// [`check`](Self::check), plus every range-parameter signature (about
+    /// [`check`](Self::check), plus every range-parameter signature (some
     /// two pairings per digit value): what a verifier does once when it first trusts
     /// a definition.
     pub fn validate(&self) -> Result<(), ZkError> {
