@@ -189,6 +189,17 @@ impl Chain {
         Ok(())
     }
 
+    /// Whether a block executed here but not yet final carries `tx`. Such a
+    /// transaction may already have left the mempool (a leader drops a
+    /// candidate that fails on a parent that already holds it) while the
+    /// archive does not have it yet.
+    pub fn in_flight(&self, tx: &Hash) -> bool {
+        self.lock()
+            .speculative
+            .values()
+            .any(|s| s.receipts.iter().any(|r| r.tx_hash == *tx))
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -165,21 +165,7 @@ impl Client {
     ) -> Result<TxOutcome, ClientError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            // A node may briefly know a transaction by neither its pool nor
-            // its archive: it dropped the transaction from its pool when it
-            // found it already inside a parent block another validator
-            // proposed, before that block is final here. So "unknown" is
-            // only final when the deadline passes.
-            let status = match self.tx_status(hash).await {
-                Ok(status) => status,
-                Err(ClientError::Api { status: 404, .. })
-                    if tokio::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+            let status = self.tx_status(hash).await?;
             if status["status"] == "final" {
                 let receipt: Receipt = serde_json::from_value(status["receipt"].clone())
                     .map_err(|e| ClientError::Decode(e.to_string()))?;

@@ -178,9 +178,12 @@ pub(super) async fn tx_status(
     Path(hash): Path<String>,
 ) -> Result<Json<TxStatus>, ApiError> {
     let hash = parse_hash(&hash)?;
-    // Mempool first, then the archive: a transaction leaves the mempool only
-    // after its block is committed, so one in neither is truly unknown.
-    let pending = state.mempool.contains(&hash);
+    // Mempool first, then the archive, then blocks in flight: a transaction
+    // leaves the mempool when its block is committed, or when a leader finds
+    // it already inside a parent block that is not final yet. One in none of
+    // them is truly unknown. Both pending checks come before the snapshot:
+    // a block that commits in between is then in the snapshot.
+    let pending = state.mempool.contains(&hash) || state.chain.in_flight(&hash);
     let snapshot = state.chain.store().snapshot()?;
     if let Some((height, index)) = snapshot.tx_location(&hash)? {
         let receipt = snapshot
