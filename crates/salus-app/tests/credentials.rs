@@ -8,72 +8,43 @@
 mod common;
 
 use salus_app::credentials::{self, claim_request, date_of};
-use salus_app::{identity, Chain};
+use salus_app::identity;
 use salus_types::credentials::{CredentialAction, RoleRule};
 use salus_types::identity::{IdentityAction, IdentityGenesis, Role, RoleAuthority};
 use salus_types::token::TokenGenesis;
-use salus_types::{Action, ErrorCode, Genesis, GenesisValidator, Receipt, Tx};
+use salus_types::{Action, ErrorCode, Genesis, GenesisValidator, Tx};
 use salus_zk::{
     AttributeKind as Kind, AttributeValue as V, Credential, Issuer, Presentation, Schema,
 };
 
-use common::{open, proposer_key, step_receipts, User, CHAIN};
+use common::{proposer_key, Net, User, CHAIN};
 
-struct Net {
-    chain: Chain,
-    follower: Chain,
-    _dir: tempfile::TempDir,
+fn net(authority: &User) -> Net {
+    Net::new(&Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: 1_795_305_600_000, // 2026-11-22
+        validators: vec![GenesisValidator {
+            public_key: proposer_key().public_key(),
+            address: String::new(),
+        }],
+        identity: IdentityGenesis {
+            authorities: vec![RoleAuthority {
+                account: authority.id,
+                roles: Role::ALL.to_vec(),
+            }],
+        },
+        token: TokenGenesis::default(),
+        audit: Default::default(),
+    })
 }
 
-impl Net {
-    fn new(authority: &User) -> Net {
-        let genesis = Genesis {
-            chain_id: CHAIN.into(),
-            genesis_time_ms: 1_795_305_600_000, // 2026-11-22
-            validators: vec![GenesisValidator {
-                public_key: proposer_key().public_key(),
-                address: String::new(),
-            }],
-            identity: IdentityGenesis {
-                authorities: vec![RoleAuthority {
-                    account: authority.id,
-                    roles: Role::ALL.to_vec(),
-                }],
-            },
-            token: TokenGenesis::default(),
-            audit: Default::default(),
-        };
-        let dir = tempfile::tempdir().unwrap();
-        Net {
-            chain: open(&dir, "chain.redb", &genesis),
-            follower: open(&dir, "follower.redb", &genesis),
-            _dir: dir,
-        }
-    }
+/// What these tests ask of the shared harness.
+trait Claims {
+    fn today(&self) -> u32;
+    fn role(&self, who: &User, role: Role) -> bool;
+}
 
-    fn block(&self, txs: &[Tx]) -> Vec<Receipt> {
-        let (block, receipts, rejected) = step_receipts(&self.chain, txs);
-        assert!(rejected.is_empty(), "{rejected:?}");
-        self.follower.verify(&block).unwrap();
-        self.follower.finalize(&block).unwrap();
-        assert_eq!(
-            self.chain.tip(),
-            self.follower.tip(),
-            "the follower diverged"
-        );
-        receipts
-    }
-
-    fn code(&self, tx: Tx) -> ErrorCode {
-        let receipts = self.block(&[tx]);
-        receipts[0].code
-    }
-
-    fn ok(&self, tx: Tx) {
-        let receipts = self.block(&[tx]);
-        assert_eq!(receipts[0].code, ErrorCode::Ok, "{}", receipts[0].message);
-    }
-
+impl Claims for Net {
     fn today(&self) -> u32 {
         date_of(self.chain.tip().0.timestamp_ms + 1_000)
     }
@@ -161,7 +132,7 @@ fn a_license_earns_the_provider_role_until_it_is_revoked() {
     let mut board_user = User::new(2);
     let mut physician = User::new(3);
     let mut impostor = User::new(4);
-    let net = Net::new(&authority);
+    let net = net(&authority);
     for user in [
         &mut authority,
         &mut board_user,

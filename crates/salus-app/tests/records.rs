@@ -5,7 +5,7 @@
 mod common;
 
 use salus_app::consent::{self, Access};
-use salus_app::{audit, records, Chain};
+use salus_app::{audit, records};
 use salus_types::audit::{AccessEntry, AuditAction, AuditGenesis, AuditHead, VaultOperator};
 use salus_types::consent::{
     AccessReason, ConsentAction, DelegateKind, EmergencyReason, Purpose, ReaderBasis, Scope,
@@ -13,73 +13,50 @@ use salus_types::consent::{
 use salus_types::identity::{IdentityAction, IdentityGenesis, Role, RoleAuthority};
 use salus_types::records::{Category, RecordAction, RecordId};
 use salus_types::token::TokenGenesis;
-use salus_types::{
-    AccountId, Action, ErrorCode, Event, Genesis, GenesisValidator, Hash, Receipt, Tx,
-};
+use salus_types::{AccountId, Action, ErrorCode, Event, Genesis, GenesisValidator, Hash, Tx};
 
-use common::{open, proposer_key, step_receipts, User, CHAIN};
+use common::{proposer_key, Net, User, CHAIN};
 
 const HOUR: u64 = 3_600_000;
 
-/// A chain and an independent follower that verifies every block.
-struct Net {
-    chain: Chain,
-    follower: Chain,
-    _dir: tempfile::TempDir,
+fn net(authority: &User, vault: &User) -> Net {
+    Net::new(&Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: 1_700_000_000_000,
+        validators: vec![GenesisValidator {
+            public_key: proposer_key().public_key(),
+            address: String::new(),
+        }],
+        identity: IdentityGenesis {
+            authorities: vec![RoleAuthority {
+                account: authority.id,
+                roles: Role::ALL.to_vec(),
+            }],
+        },
+        token: TokenGenesis::default(),
+        audit: AuditGenesis {
+            vaults: vec![VaultOperator {
+                account: vault.id,
+                endpoint: "http://vault.example".into(),
+            }],
+        },
+    })
 }
 
-impl Net {
-    fn new(authority: &User, vault: &User) -> Net {
-        let genesis = Genesis {
-            chain_id: CHAIN.into(),
-            genesis_time_ms: 1_700_000_000_000,
-            validators: vec![GenesisValidator {
-                public_key: proposer_key().public_key(),
-                address: String::new(),
-            }],
-            identity: IdentityGenesis {
-                authorities: vec![RoleAuthority {
-                    account: authority.id,
-                    roles: Role::ALL.to_vec(),
-                }],
-            },
-            token: TokenGenesis::default(),
-            audit: AuditGenesis {
-                vaults: vec![VaultOperator {
-                    account: vault.id,
-                    endpoint: "http://vault.example".into(),
-                }],
-            },
-        };
-        let dir = tempfile::tempdir().unwrap();
-        Net {
-            chain: open(&dir, "chain.redb", &genesis),
-            follower: open(&dir, "follower.redb", &genesis),
-            _dir: dir,
-        }
-    }
+/// Consent decisions on the harness's chain.
+trait Decisions {
+    fn decide(
+        &self,
+        who: &User,
+        record: RecordId,
+        version: Option<u32>,
+        purpose: Purpose,
+        at: u64,
+    ) -> Access;
+    fn reason(&self, who: &User, record: RecordId, purpose: Purpose, at: u64) -> AccessReason;
+}
 
-    fn block(&self, txs: &[Tx]) -> Vec<Receipt> {
-        let (block, receipts, rejected) = step_receipts(&self.chain, txs);
-        assert!(rejected.is_empty(), "{rejected:?}");
-        self.follower.verify(&block).unwrap();
-        self.follower.finalize(&block).unwrap();
-        assert_eq!(
-            self.chain.tip(),
-            self.follower.tip(),
-            "the follower diverged"
-        );
-        receipts
-    }
-
-    fn codes(&self, txs: &[Tx]) -> Vec<ErrorCode> {
-        self.block(txs).iter().map(|r| r.code).collect()
-    }
-
-    fn now(&self) -> u64 {
-        self.chain.tip().0.timestamp_ms
-    }
-
+impl Decisions for Net {
     fn decide(
         &self,
         who: &User,
@@ -134,7 +111,7 @@ fn attest(authority: &mut User, subject: &User, role: Role) -> Tx {
 fn cast() -> (Net, [User; 6]) {
     let [mut authority, mut vault, mut hospital, mut patient, mut specialist, mut stranger] =
         [1, 2, 3, 4, 5, 6].map(User::new);
-    let net = Net::new(&authority, &vault);
+    let net = net(&authority, &vault);
     let registrations = [
         authority.register(),
         vault.register(),

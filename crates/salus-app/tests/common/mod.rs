@@ -93,3 +93,56 @@ pub fn step_receipts(
         .expect("a new block");
     (proposal.block, receipts, proposal.rejected)
 }
+
+/// A chain and an independent follower that verifies and finalizes every
+/// block, so every rule a test exercises is also checked for determinism.
+pub struct Net {
+    pub chain: Chain,
+    pub follower: Chain,
+    _dir: tempfile::TempDir,
+}
+
+impl Net {
+    pub fn new(genesis: &Genesis) -> Net {
+        let dir = tempfile::tempdir().unwrap();
+        Net {
+            chain: open(&dir, "chain.redb", genesis),
+            follower: open(&dir, "follower.redb", genesis),
+            _dir: dir,
+        }
+    }
+
+    /// Proposes `txs`, finalizes on the chain, verifies and finalizes on the
+    /// follower, and checks both agree.
+    pub fn block(&self, txs: &[Tx]) -> Vec<Receipt> {
+        let (block, receipts, rejected) = step_receipts(&self.chain, txs);
+        assert!(rejected.is_empty(), "{rejected:?}");
+        self.follower.verify(&block).unwrap();
+        self.follower.finalize(&block).unwrap();
+        assert_eq!(
+            self.chain.tip(),
+            self.follower.tip(),
+            "the follower diverged"
+        );
+        receipts
+    }
+
+    pub fn codes(&self, txs: &[Tx]) -> Vec<ErrorCode> {
+        self.block(txs).iter().map(|r| r.code).collect()
+    }
+
+    /// The receipt code of a block holding only `tx`.
+    pub fn code(&self, tx: Tx) -> ErrorCode {
+        self.block(&[tx])[0].code
+    }
+
+    /// Expects `tx` to succeed in a block of its own.
+    pub fn ok(&self, tx: Tx) {
+        let receipts = self.block(&[tx]);
+        assert_eq!(receipts[0].code, ErrorCode::Ok, "{}", receipts[0].message);
+    }
+
+    pub fn now(&self) -> u64 {
+        self.chain.tip().0.timestamp_ms
+    }
+}
