@@ -221,7 +221,7 @@ pub(crate) async fn credentials_tour(
     );
     tour.say(
         format!(
-            "The patient proved to a verifier \"COVID-19 vaccine (CVX set) on or after 2021-01-01, and 18 or older\" in one {}-byte proof; the node verified it, and nothing was disclosed: no name, DID, birth date, code or date.",
+            "The patient proved to a verifier \"COVID-19 vaccine (CVX set) on or after 2021-01-01, and 18 or older\" in a {}-byte proof; the node verified it, and nothing was disclosed: no name, DID, birth date, code or date.",
             presentation.proof.len()
         ),
         json!({"verdict": verdict, "proof_bytes": presentation.proof.len()}),

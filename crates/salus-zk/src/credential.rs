@@ -16,7 +16,7 @@ use crate::{Curve, Scalar, ZkError, G1};
 /// Digit base of the range proofs: 128 keeps a 22-bit date range to 4 digits
 /// and a 48-bit range to 7 (larger bases shrink proofs and verification,
 /// at the price of one published signature per digit value).
-const RANGE_BASE: u16 = 128;
+pub(crate) const RANGE_BASE: u16 = 128;
 /// Signed messages before the schema's attributes: credential id, definition id.
 pub(crate) const RESERVED_MESSAGES: usize = 2;
 const MAX_DEFINITION_ID: usize = 256;

@@ -4,8 +4,8 @@
 //! [`CredentialDefinition`]: a [`Schema`] of typed attributes, a BBS public
 //! key, range-proof parameters and a revocation accumulator. It signs
 //! [`Credential`]s for holders. A holder answers a verifier's
-//! [`PresentationRequest`] with a [`Presentation`]: a single proof that
-//! discloses the requested attributes and nothing else, that the hidden
+//! [`PresentationRequest`] with a [`Presentation`]: a proof (in two parts,
+//! checked on two cores, when the request is heavy) that discloses the requested attributes and nothing else, that the hidden
 //! ones satisfy the requested [`Predicate`]s (ranges, membership in a
 //! [`PublicSet`]), that the credential is not revoked at the current
 //! [`RevocationStatus`], and that it was made for the verifier's nonce.
@@ -30,6 +30,7 @@ mod codec;
 mod credential;
 mod error;
 mod presentation;
+mod request;
 mod revocation;
 mod set;
 mod w3c;
@@ -40,7 +41,10 @@ pub use attributes::{
 };
 pub use credential::{Credential, CredentialDefinition, Issuer};
 pub use error::ZkError;
-pub use presentation::{Predicate, Presentation, PresentationRequest};
+pub use presentation::Presentation;
+pub use request::{
+    Predicate, PresentationRequest, MAX_NONCE_BYTES, MAX_PREDICATES, MIN_NONCE_BYTES,
+};
 pub use revocation::{RevocationStatus, RevocationUpdate, DEFAULT_CAPACITY};
 pub use set::PublicSet;
 pub use w3c::{CONTEXT_V2, CRYPTOSUITE};

@@ -1,19 +1,34 @@
-//! Presentation requests, and the single proof that answers one.
+//! The proof that answers a presentation request.
 //!
-//! Prover and verifier build the same proof specification from the same
+//! Prover and verifier build the same proof specifications from the same
 //! public inputs (definition, request, revocation status, sets); only the
-//! signature statement differs (the verifier adds the issuer's key). The
-//! specification is never taken from the prover.
+//! signature statement differs (the verifier adds the issuer's key). No
+//! specification is ever taken from the prover.
 //!
-//! Statement layout: 0 = knowledge of the BBS signature with the disclosed
-//! messages; then, if the request checks revocation, the hidden credential
-//! id is in the revocation accumulator; then one statement per predicate,
-//! each tied to its hidden attribute by a witness equality.
+//! A request with several costly statements is answered by two proofs
+//! ("parts") that are made and checked on two cores at once. Each part
+//! proves knowledge of the credential's signature and some of the
+//! statements. A Pedersen commitment to the hidden credential id, shared
+//! by both parts, ties them to one credential: the commitment is binding
+//! and an issuer gives every credential its own id. Its randomness is fresh
+//! for every presentation, so presentations stay unlinkable. How a plan
+//! splits is a function of the plan alone, so both sides agree on it.
+//!
+//! Statement layout of a part: 0 = knowledge of the BBS signature with the
+//! disclosed messages; then, if there are two parts, the link commitment
+//! opens to the credential id; then the part's statements in plan order
+//! (non-revocation first, then predicates), each tied to its hidden
+//! attribute by a witness equality.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 
+use ark_ec::{AffineRepr as _, CurveGroup as _};
+use ark_std::UniformRand as _;
 use blake2::{Blake2b512, Digest as _};
+use dock_crypto_utils::hashing_utils::affine_group_elem_from_try_and_incr;
 use proof_system::meta_statement::{EqualWitnesses, MetaStatements};
 use proof_system::proof::Proof;
 use proof_system::proof_spec::ProofSpec;
@@ -23,15 +38,17 @@ use proof_system::statement::accumulator::cdh::{
 };
 use proof_system::statement::bbs_23::{PoKBBSSignature23G1Prover, PoKBBSSignature23G1Verifier};
 use proof_system::statement::bound_check_smc::BoundCheckSmc;
+use proof_system::statement::ped_comm::PedersenCommitment;
 use proof_system::statement::{Statement, Statements};
 use proof_system::verifier::VerifierConfig;
 use proof_system::witness::{Membership, PoKBBSSignature23G1, Witness, Witnesses};
 use rand::SeedableRng as _;
 use serde::{Deserialize, Serialize};
 
-use crate::attributes::{AttributeKind, AttributeValue};
+use crate::attributes::AttributeValue;
 use crate::codec::{from_bytes, hex_bytes, to_bytes};
-use crate::credential::{Credential, CredentialDefinition, RESERVED_MESSAGES};
+use crate::credential::{Credential, CredentialDefinition, RANGE_BASE, RESERVED_MESSAGES};
+use crate::request::{Plan, PresentationRequest};
 use crate::revocation::{accumulator_params, RevocationStatus};
 use crate::{Curve, PublicSet, Scalar, ZkError, G1};
 
@@ -41,226 +58,18 @@ const BATCHED: VerifierConfig = VerifierConfig {
     use_lazy_randomized_pairing_checks: Some(true),
 };
 
-/// Bounds on what one request may ask, so verification cost is bounded.
-pub const MAX_PREDICATES: usize = 16;
-pub const MIN_NONCE_BYTES: usize = 16;
-pub const MAX_NONCE_BYTES: usize = 256;
+/// The most parts a presentation has: the cores of the smallest machine
+/// Salus is sized for. A constant, because prover and verifier must split
+/// alike whatever machines they run on.
+const MAX_PARTS: usize = 2;
 
-/// A claim about a hidden attribute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
-pub enum Predicate {
-    /// `attribute ≥ min`.
-    AtLeast {
-        attribute: String,
-        min: AttributeValue,
-    },
-    /// `attribute ≤ max`.
-    AtMost {
-        attribute: String,
-        max: AttributeValue,
-    },
-    /// `min ≤ attribute ≤ max`.
-    Between {
-        attribute: String,
-        min: AttributeValue,
-        max: AttributeValue,
-    },
-    /// The (text) attribute is one of the published set's elements.
-    InSet { attribute: String, set: String },
-}
-
-impl Predicate {
-    pub fn attribute(&self) -> &str {
-        match self {
-            Predicate::AtLeast { attribute, .. }
-            | Predicate::AtMost { attribute, .. }
-            | Predicate::Between { attribute, .. }
-            | Predicate::InSet { attribute, .. } => attribute,
-        }
-    }
-
-    /// "At least `years` old on `today`" (YYYYMMDD) about a birth date: the
-    /// birth date is on or before the same day `years` earlier (28 February
-    /// for a 29 February that year lacks).
-    pub fn older_than(
-        attribute: impl Into<String>,
-        years: u32,
-        today: u32,
-    ) -> Result<Predicate, ZkError> {
-        let year = (today / 10_000)
-            .checked_sub(years)
-            .filter(|y| *y >= 1800)
-            .ok_or_else(|| {
-                ZkError::BadRequest(format!("{years} years before {today} is out of range"))
-            })?;
-        let month_day = today % 10_000;
-        let mut cutoff = year * 10_000 + month_day;
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        if month_day == 229 && !leap {
-            cutoff = year * 10_000 + 228;
-        }
-        Ok(Predicate::AtMost {
-            attribute: attribute.into(),
-            max: AttributeValue::Date(cutoff),
-        })
-    }
-
-    /// The proven range `[min, max)` over the attribute's encoding.
-    fn range(&self, kind: AttributeKind) -> Result<Option<(u64, u64)>, ZkError> {
-        let bound = |value: &AttributeValue| -> Result<u64, ZkError> {
-            value.encode(kind).map_err(|e| {
-                ZkError::BadRequest(format!("predicate on `{}`: {e}", self.attribute()))
-            })?;
-            value.ordinal().ok_or_else(|| {
-                ZkError::BadRequest(format!("`{}` is not comparable", self.attribute()))
-            })
-        };
-        let (low, high) = kind.domain();
-        let (min, max) = match self {
-            Predicate::AtLeast { min, .. } => (bound(min)?, high),
-            Predicate::AtMost { max, .. } => (low, bound(max)?),
-            Predicate::Between { min, max, .. } => (bound(min)?, bound(max)?),
-            Predicate::InSet { .. } => return Ok(None),
-        };
-        if min > max {
-            return Err(ZkError::BadRequest(format!(
-                "predicate on `{}` has an empty range",
-                self.attribute()
-            )));
-        }
-        Ok(Some((min, max + 1)))
-    }
-
-    fn holds(
-        &self,
-        value: &AttributeValue,
-        range: Option<(u64, u64)>,
-        set: Option<&PublicSet>,
-    ) -> bool {
-        match (range, set, value) {
-            (Some((min, end)), _, value) => value.ordinal().is_some_and(|v| min <= v && v < end),
-            (None, Some(set), AttributeValue::Text(text)) => set.contains(text),
-            _ => false,
-        }
-    }
-}
-
-/// What a verifier asks for. The nonce makes every presentation single-use:
-/// a presentation for one nonce never verifies for another.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PresentationRequest {
-    pub definition: String,
-    #[serde(with = "hex_bytes")]
-    pub nonce: Vec<u8>,
-    /// Attributes to disclose.
-    #[serde(default)]
-    pub reveal: Vec<String>,
-    #[serde(default)]
-    pub predicates: Vec<Predicate>,
-    /// Prove the credential is not revoked at the current epoch. On unless
-    /// a verifier explicitly accepts revoked credentials.
-    #[serde(default = "yes")]
-    pub check_revocation: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// A request checked against a definition.
-struct Plan<'a> {
-    check_revocation: bool,
-    revealed: Vec<(usize, &'a str, AttributeKind)>,
-    predicates: Vec<Planned<'a>>,
-}
-
-struct Planned<'a> {
-    predicate: &'a Predicate,
-    /// Attribute index in the schema.
-    index: usize,
-    range: Option<(u64, u64)>,
-    set: Option<&'a PublicSet>,
-}
-
-impl PresentationRequest {
-    fn plan<'a>(
-        &'a self,
-        definition: &CredentialDefinition,
-        sets: &[&'a PublicSet],
-    ) -> Result<Plan<'a>, ZkError> {
-        if self.definition != definition.id {
-            return Err(ZkError::WrongDefinition {
-                expected: definition.id.clone(),
-                presented: self.definition.clone(),
-            });
-        }
-        if !(MIN_NONCE_BYTES..=MAX_NONCE_BYTES).contains(&self.nonce.len()) {
-            return Err(ZkError::BadRequest(format!(
-                "a nonce has {MIN_NONCE_BYTES} to {MAX_NONCE_BYTES} bytes"
-            )));
-        }
-        if self.predicates.len() > MAX_PREDICATES {
-            return Err(ZkError::BadRequest(format!(
-                "at most {MAX_PREDICATES} predicates"
-            )));
-        }
-        let mut revealed = Vec::new();
-        for name in &self.reveal {
-            let (index, kind) = definition.schema.attribute(name)?;
-            if revealed.iter().any(|(i, _, _)| *i == index) {
-                return Err(ZkError::BadRequest(format!("`{name}` is disclosed twice")));
-            }
-            revealed.push((index, name.as_str(), kind));
-        }
-        let mut predicates = Vec::new();
-        for predicate in &self.predicates {
-            let (index, kind) = definition.schema.attribute(predicate.attribute())?;
-            if revealed.iter().any(|(i, _, _)| *i == index) {
-                return Err(ZkError::BadRequest(format!(
-                    "`{}` is both disclosed and hidden behind a predicate",
-                    predicate.attribute()
-                )));
-            }
-            let set = match predicate {
-                Predicate::InSet { set, .. } => {
-                    if kind != AttributeKind::Text {
-                        return Err(ZkError::BadRequest(format!(
-                            "set membership needs a text attribute, `{}` is not",
-                            predicate.attribute()
-                        )));
-                    }
-                    Some(
-                        *sets
-                            .iter()
-                            .find(|s| s.id == *set)
-                            .ok_or_else(|| ZkError::UnknownSet(set.clone()))?,
-                    )
-                }
-                _ => {
-                    if !kind.is_ordered() {
-                        return Err(ZkError::BadRequest(format!(
-                            "`{}` is text: it has no order",
-                            predicate.attribute()
-                        )));
-                    }
-                    None
-                }
-            };
-            predicates.push(Planned {
-                predicate,
-                index,
-                range: predicate.range(kind)?,
-                set,
-            });
-        }
-        Ok(Plan {
-            check_revocation: self.check_revocation,
-            revealed,
-            predicates,
-        })
-    }
-}
+/// Rough verification costs, in milliseconds on one core of the reference
+/// machine (see `salus bench zk`). Only their ratios matter: they decide
+/// whether a plan splits and how.
+const SIGNATURE_COST: u64 = 8;
+const MEMBERSHIP_COST: u64 = 3;
+const RANGE_COST: u64 = 6;
+const RANGE_DIGIT_COST: u64 = 3;
 
 /// The holder's answer: the disclosed values and one proof of everything else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,9 +89,91 @@ enum Side {
     Verifier,
 }
 
-fn context(definition: &CredentialDefinition) -> Vec<u8> {
-    let mut context = b"salus-zk/presentation/v1\0".to_vec();
+/// One statement of a plan besides the signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Item {
+    Revocation,
+    /// Index into the plan's predicates.
+    Predicate(usize),
+}
+
+/// Digits of a range proof over `width` values.
+fn range_digits(width: u64) -> u64 {
+    let base = u64::from(RANGE_BASE);
+    let (mut digits, mut capacity) = (1, base);
+    while capacity < width {
+        capacity = capacity.saturating_mul(base);
+        digits += 1;
+    }
+    digits
+}
+
+fn cost(plan: &Plan<'_>, item: Item) -> u64 {
+    match item {
+        Item::Revocation => MEMBERSHIP_COST,
+        Item::Predicate(i) => match plan.predicates[i].range {
+            Some((min, end)) => RANGE_COST + RANGE_DIGIT_COST * range_digits(end - min),
+            None => MEMBERSHIP_COST,
+        },
+    }
+}
+
+/// The plan's statements, in parts: each statement, costliest first, goes
+/// to the lighter part (the first on a tie). A second part repeats the
+/// signature proof, so the split is kept only when it saves at least that
+/// much time on the heavier part; otherwise everything is one part.
+fn partition(plan: &Plan<'_>) -> Vec<Vec<Item>> {
+    let mut items: Vec<Item> = plan
+        .check_revocation
+        .then_some(Item::Revocation)
+        .into_iter()
+        .chain((0..plan.predicates.len()).map(Item::Predicate))
+        .collect();
+    let total: u64 = items.iter().map(|item| cost(plan, *item)).sum();
+    // Stable, so equal costs keep plan order.
+    items.sort_by_key(|item| Reverse(cost(plan, *item)));
+    let mut parts: Vec<(u64, Vec<Item>)> = vec![(0, Vec::new()); MAX_PARTS];
+    for item in &items {
+        let lightest = (0..MAX_PARTS)
+            .min_by_key(|p| parts[*p].0)
+            .expect("MAX_PARTS is positive");
+        parts[lightest].0 += cost(plan, *item);
+        parts[lightest].1.push(*item);
+    }
+    let heaviest = parts.iter().map(|(load, _)| *load).max().unwrap_or(0);
+    if heaviest + SIGNATURE_COST > total {
+        items.sort();
+        return vec![items];
+    }
+    parts
+        .into_iter()
+        .map(|(_, mut part)| {
+            part.sort();
+            part
+        })
+        .collect()
+}
+
+/// The two generators of the link commitment, hashed to the curve so that
+/// nobody knows a discrete log between them.
+fn link_key() -> &'static [G1; 2] {
+    static KEY: OnceLock<[G1; 2]> = OnceLock::new();
+    KEY.get_or_init(|| {
+        [
+            affine_group_elem_from_try_and_incr::<G1, Blake2b512>(b"salus-zk/link/g"),
+            affine_group_elem_from_try_and_incr::<G1, Blake2b512>(b"salus-zk/link/h"),
+        ]
+    })
+}
+
+/// Binds a part to its definition and its place, so parts cannot be
+/// swapped or lifted into another presentation's shape.
+fn context(definition: &CredentialDefinition, part: usize, parts: usize) -> Vec<u8> {
+    let mut context = b"salus-zk/presentation/v2\0".to_vec();
     context.extend_from_slice(definition.id.as_bytes());
+    context.push(0);
+    context.extend_from_slice(&(part as u32).to_le_bytes());
+    context.extend_from_slice(&(parts as u32).to_le_bytes());
     context
 }
 
@@ -299,10 +190,20 @@ fn membership(side: &Side, accumulator: usize, public_key: usize, value: G1) -> 
     }
 }
 
-/// The proof specification both sides build.
+/// Where a part sits in its presentation.
+struct Place {
+    index: usize,
+    count: usize,
+    /// The link commitment, when there are several parts.
+    link: Option<G1>,
+}
+
+/// The proof specification of one part, which both sides build.
 fn specification(
     definition: &CredentialDefinition,
     plan: &Plan<'_>,
+    part: &[Item],
+    place: &Place,
     revealed: BTreeMap<usize, Scalar>,
     status: &RevocationStatus,
     side: Side,
@@ -326,29 +227,63 @@ fn specification(
         ),
     });
     let mut meta = MetaStatements::new();
-    if plan.check_revocation {
-        let at = statements.add(membership(&side, ACCUMULATOR, REVOCATION_KEY, status.value));
+    if let Some(link) = place.link {
+        let at = statements.add(PedersenCommitment::new_statement_from_params(
+            link_key().to_vec(),
+            link,
+        ));
         meta.add_witness_equality(EqualWitnesses(BTreeSet::from([(0, 0), (at, 0)])));
     }
-    for planned in &plan.predicates {
-        let statement = match (planned.range, planned.set) {
-            (Some((min, end)), _) => BoundCheckSmc::new_statement_from_params_ref(min, end, RANGE)?,
-            (None, Some(set)) => {
-                setup.push(SetupParams::VbAccumulatorPublicKey(set.public_key.clone()));
-                membership(&side, ACCUMULATOR, setup.len() - 1, set.value)
+    for item in part {
+        let (statement, message) = match *item {
+            Item::Revocation => (
+                membership(&side, ACCUMULATOR, REVOCATION_KEY, status.value),
+                0,
+            ),
+            Item::Predicate(i) => {
+                let planned = &plan.predicates[i];
+                let statement = match (planned.range, planned.set) {
+                    (Some((min, end)), _) => {
+                        BoundCheckSmc::new_statement_from_params_ref(min, end, RANGE)?
+                    }
+                    (None, Some(set)) => {
+                        setup.push(SetupParams::VbAccumulatorPublicKey(set.public_key.clone()));
+                        membership(&side, ACCUMULATOR, setup.len() - 1, set.value)
+                    }
+                    (None, None) => unreachable!("plan() gives every predicate a range or a set"),
+                };
+                (statement, RESERVED_MESSAGES + planned.index)
             }
-            (None, None) => unreachable!("plan() gives every predicate a range or a set"),
         };
         let at = statements.add(statement);
-        meta.add_witness_equality(EqualWitnesses(BTreeSet::from([
-            (0, RESERVED_MESSAGES + planned.index),
-            (at, 0),
-        ])));
+        meta.add_witness_equality(EqualWitnesses(BTreeSet::from([(0, message), (at, 0)])));
     }
-    let spec = ProofSpec::new(statements, meta, setup, Some(context(definition)));
+    let spec = ProofSpec::new(
+        statements,
+        meta,
+        setup,
+        Some(context(definition, place.index, place.count)),
+    );
     spec.validate()?;
     Ok(spec)
 }
+
+/// Runs `work` on every part at once and returns the results in part
+/// order. Parts run as tasks of the same pool as the proof system's own
+/// parallel loops, so neither blocks waiting for the other's threads.
+fn on_each_part<T: Send, R: Send>(parts: Vec<T>, work: impl Fn(usize, T) -> R + Sync) -> Vec<R> {
+    use rayon::prelude::*;
+    parts
+        .into_par_iter()
+        .enumerate()
+        .map(|(index, part)| work(index, part))
+        .collect()
+}
+
+/// The wire form of a presentation's proof: the link commitment (with two
+/// parts) and each part's proof, encoded separately so that parts decode
+/// in parallel.
+type Encoded = (Option<G1>, Vec<Vec<u8>>);
 
 impl Presentation {
     /// Answers `request` with `credential`. Fails, before any proving, if
@@ -395,51 +330,88 @@ impl Presentation {
             .filter(|(i, _)| !revealed.contains_key(i))
             .map(|(i, m)| (i, *m))
             .collect();
-        let spec = specification(definition, &plan, revealed, status, Side::Prover)?;
 
-        let mut witnesses = Witnesses::<Curve>::new();
-        witnesses.add(PoKBBSSignature23G1::new_as_witness(
-            credential.signature.clone(),
-            hidden,
-        ));
-        if plan.check_revocation {
-            witnesses.add(Membership::new_as_witness(
-                messages[0],
-                credential.witness.clone(),
+        let parts = partition(&plan);
+        let count = parts.len();
+        let link = (count > 1).then(|| {
+            let randomness = Scalar::rand(&mut rand::rngs::OsRng);
+            let [g, h] = link_key();
+            let commitment =
+                (g.into_group() * messages[0] + h.into_group() * randomness).into_affine();
+            (commitment, randomness)
+        });
+        let proofs = on_each_part(parts, |index, part| -> Result<Vec<u8>, ZkError> {
+            let place = Place {
+                index,
+                count,
+                link: link.map(|(commitment, _)| commitment),
+            };
+            let spec = specification(
+                definition,
+                &plan,
+                &part,
+                &place,
+                revealed.clone(),
+                status,
+                Side::Prover,
+            )?;
+            let mut witnesses = Witnesses::<Curve>::new();
+            witnesses.add(PoKBBSSignature23G1::new_as_witness(
+                credential.signature.clone(),
+                hidden.clone(),
             ));
-        }
-        for planned in &plan.predicates {
-            let message = messages[RESERVED_MESSAGES + planned.index];
-            witnesses.add(
-                match (
-                    planned.range,
-                    planned.set,
-                    &credential.values[planned.index],
-                ) {
-                    (Some(_), _, _) => Witness::BoundCheckSmc(message),
-                    (None, Some(set), AttributeValue::Text(text)) => {
-                        let witness = set.witness(text).ok_or_else(|| {
-                            ZkError::Unsatisfied(format!("{:?}", planned.predicate))
-                        })?;
-                        Membership::new_as_witness(message, witness.clone())
+            if let Some((_, randomness)) = link {
+                witnesses.add(Witness::PedersenCommitment(vec![messages[0], randomness]));
+            }
+            for item in &part {
+                witnesses.add(match *item {
+                    Item::Revocation => {
+                        Membership::new_as_witness(messages[0], credential.witness.clone())
                     }
-                    _ => return Err(ZkError::Unsatisfied(format!("{:?}", planned.predicate))),
-                },
-            );
-        }
-        let (proof, _) = Proof::new::<_, Blake2b512>(
-            &mut rand::rngs::OsRng,
-            spec,
-            witnesses,
-            Some(request.nonce.clone()),
-            Default::default(),
-        )?;
+                    Item::Predicate(i) => {
+                        let planned = &plan.predicates[i];
+                        let message = messages[RESERVED_MESSAGES + planned.index];
+                        match (
+                            planned.range,
+                            planned.set,
+                            &credential.values[planned.index],
+                        ) {
+                            (Some(_), _, _) => Witness::BoundCheckSmc(message),
+                            (None, Some(set), AttributeValue::Text(text)) => {
+                                let witness = set.witness(text).ok_or_else(|| {
+                                    ZkError::Unsatisfied(format!("{:?}", planned.predicate))
+                                })?;
+                                Membership::new_as_witness(message, witness.clone())
+                            }
+                            _ => {
+                                return Err(ZkError::Unsatisfied(format!(
+                                    "{:?}",
+                                    planned.predicate
+                                )))
+                            }
+                        }
+                    }
+                });
+            }
+            let (proof, _) = Proof::new::<_, Blake2b512>(
+                &mut rand::rngs::OsRng,
+                spec,
+                witnesses,
+                Some(request.nonce.clone()),
+                Default::default(),
+            )?;
+            Ok(to_bytes(&proof))
+        });
+        let encoded: Encoded = (
+            link.map(|(commitment, _)| commitment),
+            proofs.into_iter().collect::<Result<_, _>>()?,
+        );
         Ok(Presentation {
             definition: definition.id.clone(),
             nonce: request.nonce.clone(),
             revealed: revealed_values,
             revocation_epoch: status.epoch,
-            proof: to_bytes(&proof),
+            proof: to_bytes(&encoded),
         })
     }
 
@@ -479,25 +451,119 @@ impl Presentation {
                 .ok_or(ZkError::DisclosureMismatch)?;
             revealed.insert(RESERVED_MESSAGES + index, value.encode(*kind)?);
         }
-        let spec = specification(definition, &plan, revealed, status, Side::Verifier)?;
-        let proof: Proof<Curve> = from_bytes("proof", &self.proof)?;
-        if proof.statement_proofs.len() != spec.statements.len() {
+        let parts = partition(&plan);
+        let count = parts.len();
+        let (link, proofs): Encoded = from_bytes("proof", &self.proof)?;
+        if proofs.len() != count || link.is_some() != (count > 1) {
             return Err(ZkError::InvalidProof);
         }
         // Verification batches pairing checks with random weights; seeding
         // them from the proof keeps verification a pure function (the chain
         // verifies presentations inside its state machine).
-        let seed: [u8; 32] = Blake2b512::digest(&self.proof)[..32]
-            .try_into()
-            .expect("a 64-byte digest has 32 leading bytes");
-        let mut rng = rand::rngs::StdRng::from_seed(seed);
-        let nonce = Some(self.nonce.clone());
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            proof.verify::<_, Blake2b512>(&mut rng, spec, nonce, BATCHED)
-        }));
-        match outcome {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) | Err(_) => Err(ZkError::InvalidProof),
+        let digest = Blake2b512::digest(&self.proof);
+        let verdicts = on_each_part(
+            parts.into_iter().zip(proofs).collect(),
+            |index, (part, bytes)| -> Result<(), ZkError> {
+                let place = Place { index, count, link };
+                let spec = specification(
+                    definition,
+                    &plan,
+                    &part,
+                    &place,
+                    revealed.clone(),
+                    status,
+                    Side::Verifier,
+                )?;
+                let proof: Proof<Curve> = from_bytes("proof", &bytes)?;
+                if proof.statement_proofs.len() != spec.statements.len() {
+                    return Err(ZkError::InvalidProof);
+                }
+                let mut seed = Blake2b512::new();
+                seed.update(digest);
+                seed.update((index as u32).to_le_bytes());
+                let seed: [u8; 32] = seed.finalize()[..32]
+                    .try_into()
+                    .expect("a 64-byte digest has 32 leading bytes");
+                let mut rng = rand::rngs::StdRng::from_seed(seed);
+                let nonce = Some(self.nonce.clone());
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    proof.verify::<_, Blake2b512>(&mut rng, spec, nonce, BATCHED)
+                }));
+                match outcome {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(_)) | Err(_) => Err(ZkError::InvalidProof),
+                }
+            },
+        );
+        verdicts.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AttributeKind as Kind, AttributeValue as V, Issuer, Predicate, Schema};
+
+    fn parts_for(predicates: Vec<Predicate>, check_revocation: bool) -> Vec<Vec<Item>> {
+        let schema = Schema::new(
+            "t-v1",
+            &[
+                ("code", Kind::Text),
+                ("born", Kind::Date),
+                ("when", Kind::Date),
+                ("dose", Kind::Integer),
+            ],
+        )
+        .unwrap();
+        let issuer = Issuer::new("did:salus:t#v1", schema, 4).unwrap();
+        let set = PublicSet::publish("codes", &["a", "b"]).unwrap();
+        let request = PresentationRequest {
+            definition: issuer.definition().id.clone(),
+            nonce: vec![0; 32],
+            reveal: vec![],
+            predicates,
+            check_revocation,
+        };
+        partition(&request.plan(issuer.definition(), &[&set]).unwrap())
+    }
+
+    fn after(attribute: &str) -> Predicate {
+        Predicate::AtLeast {
+            attribute: attribute.into(),
+            min: V::Date(2021_06_01),
         }
+    }
+
+    #[test]
+    fn light_plans_stay_whole_and_heavy_ones_split_evenly() {
+        assert_eq!(parts_for(vec![], false), vec![Vec::<Item>::new()]);
+        // One range and revocation: a second signature proof would cost
+        // more than it saves.
+        assert_eq!(
+            parts_for(vec![after("when")], true),
+            vec![vec![Item::Revocation, Item::Predicate(0)]]
+        );
+        // Two dates, a set and revocation: one date on each side.
+        let set = Predicate::InSet {
+            attribute: "code".into(),
+            set: "codes".into(),
+        };
+        let split = parts_for(vec![set, after("when"), after("born")], true);
+        assert_eq!(
+            split,
+            vec![
+                vec![Item::Revocation, Item::Predicate(1)],
+                vec![Item::Predicate(0), Item::Predicate(2)],
+            ]
+        );
+    }
+
+    #[test]
+    fn range_digits_count_base_128_places() {
+        assert_eq!(range_digits(1), 1);
+        assert_eq!(range_digits(128), 1);
+        assert_eq!(range_digits(129), 2);
+        assert_eq!(range_digits(128 * 128 * 128), 3);
+        assert_eq!(range_digits(u64::MAX), 10);
     }
 }

@@ -17,7 +17,8 @@ struct Fixture {
     presentation: Presentation,
 }
 
-/// One valid presentation with a range and a set predicate, built once.
+/// One valid presentation with two ranges and a set predicate (a proof in
+/// two parts), built once.
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
@@ -43,7 +44,7 @@ fn fixture() -> &'static Fixture {
         let request = PresentationRequest {
             definition: definition.id.clone(),
             nonce: vec![9; 32],
-            reveal: vec!["count".into()],
+            reveal: vec![],
             predicates: vec![
                 Predicate::InSet {
                     attribute: "code".into(),
@@ -52,6 +53,10 @@ fn fixture() -> &'static Fixture {
                 Predicate::AtLeast {
                     attribute: "when".into(),
                     min: V::Date(2023_01_01),
+                },
+                Predicate::AtMost {
+                    attribute: "count".into(),
+                    max: V::Integer(100),
                 },
             ],
             check_revocation: true,
