@@ -89,7 +89,13 @@ pub(super) async fn submit_tx(
 ) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
     let tx =
         decode_tx(&request.tx).map_err(|(code, message)| ApiError::bad_request(&code, message))?;
-    let verdict = admit(&state, vec![tx])?.pop().expect("one verdict per tx");
+    // Admission reads state and may verify a zero-knowledge proof (tens of
+    // milliseconds): keep it off the async workers.
+    let verdict = tokio::task::spawn_blocking(move || admit(&state, vec![tx]))
+        .await
+        .map_err(ApiError::internal)??
+        .pop()
+        .expect("one verdict per tx");
     match verdict {
         Ok(hash) => Ok((
             StatusCode::ACCEPTED,
