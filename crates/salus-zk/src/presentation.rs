@@ -71,7 +71,7 @@ const MEMBERSHIP_COST: u64 = 3;
 const RANGE_COST: u64 = 6;
 const RANGE_DIGIT_COST: u64 = 3;
 
-/// The holder's answer: the disclosed values and one proof of everything else.
+/// The holder's answer: the disclosed values and a proof of everything else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presentation {
     pub definition: String,
@@ -80,6 +80,8 @@ pub struct Presentation {
     pub revealed: BTreeMap<String, AttributeValue>,
     /// The revocation epoch the proof was made at.
     pub revocation_epoch: u64,
+    /// The link commitment (if the proof has two parts) and each part's
+    /// proof, in arkworks' compressed encoding.
     #[serde(with = "hex_bytes")]
     pub proof: Vec<u8>,
 }
