@@ -6,15 +6,17 @@
 //! states; finalizing it commits the cached result without running it again.
 //! Only finalized blocks ever reach disk.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use salus_crypto::verify_batch;
 use salus_state::{Overlay, Pending, Snapshot, StateError, Store};
 use salus_types::{
-    Block, Genesis, Hash, Header, PublicKey, Receipt, Tx, TxError, MAX_BLOCK_BYTES, MAX_BLOCK_TXS,
+    AccountId, Block, Genesis, Hash, Header, PublicKey, Receipt, Tx, TxError, MAX_BLOCK_BYTES,
+    MAX_BLOCK_CLAIMS, MAX_BLOCK_TXS,
 };
 
+use crate::credentials;
 use crate::execute::{apply_tx, execute_block, Applied, BlockEnv, BlockError};
 use crate::genesis::{genesis_writes, GenesisError};
 
@@ -35,6 +37,8 @@ pub enum ChainError {
     BadTimestamp { parent: u64, actual: u64 },
     #[error("block has {0} transactions, above the limit of {MAX_BLOCK_TXS}")]
     TooManyTxs(usize),
+    #[error("block has {0} role claims, above the limit of {MAX_BLOCK_CLAIMS}")]
+    TooManyClaims(usize),
     #[error("block transaction root does not match its transactions")]
     BadTxRoot,
     #[error("transaction {index} has a bad signature")]
@@ -89,7 +93,7 @@ pub struct Chain {
     genesis: Block,
     inner: Mutex<Inner>,
     verified: Mutex<Verified>,
-    verdicts: crate::credentials::ProofVerdicts,
+    verdicts: credentials::ProofVerdicts,
 }
 
 /// Transactions whose signatures this node already checked (at admission).
@@ -154,7 +158,7 @@ impl Chain {
                 speculative: BTreeMap::new(),
             }),
             verified: Mutex::new(Verified::default()),
-            verdicts: crate::credentials::ProofVerdicts::default(),
+            verdicts: credentials::ProofVerdicts::default(),
         })
     }
 
@@ -179,12 +183,12 @@ impl Chain {
     /// and verifying blocks that carry them is cheap. Failures are not
     /// remembered: the block's own execution refuses them.
     pub fn precheck_claims(&self, txs: &[Tx]) -> Result<(), StateError> {
-        if !txs.iter().any(crate::credentials::has_claim) {
+        if !txs.iter().any(credentials::has_claim) {
             return Ok(());
         }
         let snapshot = self.store.snapshot()?;
         for tx in txs {
-            crate::credentials::precheck(&snapshot, &self.chain_id, tx, &self.verdicts)?;
+            credentials::precheck(&snapshot, &self.chain_id, tx, &self.verdicts)?;
         }
         Ok(())
     }
@@ -273,6 +277,9 @@ impl Chain {
         let mut receipts = Vec::new();
         let mut rejected = Vec::new();
         let mut bytes = 0usize;
+        let mut claims = 0usize;
+        // Signers with a transaction held back: their later nonces wait too.
+        let mut deferred: BTreeSet<AccountId> = BTreeSet::new();
         for tx in candidates {
             if txs.len() == MAX_BLOCK_TXS {
                 break;
@@ -281,10 +288,17 @@ impl Chain {
             if bytes + size > MAX_BLOCK_BYTES / 2 {
                 break;
             }
+            // Claims beyond the block's budget wait in the pool for the next.
+            let tx_claims = credentials::claim_count(tx);
+            if deferred.contains(&tx.body.signer) || claims + tx_claims > MAX_BLOCK_CLAIMS {
+                deferred.insert(tx.body.signer);
+                continue;
+            }
             let index = u32::try_from(txs.len()).expect("bounded by MAX_BLOCK_TXS");
             match apply_tx(&env, &mut overlay, tx, index)? {
                 Applied::Included(receipt) => {
                     bytes += size;
+                    claims += tx_claims;
                     receipts.push(receipt);
                     txs.push(tx.clone());
                 }
@@ -339,6 +353,10 @@ impl Chain {
         }
         if block.txs.len() > MAX_BLOCK_TXS {
             return Err(ChainError::TooManyTxs(block.txs.len()));
+        }
+        let claims = credentials::block_claims(&block.txs);
+        if claims > MAX_BLOCK_CLAIMS {
+            return Err(ChainError::TooManyClaims(claims));
         }
         if Block::tx_root_of(&block.txs) != header.tx_root {
             return Err(ChainError::BadTxRoot);

@@ -348,10 +348,21 @@ fn check_claim(
 }
 
 pub fn has_claim(tx: &Tx) -> bool {
+    claim_count(tx) > 0
+}
+
+/// The role claims `tx` carries (each a proof to verify).
+pub fn claim_count(tx: &Tx) -> usize {
     tx.body
         .actions
         .iter()
-        .any(|a| matches!(a, Action::Credentials(CredentialAction::ClaimRole { .. })))
+        .filter(|a| matches!(a, Action::Credentials(CredentialAction::ClaimRole { .. })))
+        .count()
+}
+
+/// The role claims of a block's transactions.
+pub fn block_claims(txs: &[Tx]) -> usize {
+    txs.iter().map(claim_count).sum()
 }
 
 /// Verifies `tx`'s role claims on `state` and remembers those that pass.

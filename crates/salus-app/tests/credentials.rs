@@ -332,3 +332,57 @@ fn a_license_earns_the_provider_role_until_it_is_revoked() {
     assert_eq!(net.code(stale), ErrorCode::PresentationRejected);
     assert!(!net.role(&physician, Role::Provider));
 }
+
+#[test]
+fn a_block_carries_a_bounded_number_of_role_claims() {
+    use salus_app::ChainError;
+    use salus_types::{Block, MAX_ACTIONS_PER_TX, MAX_BLOCK_CLAIMS};
+
+    let net = net(&User::new(1));
+    let bogus_claim = || {
+        Action::Credentials(CredentialAction::ClaimRole {
+            role: Role::Provider,
+            as_of: 2026_11_22,
+            presentation: "{}".into(),
+        })
+    };
+    let (mut crowd, mut late) = (User::new(2), User::new(3));
+    let full = crowd.tx(vec![bogus_claim(); MAX_ACTIONS_PER_TX]);
+    let one_more = late.tx(vec![bogus_claim()]);
+    let after_it = late.tx(vec![bogus_claim()]);
+    assert_eq!(
+        MAX_ACTIONS_PER_TX, MAX_BLOCK_CLAIMS,
+        "one full transaction fills a block"
+    );
+
+    // The proposer takes claims up to the budget; the rest wait, and so do
+    // their signers' later nonces (they are not rejected).
+    let (tip, digest) = net.chain.tip();
+    let proposal = net
+        .chain
+        .propose(
+            &digest,
+            tip.timestamp_ms + 1_000,
+            proposer_key().public_key(),
+            &[full.clone(), one_more.clone(), after_it.clone()],
+        )
+        .unwrap();
+    assert_eq!(proposal.block.txs, vec![full.clone()]);
+    assert!(proposal.rejected.is_empty(), "{:?}", proposal.rejected);
+
+    // A block over the budget is refused before anything executes.
+    let mut forged = proposal.block.clone();
+    forged.txs.push(one_more.clone());
+    forged.header.tx_root = Block::tx_root_of(&forged.txs);
+    assert!(matches!(
+        net.follower.verify(&forged),
+        Err(ChainError::TooManyClaims(n)) if n == MAX_BLOCK_CLAIMS + 1
+    ));
+
+    // Within the budget, the claims are executed (and fail: they prove nothing).
+    let codes = net.codes(&[full]);
+    assert_eq!(codes.len(), 1);
+    assert_ne!(codes[0], ErrorCode::Ok);
+    let codes = net.codes(&[one_more, after_it]);
+    assert_eq!(codes.len(), 2);
+}

@@ -27,7 +27,7 @@ pub mod token;
 mod tx;
 pub mod vault;
 
-pub use block::{Block, Header, MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
+pub use block::{Block, Header, MAX_BLOCK_BYTES, MAX_BLOCK_CLAIMS, MAX_BLOCK_TXS};
 pub use error_code::ErrorCode;
 pub use genesis::{Genesis, GenesisError, GenesisValidator};
 pub use ids::{AccountId, Did, DidError};
