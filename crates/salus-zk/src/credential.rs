@@ -49,6 +49,17 @@ impl std::fmt::Debug for CredentialDefinition {
 }
 
 impl CredentialDefinition {
+    /// `Ok` if `presented` names this definition.
+    pub(crate) fn expect_id(&self, presented: &str) -> Result<(), ZkError> {
+        if presented == self.id {
+            return Ok(());
+        }
+        Err(ZkError::WrongDefinition {
+            expected: self.id.clone(),
+            presented: presented.to_owned(),
+        })
+    }
+
     /// BBS generators for this definition: hashed from a public label, so
     /// they need no trusted setup and are the same for everyone.
     pub(crate) fn signature_params(&self) -> &SignatureParams23G1<Curve> {
@@ -270,12 +281,7 @@ impl std::fmt::Debug for Credential {
 impl Credential {
     /// Checks the issuer's signature (a holder does this on receipt).
     pub fn verify(&self, definition: &CredentialDefinition) -> Result<(), ZkError> {
-        if self.definition != definition.id {
-            return Err(ZkError::WrongDefinition {
-                expected: definition.id.clone(),
-                presented: self.definition.clone(),
-            });
-        }
+        definition.expect_id(&self.definition)?;
         let messages = definition.messages(self.index, &self.values)?;
         self.signature
             .verify(

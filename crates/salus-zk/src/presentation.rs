@@ -298,12 +298,7 @@ impl Presentation {
         sets: &[&PublicSet],
     ) -> Result<Presentation, ZkError> {
         let plan = request.plan(definition, sets)?;
-        if credential.definition != definition.id {
-            return Err(ZkError::WrongDefinition {
-                expected: definition.id.clone(),
-                presented: credential.definition.clone(),
-            });
-        }
+        definition.expect_id(&credential.definition)?;
         if plan.check_revocation && credential.epoch != status.epoch {
             return Err(ZkError::StaleRevocation {
                 presented: credential.epoch,
@@ -427,12 +422,7 @@ impl Presentation {
         sets: &[&PublicSet],
     ) -> Result<(), ZkError> {
         let plan = request.plan(definition, sets)?;
-        if self.definition != definition.id {
-            return Err(ZkError::WrongDefinition {
-                expected: definition.id.clone(),
-                presented: self.definition.clone(),
-            });
-        }
+        definition.expect_id(&self.definition)?;
         if self.nonce != request.nonce {
             return Err(ZkError::NonceMismatch);
         }

@@ -161,12 +161,7 @@ impl PresentationRequest {
         definition: &CredentialDefinition,
         sets: &[&'a PublicSet],
     ) -> Result<Plan<'a>, ZkError> {
-        if self.definition != definition.id {
-            return Err(ZkError::WrongDefinition {
-                expected: definition.id.clone(),
-                presented: self.definition.clone(),
-            });
-        }
+        definition.expect_id(&self.definition)?;
         if !(MIN_NONCE_BYTES..=MAX_NONCE_BYTES).contains(&self.nonce.len()) {
             return Err(ZkError::BadRequest(format!(
                 "a nonce has {MIN_NONCE_BYTES} to {MAX_NONCE_BYTES} bytes"

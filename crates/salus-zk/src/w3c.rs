@@ -46,12 +46,7 @@ fn claim(value: &AttributeValue, kind: AttributeKind) -> Value {
 impl Credential {
     /// This credential as a VC Data Model 2.0 document.
     pub fn to_w3c(&self, definition: &CredentialDefinition) -> Result<Value, ZkError> {
-        if self.definition != definition.id {
-            return Err(ZkError::WrongDefinition {
-                expected: definition.id.clone(),
-                presented: self.definition.clone(),
-            });
-        }
+        definition.expect_id(&self.definition)?;
         let issuer = definition.id.split('#').next().unwrap_or(&definition.id);
         let mut subject = Map::new();
         for (value, spec) in self.values.iter().zip(&definition.schema.attributes) {
