@@ -10,32 +10,16 @@ mod common;
 use salus_app::credentials::{self, claim_request, date_of};
 use salus_app::identity;
 use salus_types::credentials::{CredentialAction, RoleRule};
-use salus_types::identity::{IdentityAction, IdentityGenesis, Role, RoleAuthority};
-use salus_types::token::TokenGenesis;
-use salus_types::{Action, ErrorCode, Genesis, GenesisValidator, Tx};
+use salus_types::identity::{IdentityAction, Role};
+use salus_types::{Action, ErrorCode, Tx};
 use salus_zk::{
     AttributeKind as Kind, AttributeValue as V, Credential, Issuer, Presentation, Schema,
 };
 
-use common::{proposer_key, Net, User, CHAIN};
+use common::{genesis, proposer_key, Net, User, CHAIN};
 
 fn net(authority: &User) -> Net {
-    Net::new(&Genesis {
-        chain_id: CHAIN.into(),
-        genesis_time_ms: 1_795_305_600_000, // 2026-11-22
-        validators: vec![GenesisValidator {
-            public_key: proposer_key().public_key(),
-            address: String::new(),
-        }],
-        identity: IdentityGenesis {
-            authorities: vec![RoleAuthority {
-                account: authority.id,
-                roles: Role::ALL.to_vec(),
-            }],
-        },
-        token: TokenGenesis::default(),
-        audit: Default::default(),
-    })
+    Net::new(&genesis(authority, 1_795_305_600_000)) // 2026-11-22
 }
 
 /// What these tests ask of the shared harness.

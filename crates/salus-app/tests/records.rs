@@ -10,36 +10,23 @@ use salus_types::audit::{AccessEntry, AuditAction, AuditGenesis, AuditHead, Vaul
 use salus_types::consent::{
     AccessReason, ConsentAction, DelegateKind, EmergencyReason, Purpose, ReaderBasis, Scope,
 };
-use salus_types::identity::{IdentityAction, IdentityGenesis, Role, RoleAuthority};
+use salus_types::identity::{IdentityAction, Role};
 use salus_types::records::{Category, RecordAction, RecordId};
-use salus_types::token::TokenGenesis;
-use salus_types::{AccountId, Action, ErrorCode, Event, Genesis, GenesisValidator, Hash, Tx};
+use salus_types::{AccountId, Action, ErrorCode, Event, Genesis, Hash, Tx};
 
-use common::{proposer_key, Net, User, CHAIN};
+use common::{genesis, Net, User};
 
 const HOUR: u64 = 3_600_000;
 
 fn net(authority: &User, vault: &User) -> Net {
     Net::new(&Genesis {
-        chain_id: CHAIN.into(),
-        genesis_time_ms: 1_700_000_000_000,
-        validators: vec![GenesisValidator {
-            public_key: proposer_key().public_key(),
-            address: String::new(),
-        }],
-        identity: IdentityGenesis {
-            authorities: vec![RoleAuthority {
-                account: authority.id,
-                roles: Role::ALL.to_vec(),
-            }],
-        },
-        token: TokenGenesis::default(),
         audit: AuditGenesis {
             vaults: vec![VaultOperator {
                 account: vault.id,
                 endpoint: "http://vault.example".into(),
             }],
         },
+        ..genesis(authority, 1_700_000_000_000)
     })
 }
 

@@ -4,22 +4,13 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{free_port, start_dev, Env, PASSPHRASE};
+use common::DevNode;
 use serde_json::Value;
 
 #[test]
 fn cli_drives_a_dev_chain() {
     let dir = tempfile::tempdir().unwrap();
-    let http = free_port();
-    let env = Env::in_dir(dir.path(), http);
-    let mut node = start_dev(
-        &dir.path().join("node"),
-        &env.keystore,
-        http,
-        free_port(),
-        PASSPHRASE,
-    );
-    env.wait_up();
+    let (mut node, env) = DevNode::start(dir.path());
 
     let alice = env.json(&["keys", "new", "alice"]);
     let did = alice["did"].as_str().unwrap().to_owned();
@@ -179,8 +170,7 @@ fn cli_drives_a_dev_chain() {
         .unwrap()
         .contains("no key named"));
 
-    node.kill().unwrap();
-    node.wait().unwrap();
+    node.stop();
     // With the node gone, commands fail cleanly.
     env.fails(&["query", "status"], "cannot reach the node");
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{free_port, start_dev, Env, PASSPHRASE};
+use common::{DevNode, Env};
 use serde_json::Value;
 
 fn has_role(env: &Env, did: &str, role: &str) -> bool {
@@ -18,16 +18,7 @@ fn has_role(env: &Env, did: &str, role: &str) -> bool {
 #[test]
 fn credentials_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let http = free_port();
-    let env = Env::in_dir(dir.path(), http);
-    let mut node = start_dev(
-        &dir.path().join("node"),
-        &env.keystore,
-        http,
-        free_port(),
-        PASSPHRASE,
-    );
-    env.wait_up();
+    let (mut node, env) = DevNode::start(dir.path());
     let path = |name: &str| dir.path().join(name).display().to_string();
 
     let did = |name: &str| {
@@ -350,6 +341,5 @@ fn credentials_through_the_cli() {
         ],
         "unknown_definition",
     );
-    node.kill().unwrap();
-    node.wait().unwrap();
+    node.stop();
 }

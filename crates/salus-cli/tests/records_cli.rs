@@ -5,23 +5,14 @@
 
 mod common;
 
-use common::{free_port, start_dev_logged, Env, PASSPHRASE};
+use common::DevNode;
 use salus_testkit::{contains, files_under};
 
 #[test]
 fn records_consent_and_audit_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let http = free_port();
-    let env = Env::in_dir(dir.path(), http);
     let log = dir.path().join("node.log");
-    let mut node = start_dev_logged(
-        &dir.path().join("node"),
-        &env.keystore,
-        http,
-        PASSPHRASE,
-        &log,
-    );
-    env.wait_up();
+    let (mut node, env) = DevNode::start_logged(dir.path(), &log);
 
     let did = |name: &str| {
         env.json(&["keys", "new", name])["did"]
@@ -228,8 +219,7 @@ fn records_consent_and_audit_through_the_cli() {
         "{prose}"
     );
 
-    node.kill().unwrap();
-    node.wait().unwrap();
+    node.stop();
     // Nothing the node logged or stored, and no error the CLI printed, holds plaintext.
     let logged = std::fs::read(&log).unwrap();
     assert!(logged.len() > 1_000, "debug logging was on");

@@ -4,9 +4,11 @@
 use salus_app::Chain;
 use salus_crypto::{AgreementSecret, SigningKey};
 use salus_state::Store;
-use salus_types::identity::IdentityAction;
+use salus_types::identity::{IdentityAction, IdentityGenesis, Role, RoleAuthority};
 use salus_types::token::TokenAction;
-use salus_types::{AccountId, Action, ErrorCode, Genesis, Hash, Receipt, Tx, TxBody, TxError};
+use salus_types::{
+    AccountId, Action, ErrorCode, Genesis, GenesisValidator, Hash, Receipt, Tx, TxBody, TxError,
+};
 
 pub const CHAIN: &str = "salus-test";
 
@@ -62,6 +64,27 @@ pub fn open(dir: &tempfile::TempDir, name: &str, genesis: &Genesis) -> Chain {
 
 pub fn proposer_key() -> SigningKey {
     SigningKey::from_seed(&[200; 32])
+}
+
+/// A one-validator genesis ([`proposer_key`]) at `time_ms` in which
+/// `authority` may attest every role; no balances, no vault operators.
+pub fn genesis(authority: &User, time_ms: u64) -> Genesis {
+    Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: time_ms,
+        validators: vec![GenesisValidator {
+            public_key: proposer_key().public_key(),
+            address: String::new(),
+        }],
+        identity: IdentityGenesis {
+            authorities: vec![RoleAuthority {
+                account: authority.id,
+                roles: Role::ALL.to_vec(),
+            }],
+        },
+        token: Default::default(),
+        audit: Default::default(),
+    }
 }
 
 /// Proposes a block of `txs` on the tip and finalizes it; returns its receipts' codes.

@@ -55,6 +55,61 @@ fn dev_command(data: &Path, keystore: &Path, http: u16, p2p: u16, passphrase: &s
 
 pub const PASSPHRASE: &str = "cli-test-passphrase";
 
+/// A `salus dev` node for one test: data in `dir/node`, keystore in
+/// `dir/keys`. Dropping it kills the process, so a failing test leaves no
+/// node behind.
+pub struct DevNode {
+    child: Option<Child>,
+}
+
+impl DevNode {
+    /// Starts a node in `dir` with its output discarded and waits until it
+    /// answers; returns it with the CLI environment that reaches it.
+    pub fn start(dir: &Path) -> (DevNode, Env) {
+        let http = free_port();
+        let env = Env::in_dir(dir, http);
+        let child = start_dev(
+            &dir.join("node"),
+            &env.keystore,
+            http,
+            free_port(),
+            PASSPHRASE,
+        );
+        DevNode::up(child, env)
+    }
+
+    /// Like [`DevNode::start`], with debug logs written to `log`.
+    pub fn start_logged(dir: &Path, log: &Path) -> (DevNode, Env) {
+        let http = free_port();
+        let env = Env::in_dir(dir, http);
+        let child = start_dev_logged(&dir.join("node"), &env.keystore, http, PASSPHRASE, log);
+        DevNode::up(child, env)
+    }
+
+    fn up(child: Child, env: Env) -> (DevNode, Env) {
+        let node = DevNode { child: Some(child) };
+        env.wait_up();
+        (node, env)
+    }
+
+    /// Kills the node, which must still be running, and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("the node is still running");
+            child.wait().expect("the node exits");
+        }
+    }
+}
+
+impl Drop for DevNode {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// How the CLI finds its node and keys.
 pub struct Env {
     pub node: String,
