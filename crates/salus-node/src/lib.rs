@@ -159,7 +159,10 @@ async fn serve(
     let mempool = Arc::new(Mempool::new(genesis.chain_id.clone(), config.mempool));
     let vault = Arc::new(Vault::open(
         &config.data_dir.join("vault"),
-        salus_vault::BlobStore::open(&config.vault_blobs)?,
+        salus_vault::BlobStore::open(
+            &config.vault_blobs,
+            &config.data_dir.join("vault").join("packs.redb"),
+        )?,
         chain.store().clone(),
         genesis.chain_id.clone(),
         config.validator_key.clone(),

@@ -309,18 +309,17 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
     );
 
     // Tampered ciphertext in the vault's storage is caught by the reader.
-    let blobs = dir
-        .path()
-        .join("vault/blobs/records")
-        .join(&lab.to_hex()[..2]);
-    let (path, mut bytes) = files_under(&blobs)
+    // A pack entry is the record id (16 bytes), the version (4), the anchored
+    // hash (32) and the content's length (4), then the content.
+    let packs = dir.path().join("vault/blobs/packs");
+    let (path, mut bytes, at) = files_under(&packs)
         .into_iter()
-        .find(|(p, _)| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            name.starts_with(&format!("{lab}-1.")) && !name.ends_with(".keys")
+        .find_map(|(path, bytes)| {
+            let at = bytes.windows(16).position(|w| w == lab.0)?;
+            Some((path, bytes, at))
         })
         .expect("the lab record's ciphertext is on disk");
-    bytes[40] ^= 0x55;
+    bytes[at + 16 + 4 + 32 + 4 + 40] ^= 0x55;
     std::fs::write(&path, &bytes).unwrap();
     assert!(matches!(
         flow.get(&patient, lab, Some(1), Purpose::Treatment).await,

@@ -41,10 +41,13 @@ async fn vaults_replicate_verified_ciphertext_and_erasure_reaches_every_vault() 
     let second = Arc::new(
         Vault::open(
             &second_dir,
-            salus_vault::BlobStore::open(&BlobConfig::Local {
-                dir: second_dir.join("blobs"),
-                fsync: false,
-            })
+            salus_vault::BlobStore::open(
+                &BlobConfig::Local {
+                    dir: second_dir.join("blobs"),
+                    fsync: false,
+                },
+                &second_dir.join("packs.redb"),
+            )
             .unwrap(),
             node.handle.chain.store().clone(),
             chain_id.clone(),

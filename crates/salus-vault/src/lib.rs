@@ -13,7 +13,8 @@
 //! - [`Vault::read`], [`Vault::write`] and [`Vault::replica`] are the three
 //!   request kinds ([`salus_types::vault`]); [`wire`] holds their JSON bodies.
 //! - [`blobs`] lays records out in an `object_store` (a local directory, or an
-//!   S3-compatible bucket), one object per version in 256 shard folders.
+//!   S3-compatible bucket): each batch of versions in one pack object, found
+//!   through a local redb index.
 //! - A vault that lacks a version's ciphertext fetches it from its peers (the
 //!   other vault operators named at genesis) and checks it against the hash the
 //!   chain anchors before it stores or serves it.
@@ -343,8 +344,17 @@ impl Vault {
     }
 
     /// Erases every record the chain has erased but this vault still holds
-    /// (an erasure finalized while the vault was down). Returns how many.
+    /// (an erasure finalized while the vault was down), after deleting any
+    /// pack an interrupted write or erasure left behind. Returns how many
+    /// records it erased.
     pub async fn reconcile(&self) -> Result<usize, VaultError> {
+        let garbage = self.blobs.collect_garbage().await?;
+        if garbage > 0 {
+            info!(
+                garbage,
+                "deleted packs left by an interrupted write or erasure"
+            );
+        }
         let held = self.blobs.records().await?;
         let erased: Vec<RecordId> = {
             let snapshot = self.state.snapshot()?;

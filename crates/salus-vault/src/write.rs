@@ -12,6 +12,7 @@ use salus_types::vault::{ciphertext_hash, Signed, WriteRequest, MAX_ENVELOPES};
 
 use futures::StreamExt as _;
 
+use crate::blobs::pack::PackedVersion;
 use crate::blobs::StoredVersion;
 
 use crate::ledger::Accepted;
@@ -19,7 +20,7 @@ use salus_types::records::RecordId;
 
 use crate::{blocking, verify_signatures, Vault, VaultError};
 
-/// Uploads stored concurrently (the object store works off-runtime).
+/// Envelope-only uploads stored concurrently (the object store works off-runtime).
 const PARALLEL_STORES: usize = 16;
 
 /// A signed write request and the ciphertext it names, if any.
@@ -81,14 +82,7 @@ impl Vault {
             .filter(|(_, verdict)| verdict.is_ok())
             .map(|(upload, _)| upload.request.body.record)
             .collect();
-        let mut results: Vec<Result<Stored, VaultError>> =
-            futures::stream::iter(admitted.into_iter().map(|(upload, verdict)| async move {
-                verdict?;
-                self.store(upload).await
-            }))
-            .buffered(PARALLEL_STORES)
-            .collect()
-            .await;
+        let mut results = self.store_all(admitted).await;
         // Acknowledge nothing until it is durable.
         if results.iter().any(Result::is_ok) {
             if let Err(e) = self.blobs.sync().await {
@@ -98,6 +92,69 @@ impl Vault {
             }
             // An erasure finalized while these were stored must still win.
             self.erase_if_erased(&written).await;
+        }
+        results
+    }
+
+    /// Stores admitted uploads: every new version in one durable pack, and
+    /// envelope-only uploads one by one.
+    async fn store_all(
+        &self,
+        admitted: Vec<(Upload, Result<(), VaultError>)>,
+    ) -> Vec<Result<Stored, VaultError>> {
+        let mut results = Vec::with_capacity(admitted.len());
+        let mut versions = Vec::new();
+        let mut in_pack = Vec::new();
+        let mut envelopes_only = Vec::new();
+        for (at, (upload, verdict)) in admitted.into_iter().enumerate() {
+            let body = upload.request.body;
+            let stored = Stored {
+                content_stored: body.content.is_some() && upload.content.is_some(),
+                envelopes: body.envelopes.len(),
+            };
+            results.push(verdict.map(|()| stored));
+            if results[at].is_err() {
+                continue;
+            }
+            match (body.content, upload.content) {
+                (Some(hash), Some(content)) => {
+                    in_pack.push(at);
+                    versions.push(PackedVersion {
+                        record: body.record,
+                        version: body.version,
+                        hash,
+                        stored: StoredVersion {
+                            content,
+                            envelopes: body.envelopes,
+                        },
+                    });
+                }
+                _ => envelopes_only.push((at, body.record, body.version, body.envelopes)),
+            }
+        }
+        if !versions.is_empty() {
+            if let Err(e) = self.blobs.put_versions(versions).await {
+                for at in in_pack {
+                    results[at] = Err(e.clone());
+                }
+            }
+        }
+        let added: Vec<(usize, Result<(), VaultError>)> =
+            futures::stream::iter(envelopes_only.into_iter().map(
+                |(at, record, version, envelopes)| async move {
+                    (
+                        at,
+                        self.blobs.add_envelopes(&record, version, &envelopes).await,
+                    )
+                },
+            ))
+            .buffered(PARALLEL_STORES)
+            .collect()
+            .await;
+        for (at, outcome) in added {
+            if let Err(e) = outcome {
+                results[at] = Err(e);
+            }
         }
         results
     }
@@ -165,31 +222,5 @@ impl Vault {
             }
         }
         Ok(request)
-    }
-
-    async fn store(&self, upload: Upload) -> Result<Stored, VaultError> {
-        let body = upload.request.body;
-        let envelopes = body.envelopes.len();
-        let content_stored = body.content.is_some() && upload.content.is_some();
-        match (body.content, upload.content) {
-            (Some(hash), Some(content)) => {
-                let stored = StoredVersion {
-                    content,
-                    envelopes: body.envelopes,
-                };
-                self.blobs
-                    .put_version(&body.record, body.version, &hash, &stored)
-                    .await?;
-            }
-            _ => {
-                self.blobs
-                    .add_envelopes(&body.record, body.version, &body.envelopes)
-                    .await?;
-            }
-        }
-        Ok(Stored {
-            content_stored,
-            envelopes,
-        })
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use salus_types::records::RecordId;
 use salus_types::vault::{KeyEnvelope, WrappedKey};
 use salus_types::{AccountId, Hash};
+use salus_vault::blobs::pack::PackedVersion;
 use salus_vault::blobs::StoredVersion;
 use salus_vault::{BlobConfig, BlobStore};
 
@@ -61,14 +62,18 @@ async fn blobs_round_trip_through_an_s3_compatible_store() {
         assert!(Instant::now() < deadline, "moto_server did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let blobs = BlobStore::open(&BlobConfig::S3 {
-        endpoint,
-        bucket: "salus-vault".into(),
-        region: "us-east-1".into(),
-        access_key_id: "test".into(),
-        secret_access_key: "test".into(),
-        allow_http: true,
-    })
+    let index = tempfile::tempdir().unwrap();
+    let blobs = BlobStore::open(
+        &BlobConfig::S3 {
+            endpoint,
+            bucket: "salus-vault".into(),
+            region: "us-east-1".into(),
+            access_key_id: "test".into(),
+            secret_access_key: "test".into(),
+            allow_http: true,
+        },
+        &index.path().join("packs.redb"),
+    )
     .unwrap();
 
     let (record, other) = (
@@ -81,8 +86,17 @@ async fn blobs_round_trip_through_an_s3_compatible_store() {
         content: b"ciphertext bytes".to_vec(),
         envelopes: vec![envelope(1)],
     };
-    blobs.put_version(&record, 1, &hash, &stored).await.unwrap();
-    blobs.put_version(&other, 1, &hash, &stored).await.unwrap();
+    // Both versions go into one pack object.
+    let packed = |record| PackedVersion {
+        record,
+        version: 1,
+        hash,
+        stored: stored.clone(),
+    };
+    blobs
+        .put_versions(vec![packed(record), packed(other)])
+        .await
+        .unwrap();
     assert_eq!(
         blobs.version(&record, 1, &hash).await.unwrap(),
         Some(stored.clone())
@@ -116,4 +130,13 @@ async fn blobs_round_trip_through_an_s3_compatible_store() {
         vec![other],
         "other records stay"
     );
+    // The erasure rewrote the shared pack: the other version still reads back,
+    // and no pack is left over.
+    assert_eq!(
+        blobs.version(&other, 1, &hash).await.unwrap(),
+        Some(stored.clone())
+    );
+    assert_eq!(blobs.collect_garbage().await.unwrap(), 0);
+    assert_eq!(blobs.erase(&other).await.unwrap(), 1);
+    assert!(blobs.records().await.unwrap().is_empty());
 }
