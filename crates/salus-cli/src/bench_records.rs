@@ -5,9 +5,10 @@
 //! HPKE-wrapped to the patient, the author and a grantee), sign and submit the
 //! anchor, wait until it is final, and upload ciphertext and envelopes to the
 //! vault (durable: fsync before the vault answers). A read is an authorized
-//! read by a grantee: sign the request, the vault's admission and consent
-//! check on finalized state, the durable audit entry, the fetch, and on the
-//! client the key unwrap, the hash check and the decryption.
+//! read by a grantee: its request (signed with the rest of its batch as one
+//! bundle), the vault's admission and consent check on finalized state, the
+//! durable audit entry, the fetch, and on the client the key unwrap, the hash
+//! check and the decryption.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -16,9 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context as _, Result};
 use futures::{StreamExt as _, TryStreamExt as _};
 use salus_client::record_flow::Actor;
-use salus_client::records::{
-    open_version, read_request, seal_version, KeyCache, Reader, SealedVersion,
-};
+use salus_client::records::{open_version, seal_version, KeyCache, Reader, SealedVersion};
 use salus_client::{actions, Client, Signer};
 use salus_crypto::{AgreementSecret, SigningKey};
 use salus_node::config::dev_chain;
@@ -26,7 +25,7 @@ use salus_node::FinalizedNotice;
 use salus_types::consent::{ConsentAction, Purpose, Scope};
 use salus_types::identity::Role;
 use salus_types::records::{Category, RecordId};
-use salus_types::vault::{RequestHeader, Want};
+use salus_types::vault::{ReadRequest, RequestHeader, Want};
 use salus_types::{AccountId, Action, Hash, Tx};
 use salus_vault::wire::{from_base64, ItemResult, ServedRecord};
 use serde_json::{json, Value};
@@ -38,8 +37,9 @@ use crate::output::Context;
 
 #[derive(clap::Args, Debug)]
 pub struct RecordsArgs {
-    /// 4 KiB records to write (each is then read `--reads` times).
-    #[arg(long, default_value_t = 5_000)]
+    /// 4 KiB records to write (each is then read `--reads` times). Enough
+    /// for a sustained rate: a few seconds, not one pipeline fill.
+    #[arg(long, default_value_t = 20_000)]
     pub records_4k: usize,
     /// 1 MiB records to write.
     #[arg(long, default_value_t = 100)]
@@ -49,18 +49,23 @@ pub struct RecordsArgs {
     pub reads: usize,
 }
 
-/// Batches kept in flight by the benchmark's client.
-fn in_flight(kind: &str, default: usize) -> usize {
-    std::env::var(format!("SALUS_BENCH_{kind}_IN_FLIGHT"))
+/// A positive setting from `SALUS_BENCH_<name>`, or `default`.
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(format!("SALUS_BENCH_{name}"))
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|n| *n > 0)
         .unwrap_or(default)
 }
 
-/// Records sealed, anchored and uploaded per round trip.
+/// Batches the benchmark's client keeps in flight (`SALUS_BENCH_WRITES_IN_FLIGHT`,
+/// `SALUS_BENCH_READS_IN_FLIGHT`): enough that one batch's consensus round or
+/// upload overlaps the next batch's work.
+const IN_FLIGHT: usize = 4;
+/// Records sealed, anchored and uploaded per round trip: as many as one vault
+/// call takes (`SALUS_BENCH_BATCH` for fewer), up to this many bytes.
 const WRITE_BATCH_BYTES: usize = 8 << 20;
-const MAX_BATCH: usize = 500;
+const MAX_BATCH: usize = salus_node::rpc::MAX_VAULT_BATCH;
 
 fn party(chain_id: &str) -> Actor {
     Actor {
@@ -209,6 +214,50 @@ fn open_all(
     })
 }
 
+/// A written batch's records and anchored hashes, and how long it spent in
+/// submission, until final, and in the upload.
+type WrittenBatch = (Vec<(RecordId, Hash)>, [Duration; 3]);
+
+/// A batch of sealed versions and their signed anchors.
+type SealedBatch = Result<(Vec<SealedVersion>, Vec<Tx>)>;
+
+/// Seals `count` versions in batches on a thread of its own, signing each
+/// batch's anchors in nonce order; at most `ahead` batches wait unsubmitted.
+#[allow(clippy::too_many_arguments)]
+fn spawn_sealer(
+    mut author: Signer,
+    patient: AccountId,
+    content: Arc<Vec<u8>>,
+    readers: Vec<Reader>,
+    keys: Arc<KeyCache>,
+    count: usize,
+    batch: usize,
+    ahead: usize,
+) -> impl futures::Stream<Item = SealedBatch> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(ahead.max(1));
+    std::thread::spawn(move || {
+        let mut remaining = count;
+        while remaining > 0 {
+            let n = batch.min(remaining);
+            remaining -= n;
+            let sealed = seal_all(&content, n, &readers, &keys).map(|sealed| {
+                let anchors = sealed
+                    .iter()
+                    .map(|s| author.sign(vec![s.anchor(patient, Category::Laboratory, None)]))
+                    .collect();
+                (sealed, anchors)
+            });
+            let failed = sealed.is_err();
+            if sender.blocking_send(sealed).is_err() || failed {
+                return;
+            }
+        }
+    });
+    futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    })
+}
+
 fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value> {
     ensure!(count > 0, "a benchmark needs at least one record");
     let dir = tempfile::tempdir()?;
@@ -253,9 +302,12 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
         let vault = client.vault_account().await?;
         let readers = [patient.reader(), hospital.reader(), specialist.reader()];
         // The writer's and the reader's HPKE contexts, each reused across records.
-        let (keys, reader_keys) = (KeyCache::default(), KeyCache::default());
+        let (keys, reader_keys) = (Arc::new(KeyCache::default()), KeyCache::default());
         let content = report_of_size(size);
-        let batch = (WRITE_BATCH_BYTES / size).clamp(1, MAX_BATCH);
+        let batch = setting("BATCH", MAX_BATCH)
+            .min(MAX_BATCH)
+            .min(WRITE_BATCH_BYTES / size)
+            .max(1);
         let header = |party: &Actor| {
             RequestHeader::new(
                 &chain_id,
@@ -266,38 +318,40 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
             )
         };
 
-        // Writes: seal, anchor until final, upload.
-        // Writes: seal everything on every core and sign the anchors in nonce
-        // order, then keep a few batches in flight: while one waits for its
-        // anchors to be final, another uploads.
-        let (writes_in_flight, reads_in_flight) = (in_flight("WRITES", 2), in_flight("READS", 3));
+        // Writes: a sealing thread seals each batch on every core and signs
+        // its anchors in nonce order, while earlier batches are submitted,
+        // wait for their anchors to be final, and upload: sealing overlaps
+        // the node's work as it would for any client that streams records.
+        let (writes_in_flight, reads_in_flight) = (
+            setting("WRITES_IN_FLIGHT", IN_FLIGHT),
+            setting("READS_IN_FLIGHT", IN_FLIGHT),
+        );
         let start = Instant::now();
-        let mut batches = Vec::new();
-        let mut remaining = count;
-        while remaining > 0 {
-            let n = batch.min(remaining);
-            remaining -= n;
-            let sealed = seal_all(&content, n, &readers, &keys)?;
-            let anchors: Vec<Tx> = sealed
-                .iter()
-                .map(|s| {
-                    hospital.signer.sign(vec![s.anchor(
-                        patient.signer.account,
-                        Category::Laboratory,
-                        None,
-                    )])
-                })
-                .collect();
-            batches.push((sealed, anchors));
-        }
-        let sealed_at = start.elapsed();
+        let sealed_batches = spawn_sealer(
+            Signer {
+                chain_id: chain_id.clone(),
+                account: hospital.signer.account,
+                key: hospital.signer.key.clone(),
+                next_nonce: hospital.signer.next_nonce,
+            },
+            patient.signer.account,
+            Arc::new(content.clone()),
+            readers.to_vec(),
+            keys.clone(),
+            count,
+            batch,
+            writes_in_flight,
+        );
         let notices = node.handle.finalized.clone();
         let (client_ref, hospital_ref) = (&client, &hospital);
-        let written: Vec<Vec<(RecordId, Hash)>> =
-            futures::stream::iter(batches.into_iter().map(|(sealed, anchors)| {
+        let written: Vec<WrittenBatch> = sealed_batches
+            .map(|sealed| {
                 let mut finalized = notices.subscribe();
                 async move {
+                    let (sealed, anchors) = sealed?;
+                    let begun = Instant::now();
                     let verdict = client_ref.submit_batch(&anchors).await?;
+                    let submitted = begun.elapsed();
                     let rejected = verdict["rejected"].as_array().map_or(0, Vec::len);
                     ensure!(
                         rejected == 0,
@@ -305,6 +359,7 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
                         verdict["rejected"][0]
                     );
                     wait_final(&mut finalized, anchors.iter().map(Tx::hash).collect()).await?;
+                    let finalized = begun.elapsed();
                     let uploads: Vec<_> = sealed
                         .iter()
                         .map(|s| {
@@ -315,17 +370,29 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
                         })
                         .collect();
                     ok(client_ref.vault_write(&uploads).await?)?;
-                    Ok(sealed
+                    let phases = [submitted, finalized - submitted, begun.elapsed() - finalized];
+                    let written: Vec<(RecordId, Hash)> = sealed
                         .iter()
                         .map(|s| (s.record, s.ciphertext_hash))
-                        .collect())
+                        .collect();
+                    Ok((written, phases))
                 }
-            }))
+            })
             .buffered(writes_in_flight)
             .try_collect()
             .await?;
         let write_elapsed = start.elapsed();
-        let records: Vec<(RecordId, Hash)> = written.into_iter().flatten().collect();
+        // Median time per batch in each phase: submission (admission), until
+        // the anchors are final, and the upload.
+        let phase_ms: Vec<u128> = (0..3)
+            .map(|phase| {
+                let mut times: Vec<Duration> = written.iter().map(|(_, p)| p[phase]).collect();
+                times.sort();
+                times[times.len() / 2].as_millis()
+            })
+            .collect();
+        let records: Vec<(RecordId, Hash)> =
+            written.into_iter().flat_map(|(batch, _)| batch).collect();
 
         // Reads: a grantee's authorized reads, decrypted on the client, a few
         // batches in flight.
@@ -345,22 +412,22 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
         let opened: Vec<usize> = futures::stream::iter(wanted.chunks(batch).map(|chunk| {
             let (anchors, keys) = (anchors.clone(), reader_keys.clone());
             let (account, secret) = (specialist_ref.account(), specialist_ref.agreement.clone());
-            let requests: Vec<_> = chunk
+            // One signature per batch: the requests travel as a bundle.
+            let requests: Vec<ReadRequest> = chunk
                 .iter()
-                .map(|record| {
-                    read_request(
-                        header(specialist_ref),
-                        &specialist_ref.signer.key,
-                        *record,
-                        None,
-                        Purpose::Treatment,
-                        Want::Record,
-                    )
+                .map(|record| ReadRequest {
+                    header: header(specialist_ref),
+                    record: *record,
+                    version: None,
+                    purpose: Purpose::Treatment,
+                    want: Want::Record,
                 })
                 .collect();
             let expected = content.len();
             async move {
-                let answers = ok(client_ref.vault_read(&requests).await?)?;
+                let answers = ok(client_ref
+                    .vault_read_bundle(&requests, &specialist_ref.signer.key)
+                    .await?)?;
                 tokio::task::spawn_blocking(move || {
                     open_all(answers, &anchors, &account, &secret, &keys, expected)
                 })
@@ -380,8 +447,8 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
             "reads": reads,
             "reads_per_s": (reads as f64 / read_elapsed.as_secs_f64()).round(),
             "readers_per_record": readers.len(),
-            "seal_ms": sealed_at.as_millis(),
             "batch": batch,
+            "write_batch_median_ms": {"submit": phase_ms[0], "until_final": phase_ms[1], "upload": phase_ms[2]},
             "batches_in_flight": {"writes": writes_in_flight, "reads": reads_in_flight},
         }))
     });

@@ -1,8 +1,9 @@
 //! The client side of the records, consent, audit and vault endpoints.
 
+use salus_crypto::SigningKey;
 use salus_types::consent::ReaderBasis;
 use salus_types::records::{Category, RecordId};
-use salus_types::vault::{ReadRequest, Signed, WriteRequest};
+use salus_types::vault::{sign_bundle, ReadRequest, Signed, WriteRequest};
 use salus_types::AccountId;
 use salus_vault::wire::{
     to_base64, ItemResult, ReadBody, ReadResponse, ServedRecord, StoredRecord, UploadItem,
@@ -30,6 +31,23 @@ impl Client {
     ) -> Result<Vec<ItemResult<ServedRecord>>, ClientError> {
         let body = ReadBody {
             requests: requests.iter().map(|r| hex::encode(r.encode())).collect(),
+            bundle_signature: None,
+        };
+        let response: ReadResponse = self.post_json("/v1/vault/read", &body).await?;
+        Ok(response.results)
+    }
+
+    /// Sends read requests signed once, as a bundle; one result per request,
+    /// in order. Every request's header must name `key`.
+    pub async fn vault_read_bundle(
+        &self,
+        requests: &[ReadRequest],
+        key: &SigningKey,
+    ) -> Result<Vec<ItemResult<ServedRecord>>, ClientError> {
+        let (encoded, signature) = sign_bundle(requests, key);
+        let body = ReadBody {
+            requests: encoded.iter().map(hex::encode).collect(),
+            bundle_signature: Some(signature.to_hex()),
         };
         let response: ReadResponse = self.post_json("/v1/vault/read", &body).await?;
         Ok(response.results)

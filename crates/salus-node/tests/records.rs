@@ -9,11 +9,12 @@ use std::time::Duration;
 use salus_client::record_flow::{Actor, FlowError};
 use salus_client::records::{read_request, RecordError};
 use salus_client::Client;
+use salus_crypto::SigningKey;
 use salus_state::StateScan;
 use salus_types::consent::{ConsentAction, Purpose, Scope};
 use salus_types::identity::Role;
 use salus_types::records::{Category, RecordId};
-use salus_types::vault::{RequestHeader, Signed, Want, WriteRequest};
+use salus_types::vault::{sign_bundle, ReadRequest, RequestHeader, Signed, Want, WriteRequest};
 use salus_types::{AccountId, Action};
 use serde_json::Value;
 
@@ -270,6 +271,83 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
         code_of(client.vault_read(&[good]).await.unwrap()),
         vec!["replayed_request"]
     );
+
+    // Bundles: one signature over many requests, each still checked on its own.
+    let body = |who: &Actor, record| ReadRequest {
+        header: header(who, flow.vault, now_ms(time)),
+        record,
+        version: None,
+        purpose: Purpose::Treatment,
+        want: Want::Record,
+    };
+    let bundle = vec![
+        body(&patient, lab),
+        body(&patient, lab),
+        body(&patient, RecordId([9; 16])),
+        // Names another key than the one the bundle is signed with.
+        body(&stranger, lab),
+    ];
+    let read_bundle = |requests: Vec<ReadRequest>, key: SigningKey| async move {
+        code_of(client.vault_read_bundle(&requests, &key).await.unwrap())
+    };
+    assert_eq!(
+        read_bundle(bundle.clone(), patient.signer.key.clone()).await,
+        vec!["ok", "ok", "unknown_record", "bad_signature"]
+    );
+    assert_eq!(
+        read_bundle(bundle.clone(), patient.signer.key.clone()).await,
+        vec![
+            "replayed_request",
+            "replayed_request",
+            "unknown_record",
+            "bad_signature"
+        ],
+        "a replayed bundle replays every request in it"
+    );
+    let fresh = vec![body(&patient, lab), body(&patient, lab)];
+    assert_eq!(
+        read_bundle(fresh.clone(), stranger.signer.key.clone()).await,
+        vec!["bad_signature", "bad_signature"],
+        "signed by a key the requests do not name"
+    );
+    // A request changed after the bundle was signed breaks the whole bundle.
+    let (mut encoded, signature) = sign_bundle(&fresh, &patient.signer.key);
+    let mut changed = fresh[1].clone();
+    changed.purpose = Purpose::Research;
+    encoded[1] = salus_types::codec::encode(&changed);
+    let post = |requests: Vec<String>, signature: String| async move {
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/vault/read", client.base()))
+            .json(&serde_json::json!({"requests": requests, "bundle_signature": signature}))
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json::<Value>().await.unwrap(),
+        )
+    };
+    let (status, answer) = post(
+        encoded.iter().map(hex::encode).collect(),
+        signature.to_hex(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let codes: Vec<&str> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["error"]["code"].as_str().unwrap_or("ok"))
+        .collect();
+    assert_eq!(codes, vec!["bad_signature", "bad_signature"]);
+    // Malformed bundles are refused whole, with a JSON error.
+    let (status, answer) = post(vec!["zz".into()], signature.to_hex()).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("malformed_request"))
+    );
+    let (status, _) = post(encoded.iter().map(hex::encode).collect(), "00".into()).await;
+    assert_eq!(status, 400);
 
     // Uploads that do not match the anchor are refused; so are strangers' uploads.
     let upload = |who: &Actor, content: Option<salus_types::Hash>| {

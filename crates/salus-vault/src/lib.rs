@@ -32,6 +32,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use salus_app::auth;
+use salus_crypto::Signature;
 use salus_crypto::SigningKey;
 use salus_state::{Snapshot, Store};
 use salus_types::consent::AccessReason;
@@ -381,6 +382,45 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| VaultError::Storage(format!("a vault task failed: {e}")))?
+}
+
+/// Opens a bundle ([`salus_types::vault::bundle_message`]): decodes each
+/// request, and says for each whether the bundle's signature authenticates it
+/// (it verifies under the key the request's header names). Each request
+/// carries the bundle's signature, which makes its identity.
+pub fn open_bundle<T: VaultRequest>(
+    encoded: &[Vec<u8>],
+    signature: &Signature,
+) -> Vec<Result<(Signed<T>, bool), VaultError>> {
+    let decoded: Vec<Result<T, VaultError>> = encoded
+        .iter()
+        .map(|bytes| {
+            salus_types::vault::decode_bundled::<T>(bytes)
+                .map_err(|e| VaultError::Malformed(e.to_string()))
+        })
+        .collect();
+    let key = decoded
+        .iter()
+        .find_map(|d| d.as_ref().ok().map(|body| body.header().public_key));
+    let refs: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
+    let verified = key.is_some_and(|key| {
+        key.verify(&salus_types::vault::bundle_message::<T>(&refs), signature)
+            .is_ok()
+    });
+    decoded
+        .into_iter()
+        .map(|body| {
+            let body = body?;
+            let authentic = verified && Some(body.header().public_key) == key;
+            Ok((
+                Signed {
+                    body,
+                    signature: *signature,
+                },
+                authentic,
+            ))
+        })
+        .collect()
 }
 
 /// Verifies every request's signature, in parallel batches.

@@ -62,9 +62,33 @@ impl Vault {
         self: &Arc<Self>,
         requests: Vec<Signed<ReadRequest>>,
     ) -> Vec<Result<Served, VaultError>> {
+        self.read_checked(requests, None).await
+    }
+
+    /// Serves the requests of one bundle ([`crate::open_bundle`]), given for
+    /// each whether the bundle's signature authenticates it.
+    pub async fn read_bundled(
+        self: &Arc<Self>,
+        requests: Vec<Signed<ReadRequest>>,
+        authentic: Vec<bool>,
+    ) -> Vec<Result<Served, VaultError>> {
+        assert_eq!(requests.len(), authentic.len(), "one verdict per request");
+        self.read_checked(requests, Some(authentic)).await
+    }
+
+    async fn read_checked(
+        self: &Arc<Self>,
+        requests: Vec<Signed<ReadRequest>>,
+        authentic: Option<Vec<bool>>,
+    ) -> Vec<Result<Served, VaultError>> {
         let count = requests.len();
         let vault = self.clone();
-        let decided = match blocking(move || vault.decide_reads(&requests)).await {
+        let decided = match blocking(move || {
+            let authentic = authentic.unwrap_or_else(|| verify_signatures(&requests));
+            vault.decide_reads(&requests, authentic)
+        })
+        .await
+        {
             Ok(decided) => decided,
             Err(e) => return vec![Err(e); count],
         };
@@ -170,8 +194,8 @@ impl Vault {
     fn decide_reads(
         &self,
         requests: &[Signed<ReadRequest>],
+        signatures: Vec<bool>,
     ) -> Result<Vec<Result<Decided, VaultError>>, VaultError> {
-        let signatures = verify_signatures(requests);
         let snapshot = self.state.snapshot()?;
         let now = self.now_ms();
         let mut out = Vec::with_capacity(requests.len());

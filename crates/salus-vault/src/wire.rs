@@ -21,8 +21,14 @@ pub fn from_base64(text: &str) -> Result<Vec<u8>, VaultError> {
 /// `POST /v1/vault/read`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReadBody {
-    /// Hex of each signed read request.
+    /// Hex of each signed read request; with `bundle_signature`, hex of each
+    /// unsigned read request of the bundle.
     pub requests: Vec<String>,
+    /// Hex of one signature over all `requests` as a bundle (the domain, the
+    /// count, and the SHA-256 of each request, in order): a client reading
+    /// many records signs once. Each request must name the signing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_signature: Option<String>,
 }
 
 /// `POST /v1/vault/records`.

@@ -199,3 +199,29 @@ async fn packs_left_by_interrupted_work_are_collected() {
     assert_eq!(read(&blobs, &kept).await.as_ref(), Some(&kept.stored));
     assert_eq!(blobs.collect_garbage().await.unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_left_by_racing_writes_is_erased_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = open(dir.path());
+    let (raced, a, b) = (version(1, 1), version(2, 1), version(3, 1));
+    // Both writes find the version missing and pack it; one of them indexes
+    // it, the other's pack keeps an unindexed copy beside a live version.
+    let (first, second) = tokio::join!(
+        blobs.put_versions(vec![raced.clone(), a.clone()]),
+        blobs.put_versions(vec![raced.clone(), b.clone()]),
+    );
+    first.unwrap();
+    second.unwrap();
+    assert_eq!(packs(dir.path()).len(), 2);
+    assert_eq!(read(&blobs, &raced).await.as_ref(), Some(&raced.stored));
+
+    blobs.erase(&raced.record).await.unwrap();
+    assert!(
+        !anywhere(dir.path(), &raced.stored.content),
+        "a racing write's copy outlived the erasure"
+    );
+    for v in [&a, &b] {
+        assert_eq!(read(&blobs, v).await.as_ref(), Some(&v.stored));
+    }
+}

@@ -22,6 +22,8 @@ use utoipa::OpenApi;
 use crate::api_error::{ApiError, ErrorBody, Rejection};
 use crate::mempool::Mempool;
 
+pub use vault::MAX_VAULT_BATCH;
+
 pub use chain::{
     BatchRejection, BatchRequest, BatchResponse, StateResponse, StatusResponse, SubmitRequest,
     SubmitResponse, TxStatus,

@@ -5,7 +5,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use salus_types::vault::{ReadRequest, ReplicaRequest, WriteRequest};
+use salus_crypto::Signature;
+use salus_types::vault::{ReadRequest, ReplicaRequest, Signed, WriteRequest};
 use salus_vault::wire::{
     decode_request, from_base64, ItemResult, ReadBody, ReadResponse, ReplicaBody, ReplicaResponse,
     ServedRecord, StoredRecord, WriteBody, WriteResponse,
@@ -77,16 +78,39 @@ pub(super) async fn read(
     JsonBody(body): JsonBody<ReadBody>,
 ) -> Result<Json<ReadResponse>, ApiError> {
     check_batch(body.requests.len())?;
-    let decoded: Vec<Result<_, VaultError>> = body
-        .requests
-        .iter()
-        .map(|text| decode_request::<ReadRequest>(text))
-        .collect();
-    let valid: Vec<_> = decoded
+    let decoded: Vec<Result<(Signed<ReadRequest>, bool), VaultError>> = match &body.bundle_signature
+    {
+        None => body
+            .requests
+            .iter()
+            .map(|text| decode_request::<ReadRequest>(text).map(|r| (r, true)))
+            .collect(),
+        Some(signature) => {
+            let signature = Signature::from_hex(signature).map_err(|_| {
+                ApiError::bad_request(
+                    "malformed_request",
+                    "bundle_signature is not 64 bytes of hex",
+                )
+            })?;
+            let encoded = body
+                .requests
+                .iter()
+                .map(hex::decode)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    ApiError::bad_request("malformed_request", "a bundled request is not hex")
+                })?;
+            salus_vault::open_bundle(&encoded, &signature)
+        }
+    };
+    let (valid, authentic): (Vec<_>, Vec<_>) = decoded
         .iter()
         .filter_map(|r| r.as_ref().ok().cloned())
-        .collect();
-    let mut served = state.vault.read(valid).await.into_iter();
+        .unzip();
+    let mut served = match body.bundle_signature {
+        None => state.vault.read(valid).await.into_iter(),
+        Some(_) => state.vault.read_bundled(valid, authentic).await.into_iter(),
+    };
     let results = decoded
         .iter()
         .map(|item| match item {

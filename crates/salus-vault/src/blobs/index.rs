@@ -21,6 +21,11 @@ const VERSIONS: TableDefinition<(&[u8; 16], u32), Row<'static>> =
     TableDefinition::new("pack_versions");
 /// pack → how many versions the index points into it for.
 const PACKS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("packs");
+/// (record, pack) → (): a live pack that also holds an unindexed copy of one
+/// of the record's versions (two writes of one version raced). Erasing the
+/// record must rewrite these packs too, or the copy would outlive it.
+const DEAD_COPIES: TableDefinition<(&[u8; 16], &[u8; 32]), ()> =
+    TableDefinition::new("dead_copies");
 
 /// Where a stored version lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +75,7 @@ impl PackIndex {
         {
             txn.open_table(VERSIONS).map_err(storage)?;
             txn.open_table(PACKS).map_err(storage)?;
+            txn.open_table(DEAD_COPIES).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         Ok(PackIndex { db })
@@ -134,17 +140,35 @@ impl PackIndex {
             let live = added.iter().filter(|a| **a).count() as u64;
             if live > 0 {
                 packs.insert(&pack.0, live).map_err(storage)?;
+                let mut dead = txn.open_table(DEAD_COPIES).map_err(storage)?;
+                for ((record, _, _), _) in entries.iter().zip(&added).filter(|(_, a)| !**a) {
+                    dead.insert((&record.0, &pack.0), ()).map_err(storage)?;
+                }
             }
         }
         txn.commit().map_err(storage)?;
         Ok(added)
     }
 
+    /// Packs that hold an unindexed copy of one of the record's versions.
+    pub fn dead_copies_of(&self, record: &RecordId) -> Result<Vec<PackId>, VaultError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(DEAD_COPIES).map_err(storage)?;
+        let range = table
+            .range((&record.0, &[0u8; 32])..=(&record.0, &[0xffu8; 32]))
+            .map_err(storage)?;
+        range
+            .map(|item| Ok(Hash(*item.map_err(storage)?.0.value().1)))
+            .collect()
+    }
+
     /// Replaces pack `old` by `new` in one step: `removed` versions leave the
-    /// index, `moved` versions now point into `new` (which holds exactly them).
+    /// index, `moved` versions now point into `new` (which holds exactly them),
+    /// and the dead copies `old` held (of `old_records`) go with it.
     pub fn repack(
         &self,
         old: &PackId,
+        old_records: &BTreeSet<RecordId>,
         removed: &[(RecordId, u32)],
         new: Option<(&PackId, &[Entry])>,
     ) -> Result<(), VaultError> {
@@ -152,6 +176,10 @@ impl PackIndex {
         {
             let mut versions = txn.open_table(VERSIONS).map_err(storage)?;
             let mut packs = txn.open_table(PACKS).map_err(storage)?;
+            let mut dead = txn.open_table(DEAD_COPIES).map_err(storage)?;
+            for record in old_records {
+                dead.remove((&record.0, &old.0)).map_err(storage)?;
+            }
             for (record, version) in removed {
                 versions.remove((&record.0, *version)).map_err(storage)?;
             }

@@ -15,7 +15,7 @@
 mod index;
 pub mod pack;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -479,6 +479,9 @@ impl BlobStore {
                 .or_default()
                 .push((*record, version));
         }
+        for pack in self.index.dead_copies_of(record)? {
+            by_pack.entry(pack).or_default();
+        }
         let mut deleted = 0;
         for (pack, removed) in by_pack {
             self.repack_without(&pack, record, &removed).await?;
@@ -499,8 +502,10 @@ impl BlobStore {
         Ok(deleted + paths.len())
     }
 
-    /// Replaces a pack by one without `record`'s versions (or by nothing, if
-    /// nothing else in it is live). The caller holds the packs lock alone.
+    /// Replaces a pack by one that holds only its live versions of other
+    /// records (or by nothing, if there are none): `record`'s versions, and
+    /// any dead copy of any version, are gone. The caller holds the packs
+    /// lock alone.
     async fn repack_without(
         &self,
         old: &PackId,
@@ -508,10 +513,12 @@ impl BlobStore {
         removed: &[(RecordId, u32)],
     ) -> Result<(), VaultError> {
         let path = pack_path(old);
+        let mut old_records = BTreeSet::new();
         let kept: Vec<PackedVersion> = match read_optional(&*self.store, &path).await? {
             Some(bytes) => {
                 let mut kept = Vec::new();
                 for (span, entry) in pack::decode_all(&bytes)? {
+                    old_records.insert(entry.record);
                     let live = Location {
                         hash: entry.hash,
                         pack: *old,
@@ -537,7 +544,7 @@ impl BlobStore {
             let new = replacement
                 .as_ref()
                 .map(|(id, entries)| (id, entries.as_slice()));
-            index.repack(&old_id, &removed, new)
+            index.repack(&old_id, &old_records, &removed, new)
         })
         .await?;
         if new_id != Some(*old) {
