@@ -4,7 +4,8 @@
 //! A write is: seal on the client (fresh data key, XChaCha20-Poly1305, the key
 //! HPKE-wrapped to the patient, the author and a grantee), sign and submit the
 //! anchor, wait until it is final, and upload ciphertext and envelopes to the
-//! vault (durable: fsync before the vault answers). A read is an authorized
+//! vault (the batch's upload requests signed once, as a bundle; durable: fsync
+//! before the vault answers). A read is an authorized
 //! read by a grantee: its request (signed with the rest of its batch as one
 //! bundle), the vault's admission and consent check on finalized state, the
 //! durable audit entry, the fetch, and on the client the key unwrap, the hash
@@ -364,12 +365,14 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
                         .iter()
                         .map(|s| {
                             (
-                                s.upload(header(hospital_ref), &hospital_ref.signer.key),
+                                s.upload_request(header(hospital_ref)),
                                 Some(s.ciphertext.as_slice()),
                             )
                         })
                         .collect();
-                    ok(client_ref.vault_write(&uploads).await?)?;
+                    ok(client_ref
+                        .vault_write_bundle(&uploads, &hospital_ref.signer.key)
+                        .await?)?;
                     let phases = [submitted, finalized - submitted, begun.elapsed() - finalized];
                     let written: Vec<(RecordId, Hash)> = sealed
                         .iter()

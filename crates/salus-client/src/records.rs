@@ -159,16 +159,18 @@ impl SealedVersion {
 
     /// The signed upload of this version's ciphertext and envelopes.
     pub fn upload(&self, header: RequestHeader, key: &SigningKey) -> Signed<WriteRequest> {
-        Signed::sign(
-            WriteRequest {
-                header,
-                record: self.record,
-                version: self.version,
-                content: Some(self.ciphertext_hash),
-                envelopes: self.envelopes.clone(),
-            },
-            key,
-        )
+        Signed::sign(self.upload_request(header), key)
+    }
+
+    /// The upload request, unsigned (to be signed in a bundle).
+    pub fn upload_request(&self, header: RequestHeader) -> WriteRequest {
+        WriteRequest {
+            header,
+            record: self.record,
+            version: self.version,
+            content: Some(self.ciphertext_hash),
+            envelopes: self.envelopes.clone(),
+        }
     }
 }
 

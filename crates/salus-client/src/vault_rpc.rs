@@ -53,6 +53,30 @@ impl Client {
         Ok(response.results)
     }
 
+    /// Uploads writes signed once, as a bundle, with their ciphertext; one
+    /// result per upload, in order. Every request's header must name `key`.
+    pub async fn vault_write_bundle(
+        &self,
+        uploads: &[(WriteRequest, Option<&[u8]>)],
+        key: &SigningKey,
+    ) -> Result<Vec<ItemResult<StoredRecord>>, ClientError> {
+        let requests: Vec<WriteRequest> = uploads.iter().map(|(r, _)| r.clone()).collect();
+        let (encoded, signature) = sign_bundle(&requests, key);
+        let body = WriteBody {
+            uploads: encoded
+                .iter()
+                .zip(uploads)
+                .map(|(request, (_, content))| UploadItem {
+                    request: hex::encode(request),
+                    content: content.map(to_base64),
+                })
+                .collect(),
+            bundle_signature: Some(signature.to_hex()),
+        };
+        let response: WriteResponse = self.post_json("/v1/vault/records", &body).await?;
+        Ok(response.results)
+    }
+
     /// Uploads signed writes with their ciphertext; one result per upload.
     pub async fn vault_write(
         &self,
@@ -66,6 +90,7 @@ impl Client {
                     content: content.map(to_base64),
                 })
                 .collect(),
+            bundle_signature: None,
         };
         let response: WriteResponse = self.post_json("/v1/vault/records", &body).await?;
         Ok(response.results)

@@ -385,6 +385,35 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
         codes,
         vec!["content_mismatch", "not_authorized", "content_mismatch"]
     );
+    // Uploads signed as one bundle: each still checked on its own.
+    let write_body = |who: &Actor| WriteRequest {
+        header: header(who, flow.vault, now_ms(time)),
+        record: lab,
+        version: 1,
+        content: None,
+        envelopes: vec![],
+    };
+    let bundle = [(write_body(&hospital), None), (write_body(&stranger), None)];
+    let codes_of =
+        |results: Vec<salus_vault::wire::ItemResult<salus_vault::wire::StoredRecord>>| {
+            results
+                .into_iter()
+                .map(|r| r.error.map_or("ok".to_owned(), |e| e.code))
+                .collect::<Vec<_>>()
+        };
+    let write_bundle = || async {
+        codes_of(
+            client
+                .vault_write_bundle(&bundle, &hospital.signer.key)
+                .await
+                .unwrap(),
+        )
+    };
+    assert_eq!(write_bundle().await, vec!["ok", "bad_signature"]);
+    assert_eq!(
+        write_bundle().await,
+        vec!["replayed_request", "bad_signature"]
+    );
 
     // Tampered ciphertext in the vault's storage is caught by the reader.
     // A pack entry is the record id (16 bytes), the version (4), the anchored

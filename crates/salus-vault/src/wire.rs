@@ -35,11 +35,16 @@ pub struct ReadBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WriteBody {
     pub uploads: Vec<UploadItem>,
+    /// Hex of one signature over every upload's request as a bundle (see
+    /// `ReadBody::bundle_signature`); each request must name the signing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_signature: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UploadItem {
-    /// Hex of the signed write request.
+    /// Hex of the signed write request; with `bundle_signature`, hex of the
+    /// unsigned write request.
     pub request: String,
     /// Base64 of the ciphertext, when the request names one.
     pub content: Option<String>,

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use salus_crypto::Signature;
-use salus_types::vault::{ReadRequest, ReplicaRequest, Signed, WriteRequest};
+use salus_types::vault::{ReadRequest, ReplicaRequest, Signed, VaultRequest, WriteRequest};
 use salus_vault::wire::{
     decode_request, from_base64, ItemResult, ReadBody, ReadResponse, ReplicaBody, ReplicaResponse,
     ServedRecord, StoredRecord, WriteBody, WriteResponse,
@@ -36,6 +36,26 @@ fn check_batch(len: usize) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// Decodes a bundle's requests (hex of each) and its signature (hex): one
+/// verdict per request, or a 400 if the bundle as a whole is malformed.
+fn open_bundle_body<T: VaultRequest>(
+    requests: &[&str],
+    signature: &str,
+) -> Result<Vec<Result<(Signed<T>, bool), VaultError>>, ApiError> {
+    let signature = Signature::from_hex(signature).map_err(|_| {
+        ApiError::bad_request(
+            "malformed_request",
+            "bundle_signature is not 64 bytes of hex",
+        )
+    })?;
+    let encoded = requests
+        .iter()
+        .map(hex::decode)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| ApiError::bad_request("malformed_request", "a bundled request is not hex"))?;
+    Ok(salus_vault::open_bundle(&encoded, &signature))
 }
 
 /// This node's vault: the operator account that requests must name.
@@ -135,26 +155,44 @@ pub(super) async fn write(
     JsonBody(body): JsonBody<WriteBody>,
 ) -> Result<Json<WriteResponse>, ApiError> {
     check_batch(body.uploads.len())?;
-    let decoded: Vec<Result<Upload, VaultError>> = body
-        .uploads
-        .iter()
-        .map(|item| {
-            Ok(Upload {
-                request: decode_request::<WriteRequest>(&item.request)?,
-                content: item.content.as_deref().map(from_base64).transpose()?,
-            })
+    let requests: Vec<Result<(Signed<WriteRequest>, bool), VaultError>> =
+        match &body.bundle_signature {
+            None => body
+                .uploads
+                .iter()
+                .map(|item| decode_request::<WriteRequest>(&item.request).map(|r| (r, true)))
+                .collect(),
+            Some(signature) => {
+                let texts: Vec<&str> = body.uploads.iter().map(|u| u.request.as_str()).collect();
+                open_bundle_body(&texts, signature)?
+            }
+        };
+    let decoded: Vec<Result<(Upload, bool), VaultError>> = requests
+        .into_iter()
+        .zip(&body.uploads)
+        .map(|(request, item)| {
+            let (request, authentic) = request?;
+            let content = item.content.as_deref().map(from_base64).transpose()?;
+            Ok((Upload { request, content }, authentic))
         })
         .collect();
-    let valid: Vec<Upload> = decoded
+    let (valid, authentic): (Vec<Upload>, Vec<bool>) = decoded
         .iter()
         .filter_map(|r| r.as_ref().ok().cloned())
-        .collect();
-    let mut stored = state.vault.write(valid).await.into_iter();
+        .unzip();
+    let mut stored = match body.bundle_signature {
+        None => state.vault.write(valid).await.into_iter(),
+        Some(_) => state
+            .vault
+            .write_bundled(valid, authentic)
+            .await
+            .into_iter(),
+    };
     let results = decoded
         .iter()
         .map(|item| match item {
             Err(e) => ItemResult::from_result(Err(e)),
-            Ok(upload) => match stored.next() {
+            Ok((upload, _)) => match stored.next() {
                 Some(Ok(s)) => ItemResult::from_result(Ok(StoredRecord {
                     record: upload.request.body.record.to_hex(),
                     version: upload.request.body.version,
