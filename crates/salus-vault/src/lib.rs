@@ -384,14 +384,14 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| VaultError::Storage(format!("a vault task failed: {e}")))?
 }
 
+/// A request from a bundle, and whether the bundle's signature authenticates it.
+pub type Opened<T> = Result<(Signed<T>, bool), VaultError>;
+
 /// Opens a bundle ([`salus_types::vault::bundle_message`]): decodes each
 /// request, and says for each whether the bundle's signature authenticates it
 /// (it verifies under the key the request's header names). Each request
 /// carries the bundle's signature, which makes its identity.
-pub fn open_bundle<T: VaultRequest>(
-    encoded: &[Vec<u8>],
-    signature: &Signature,
-) -> Vec<Result<(Signed<T>, bool), VaultError>> {
+pub fn open_bundle<T: VaultRequest>(encoded: &[Vec<u8>], signature: &Signature) -> Vec<Opened<T>> {
     let decoded: Vec<Result<T, VaultError>> = encoded
         .iter()
         .map(|bytes| {

@@ -6,12 +6,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use salus_crypto::Signature;
-use salus_types::vault::{ReadRequest, ReplicaRequest, Signed, VaultRequest, WriteRequest};
+use salus_types::vault::{ReadRequest, ReplicaRequest, VaultRequest, WriteRequest};
 use salus_vault::wire::{
     decode_request, from_base64, ItemResult, ReadBody, ReadResponse, ReplicaBody, ReplicaResponse,
     ServedRecord, StoredRecord, WriteBody, WriteResponse,
 };
-use salus_vault::{Served, Upload, VaultError};
+use salus_vault::{Opened, Served, Upload, VaultError};
 use serde_json::{json, Value};
 
 use super::{ApiState, JsonBody};
@@ -43,7 +43,7 @@ fn check_batch(len: usize) -> Result<(), ApiError> {
 fn open_bundle_body<T: VaultRequest>(
     requests: &[&str],
     signature: &str,
-) -> Result<Vec<Result<(Signed<T>, bool), VaultError>>, ApiError> {
+) -> Result<Vec<Opened<T>>, ApiError> {
     let signature = Signature::from_hex(signature).map_err(|_| {
         ApiError::bad_request(
             "malformed_request",
@@ -98,8 +98,7 @@ pub(super) async fn read(
     JsonBody(body): JsonBody<ReadBody>,
 ) -> Result<Json<ReadResponse>, ApiError> {
     check_batch(body.requests.len())?;
-    let decoded: Vec<Result<(Signed<ReadRequest>, bool), VaultError>> = match &body.bundle_signature
-    {
+    let decoded: Vec<Opened<ReadRequest>> = match &body.bundle_signature {
         None => body
             .requests
             .iter()
@@ -155,18 +154,17 @@ pub(super) async fn write(
     JsonBody(body): JsonBody<WriteBody>,
 ) -> Result<Json<WriteResponse>, ApiError> {
     check_batch(body.uploads.len())?;
-    let requests: Vec<Result<(Signed<WriteRequest>, bool), VaultError>> =
-        match &body.bundle_signature {
-            None => body
-                .uploads
-                .iter()
-                .map(|item| decode_request::<WriteRequest>(&item.request).map(|r| (r, true)))
-                .collect(),
-            Some(signature) => {
-                let texts: Vec<&str> = body.uploads.iter().map(|u| u.request.as_str()).collect();
-                open_bundle_body(&texts, signature)?
-            }
-        };
+    let requests: Vec<Opened<WriteRequest>> = match &body.bundle_signature {
+        None => body
+            .uploads
+            .iter()
+            .map(|item| decode_request::<WriteRequest>(&item.request).map(|r| (r, true)))
+            .collect(),
+        Some(signature) => {
+            let texts: Vec<&str> = body.uploads.iter().map(|u| u.request.as_str()).collect();
+            open_bundle_body(&texts, signature)?
+        }
+    };
     let decoded: Vec<Result<(Upload, bool), VaultError>> = requests
         .into_iter()
         .zip(&body.uploads)
