@@ -416,20 +416,7 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
     );
 
     // Tampered ciphertext in the vault's storage is caught by the reader.
-    // A pack entry is the record id (16 bytes), the version (4), the anchored
-    // hash (32) and the content's length (4), then the content.
-    let packs = dir.path().join("vault/blobs/packs");
-    let mut entry = lab.0.to_vec();
-    entry.extend_from_slice(&1u32.to_le_bytes());
-    let (path, mut bytes, at) = files_under(&packs)
-        .into_iter()
-        .find_map(|(path, bytes)| {
-            let at = bytes.windows(entry.len()).position(|w| w == entry)?;
-            Some((path, bytes, at))
-        })
-        .expect("version 1 of the lab record is on disk");
-    bytes[at + 16 + 4 + 32 + 4 + 40] ^= 0x55;
-    std::fs::write(&path, &bytes).unwrap();
+    common::tamper_with_version(&dir.path().join("vault/blobs/packs"), &lab, 1);
     assert!(matches!(
         flow.get(&patient, lab, Some(1), Purpose::Treatment).await,
         Err(FlowError::Record(RecordError::HashMismatch))

@@ -160,12 +160,7 @@ async fn vaults_replicate_verified_ciphertext_and_erasure_reaches_every_vault() 
         .await
         .unwrap();
     let first_vault = dir.path().join("node/vault/blobs");
-    for (path, mut bytes) in record_files(&first_vault, &second_record.record) {
-        if path.extension().is_some_and(|e| e != "keys") {
-            bytes[30] ^= 1;
-            std::fs::write(path, bytes).unwrap();
-        }
-    }
+    common::tamper_with_version(&first_vault, &second_record.record, 1);
     let refused = second
         .read(vec![ask_second(second_record.record)])
         .await

@@ -109,7 +109,8 @@ pub async fn enroll(
 #[allow(unused_imports)]
 pub use salus_testkit::{contains, files_under, fixture};
 
-/// The files a vault under `root` holds for `record`.
+/// The files a vault under `root` holds for `record`: its envelope objects,
+/// and every pack that holds one of its versions.
 pub fn record_files(
     root: &std::path::Path,
     record: &salus_types::records::RecordId,
@@ -117,12 +118,33 @@ pub fn record_files(
     let prefix = format!("{record}-");
     files_under(root)
         .into_iter()
-        .filter(|(path, _)| {
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&prefix))
+        .filter(|(path, bytes)| {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with(&prefix) || (name.ends_with(".pack") && contains(bytes, &record.0))
         })
         .collect()
+}
+
+/// Flips one byte of a stored version's ciphertext in the pack that holds it,
+/// as a disk fault or an intruder would. A pack entry is the record id (16
+/// bytes), the version (4, little-endian), the anchored hash (32) and the
+/// content's length (4), then the content.
+pub fn tamper_with_version(
+    root: &std::path::Path,
+    record: &salus_types::records::RecordId,
+    version: u32,
+) {
+    let mut entry = record.0.to_vec();
+    entry.extend_from_slice(&version.to_le_bytes());
+    let (path, mut bytes, at) = files_under(root)
+        .into_iter()
+        .find_map(|(path, bytes)| {
+            let at = bytes.windows(entry.len()).position(|w| w == entry)?;
+            Some((path, bytes, at))
+        })
+        .expect("the version is stored in a pack");
+    bytes[at + 16 + 4 + 32 + 4 + 40] ^= 0x55;
+    std::fs::write(&path, &bytes).unwrap();
 }
 
 /// A node on a dev chain whose vault runs on a clock the test moves, with a
