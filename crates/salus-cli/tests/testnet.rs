@@ -167,15 +167,10 @@ async fn four_validators_survive_crashes_halt_safely_and_resync() {
         .expect("three of four validators keep finalizing");
     agree(&[&nodes[0], &nodes[1], &nodes[2]], at).await;
 
-    // The survivors' metrics show it: views that timed out, connected peers,
-    // finality latency and state-commit time.
-    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", base + 1))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    for name in [
+    // The survivors' metrics show it: views that timed out (once the crashed
+    // validator's turn to lead has come), connected peers, finality latency
+    // and state-commit time.
+    let names = [
         "salus_height ",
         "salus_finalized_txs_total ",
         "salus_mempool_size ",
@@ -184,8 +179,28 @@ async fn four_validators_survive_crashes_halt_safely_and_resync() {
         "engine_simplex_voter_state_current_view ",
         "engine_simplex_voter_state_timeouts",
         "network_p2p_tracker_directory_connected{",
-    ] {
-        assert!(metrics.contains(name), "/metrics lacks {name}");
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", base + 1))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let missing: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|name| !metrics.contains(name))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/metrics lacks {missing:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // It restarts and catches up from its peers, to the same state.
