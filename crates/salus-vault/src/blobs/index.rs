@@ -199,25 +199,27 @@ impl PackIndex {
 
     /// Every record with an indexed version.
     pub fn records(&self) -> Result<BTreeSet<RecordId>, VaultError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(VERSIONS).map_err(storage)?;
-        let mut records = BTreeSet::new();
-        for item in table.iter().map_err(storage)? {
-            let (key, _) = item.map_err(storage)?;
-            records.insert(RecordId(*key.value().0));
-        }
-        Ok(records)
+        self.keys(VERSIONS, |(record, _)| RecordId(*record))
     }
 
     /// Every pack the index points into.
     pub fn packs(&self) -> Result<BTreeSet<PackId>, VaultError> {
+        self.keys(PACKS, |pack| Hash(*pack))
+    }
+
+    /// The distinct values `name` gives the keys of a table.
+    fn keys<K: redb::Key + 'static, V: redb::Value + 'static, T: Ord>(
+        &self,
+        table: TableDefinition<K, V>,
+        name: impl Fn(K::SelfType<'_>) -> T,
+    ) -> Result<BTreeSet<T>, VaultError> {
         let txn = self.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(PACKS).map_err(storage)?;
-        let mut packs = BTreeSet::new();
+        let table = txn.open_table(table).map_err(storage)?;
+        let mut out = BTreeSet::new();
         for item in table.iter().map_err(storage)? {
             let (key, _) = item.map_err(storage)?;
-            packs.insert(Hash(*key.value()));
+            out.insert(name(key.value()));
         }
-        Ok(packs)
+        Ok(out)
     }
 }

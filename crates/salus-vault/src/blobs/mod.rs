@@ -40,7 +40,7 @@ const PACK_RETRIES: usize = 3;
 const PARALLEL_PACK_READS: usize = 8;
 
 /// A version's ciphertext and the envelopes written with it.
-#[derive(Debug, Clone, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct StoredVersion {
     pub content: Vec<u8>,
     pub envelopes: Vec<KeyEnvelope>,
@@ -243,14 +243,8 @@ impl BlobStore {
             let key = (version.record, version.version);
             if let Some(&at) = positions.get(&key) {
                 // The same version twice in one batch: one entry, every envelope.
-                let merged = std::mem::replace(
-                    &mut fresh[at].stored,
-                    StoredVersion {
-                        content: vec![],
-                        envelopes: vec![],
-                    },
-                );
-                fresh[at].stored = merged.with_added(version.stored.envelopes);
+                let first = std::mem::take(&mut fresh[at].stored);
+                fresh[at].stored = first.with_added(version.stored.envelopes);
                 continue;
             }
             match self.index.get(&version.record, version.version)? {
