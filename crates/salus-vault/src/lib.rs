@@ -345,15 +345,15 @@ impl Vault {
     }
 
     /// Erases every record the chain has erased but this vault still holds
-    /// (an erasure finalized while the vault was down), after deleting any
-    /// pack an interrupted write or erasure left behind. Returns how many
-    /// records it erased.
+    /// (an erasure finalized while the vault was down), after taking in any
+    /// pack the index does not name (left by an interrupted write or erasure,
+    /// or by a lost index). Returns how many records it erased.
     pub async fn reconcile(&self) -> Result<usize, VaultError> {
-        let garbage = self.blobs.collect_garbage().await?;
-        if garbage > 0 {
+        let (adopted, deleted) = self.blobs.adopt_unindexed_packs().await?;
+        if adopted + deleted > 0 {
             info!(
-                garbage,
-                "deleted packs left by an interrupted write or erasure"
+                adopted,
+                deleted, "indexed or deleted packs the index did not name"
             );
         }
         let held = self.blobs.records().await?;

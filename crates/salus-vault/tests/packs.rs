@@ -170,7 +170,7 @@ async fn erasure_rewrites_shared_packs_and_leaves_nothing_behind() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn packs_left_by_interrupted_work_are_collected() {
+async fn packs_left_by_interrupted_work_are_taken_in_or_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let (erased, kept) = (version(1, 1), version(2, 1));
     {
@@ -185,19 +185,50 @@ async fn packs_left_by_interrupted_work_are_collected() {
         let saved = std::fs::read(&old).unwrap();
         blobs.erase(&erased.record).await.unwrap();
         std::fs::write(&old, saved).unwrap();
-        // A write that crashed between its pack's upload and its indexing.
-        let orphan = dir
-            .path()
-            .join("blobs/packs")
-            .join(format!("{}.pack", Hash([0xab; 32])));
-        std::fs::write(orphan, b"SALUSPK1").unwrap();
-        assert!(anywhere(dir.path(), &erased.stored.content));
+        // A write that crashed mid-upload, and one that crashed after its
+        // upload but before indexing it.
+        let packs_dir = dir.path().join("blobs/packs");
+        std::fs::write(
+            packs_dir.join(format!("{}.pack", Hash([0xab; 32]))),
+            b"SALUSPK1\x01",
+        )
+        .unwrap();
+        let unindexed = version(3, 1);
+        let (id, bytes, _) =
+            salus_vault::blobs::pack::encode(std::slice::from_ref(&unindexed)).unwrap();
+        std::fs::write(packs_dir.join(format!("{id}.pack")), bytes).unwrap();
     }
     let blobs = open(dir.path());
-    assert_eq!(blobs.collect_garbage().await.unwrap(), 2);
+    // The old pack's erased version and the unacknowledged write are taken in
+    // (each is anchored; the vault's reconcile erases what the chain erased);
+    // the damaged pack is deleted.
+    assert_eq!(blobs.adopt_unindexed_packs().await.unwrap(), (2, 1));
+    assert_eq!(
+        read(&blobs, &version(3, 1)).await,
+        Some(version(3, 1).stored)
+    );
+    blobs.erase(&erased.record).await.unwrap();
     assert!(!anywhere(dir.path(), &erased.stored.content));
     assert_eq!(read(&blobs, &kept).await.as_ref(), Some(&kept.stored));
-    assert_eq!(blobs.collect_garbage().await.unwrap(), 0);
+    assert_eq!(blobs.adopt_unindexed_packs().await.unwrap(), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_index_is_rebuilt_from_the_packs() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch: Vec<PackedVersion> = (1..=5).map(|r| version(r, 1)).collect();
+    {
+        let blobs = open(dir.path());
+        blobs.put_versions(batch[..3].to_vec()).await.unwrap();
+        blobs.put_versions(batch[3..].to_vec()).await.unwrap();
+    }
+    std::fs::remove_file(dir.path().join("packs.redb")).unwrap();
+    let blobs = open(dir.path());
+    assert_eq!(read(&blobs, &batch[0]).await, None, "nothing indexed yet");
+    assert_eq!(blobs.adopt_unindexed_packs().await.unwrap(), (2, 0));
+    for v in &batch {
+        assert_eq!(read(&blobs, v).await.as_ref(), Some(&v.stored));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,9 +2,9 @@
 //! how many live versions each pack holds.
 //!
 //! The index is written only after the pack it points into is durable, so it
-//! never names a missing pack; a pack it does not name (a crash between the
-//! two, or an erasure interrupted before it deleted the old pack) is garbage,
-//! and [`super::BlobStore::collect_garbage`] deletes it.
+//! never names a missing pack. A pack it does not name (a crash between the
+//! two, an erasure interrupted before it deleted the old pack, or a lost
+//! index) is adopted or deleted by [`super::BlobStore::adopt_unindexed_packs`].
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -547,24 +547,59 @@ impl BlobStore {
         Ok(())
     }
 
-    /// Deletes packs the index does not point into: left by a crash between a
-    /// pack's upload and its indexing, or by an erasure interrupted before it
-    /// deleted the pack it replaced. Returns how many.
-    pub async fn collect_garbage(&self) -> Result<usize, VaultError> {
+    /// Indexes the packs the index does not point into, and deletes those
+    /// that hold nothing new. Such packs are left by a crash between a pack's
+    /// upload and its indexing, by an erasure interrupted before it deleted the
+    /// pack it replaced, or by a lost index over a store that survived (an S3
+    /// bucket under a re-provisioned node). Every entry in a pack is a version
+    /// the chain anchors (writes and replicas are checked before they are
+    /// packed), so adopting it is safe; a record the chain has erased since is
+    /// erased again by [`crate::Vault::reconcile`], which calls this first.
+    /// Returns (packs adopted, packs deleted).
+    pub async fn adopt_unindexed_packs(&self) -> Result<(usize, usize), VaultError> {
         let _alone = self.packs_lock.write().await;
         let live = self.index.packs()?;
         let mut listing = self.store.list(Some(&Path::from("packs")));
-        let mut garbage = Vec::new();
+        let mut unindexed = Vec::new();
         while let Some(meta) = listing.next().await {
             let path = meta.map_err(storage)?.location;
-            if pack_of(&path).is_some_and(|id| !live.contains(&id)) {
-                garbage.push(path);
+            if let Some(id) = pack_of(&path).filter(|id| !live.contains(id)) {
+                unindexed.push((id, path));
             }
         }
-        for path in &garbage {
-            self.delete(path).await?;
+        let (mut adopted, mut deleted) = (0, 0);
+        for (id, path) in unindexed {
+            let Some(bytes) = read_optional(&*self.store, &path).await? else {
+                continue;
+            };
+            // A damaged pack (a crash mid-upload on a store without atomic
+            // puts) holds nothing that can be served: it goes.
+            let decoded = pack::decode_all(&bytes).unwrap_or_else(|error| {
+                tracing::warn!(pack = %id, %error, "deleting a damaged pack the index does not name");
+                Vec::new()
+            });
+            let entries: Vec<Entry> = decoded
+                .into_iter()
+                .map(|(span, e)| {
+                    let location = Location {
+                        hash: e.hash,
+                        pack: id,
+                        span,
+                    };
+                    (e.record, e.version, location)
+                })
+                .collect();
+            let added = self
+                .on_index(move |index| index.add_pack(&id, &entries))
+                .await?;
+            if added.contains(&true) {
+                adopted += 1;
+            } else {
+                self.delete(&path).await?;
+                deleted += 1;
+            }
         }
-        Ok(garbage.len())
+        Ok((adopted, deleted))
     }
 
     /// Every record this vault holds something for, in id order.
