@@ -220,14 +220,7 @@ impl BlobStore {
         let located = entries
             .iter()
             .zip(spans)
-            .map(|(e, span)| {
-                let location = Location {
-                    hash: e.hash,
-                    pack: id,
-                    span,
-                };
-                (e.record, e.version, location)
-            })
+            .map(|(entry, span)| index_entry(id, span, entry))
             .collect();
         Ok((id, located))
     }
@@ -239,7 +232,9 @@ impl BlobStore {
         let mut fresh: Vec<PackedVersion> = Vec::new();
         let mut held: Vec<PackedVersion> = Vec::new();
         let mut positions: BTreeMap<(RecordId, u32), usize> = BTreeMap::new();
-        for version in versions {
+        let keys: Vec<(RecordId, u32)> = versions.iter().map(|v| (v.record, v.version)).collect();
+        let indexed = self.index.get_many(&keys)?;
+        for (version, indexed) in versions.into_iter().zip(indexed) {
             let key = (version.record, version.version);
             if let Some(&at) = positions.get(&key) {
                 // The same version twice in one batch: one entry, every envelope.
@@ -247,7 +242,7 @@ impl BlobStore {
                 fresh[at].stored = first.with_added(version.stored.envelopes);
                 continue;
             }
-            match self.index.get(&version.record, version.version)? {
+            match indexed {
                 Some(location) if location.hash == version.hash => held.push(version),
                 Some(_) => return Err(VaultError::ContentMismatch),
                 None => {
@@ -510,21 +505,20 @@ impl BlobStore {
         let mut old_records = BTreeSet::new();
         let kept: Vec<PackedVersion> = match read_optional(&*self.store, &path).await? {
             Some(bytes) => {
-                let mut kept = Vec::new();
-                for (span, entry) in pack::decode_all(&bytes)? {
-                    old_records.insert(entry.record);
-                    let live = Location {
-                        hash: entry.hash,
-                        pack: *old,
-                        span,
-                    };
-                    if entry.record != *record
-                        && self.index.get(&entry.record, entry.version)? == Some(live)
-                    {
-                        kept.push(entry);
-                    }
-                }
-                kept
+                let entries = pack::decode_all(&bytes)?;
+                old_records.extend(entries.iter().map(|(_, e)| e.record));
+                let keys: Vec<(RecordId, u32)> =
+                    entries.iter().map(|(_, e)| (e.record, e.version)).collect();
+                let indexed = self.index.get_many(&keys)?;
+                entries
+                    .into_iter()
+                    .zip(indexed)
+                    .filter(|((span, entry), indexed)| {
+                        let live = index_entry(*old, *span, entry).2;
+                        entry.record != *record && *indexed == Some(live)
+                    })
+                    .map(|((_, entry), _)| entry)
+                    .collect()
             }
             None => Vec::new(),
         };
@@ -579,15 +573,8 @@ impl BlobStore {
                 Vec::new()
             });
             let entries: Vec<Entry> = decoded
-                .into_iter()
-                .map(|(span, e)| {
-                    let location = Location {
-                        hash: e.hash,
-                        pack: id,
-                        span,
-                    };
-                    (e.record, e.version, location)
-                })
+                .iter()
+                .map(|(span, entry)| index_entry(id, *span, entry))
                 .collect();
             let added = self
                 .on_index(move |index| index.add_pack(&id, &entries))
@@ -613,6 +600,16 @@ impl BlobStore {
         }
         Ok(records.into_iter().collect())
     }
+}
+
+/// What the index holds for a pack entry.
+fn index_entry(pack: PackId, span: pack::Span, entry: &PackedVersion) -> Entry {
+    let location = Location {
+        hash: entry.hash,
+        pack,
+        span,
+    };
+    (entry.record, entry.version, location)
 }
 
 /// The version a pack entry holds, checked to be the one the index promised.
