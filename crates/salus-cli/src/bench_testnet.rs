@@ -51,6 +51,11 @@ pub fn testnet(ctx: &Context, args: TestnetArgs) -> Result<()> {
         (1..=16).contains(&args.validators) && args.senders > 0 && args.txs > 0,
         "--validators must be 1..=16, --senders and --txs positive"
     );
+    // The nodes' logs (per-block execution and commit times at debug level)
+    // only when asked for: they would bury the figures.
+    if std::env::var_os("SALUS_LOG").is_some() {
+        crate::dev::init_logging();
+    }
     let (allocations, mut signers) = funded_senders(args.senders, TESTNET_CHAIN_ID);
     let dir = tempfile::tempdir()?;
     let net = LocalTestnet::start(

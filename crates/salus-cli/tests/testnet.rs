@@ -168,14 +168,16 @@ async fn four_validators_survive_crashes_halt_safely_and_resync() {
     agree(&[&nodes[0], &nodes[1], &nodes[2]], at).await;
 
     // The survivors' metrics show it: views that timed out (once the crashed
-    // validator's turn to lead has come), connected peers, finality latency
-    // and state-commit time.
+    // validator's turn to lead has come), connected peers, finality latency,
+    // and the time to build, check and commit blocks.
     let names = [
         "salus_height ",
         "salus_finalized_txs_total ",
         "salus_mempool_size ",
         "salus_finality_seconds_bucket",
         "salus_state_commit_seconds_bucket",
+        "salus_propose_seconds_bucket",
+        "salus_verify_seconds_bucket",
         "engine_simplex_voter_state_current_view ",
         "engine_simplex_voter_state_timeouts",
         "network_p2p_tracker_directory_connected{",

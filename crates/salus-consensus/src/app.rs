@@ -1,7 +1,7 @@
 //! The commonware `Application`: block building and full verification.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use commonware_consensus::marshal::ancestry::Ancestry;
 use commonware_consensus::Application;
@@ -14,7 +14,7 @@ use salus_types::{PublicKey, MAX_BLOCK_TXS};
 use tracing::{debug, warn};
 
 use crate::block::ConsensusBlock;
-use crate::{to_hash, ConsensusContext, Hooks, Scheme};
+use crate::{to_hash, ConsensusContext, Execution, Hooks, Scheme};
 
 /// How far ahead of this node's clock a proposal's timestamp may be. A block
 /// further ahead waits (it may be our clock that lags)…
@@ -118,10 +118,13 @@ impl<E: Clock + Spawner + Metrics> Application<E> for SalusApp {
             candidates = self.hooks.candidates(MAX_BLOCK_TXS);
         }
         let now = runtime.current().epoch_millis();
-        match self
+        let started = Instant::now();
+        let proposed = self
             .chain
-            .propose(&parent_hash, now, self.proposer, &candidates)
-        {
+            .propose(&parent_hash, now, self.proposer, &candidates);
+        let took = started.elapsed();
+        self.hooks.executed(Execution::Proposed, took);
+        match proposed {
             Ok(proposal) => {
                 if !proposal.rejected.is_empty() {
                     self.hooks.rejected(&proposal.rejected);
@@ -130,6 +133,8 @@ impl<E: Clock + Spawner + Metrics> Application<E> for SalusApp {
                 debug!(
                     height = proposal.block.header.height,
                     txs = proposal.block.txs.len(),
+                    candidates = candidates.len(),
+                    took_ms = took.as_millis() as u64,
                     "proposed"
                 );
                 let block = ConsensusBlock::new(proposal.block);
@@ -177,7 +182,17 @@ impl<E: Clock + Spawner + Metrics> Application<E> for SalusApp {
                 return false;
             }
         }
-        match self.chain.verify(block) {
+        let started = Instant::now();
+        let verified = self.chain.verify(block);
+        let took = started.elapsed();
+        self.hooks.executed(Execution::Verified, took);
+        debug!(
+            height = block.header.height,
+            txs = block.txs.len(),
+            took_ms = took.as_millis() as u64,
+            "verified"
+        );
+        match verified {
             Ok(()) => true,
             Err(error) => {
                 warn!(height = block.header.height, %error, "rejected proposal");

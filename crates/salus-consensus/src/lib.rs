@@ -45,6 +45,17 @@ pub trait Hooks: Send + Sync + 'static {
     fn rejected(&self, rejected: &[(Hash, TxError)]);
     /// A block was finalized and durably committed, which took `commit_time`.
     fn finalized(&self, block: &Block, receipts: &[Receipt], commit_time: std::time::Duration);
+    /// Executing a block (building it, or checking a peer's) took `took`.
+    fn executed(&self, execution: Execution, took: std::time::Duration);
+}
+
+/// Why this validator executed a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Execution {
+    /// It built the block as leader.
+    Proposed,
+    /// It checked a block another validator proposed.
+    Verified,
 }
 
 pub(crate) fn to_digest(hash: &Hash) -> Digest {

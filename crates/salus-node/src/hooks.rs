@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use salus_app::{auth, Chain};
-use salus_consensus::Hooks;
+use salus_consensus::{Execution, Hooks};
 use salus_types::records::{RecordEvent, RecordId};
 use salus_types::{AccountId, Block, Event, Hash, Receipt, Tx, TxError};
 use tokio::sync::broadcast;
@@ -26,6 +26,10 @@ pub struct NodeMetrics {
     pub finality: commonware_runtime::telemetry::metrics::Histogram,
     /// Committing a finalized block (state, archive and indexes, durably).
     pub state_commit: commonware_runtime::telemetry::metrics::Histogram,
+    /// Building a block as leader (execution and the new state root).
+    pub propose: commonware_runtime::telemetry::metrics::Histogram,
+    /// Checking a peer's proposal (signatures, execution, state root).
+    pub verify: commonware_runtime::telemetry::metrics::Histogram,
 }
 
 impl NodeMetrics {
@@ -41,6 +45,16 @@ impl NodeMetrics {
             state_commit: context.histogram(
                 "state_commit_seconds",
                 "time to commit a finalized block durably",
+                buckets(0.000_25),
+            ),
+            propose: context.histogram(
+                "propose_seconds",
+                "time to build a block as leader",
+                buckets(0.000_25),
+            ),
+            verify: context.histogram(
+                "verify_seconds",
+                "time to check a proposed block",
                 buckets(0.000_25),
             ),
         }
@@ -112,6 +126,14 @@ impl Hooks for NodeHooks {
 
     fn rejected(&self, rejected: &[(Hash, TxError)]) {
         self.mempool.drop_rejected(rejected);
+    }
+
+    fn executed(&self, execution: Execution, took: std::time::Duration) {
+        let histogram = match execution {
+            Execution::Proposed => &self.metrics.propose,
+            Execution::Verified => &self.metrics.verify,
+        };
+        histogram.observe(took.as_secs_f64());
     }
 
     fn finalized(&self, block: &Block, receipts: &[Receipt], commit_time: std::time::Duration) {

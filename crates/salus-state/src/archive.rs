@@ -34,25 +34,36 @@ pub(crate) fn write_block(
         .insert(height, block.encode().as_slice())?;
     txn.open_table(BLOCK_HEIGHTS)?
         .insert(block.digest().as_bytes(), height)?;
-    let mut locations = txn.open_table(TX_LOCATIONS)?;
     let mut receipt_table = txn.open_table(RECEIPTS)?;
-    let mut account_events = txn.open_table(ACCOUNT_EVENTS)?;
+    // The hash and account indexes are keyed at random: inserting in key
+    // order walks each B-tree once, left to right, rather than jumping about.
+    let mut locations = Vec::with_capacity(receipts.len());
+    let mut event_keys = Vec::new();
     for (index, receipt) in receipts.iter().enumerate() {
         let index = u32::try_from(index).expect("block tx count fits u32");
-        locations.insert(receipt.tx_hash.as_bytes(), (height, index))?;
+        locations.push((receipt.tx_hash, index));
         receipt_table.insert((height, index), borsh::to_vec(receipt)?.as_slice())?;
         for (event_index, event) in receipt.events.iter().enumerate() {
             let event_index = u32::try_from(event_index).expect("event count fits u32");
             let mut accounts = event.accounts();
             accounts.sort();
             accounts.dedup();
-            for account in accounts {
-                account_events.insert(
-                    event_key(&account, height, index, event_index).as_slice(),
-                    (),
-                )?;
-            }
+            event_keys.extend(
+                accounts
+                    .iter()
+                    .map(|account| event_key(account, height, index, event_index)),
+            );
         }
+    }
+    locations.sort_unstable();
+    let mut location_table = txn.open_table(TX_LOCATIONS)?;
+    for (hash, index) in locations {
+        location_table.insert(hash.as_bytes(), (height, index))?;
+    }
+    event_keys.sort_unstable();
+    let mut account_events = txn.open_table(ACCOUNT_EVENTS)?;
+    for key in event_keys {
+        account_events.insert(key.as_slice(), ())?;
     }
     Ok(())
 }
