@@ -51,6 +51,17 @@ pub fn machine() -> serde_json::Value {
     })
 }
 
+/// CPU time this process (every validator, API and the benchmark's own
+/// client) has used, in seconds; `None` off Linux.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which may hold spaces: state is the
+    // first, user and system time the 12th and 13th, in USER_HZ (100/s).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 /// Batches submitted concurrently.
 const IN_FLIGHT: usize = 3;
 
@@ -118,6 +129,9 @@ pub struct Load {
     pub submit_per_s: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Cores kept busy on average over the run (CPU time over wall time):
+    /// near the machine's count means the run was CPU-bound.
+    pub cpu_cores_busy: Option<f64>,
 }
 
 /// Submits `txs` in batches of `batch` to the nodes at `apis` (round robin, a
@@ -160,6 +174,7 @@ pub async fn drive(
     };
     let http = reqwest::Client::new();
     let start = Instant::now();
+    let cpu_at_start = process_cpu_seconds();
     let mut in_flight = futures::stream::FuturesUnordered::new();
     for (index, (hashes, body)) in bodies.into_iter().enumerate() {
         if let Some(pace) = pace {
@@ -213,6 +228,11 @@ pub async fn drive(
         }
     }
     let elapsed = last.map_or(submit_elapsed, |l: Instant| l.duration_since(start));
+    let cpu_cores_busy = cpu_at_start
+        .zip(process_cpu_seconds())
+        .map(|(before, after)| {
+            ((after - before) / start.elapsed().as_secs_f64() * 100.0).round() / 100.0
+        });
     latencies.sort_by(|a, b| a.total_cmp(b));
     let round = |ms: f64| (ms * 10.0).round() / 10.0;
     Ok(Load {
@@ -221,6 +241,7 @@ pub async fn drive(
         submit_per_s: (total as f64 / submit_elapsed.as_secs_f64()).round(),
         p50_ms: round(percentile(&latencies, 0.50)),
         p99_ms: round(percentile(&latencies, 0.99)),
+        cpu_cores_busy,
     })
 }
 
@@ -328,6 +349,7 @@ pub fn tps(ctx: &Context, args: TpsArgs) -> Result<()> {
             "tx_per_s": load.tx_per_s,
             "submit_per_s": load.submit_per_s,
             "p50_ms": load.p50_ms,
+            "cpu_cores_busy": load.cpu_cores_busy,
             "p99_ms": load.p99_ms,
             "verify_ceiling_per_s": ceiling.round(),
             "machine": machine(),

@@ -41,6 +41,7 @@ fn part(load: &Load, offered: Option<f64>) -> serde_json::Value {
         "tx_per_s": load.tx_per_s,
         "p50_ms": load.p50_ms,
         "p99_ms": load.p99_ms,
+        "cpu_cores_busy": load.cpu_cores_busy,
         "blocks": load.blocks,
         "offered_tx_per_s": offered,
     })
