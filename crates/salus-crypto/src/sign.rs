@@ -240,6 +240,38 @@ mod tests {
     }
 
     #[test]
+    fn zip215_verdicts_are_the_same_alone_and_in_a_batch() {
+        // The identity point as key and as R, with s = 0: the cofactored
+        // equation ZIP-215 uses holds for any message, where RFC 8032's strict
+        // rules would refuse the small-order key. Nodes agree either way; this
+        // pins down which rules they agree on.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let key = PublicKey(identity);
+        let mut signature = [0u8; 64];
+        signature[..32].copy_from_slice(&identity);
+        let signature = Signature(signature);
+        assert!(key.verify(b"any message", &signature).is_ok());
+        let honest = SigningKey::from_seed(&[7; 32]);
+        let verdicts = verify_batch(
+            &[key, honest.public_key()],
+            &[b"any message", b"m"],
+            &[signature, honest.sign(b"m")],
+        )
+        .unwrap();
+        assert_eq!(verdicts, vec![true, true]);
+        // A non-canonical s (at least the group order) is refused by both.
+        let mut high_s = [0xffu8; 64];
+        high_s[..32].copy_from_slice(&identity);
+        let high_s = Signature(high_s);
+        assert!(key.verify(b"any message", &high_s).is_err());
+        assert_eq!(
+            verify_batch(&[key], &[b"any message"], &[high_s]).unwrap(),
+            vec![false]
+        );
+    }
+
+    #[test]
     fn garbage_public_key_is_an_error_not_a_panic() {
         // y = 2 is not on the curve for any x.
         let mut bytes = [0u8; 32];
