@@ -38,12 +38,19 @@ fn check_batch(len: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Decodes a bundle's requests (hex of each) and its signature (hex): one
-/// verdict per request, or a 400 if the bundle as a whole is malformed.
-fn open_bundle_body<T: VaultRequest>(
+/// Decodes a batch's requests (hex of each): one verdict per request, each
+/// authentic by its own signature, or, with a `bundle_signature` (hex), by
+/// the bundle's. A malformed bundle as a whole is a 400.
+fn decode_requests<T: VaultRequest>(
     requests: &[&str],
-    signature: &str,
+    bundle_signature: Option<&str>,
 ) -> Result<Vec<Opened<T>>, ApiError> {
+    let Some(signature) = bundle_signature else {
+        return Ok(requests
+            .iter()
+            .map(|text| decode_request::<T>(text).map(|r| (r, true)))
+            .collect());
+    };
     let signature = Signature::from_hex(signature).map_err(|_| {
         ApiError::bad_request(
             "malformed_request",
@@ -98,30 +105,9 @@ pub(super) async fn read(
     JsonBody(body): JsonBody<ReadBody>,
 ) -> Result<Json<ReadResponse>, ApiError> {
     check_batch(body.requests.len())?;
-    let decoded: Vec<Opened<ReadRequest>> = match &body.bundle_signature {
-        None => body
-            .requests
-            .iter()
-            .map(|text| decode_request::<ReadRequest>(text).map(|r| (r, true)))
-            .collect(),
-        Some(signature) => {
-            let signature = Signature::from_hex(signature).map_err(|_| {
-                ApiError::bad_request(
-                    "malformed_request",
-                    "bundle_signature is not 64 bytes of hex",
-                )
-            })?;
-            let encoded = body
-                .requests
-                .iter()
-                .map(hex::decode)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| {
-                    ApiError::bad_request("malformed_request", "a bundled request is not hex")
-                })?;
-            salus_vault::open_bundle(&encoded, &signature)
-        }
-    };
+    let texts: Vec<&str> = body.requests.iter().map(String::as_str).collect();
+    let decoded: Vec<Opened<ReadRequest>> =
+        decode_requests(&texts, body.bundle_signature.as_deref())?;
     let (valid, authentic): (Vec<_>, Vec<_>) = decoded
         .iter()
         .filter_map(|r| r.as_ref().ok().cloned())
@@ -154,17 +140,9 @@ pub(super) async fn write(
     JsonBody(body): JsonBody<WriteBody>,
 ) -> Result<Json<WriteResponse>, ApiError> {
     check_batch(body.uploads.len())?;
-    let requests: Vec<Opened<WriteRequest>> = match &body.bundle_signature {
-        None => body
-            .uploads
-            .iter()
-            .map(|item| decode_request::<WriteRequest>(&item.request).map(|r| (r, true)))
-            .collect(),
-        Some(signature) => {
-            let texts: Vec<&str> = body.uploads.iter().map(|u| u.request.as_str()).collect();
-            open_bundle_body(&texts, signature)?
-        }
-    };
+    let texts: Vec<&str> = body.uploads.iter().map(|u| u.request.as_str()).collect();
+    let requests: Vec<Opened<WriteRequest>> =
+        decode_requests(&texts, body.bundle_signature.as_deref())?;
     let decoded: Vec<Result<(Upload, bool), VaultError>> = requests
         .into_iter()
         .zip(&body.uploads)
