@@ -4,7 +4,8 @@
 //! every proposed or verified block's result (its receipts and [`Pending`] state)
 //! in a cache keyed by digest. Building on such a block stacks the pending
 //! states; finalizing it commits the cached result without running it again.
-//! Only finalized blocks ever reach disk.
+//! Only finalized blocks ever reach the store, which journals each one and
+//! writes several at a time to its tables; the caller decides when to flush.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -66,7 +67,7 @@ impl From<BlockError> for ChainError {
 #[derive(Debug)]
 pub struct Speculative {
     pub block: Block,
-    pub state: Pending,
+    pub state: Arc<Pending>,
     pub receipts: Vec<Receipt>,
 }
 
@@ -148,7 +149,7 @@ impl Chain {
             .block(height)?
             .ok_or_else(|| StateError::Corrupt(format!("tip block {height} is missing")))?;
         drop(snapshot);
-        Ok(Chain {
+        let chain = Chain {
             store,
             chain_id: genesis.chain_id.clone(),
             genesis: genesis_block,
@@ -159,7 +160,13 @@ impl Chain {
             }),
             verified: Mutex::new(Verified::default()),
             verdicts: credentials::ProofVerdicts::default(),
-        })
+        };
+        // Blocks committed before a crash but not flushed: execute them again
+        // (execution is deterministic) so that the chain resumes where it was.
+        for block in chain.store.journaled_blocks()? {
+            chain.finalize(&block)?;
+        }
+        Ok(chain)
     }
 
     /// Remembers transactions whose signatures were verified (by the
@@ -270,7 +277,7 @@ impl Chain {
             timestamp_ms: timestamp_ms.max(parent_header.timestamp_ms + 1),
             verdicts: Some(&self.verdicts),
         };
-        let pendings: Vec<&Pending> = ancestors.iter().map(|s| &s.state).collect();
+        let pendings: Vec<&Pending> = ancestors.iter().map(|s| &*s.state).collect();
         let base = snapshot.layered(&pendings);
         let mut overlay = Overlay::new(&base);
         let mut txs = Vec::new();
@@ -320,7 +327,7 @@ impl Chain {
         };
         self.remember(Speculative {
             block: block.clone(),
-            state,
+            state: Arc::new(state),
             receipts: receipts.clone(),
         });
         Ok(Proposal {
@@ -368,7 +375,7 @@ impl Chain {
             timestamp_ms: header.timestamp_ms,
             verdicts: Some(&self.verdicts),
         };
-        let pendings: Vec<&Pending> = ancestors.iter().map(|s| &s.state).collect();
+        let pendings: Vec<&Pending> = ancestors.iter().map(|s| &*s.state).collect();
         let base = snapshot.layered(&pendings);
         let mut overlay = Overlay::new(&base);
         let receipts = execute_block(&env, &mut overlay, &block.txs)?;
@@ -383,7 +390,7 @@ impl Chain {
         }
         self.remember(Speculative {
             block: block.clone(),
-            state,
+            state: Arc::new(state),
             receipts,
         });
         Ok(())
@@ -400,8 +407,10 @@ impl Chain {
     }
 
     /// Commits a finalized block (verifying it first if this node has not) and
-    /// returns its receipts. Idempotent: a block that is already committed gives
-    /// `None`, so consensus may redeliver after a crash.
+    /// returns its receipts. The store journals it durably and writes it to
+    /// its tables at the next [`Store::flush`]. Idempotent: a block that is
+    /// already committed gives `None`, so consensus may redeliver after a
+    /// crash.
     pub fn finalize(&self, block: &Block) -> Result<Option<Vec<Receipt>>, ChainError> {
         let digest = block.digest();
         let height = block.header.height;
@@ -437,10 +446,10 @@ impl Chain {
             }
         };
         let mut inner = self.lock();
-        self.store.commit(
-            &speculative.state,
-            &speculative.block,
-            &speculative.receipts,
+        self.store.commit_buffered(
+            speculative.state.clone(),
+            speculative.block.clone(),
+            speculative.receipts.clone(),
         )?;
         inner.tip = speculative.block.header.clone();
         inner.tip_digest = digest;

@@ -77,6 +77,38 @@ fn two_fresh_nodes_reach_the_same_state_roots() {
 }
 
 #[test]
+fn a_reopened_chain_executes_its_journal_again_and_resumes_where_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut a, b, authority) = (User::new(1), User::new(2), User::new(3));
+    let genesis = genesis(&[&a, &b], &authority);
+    let before = {
+        let chain = open(&dir, "c.redb", &genesis);
+        step(&chain, &[a.transfer(b.id, 10)]);
+        chain.store().flush().unwrap();
+        step(&chain, &[a.transfer(b.id, 20), a.register()]);
+        step(&chain, &[a.transfer(b.id, 30)]);
+        assert_eq!(chain.store().flushed_height(), Some(1));
+        assert_eq!(chain.store().buffered_blocks(), 2);
+        let snapshot = chain.store().snapshot().unwrap();
+        let balance = token::balance(&snapshot, &b.id).unwrap();
+        (chain.tip(), chain.store().root(3).unwrap(), balance)
+        // Dropped without a flush, as in a crash.
+    };
+    let chain = open(&dir, "c.redb", &genesis);
+    assert_eq!(chain.tip(), before.0);
+    assert_eq!(chain.store().root(3).unwrap(), before.1);
+    let snapshot = chain.store().snapshot().unwrap();
+    assert_eq!(token::balance(&snapshot, &b.id).unwrap(), before.2);
+    assert_eq!(before.2, 1_000_060);
+    assert_eq!(auth::account(&snapshot, &a.id).unwrap().nonce, 4);
+    drop(snapshot);
+    // It goes on from there.
+    let (_, codes, _) = step(&chain, &[a.transfer(b.id, 1)]);
+    assert_eq!(codes, vec![ErrorCode::Ok]);
+    assert_eq!(chain.tip().0.height, 4);
+}
+
+#[test]
 fn failed_transaction_is_included_rolled_back_and_consumes_its_nonce() {
     let dir = tempfile::tempdir().unwrap();
     let (mut a, b, authority) = (User::new(1), User::new(2), User::new(3));

@@ -1,7 +1,8 @@
 //! Applies finalized blocks, in order, and acknowledges each one to marshal only
-//! after it is durably committed. Marshal redelivers anything unacknowledged
-//! after a crash, and [`Chain::finalize`] ignores blocks it already has, so no
-//! finalized block is lost or applied twice.
+//! after it is durably committed (journaled by the store, which writes its
+//! tables [`FLUSH_EVERY`] blocks at a time). Marshal redelivers anything
+//! unacknowledged after a crash, and [`Chain::finalize`] ignores blocks it
+//! already has, so no finalized block is lost or applied twice.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use commonware_utils::Acknowledgement as _;
 use futures::channel::mpsc;
 use futures::StreamExt as _;
 use salus_app::{Chain, ChainError};
-use tracing::{error, info};
+use tracing::{debug, error, info};
 
 use crate::block::ConsensusBlock;
 use crate::Hooks;
@@ -41,6 +42,11 @@ impl SyncProgress {
         self.network_tip.fetch_max(height, Ordering::Relaxed);
     }
 }
+
+/// How many committed blocks the store buffers before one flush writes them
+/// all to its tables. Consecutive blocks touch many of the same pages, which
+/// a flush then writes once.
+pub const FLUSH_EVERY: usize = 8;
 
 /// A node this many blocks behind the network tip says it is catching up.
 pub const SYNCING_LAG: u64 = 8;
@@ -89,11 +95,10 @@ pub async fn run(
     while let Some((block, ack)) = deliveries.next().await {
         let block = block.inner().block();
         let height = block.header.height;
-        let started = Instant::now();
         match chain.finalize(block) {
             Ok(committed) => {
                 if let Some(receipts) = committed {
-                    hooks.finalized(block, &receipts, started.elapsed());
+                    hooks.finalized(block, &receipts);
                 }
                 progress.saw(height);
                 let tip = progress.network_tip();
@@ -108,6 +113,9 @@ pub async fn run(
                 }
                 catching_up = behind;
                 ack.acknowledge();
+                if chain.store().buffered_blocks() >= FLUSH_EVERY {
+                    flush(&chain, hooks.as_ref())?;
+                }
             }
             Err(e) => {
                 error!(height = block.header.height, error = %e, "cannot apply finalized block; halting");
@@ -115,5 +123,21 @@ pub async fn run(
             }
         }
     }
+    flush(&chain, hooks.as_ref())
+}
+
+fn flush(chain: &Chain, hooks: &dyn Hooks) -> Result<(), ChainError> {
+    let blocks = chain.store().buffered_blocks();
+    if blocks == 0 {
+        return Ok(());
+    }
+    let started = Instant::now();
+    if let Err(e) = chain.store().flush() {
+        error!(error = %e, "cannot write finalized blocks to disk; halting");
+        return Err(e.into());
+    }
+    let took = started.elapsed();
+    hooks.flushed(blocks, took);
+    debug!(blocks, took_ms = took.as_millis() as u64, "flushed");
     Ok(())
 }

@@ -7,8 +7,9 @@
 //! - [`app::SalusApp`] is the commonware `Application`: it builds blocks from the
 //!   node's mempool and fully verifies other validators' blocks (inline, before
 //!   voting), including their claimed state root.
-//! - [`executor`] applies finalized blocks in order, durably, and only then
-//!   acknowledges them to marshal, so a crash replays from the last commit.
+//! - [`executor`] applies finalized blocks in order, durably (journaled, with
+//!   the tables written a few blocks at a time), and only then acknowledges
+//!   them to marshal, so a crash replays from the last commit.
 //! - [`engine::start`] wires buffer, marshal, simplex and p2p channels; it is
 //!   generic over the runtime so that deterministic simulations use the same code.
 //!
@@ -43,8 +44,12 @@ pub trait Hooks: Send + Sync + 'static {
     fn proposed(&self, block: &Block);
     /// Candidates the chain found invalid in the proposal's state.
     fn rejected(&self, rejected: &[(Hash, TxError)]);
-    /// A block was finalized and durably committed, which took `commit_time`.
-    fn finalized(&self, block: &Block, receipts: &[Receipt], commit_time: std::time::Duration);
+    /// A block was finalized and its state committed (readable, though not
+    /// yet flushed to disk).
+    fn finalized(&self, block: &Block, receipts: &[Receipt]);
+    /// `blocks` finalized blocks were written to disk in one flush, which
+    /// took `took`.
+    fn flushed(&self, blocks: usize, took: std::time::Duration);
     /// Executing a block (building it, or checking a peer's) took `took`.
     fn executed(&self, execution: Execution, took: std::time::Duration);
 }

@@ -24,7 +24,7 @@ pub struct FinalizedNotice {
 pub struct NodeMetrics {
     /// Admission to finality, per transaction.
     pub finality: commonware_runtime::telemetry::metrics::Histogram,
-    /// Committing a finalized block (state, archive and indexes, durably).
+    /// Writing buffered finalized blocks (state, archive and indexes) to disk.
     pub state_commit: commonware_runtime::telemetry::metrics::Histogram,
     /// Building a block as leader (execution and the new state root).
     pub propose: commonware_runtime::telemetry::metrics::Histogram,
@@ -44,7 +44,7 @@ impl NodeMetrics {
             ),
             state_commit: context.histogram(
                 "state_commit_seconds",
-                "time to commit a finalized block durably",
+                "time to write buffered finalized blocks to disk, per flush",
                 buckets(0.000_25),
             ),
             propose: context.histogram(
@@ -136,8 +136,11 @@ impl Hooks for NodeHooks {
         histogram.observe(took.as_secs_f64());
     }
 
-    fn finalized(&self, block: &Block, receipts: &[Receipt], commit_time: std::time::Duration) {
-        self.metrics.state_commit.observe(commit_time.as_secs_f64());
+    fn flushed(&self, _blocks: usize, took: std::time::Duration) {
+        self.metrics.state_commit.observe(took.as_secs_f64());
+    }
+
+    fn finalized(&self, block: &Block, receipts: &[Receipt]) {
         for event in receipts.iter().flat_map(|r| &r.events) {
             if let Event::Records(RecordEvent::Erased { record, .. }) = event {
                 // A closed channel means the node is stopping; the vault

@@ -98,6 +98,9 @@ impl Cluster {
         );
         let i = node.index;
         if node.boots > 0 {
+            // A crash loses the committed blocks not yet flushed from memory;
+            // the chain re-executes them from the store's journal.
+            node.store.discard_buffered();
             node.chain = Arc::new(
                 Chain::open(node.store.clone(), &self.genesis)
                     .map_err(|e| self.broken(e.to_string()))?,

@@ -1,9 +1,13 @@
 //! Finalized blocks, receipts and the indexes the API serves, written in the same
-//! transaction as the state they produced.
+//! transaction as the state they produced, and read through the buffer of
+//! blocks not yet flushed.
+
+use std::sync::Arc;
 
 use redb::{TableDefinition, WriteTransaction};
 use salus_types::{AccountId, Block, Event, Hash, Receipt};
 
+use crate::buffer::Layer;
 use crate::store::{Snapshot, Store};
 use crate::StateError;
 
@@ -24,45 +28,91 @@ pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), StateError> {
     Ok(())
 }
 
-pub(crate) fn write_block(
+/// The hash and account index entries of one block, each sorted by key.
+#[derive(Debug)]
+pub(crate) struct BlockIndex {
+    /// (tx hash, index in block), by hash.
+    locations: Vec<(Hash, u32)>,
+    /// `event_key`s.
+    events: Vec<[u8; 36]>,
+}
+
+impl BlockIndex {
+    pub(crate) fn of(height: u64, receipts: &[Receipt]) -> BlockIndex {
+        let mut locations = Vec::with_capacity(receipts.len());
+        let mut events = Vec::new();
+        for (index, receipt) in receipts.iter().enumerate() {
+            let index = u32::try_from(index).expect("block tx count fits u32");
+            locations.push((receipt.tx_hash, index));
+            for (event_index, event) in receipt.events.iter().enumerate() {
+                let event_index = u32::try_from(event_index).expect("event count fits u32");
+                let mut accounts = event.accounts();
+                accounts.sort();
+                accounts.dedup();
+                events.extend(
+                    accounts
+                        .iter()
+                        .map(|account| event_key(account, height, index, event_index)),
+                );
+            }
+        }
+        locations.sort_unstable();
+        events.sort_unstable();
+        BlockIndex { locations, events }
+    }
+
+    /// The event keys from `low` up to `high`.
+    fn events_between(&self, low: &[u8; 36], high: std::ops::Bound<&[u8; 36]>) -> &[[u8; 36]] {
+        use std::ops::Bound;
+        let start = self.events.partition_point(|key| key < low);
+        let end = match high {
+            Bound::Included(high) => self.events.partition_point(|key| key <= high),
+            Bound::Excluded(high) => self.events.partition_point(|key| key < high),
+            Bound::Unbounded => self.events.len(),
+        };
+        &self.events[start..end.max(start)]
+    }
+
+    fn location(&self, tx_hash: &Hash) -> Option<u32> {
+        self.locations
+            .binary_search_by(|(hash, _)| hash.cmp(tx_hash))
+            .ok()
+            .map(|at| self.locations[at].1)
+    }
+}
+
+/// Writes buffered blocks (oldest first) with their receipts and indexes.
+pub(crate) fn write_blocks(
     txn: &WriteTransaction,
-    block: &Block,
-    receipts: &[Receipt],
+    layers: &[Arc<Layer>],
 ) -> Result<(), StateError> {
-    let height = block.header.height;
-    txn.open_table(BLOCKS)?
-        .insert(height, block.encode().as_slice())?;
-    txn.open_table(BLOCK_HEIGHTS)?
-        .insert(block.digest().as_bytes(), height)?;
+    let mut blocks = txn.open_table(BLOCKS)?;
+    let mut heights = txn.open_table(BLOCK_HEIGHTS)?;
     let mut receipt_table = txn.open_table(RECEIPTS)?;
-    // The hash and account indexes are keyed at random: inserting in key
-    // order walks each B-tree once, left to right, rather than jumping about.
-    let mut locations = Vec::with_capacity(receipts.len());
-    let mut event_keys = Vec::new();
-    for (index, receipt) in receipts.iter().enumerate() {
-        let index = u32::try_from(index).expect("block tx count fits u32");
-        locations.push((receipt.tx_hash, index));
-        receipt_table.insert((height, index), borsh::to_vec(receipt)?.as_slice())?;
-        for (event_index, event) in receipt.events.iter().enumerate() {
-            let event_index = u32::try_from(event_index).expect("event count fits u32");
-            let mut accounts = event.accounts();
-            accounts.sort();
-            accounts.dedup();
-            event_keys.extend(
-                accounts
-                    .iter()
-                    .map(|account| event_key(account, height, index, event_index)),
-            );
+    for layer in layers {
+        let height = layer.height();
+        blocks.insert(height, layer.block.encode().as_slice())?;
+        heights.insert(layer.digest.as_bytes(), height)?;
+        for (index, receipt) in layer.receipts.iter().enumerate() {
+            let index = u32::try_from(index).expect("block tx count fits u32");
+            receipt_table.insert((height, index), borsh::to_vec(receipt)?.as_slice())?;
         }
     }
+    // The hash and account indexes are keyed at random: inserting every
+    // block's entries in key order walks each B-tree once, left to right.
+    let mut locations: Vec<(Hash, u64, u32)> = layers
+        .iter()
+        .flat_map(|l| l.index.locations.iter().map(|(h, i)| (*h, l.height(), *i)))
+        .collect();
     locations.sort_unstable();
     let mut location_table = txn.open_table(TX_LOCATIONS)?;
-    for (hash, index) in locations {
+    for (hash, height, index) in locations {
         location_table.insert(hash.as_bytes(), (height, index))?;
     }
-    event_keys.sort_unstable();
+    let mut events: Vec<&[u8; 36]> = layers.iter().flat_map(|l| &l.index.events).collect();
+    events.sort_unstable();
     let mut account_events = txn.open_table(ACCOUNT_EVENTS)?;
-    for key in event_keys {
+    for key in events {
         account_events.insert(key.as_slice(), ())?;
     }
     Ok(())
@@ -144,6 +194,9 @@ impl From<borsh::io::Error> for StateError {
 
 impl Snapshot {
     pub fn block(&self, height: u64) -> Result<Option<Block>, StateError> {
+        if let Some(layer) = self.layer_at(height) {
+            return Ok(Some(layer.block.clone()));
+        }
         let table = self.txn().open_table(BLOCKS)?;
         match table.get(height)? {
             Some(bytes) => Block::decode(bytes.value())
@@ -154,16 +207,27 @@ impl Snapshot {
     }
 
     pub fn height_of_block(&self, digest: &Hash) -> Result<Option<u64>, StateError> {
+        if let Some(layer) = self.layers().iter().find(|l| l.digest == *digest) {
+            return Ok(Some(layer.height()));
+        }
         let table = self.txn().open_table(BLOCK_HEIGHTS)?;
         Ok(table.get(digest.as_bytes())?.map(|v| v.value()))
     }
 
     pub fn tx_location(&self, tx_hash: &Hash) -> Result<Option<(u64, u32)>, StateError> {
+        for layer in self.layers() {
+            if let Some(index) = layer.index.location(tx_hash) {
+                return Ok(Some((layer.height(), index)));
+            }
+        }
         let table = self.txn().open_table(TX_LOCATIONS)?;
         Ok(table.get(tx_hash.as_bytes())?.map(|v| v.value()))
     }
 
     pub fn receipt(&self, height: u64, index: u32) -> Result<Option<Receipt>, StateError> {
+        if let Some(layer) = self.layer_at(height) {
+            return Ok(layer.receipts.get(index as usize).cloned());
+        }
         let table = self.txn().open_table(RECEIPTS)?;
         match table.get((height, index))? {
             Some(bytes) => Ok(Some(borsh::from_slice(bytes.value())?)),
@@ -191,30 +255,44 @@ impl Snapshot {
         keep: impl Fn(&Event) -> bool,
     ) -> Result<Vec<EventRecord>, StateError> {
         use std::ops::Bound;
-        let table = self.txn().open_table(ACCOUNT_EVENTS)?;
         let low = event_key(account, 0, 0, 0);
         let high = match before {
             Some(c) => Bound::Excluded(event_key(account, c.height, c.tx_index, c.event_index)),
             None => Bound::Included(event_key(account, u64::MAX, u32::MAX, u32::MAX)),
         };
+        // Buffered blocks are all newer than the flushed ones.
+        let buffered = self.layers().iter().rev().flat_map(|layer| {
+            layer
+                .index
+                .events_between(&low, high.as_ref())
+                .iter()
+                .rev()
+                .map(|key| Ok(*key))
+        });
+        let table = self.txn().open_table(ACCOUNT_EVENTS)?;
         let high = match &high {
             Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
             Bound::Included(k) => Bound::Included(k.as_slice()),
             Bound::Unbounded => Bound::Unbounded,
         };
+        let flushed = table
+            .range::<&[u8]>((Bound::Included(low.as_slice()), high))?
+            .rev()
+            .map(|entry| -> Result<[u8; 36], StateError> {
+                let (key, _) = entry?;
+                key.value()
+                    .try_into()
+                    .map_err(|_| StateError::Corrupt("event index key is not 36 bytes".into()))
+            });
         let mut out = Vec::new();
         // Consecutive events often share a receipt (an audit batch holds
         // hundreds): decode each receipt once.
         let mut cached: Option<((u64, u32), Receipt)> = None;
-        for entry in table
-            .range::<&[u8]>((Bound::Included(low.as_slice()), high))?
-            .rev()
-        {
+        for key in buffered.chain(flushed) {
             if out.len() >= limit {
                 break;
             }
-            let (key, _) = entry?;
-            let key = key.value();
+            let key = key?;
             let height = u64::from_be_bytes(key[20..28].try_into().expect("8 bytes"));
             let tx_index = u32::from_be_bytes(key[28..32].try_into().expect("4 bytes"));
             let event_index = u32::from_be_bytes(key[32..36].try_into().expect("4 bytes"));

@@ -7,15 +7,20 @@
 //! - [`Pending`] is a block's effect computed but not committed: its writes, its
 //!   new tree nodes and its root. Pendings stack (a child on top of its parent)
 //!   so that consensus can build on blocks that are not yet final.
-//! - [`Store::commit`] writes one finalized block, its receipts, its indexes and
-//!   its state in a single redb transaction: after a crash, either all of a block
-//!   is there or none of it is.
+//! - [`Store::commit_buffered`] commits a finalized block: it appends the block
+//!   to a journal, durably, and keeps its effects in an in-memory buffer that
+//!   every [`Snapshot`] lays over the tables. [`Store::flush`] writes all
+//!   buffered blocks (state, receipts, indexes) in a single redb transaction,
+//!   so that consecutive blocks share their page writes. After a crash the
+//!   chain re-executes [`Store::journaled_blocks`]. [`Store::commit`] commits
+//!   and flushes at once.
 //! - [`Overlay`] buffers writes over any [`StateRead`]; the state machine uses one
 //!   per transaction to make execution all-or-nothing.
 //!
 //! The crate knows nothing of the modules' rules; keys are opaque bytes.
 
 mod archive;
+mod buffer;
 mod overlay;
 mod proof;
 mod store;

@@ -1,0 +1,358 @@
+//! Committed blocks held in the store's buffer read exactly as they will once
+//! flushed, and after a crash the journal gives back every block not flushed.
+
+use proptest::prelude::*;
+use salus_crypto::SigningKey;
+use salus_state::WriteSet;
+use salus_state::{EventCursor, Pending, Snapshot, StateError, StateRead, StateScan, Store};
+use salus_types::{
+    token::TokenEvent, AccountId, Block, ErrorCode, Event, Hash, Header, Receipt, Tx, TxBody,
+};
+
+/// The account every test transfer pays, so that its event history spans blocks.
+const SHARED: AccountId = AccountId([7; 20]);
+
+fn transfer_tx(height: u64, index: u64) -> Tx {
+    let key = SigningKey::from_seed(&[(height * 16 + index) as u8 + 1; 32]);
+    TxBody {
+        chain_id: "buffer-test".into(),
+        signer: AccountId([(index + 1) as u8; 20]),
+        public_key: key.public_key(),
+        nonce: height,
+        actions: vec![],
+    }
+    .sign(&key)
+}
+
+/// Block `height` of the test chain with `txs` transfers, each to [`SHARED`].
+fn build(store: &Store, snapshot: &Snapshot, parent: Hash, writes: WriteSet, txs: u64) -> Built {
+    let height = snapshot.height().map_or(0, |h| h + 1);
+    let pending = store.prepare(snapshot, &[], height, writes).unwrap();
+    let txs: Vec<Tx> = (0..txs).map(|i| transfer_tx(height, i)).collect();
+    let receipts = txs
+        .iter()
+        .enumerate()
+        .map(|(index, tx)| Receipt {
+            tx_hash: tx.hash(),
+            height,
+            index: index as u32,
+            code: ErrorCode::Ok,
+            message: String::new(),
+            failed_action: None,
+            events: vec![Event::Token(TokenEvent::Transferred {
+                from: tx.body.signer,
+                to: SHARED,
+                amount: u128::from(height),
+            })],
+        })
+        .collect();
+    let block = Block {
+        header: Header {
+            height,
+            parent,
+            timestamp_ms: 1_000 + height,
+            proposer: SigningKey::from_seed(&[1; 32]).public_key(),
+            tx_root: Block::tx_root_of(&txs),
+            state_root: pending.root,
+        },
+        txs,
+    };
+    Built {
+        pending,
+        block,
+        receipts,
+    }
+}
+
+struct Built {
+    pending: Pending,
+    block: Block,
+    receipts: Vec<Receipt>,
+}
+
+fn writes(pairs: &[(&str, Option<&str>)]) -> WriteSet {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+        .collect()
+}
+
+/// Every read a snapshot offers, as one comparable value.
+fn everything(store: &Store, blocks: &[Block]) -> Vec<String> {
+    let snapshot = store.snapshot().unwrap();
+    let mut seen = vec![format!("height {:?}", snapshot.height())];
+    for key in ["a", "b", "c", "p/1", "p/2", "p/3", "p/4", "q"] {
+        seen.push(format!(
+            "{key} = {:?}",
+            snapshot.get(key.as_bytes()).unwrap()
+        ));
+    }
+    for (after, limit) in [(None, 100), (None, 2), (Some("p/1"), 2), (Some("p/3"), 100)] {
+        let page = snapshot
+            .scan_prefix(b"p/", after.map(str::as_bytes), limit)
+            .unwrap();
+        seen.push(format!("scan p/ after {after:?} limit {limit}: {page:?}"));
+    }
+    for block in blocks {
+        let height = block.header.height;
+        seen.push(format!(
+            "block {height}: {:?}",
+            snapshot.block(height).unwrap()
+        ));
+        seen.push(format!(
+            "height of {height}: {:?}",
+            snapshot.height_of_block(&block.digest()).unwrap()
+        ));
+        seen.push(format!("root {height}: {:?}", store.root(height).unwrap()));
+        seen.push(format!(
+            "proof of a at {height}: {:?}",
+            store.get_with_proof(b"a", height).unwrap()
+        ));
+        for (index, tx) in block.txs.iter().enumerate() {
+            seen.push(format!(
+                "tx {height}/{index}: {:?} {:?}",
+                snapshot.tx_location(&tx.hash()).unwrap(),
+                snapshot.receipt(height, index as u32).unwrap()
+            ));
+        }
+    }
+    // Page through the shared account's events, two at a time.
+    let mut before = None;
+    loop {
+        let page = snapshot.events_for_account(&SHARED, before, 2).unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some(EventCursor::of(last));
+        seen.push(format!("events: {page:?}"));
+    }
+    seen
+}
+
+/// Compares line by line, so that a failure names the read that differs.
+fn assert_same_reads(actual: Vec<String>, expected: Vec<String>) {
+    for (actual, expected) in actual.iter().zip(&expected) {
+        assert_eq!(actual, expected);
+    }
+    assert_eq!(actual.len(), expected.len());
+}
+
+/// Writes that overwrite, delete, and add keys on both sides of flushed ones.
+fn chain_writes() -> Vec<WriteSet> {
+    vec![
+        writes(&[("a", Some("1")), ("p/2", Some("x")), ("p/4", Some("y"))]),
+        writes(&[("a", Some("2")), ("p/1", Some("new")), ("b", Some("b"))]),
+        writes(&[("p/2", None), ("p/3", Some("mid")), ("q", Some("q"))]),
+        writes(&[]),
+        writes(&[("p/4", None), ("a", None), ("c", Some("c"))]),
+        writes(&[("p/2", Some("back")), ("p/1", None)]),
+    ]
+}
+
+#[test]
+fn buffered_blocks_read_as_they_will_once_flushed() {
+    let reference = Store::in_memory().unwrap();
+    let buffered = Store::in_memory().unwrap();
+    let mut blocks = Vec::new();
+    let mut parent = Hash::ZERO;
+    for (height, set) in chain_writes().into_iter().enumerate() {
+        let built = build(
+            &reference,
+            &reference.snapshot().unwrap(),
+            parent,
+            set.clone(),
+            height as u64 % 3 + 1,
+        );
+        reference
+            .commit(&built.pending, &built.block, &built.receipts)
+            .unwrap();
+        let again = build(
+            &buffered,
+            &buffered.snapshot().unwrap(),
+            parent,
+            set,
+            height as u64 % 3 + 1,
+        );
+        assert_eq!(again.block, built.block, "same chain on both stores");
+        buffered
+            .commit_buffered(again.pending.into(), again.block, again.receipts)
+            .unwrap();
+        parent = built.block.digest();
+        blocks.push(built.block);
+        // Half the time the buffer holds several blocks over a flushed prefix.
+        if height == 2 {
+            buffered.flush().unwrap();
+            assert_eq!(buffered.flushed_height(), Some(2));
+            assert_eq!(buffered.buffered_blocks(), 0);
+        }
+        assert_same_reads(
+            everything(&buffered, &blocks),
+            everything(&reference, &blocks),
+        );
+    }
+    assert_eq!(buffered.flushed_height(), Some(2));
+    assert_eq!(buffered.buffered_blocks(), 3);
+    assert_eq!(buffered.committed_height().unwrap(), Some(5));
+    buffered.flush().unwrap();
+    assert_eq!(buffered.flushed_height(), Some(5));
+    assert_eq!(buffered.buffered_blocks(), 0);
+    assert_same_reads(
+        everything(&buffered, &blocks),
+        everything(&reference, &blocks),
+    );
+}
+
+#[test]
+fn after_a_crash_the_journal_holds_every_block_not_flushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let mut built = Vec::new();
+    {
+        let store = Store::open(&path).unwrap();
+        let mut parent = Hash::ZERO;
+        for set in chain_writes().into_iter().take(4) {
+            let next = build(&store, &store.snapshot().unwrap(), parent, set, 2);
+            parent = next.block.digest();
+            store
+                .commit_buffered(
+                    next.pending.clone().into(),
+                    next.block.clone(),
+                    next.receipts.clone(),
+                )
+                .unwrap();
+            built.push(next);
+            if built.len() == 2 {
+                store.flush().unwrap();
+                assert!(store.journaled_blocks().unwrap().is_empty());
+            }
+        }
+        assert_eq!(store.snapshot().unwrap().height(), Some(3));
+        // Dropped without a flush: heights 2 and 3 are only in the journal.
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.flushed_height(), Some(1));
+    let snapshot = store.snapshot().unwrap();
+    assert_eq!(snapshot.height(), Some(1));
+    assert_eq!(snapshot.get(b"a").unwrap(), Some(b"2".to_vec()));
+    assert_eq!(snapshot.block(2).unwrap(), None);
+    assert_eq!(
+        snapshot.tx_location(&built[2].block.txs[0].hash()).unwrap(),
+        None
+    );
+    drop(snapshot);
+    let journaled = store.journaled_blocks().unwrap();
+    let lost: Vec<Block> = built[2..].iter().map(|b| b.block.clone()).collect();
+    assert_eq!(journaled, lost);
+    // Executed again, the journaled blocks commit on top of what was flushed.
+    for again in &built[2..] {
+        store
+            .commit_buffered(
+                again.pending.clone().into(),
+                again.block.clone(),
+                again.receipts.clone(),
+            )
+            .unwrap();
+    }
+    assert!(store.journaled_blocks().unwrap().is_empty(), "all replayed");
+    store.flush().unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert!(store.journaled_blocks().unwrap().is_empty(), "flushed");
+    let snapshot = store.snapshot().unwrap();
+    assert_eq!(snapshot.height(), Some(3));
+    assert_eq!(store.root(3).unwrap(), built[3].pending.root);
+    assert_eq!(snapshot.get(b"q").unwrap(), Some(b"q".to_vec()));
+}
+
+#[test]
+fn buffered_blocks_must_follow_the_newest_and_a_discard_forgets_them() {
+    let store = Store::in_memory().unwrap();
+    let sets = chain_writes();
+    let first = build(
+        &store,
+        &store.snapshot().unwrap(),
+        Hash::ZERO,
+        sets[0].clone(),
+        1,
+    );
+    let skipped = store
+        .prepare(
+            &store.snapshot().unwrap(),
+            &[&first.pending],
+            1,
+            sets[1].clone(),
+        )
+        .unwrap();
+    let orphan = Block {
+        header: Header {
+            height: 1,
+            state_root: skipped.root,
+            ..first.block.header.clone()
+        },
+        txs: vec![],
+    };
+    assert!(matches!(
+        store.commit_buffered(skipped.clone().into(), orphan.clone(), vec![]),
+        Err(StateError::OutOfOrder {
+            actual: 1,
+            expected_parent: None
+        })
+    ));
+    store
+        .commit_buffered(first.pending.into(), first.block, first.receipts)
+        .unwrap();
+    store
+        .commit_buffered(skipped.into(), orphan, vec![])
+        .unwrap();
+    assert_eq!(store.committed_height().unwrap(), Some(1));
+    store.discard_buffered();
+    assert_eq!(store.journaled_blocks().unwrap().len(), 2);
+    assert_eq!(store.committed_height().unwrap(), None);
+    assert_eq!(store.snapshot().unwrap().height(), None);
+    assert_eq!(store.snapshot().unwrap().get(b"a").unwrap(), None);
+    // Nothing buffered: a flush writes nothing, and the journal keeps both.
+    store.flush().unwrap();
+    assert_eq!(store.flushed_height(), None);
+    assert_eq!(store.journaled_blocks().unwrap().len(), 2);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Prefix scans over any mix of buffered and flushed writes list what the
+    /// same writes give once all are flushed.
+    #[test]
+    fn scans_merge_the_buffer_with_the_tables(
+        sets in prop::collection::vec(
+            prop::collection::btree_map(
+                prop::sample::select(vec!["p/a", "p/b", "p/c", "p/d", "p/e", "pz", "o"]),
+                prop::option::of(prop::sample::select(vec!["1", "2", "3"])),
+                0..5,
+            ),
+            1..6,
+        ),
+        flush_after in 0usize..6,
+        limit in 1usize..6,
+        after in prop::option::of(prop::sample::select(vec!["p/", "p/b", "p/c", "p/e"])),
+    ) {
+        let reference = Store::in_memory().unwrap();
+        let buffered = Store::in_memory().unwrap();
+        let mut parent = Hash::ZERO;
+        for (index, set) in sets.iter().enumerate() {
+            let set: WriteSet = set
+                .iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+                .collect();
+            let built = build(&reference, &reference.snapshot().unwrap(), parent, set.clone(), 0);
+            reference.commit(&built.pending, &built.block, &built.receipts).unwrap();
+            let again = build(&buffered, &buffered.snapshot().unwrap(), parent, set, 0);
+            buffered.commit_buffered(again.pending.into(), again.block, again.receipts).unwrap();
+            parent = built.block.digest();
+            if index == flush_after {
+                buffered.flush().unwrap();
+            }
+        }
+        let after = after.map(str::as_bytes);
+        let expected = reference.snapshot().unwrap().scan_prefix(b"p/", after, limit).unwrap();
+        let actual = buffered.snapshot().unwrap().scan_prefix(b"p/", after, limit).unwrap();
+        prop_assert_eq!(actual, expected);
+    }
+}
