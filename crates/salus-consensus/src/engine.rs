@@ -81,6 +81,7 @@ pub struct ValidatorSetup {
     /// Names this validator's storage partitions; unique per node on a shared disk.
     pub partition_prefix: String,
     pub timing: Timing,
+    pub flush: executor::FlushMode,
 }
 
 /// The five p2p channels a validator needs, as (sender, receiver) pairs.
@@ -335,7 +336,7 @@ where
         let sync = sync.clone();
         context
             .child("executor")
-            .spawn(move |_| executor::run(chain, hooks, sync, deliveries))
+            .spawn(move |_| executor::run(chain, hooks, sync, deliveries, setup.flush))
     };
     let buffer_handle = buffer_engine.start(channels.blocks);
     let marshal_handle = marshal_actor.start(finalizer, buffer, backfill);

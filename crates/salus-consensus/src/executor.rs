@@ -1,6 +1,6 @@
 //! Applies finalized blocks, in order, and acknowledges each one to marshal only
 //! after it is durably committed (journaled by the store, which writes its
-//! tables [`FLUSH_EVERY`] blocks at a time). Marshal redelivers anything
+//! tables [`FLUSH_EVERY`] blocks at a time, in the background on a real node). Marshal redelivers anything
 //! unacknowledged after a crash, and [`Chain::finalize`] ignores blocks it
 //! already has, so no finalized block is lost or applied twice.
 
@@ -47,6 +47,20 @@ impl SyncProgress {
 /// all to its tables. Consecutive blocks touch many of the same pages, which
 /// a flush then writes once.
 pub const FLUSH_EVERY: usize = 8;
+/// The most blocks the buffer may hold while a background flush runs; beyond
+/// this the executor waits for it, so that a slow disk bounds memory.
+pub const MAX_BUFFERED: usize = 4 * FLUSH_EVERY;
+
+/// Where the store's buffer is flushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushMode {
+    /// On the executor task, between blocks. Deterministic simulations use
+    /// this: their runtime must run every piece of work itself.
+    Inline,
+    /// On a thread of its own, so that committing the next blocks (and
+    /// telling clients they are final) need not wait for the disk.
+    Background,
+}
 
 /// A node this many blocks behind the network tip says it is catching up.
 pub const SYNCING_LAG: u64 = 8;
@@ -89,7 +103,14 @@ pub async fn run(
     hooks: Arc<dyn Hooks>,
     progress: Arc<SyncProgress>,
     mut deliveries: mpsc::UnboundedReceiver<Delivery>,
+    mode: FlushMode,
 ) -> Result<(), ChainError> {
+    let mut flusher = Flusher {
+        chain: chain.clone(),
+        hooks: hooks.clone(),
+        mode,
+        running: None,
+    };
     let mut catching_up = false;
     let mut last_report = Instant::now();
     while let Some((block, ack)) = deliveries.next().await {
@@ -113,9 +134,7 @@ pub async fn run(
                 }
                 catching_up = behind;
                 ack.acknowledge();
-                if chain.store().buffered_blocks() >= FLUSH_EVERY {
-                    flush(&chain, hooks.as_ref())?;
-                }
+                flusher.after_commit()?;
             }
             Err(e) => {
                 error!(height = block.header.height, error = %e, "cannot apply finalized block; halting");
@@ -123,7 +142,59 @@ pub async fn run(
             }
         }
     }
-    flush(&chain, hooks.as_ref())
+    flusher.finish()
+}
+
+/// Starts a flush whenever [`FLUSH_EVERY`] blocks wait in the buffer, one
+/// flush at a time.
+struct Flusher {
+    chain: Arc<Chain>,
+    hooks: Arc<dyn Hooks>,
+    mode: FlushMode,
+    running: Option<std::thread::JoinHandle<Result<(), ChainError>>>,
+}
+
+impl Flusher {
+    fn after_commit(&mut self) -> Result<(), ChainError> {
+        let buffered = self.chain.store().buffered_blocks();
+        if let Some(flush) = &self.running {
+            if !flush.is_finished() && buffered < MAX_BUFFERED {
+                return Ok(());
+            }
+            self.wait()?;
+        }
+        if buffered < FLUSH_EVERY {
+            return Ok(());
+        }
+        match self.mode {
+            FlushMode::Inline => flush(&self.chain, self.hooks.as_ref()),
+            FlushMode::Background => {
+                let (chain, hooks) = (self.chain.clone(), self.hooks.clone());
+                let spawned = std::thread::Builder::new()
+                    .name("salus-flush".into())
+                    .spawn(move || flush(&chain, hooks.as_ref()));
+                match spawned {
+                    Ok(handle) => self.running = Some(handle),
+                    // No thread to be had: flush here rather than not at all.
+                    Err(_) => flush(&self.chain, self.hooks.as_ref())?,
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn wait(&mut self) -> Result<(), ChainError> {
+        match self.running.take() {
+            Some(flush) => flush.join().expect("the flush thread does not panic"),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for a running flush, then flushes what is left.
+    fn finish(mut self) -> Result<(), ChainError> {
+        self.wait()?;
+        flush(&self.chain, self.hooks.as_ref())
+    }
 }
 
 fn flush(chain: &Chain, hooks: &dyn Hooks) -> Result<(), ChainError> {

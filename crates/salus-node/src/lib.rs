@@ -231,6 +231,7 @@ async fn serve(
             participants,
             partition_prefix: "salus".into(),
             timing: config.timing.clone(),
+            flush: salus_consensus::executor::FlushMode::Background,
         },
         chain.clone(),
         hooks.clone(),

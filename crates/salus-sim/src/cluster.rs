@@ -13,6 +13,7 @@ use commonware_utils::ordered::Set;
 use commonware_utils::NZU32;
 use salus_app::Chain;
 use salus_consensus::engine::{self, channel, Channels, ValidatorSetup};
+use salus_consensus::executor::FlushMode;
 use salus_consensus::{Scheme, NAMESPACE};
 use salus_crypto::SigningKey;
 use salus_node::hooks::{NodeHooks, NodeMetrics};
@@ -116,6 +117,7 @@ impl Cluster {
             participants: Set::from_iter_dedup(self.participants.iter().cloned()),
             partition_prefix: format!("v{i}"),
             timing: timing(),
+            flush: FlushMode::Inline,
         };
         let provider = self.oracle.manager();
         let (chain, mempool, lie) = (node.chain.clone(), node.mempool.clone(), node.lie);

@@ -10,13 +10,15 @@
 //! Readers see a buffered block at once: a [`Snapshot`](crate::Snapshot) lays
 //! the buffer over the flushed tables. Each buffered block is also appended to
 //! a journal (a write-ahead log) in its own small, durable transaction, which
-//! costs a few sequential pages instead of thousands of random ones. After a
-//! crash the chain re-executes the journaled blocks above the flushed height;
-//! a flush deletes the journal entries it wrote out, in the same transaction.
+//! costs a few sequential pages instead of thousands of random ones. The
+//! journal is a database of its own, so that appending to it never waits for
+//! a flush in progress. After a crash the chain re-executes the journaled
+//! blocks above the flushed height; entries at or below it are stale and are
+//! deleted after each flush.
 
 use std::sync::Arc;
 
-use redb::{Database, ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use salus_types::{Block, Hash, Receipt};
 
 use crate::archive::BlockIndex;
@@ -95,9 +97,15 @@ impl Buffer {
     }
 }
 
-pub(crate) fn create_journal(txn: &WriteTransaction) -> Result<Option<u64>, StateError> {
-    let journal = txn.open_table(JOURNAL)?;
-    let newest = journal.last()?.map(|(height, _)| height.value());
+/// Creates the journal table if need be; gives the newest journaled height.
+pub(crate) fn create_journal(db: &Database) -> Result<Option<u64>, StateError> {
+    let txn = db.begin_write()?;
+    let newest = {
+        let journal = txn.open_table(JOURNAL)?;
+        let newest = journal.last()?.map(|(height, _)| height.value());
+        newest
+    };
+    txn.commit()?;
     Ok(newest)
 }
 
@@ -111,17 +119,20 @@ pub(crate) fn journal(db: &Database, block: &Block) -> Result<(), StateError> {
 }
 
 /// Deletes the journal entries up to and including `height`.
-pub(crate) fn trim_journal(txn: &WriteTransaction, height: u64) -> Result<(), StateError> {
-    let mut journal = txn.open_table(JOURNAL)?;
-    journal.retain_in(..=height, |_, _| false)?;
+pub(crate) fn trim_journal(db: &Database, height: u64) -> Result<(), StateError> {
+    let txn = db.begin_write()?;
+    txn.open_table(JOURNAL)?
+        .retain_in(..=height, |_, _| false)?;
+    txn.commit()?;
     Ok(())
 }
 
 /// The journaled blocks above `flushed`, oldest first.
 pub(crate) fn journaled_blocks(
-    txn: &ReadTransaction,
+    db: &Database,
     flushed: Option<u64>,
 ) -> Result<Vec<Block>, StateError> {
+    let txn = db.begin_read()?;
     let journal = txn.open_table(JOURNAL)?;
     let from = flushed.map_or(0, |h| h + 1);
     let mut blocks = Vec::new();

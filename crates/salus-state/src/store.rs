@@ -32,6 +32,8 @@ const META_HEIGHT: &str = "height";
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    /// The write-ahead log of committed blocks not yet flushed to `db`.
+    journal: Arc<Database>,
     buffer: Arc<Mutex<Buffer>>,
     /// Held for a whole flush: one writer at a time.
     flushing: Arc<Mutex<()>>,
@@ -60,26 +62,29 @@ pub struct Pending {
 }
 
 impl Store {
-    /// Opens (or creates) the store at `path`.
+    /// Opens (or creates) the store at `path`, with its journal beside it
+    /// (the same name, extension `journal`).
     pub fn open(path: &Path) -> Result<Store, StateError> {
-        Store::init(Database::create(path)?)
+        let journal = Database::create(path.with_extension("journal"))?;
+        Store::init(Database::create(path)?, journal)
     }
 
     /// A store in memory: for simulations, where "durable" means surviving a
     /// simulated crash of the node that owns it, not of the process.
     pub fn in_memory() -> Result<Store, StateError> {
-        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
-        Store::init(db)
+        let memory =
+            || Database::builder().create_with_backend(redb::backends::InMemoryBackend::new());
+        Store::init(memory()?, memory()?)
     }
 
-    fn init(db: Database) -> Result<Store, StateError> {
+    fn init(db: Database, journal: Database) -> Result<Store, StateError> {
         let txn = db.begin_write()?;
         let (flushed, journaled) = {
             txn.open_table(JMT_NODES)?;
             txn.open_table(JMT_VALUES)?;
             txn.open_table(LATEST)?;
             archive::create_tables(&txn)?;
-            let journaled = buffer::create_journal(&txn)?;
+            let journaled = buffer::create_journal(&journal)?;
             let meta = txn.open_table(META)?;
             let flushed = meta.get(META_HEIGHT)?.map(|v| v.value());
             (flushed, journaled.max(flushed))
@@ -87,6 +92,7 @@ impl Store {
         txn.commit()?;
         Ok(Store {
             db: Arc::new(db),
+            journal: Arc::new(journal),
             buffer: Arc::new(Mutex::new(Buffer {
                 flushed,
                 journaled,
@@ -138,8 +144,7 @@ impl Store {
     /// the chain must execute and commit them again before anything else.
     pub fn journaled_blocks(&self) -> Result<Vec<Block>, StateError> {
         let newest = self.buffer().newest();
-        let txn = self.db.begin_read()?;
-        buffer::journaled_blocks(&txn, newest)
+        buffer::journaled_blocks(&self.journal, newest)
     }
 
     /// How many finalized blocks wait in memory for the next flush.
@@ -221,7 +226,7 @@ impl Store {
         };
         // Outside the buffer lock: readers need not wait for the disk.
         if !journaled {
-            buffer::journal(&self.db, &layer.block)?;
+            buffer::journal(&self.journal, &layer.block)?;
         }
         let mut buffer = self.buffer();
         follows(&buffer)?;
@@ -230,8 +235,8 @@ impl Store {
         Ok(())
     }
 
-    /// Writes every buffered block to the state and archive tables and drops
-    /// it from the journal, in one atomic, durable transaction.
+    /// Writes every buffered block to the state and archive tables, in one
+    /// atomic, durable transaction, then drops them from the journal.
     pub fn flush(&self) -> Result<(), StateError> {
         let _writer = self.flushing.lock().expect("flush lock poisoned");
         let layers = self.buffer().layers.clone();
@@ -252,10 +257,11 @@ impl Store {
             write_state(&txn, &layers)?;
         }
         archive::write_blocks(&txn, &layers)?;
-        buffer::trim_journal(&txn, last.height())?;
         txn.commit()?;
         self.buffer().flushed(last.height());
-        Ok(())
+        // A crash before this leaves stale entries, which reads skip and the
+        // next flush deletes.
+        buffer::trim_journal(&self.journal, last.height())
     }
 
     /// Drops the buffered blocks from memory, as a crash would (they stay in
