@@ -330,7 +330,7 @@ where
         },
     );
 
-    let sync = Arc::new(executor::SyncProgress::default());
+    let sync = Arc::new(executor::SyncProgress::starting_at(chain.tip().0.height));
     let (finalizer, deliveries) = executor::channel(sync.clone());
     let executor = {
         let sync = sync.clone();

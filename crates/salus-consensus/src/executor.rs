@@ -5,7 +5,7 @@
 //! already has, so no finalized block is lost or applied twice.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use commonware_actor::Feedback;
@@ -31,15 +31,59 @@ type Delivery = (Digested<ConsensusBlock>, Exact);
 pub struct SyncProgress {
     /// The highest finalized height this node knows of, applied or not.
     network_tip: AtomicU64,
+    /// The newest height this node has applied.
+    applied: AtomicU64,
+    /// While the node is catching up: when it last said so.
+    reported: Mutex<Option<Instant>>,
 }
 
 impl SyncProgress {
+    /// Progress for a node whose chain is at `applied`.
+    pub fn starting_at(applied: u64) -> SyncProgress {
+        SyncProgress {
+            network_tip: AtomicU64::new(applied),
+            applied: AtomicU64::new(applied),
+            reported: Mutex::new(None),
+        }
+    }
+
     pub fn network_tip(&self) -> u64 {
         self.network_tip.load(Ordering::Relaxed)
     }
 
     fn saw(&self, height: u64) {
         self.network_tip.fetch_max(height, Ordering::Relaxed);
+        self.report();
+    }
+
+    fn applied(&self, height: u64) {
+        self.applied.store(height, Ordering::Relaxed);
+        self.saw(height);
+    }
+
+    /// Logs when the node falls [`SYNCING_LAG`] blocks behind (on news of
+    /// the tip as much as on applying a block, whichever shows it first),
+    /// every [`PROGRESS_EVERY`] while it catches up, and when it is done.
+    fn report(&self) {
+        let height = self.applied.load(Ordering::Relaxed);
+        let network_tip = self.network_tip();
+        let behind = network_tip.saturating_sub(height) >= SYNCING_LAG;
+        let mut reported = self.reported.lock().expect("sync report lock");
+        match (*reported, behind) {
+            (None, true) => {
+                info!(height, network_tip, "catching up from peers");
+                *reported = Some(Instant::now());
+            }
+            (Some(at), true) if at.elapsed() >= PROGRESS_EVERY => {
+                info!(height, network_tip, "catching up from peers");
+                *reported = Some(Instant::now());
+            }
+            (Some(_), false) => {
+                info!(height, network_tip, "caught up with the network");
+                *reported = None;
+            }
+            _ => {}
+        }
     }
 }
 
@@ -111,8 +155,6 @@ pub async fn run(
         mode,
         running: None,
     };
-    let mut catching_up = false;
-    let mut last_report = Instant::now();
     while let Some((block, ack)) = deliveries.next().await {
         let block = block.inner().block();
         let height = block.header.height;
@@ -121,18 +163,10 @@ pub async fn run(
                 if let Some(receipts) = committed {
                     hooks.finalized(block, &receipts);
                 }
-                progress.saw(height);
-                let tip = progress.network_tip();
-                let behind = tip.saturating_sub(height) >= SYNCING_LAG;
-                if behind && (!catching_up || last_report.elapsed() >= PROGRESS_EVERY) {
-                    info!(height, network_tip = tip, "catching up from peers");
-                    last_report = Instant::now();
-                } else if catching_up && !behind {
-                    info!(height, network_tip = tip, "caught up with the network");
-                } else if height.is_multiple_of(1000) {
+                progress.applied(height);
+                if height.is_multiple_of(1000) {
                     info!(height, "finalized");
                 }
-                catching_up = behind;
                 ack.acknowledge();
                 flusher.after_commit()?;
             }

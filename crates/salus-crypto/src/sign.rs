@@ -1,8 +1,10 @@
 //! ed25519 signatures and x25519 key agreement.
 
-//! Verification follows ZIP-215 (the `ed25519-consensus` crate): single and batch
+//! Verification follows ZIP-215 (the `ed25519-zebra` crate): single and batch
 //! verification accept exactly the same signatures, so a verdict never depends on
-//! which other signatures shared its batch, or on the number of cores.
+//! which other signatures shared its batch, or on the number of cores. It runs on
+//! curve25519-dalek 4, which picks its AVX2 backend at run time where the CPU
+//! has one.
 
 use zeroize::Zeroizing;
 
@@ -51,7 +53,7 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 
 /// An ed25519 signing key. Its secret bytes are wiped on drop.
 #[derive(Clone)]
-pub struct SigningKey(ed25519_consensus::SigningKey);
+pub struct SigningKey(ed25519_zebra::SigningKey);
 
 impl SigningKey {
     /// A fresh key from the OS CSPRNG.
@@ -62,7 +64,7 @@ impl SigningKey {
 
     /// A key from its 32-byte seed (the RFC 8032 private key).
     pub fn from_seed(seed: &[u8; 32]) -> Self {
-        SigningKey(ed25519_consensus::SigningKey::from(*seed))
+        SigningKey(ed25519_zebra::SigningKey::from(*seed))
     }
 
     /// The 32-byte seed. Callers must keep it secret.
@@ -71,11 +73,18 @@ impl SigningKey {
     }
 
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(self.0.verification_key().to_bytes())
+        PublicKey(ed25519_zebra::VerificationKey::from(&self.0).into())
     }
 
     pub fn sign(&self, message: &[u8]) -> Signature {
         Signature(self.0.sign(message).to_bytes())
+    }
+}
+
+impl Drop for SigningKey {
+    fn drop(&mut self) {
+        // The inner key is `Copy`, so it cannot wipe itself.
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 
@@ -88,9 +97,9 @@ impl std::fmt::Debug for SigningKey {
 impl PublicKey {
     /// ZIP-215 verification: the same verdict on every node and in every batch.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
-        let key = ed25519_consensus::VerificationKey::try_from(self.0)
+        let key = ed25519_zebra::VerificationKey::try_from(self.0)
             .map_err(|_| SignatureError::InvalidPublicKey)?;
-        key.verify(&ed25519_consensus::Signature::from(signature.0), message)
+        key.verify(&ed25519_zebra::Signature::from(signature.0), message)
             .map_err(|_| SignatureError::BadSignature)
     }
 }
@@ -149,11 +158,11 @@ pub fn verify_batch(
 }
 
 fn verify_chunk(keys: &[PublicKey], messages: &[&[u8]], signatures: &[Signature]) -> Vec<bool> {
-    let mut batch = ed25519_consensus::batch::Verifier::new();
+    let mut batch = ed25519_zebra::batch::Verifier::new();
     for ((key, message), signature) in keys.iter().zip(messages).zip(signatures) {
         batch.queue((
-            ed25519_consensus::VerificationKeyBytes::from(key.0),
-            ed25519_consensus::Signature::from(signature.0),
+            ed25519_zebra::VerificationKeyBytes::from(key.0),
+            ed25519_zebra::Signature::from(signature.0),
             message,
         ));
     }

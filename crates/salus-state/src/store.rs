@@ -330,10 +330,9 @@ impl Snapshot {
     }
 
     fn node(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        for layer in self.layers.iter().rev() {
-            if let Some(node) = layer.state.batch.get_node(node_key) {
-                return Ok(Some(node.clone()));
-            }
+        // A node's version is the height of the block that wrote it.
+        if let Some(layer) = self.layer_at(node_key.version()) {
+            return Ok(layer.state.batch.get_node(node_key).cloned());
         }
         match self.nodes.get(encode(node_key).as_slice())? {
             Some(bytes) => Ok(Some(borsh::from_slice(bytes.value())?)),
@@ -476,12 +475,12 @@ impl StateRead for LayeredView<'_> {
 
 impl TreeReader for LayeredView<'_> {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        for pending in self.ancestors.iter().rev() {
-            if let Some(node) = pending.batch.get_node(node_key) {
-                return Ok(Some(node.clone()));
-            }
+        // A node's version is the height of the block that wrote it.
+        let version = node_key.version();
+        match self.ancestors.iter().find(|p| p.height == version) {
+            Some(pending) => Ok(pending.batch.get_node(node_key).cloned()),
+            None => self.snapshot.node(node_key),
         }
-        self.snapshot.node(node_key)
     }
 
     fn get_value_option(
@@ -563,6 +562,14 @@ fn apply<R: TreeReader>(reader: &R, height: u64, writes: WriteSet) -> Result<Pen
     let (root, update) = jmt::Sha256Jmt::new(reader)
         .put_value_set(values, height)
         .map_err(|e| StateError::Tree(e.to_string()))?;
+    assert!(
+        update
+            .node_batch
+            .nodes()
+            .keys()
+            .all(|key| key.version() == height),
+        "a tree update writes nodes of its own version only"
+    );
     Ok(Pending {
         height,
         root: Hash(root.0),
