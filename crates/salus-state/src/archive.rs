@@ -8,7 +8,8 @@ use redb::{TableDefinition, WriteTransaction};
 use salus_types::{AccountId, Block, Event, Hash, Receipt};
 
 use crate::buffer::Layer;
-use crate::store::{Snapshot, Store};
+use crate::snapshot::Snapshot;
+use crate::store::Store;
 use crate::StateError;
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");

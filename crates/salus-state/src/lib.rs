@@ -1,9 +1,12 @@
-//! Authenticated state and the chain archive, in one redb file.
+//! Authenticated state and the chain archive, in one redb file, with a journal
+//! of committed blocks beside it.
 //!
-//! - [`Store`] owns the file. State lives in a Jellyfish Merkle tree whose version
-//!   is the block height, so every height keeps its root and every key can be
-//!   proven at any height. A flat table mirrors the latest committed values for
-//!   fast reads.
+//! - `store` ([`Store`]) owns the files; `tables` holds the layout of the
+//!   flushed state, `archive` the blocks and indexes, `buffer` the committed
+//!   blocks not yet flushed, and `snapshot` the reads over all of them. State
+//!   lives in a Jellyfish Merkle tree whose version is the block height, so
+//!   every height keeps its root and every key can be proven at any height. A
+//!   flat table mirrors the latest committed values for fast reads.
 //! - [`Pending`] is a block's effect computed but not committed: its writes, its
 //!   new tree nodes and its root. Pendings stack (a child on top of its parent)
 //!   so that consensus can build on blocks that are not yet final.
@@ -23,12 +26,15 @@ mod archive;
 mod buffer;
 mod overlay;
 mod proof;
+mod snapshot;
 mod store;
+mod tables;
 
 pub use archive::{EventCursor, EventRecord};
 pub use overlay::{Entry, Overlay, StateRead, StateScan, WriteSet};
 pub use proof::{key_hash, verify_proof, StateProof};
-pub use store::{LayeredView, Pending, Snapshot, Store};
+pub use snapshot::{LayeredView, Snapshot};
+pub use store::{Pending, Store};
 
 /// Errors from the store. The messages name keys only by hash, never by value.
 #[derive(Debug, thiserror::Error)]

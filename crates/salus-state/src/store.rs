@@ -1,31 +1,22 @@
-//! The redb-backed Jellyfish Merkle store.
+//! The redb-backed Jellyfish Merkle store: opening, preparing, committing
+//! and flushing. Reads are in [`crate::snapshot`], the table layout in
+//! [`crate::tables`].
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
-use redb::{
-    Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
-    WriteTransaction,
-};
+use redb::{Database, ReadableDatabase, ReadableTable};
 use salus_types::{Block, Hash, Receipt};
 
 use crate::archive;
 use crate::buffer::{self, Buffer, Layer};
-use crate::overlay::{Entry, StateRead, StateScan, WriteSet};
+use crate::overlay::WriteSet;
 use crate::proof::{key_hash, StateProof};
+use crate::snapshot::{LayeredView, Snapshot};
+use crate::tables::{self, JMT_NODES, JMT_VALUES, LATEST, META, META_HEIGHT};
 use crate::StateError;
-
-/// borsh(NodeKey) → borsh(Node).
-const JMT_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_nodes");
-/// key hash ‖ version (big-endian) → tag byte (1 present, 0 deleted) ‖ value.
-const JMT_VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_values");
-/// state key → latest committed value.
-const LATEST: TableDefinition<&[u8], &[u8]> = TableDefinition::new("latest");
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-const META_HEIGHT: &str = "height";
 
 /// The persistent store. Cheap to clone; all clones share one database and
 /// one buffer of finalized blocks not yet flushed to it.
@@ -39,26 +30,13 @@ pub struct Store {
     flushing: Arc<Mutex<()>>,
 }
 
-/// A consistent read-only view of the finalized state at the moment it was
-/// taken: the flushed tables with the buffered blocks above them laid over.
-pub struct Snapshot {
-    height: Option<u64>,
-    /// Buffered blocks above the flushed tables' height, oldest first.
-    layers: Vec<Arc<Layer>>,
-    latest: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    nodes: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    values: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    // Kept so the tables above stay on one snapshot; also reused by archive reads.
-    txn: ReadTransaction,
-}
-
 /// A block's effect on state, computed but not yet committed.
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub height: u64,
     pub root: Hash,
     pub writes: WriteSet,
-    batch: NodeBatch,
+    pub(crate) batch: NodeBatch,
 }
 
 impl Store {
@@ -80,6 +58,7 @@ impl Store {
     fn init(db: Database, journal: Database) -> Result<Store, StateError> {
         let txn = db.begin_write()?;
         let (flushed, journaled) = {
+            tables::migrate_node_keys(&txn)?;
             txn.open_table(JMT_NODES)?;
             txn.open_table(JMT_VALUES)?;
             txn.open_table(LATEST)?;
@@ -254,7 +233,7 @@ impl Store {
                 });
             }
             meta.insert(META_HEIGHT, last.height())?;
-            write_state(&txn, &layers)?;
+            tables::write_state(&txn, &layers)?;
         }
         archive::write_blocks(&txn, &layers)?;
         txn.commit()?;
@@ -306,253 +285,6 @@ impl Store {
     }
 }
 
-impl Snapshot {
-    pub fn height(&self) -> Option<u64> {
-        self.height
-    }
-
-    pub(crate) fn txn(&self) -> &ReadTransaction {
-        &self.txn
-    }
-
-    /// The buffered blocks this snapshot lays over the flushed tables.
-    pub(crate) fn layers(&self) -> &[Arc<Layer>] {
-        &self.layers
-    }
-
-    pub(crate) fn layer_at(&self, height: u64) -> Option<&Layer> {
-        let first = self.layers.first()?.height();
-        let layer = self
-            .layers
-            .get(usize::try_from(height.checked_sub(first)?).ok()?)?;
-        assert_eq!(layer.height(), height, "buffered blocks are consecutive");
-        Some(layer)
-    }
-
-    fn node(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        // A node's version is the height of the block that wrote it.
-        if let Some(layer) = self.layer_at(node_key.version()) {
-            return Ok(layer.state.batch.get_node(node_key).cloned());
-        }
-        match self.nodes.get(encode(node_key).as_slice())? {
-            Some(bytes) => Ok(Some(borsh::from_slice(bytes.value())?)),
-            None => Ok(None),
-        }
-    }
-
-    /// The value of `key_hash` at the newest version up to `max_version`.
-    fn value_at(
-        &self,
-        max_version: Version,
-        key_hash: KeyHash,
-    ) -> anyhow::Result<Option<OwnedValue>> {
-        if let Some(value) =
-            newest_pending_value(self.layers.iter().map(|l| &*l.state), max_version, key_hash)
-        {
-            return Ok(value.clone());
-        }
-        let low = value_key(&key_hash, 0);
-        let high = value_key(&key_hash, max_version);
-        let newest = self
-            .values
-            .range(low.as_slice()..=high.as_slice())?
-            .next_back();
-        match newest {
-            Some(entry) => untagged(entry?.1.value()),
-            None => Ok(None),
-        }
-    }
-
-    fn check_height(&self, height: u64) -> Result<(), StateError> {
-        match self.height {
-            Some(latest) if height <= latest => Ok(()),
-            latest => Err(StateError::UnknownHeight {
-                requested: height,
-                latest,
-            }),
-        }
-    }
-
-    /// A read view of this snapshot with uncommitted ancestors (oldest first)
-    /// laid over it.
-    pub fn layered<'a>(&'a self, ancestors: &'a [&'a Pending]) -> LayeredView<'a> {
-        LayeredView {
-            snapshot: self,
-            ancestors,
-        }
-    }
-}
-
-impl StateRead for Snapshot {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        for layer in self.layers.iter().rev() {
-            if let Some(value) = layer.state.writes.get(key) {
-                return Ok(value.clone());
-            }
-        }
-        Ok(self.latest.get(key)?.map(|v| v.value().to_vec()))
-    }
-}
-
-impl StateScan for Snapshot {
-    fn scan_prefix(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<Entry>, StateError> {
-        use std::ops::Bound;
-        let start = match after {
-            Some(a) => Bound::Excluded(a),
-            None => Bound::Included(prefix),
-        };
-        // The newest buffered write of each key in range; `None` deletes.
-        let mut buffered: BTreeMap<&[u8], Option<&[u8]>> = BTreeMap::new();
-        for layer in &self.layers {
-            let writes = layer
-                .state
-                .writes
-                .range::<[u8], _>((start, Bound::Unbounded))
-                .take_while(|(key, _)| key.starts_with(prefix));
-            for (key, value) in writes {
-                buffered.insert(key, value.as_deref());
-            }
-        }
-        let mut buffered = buffered.into_iter().peekable();
-        let mut flushed = self
-            .latest
-            .range::<&[u8]>((start, Bound::Unbounded))?
-            .peekable();
-        let mut out = Vec::new();
-        while out.len() < limit {
-            use std::cmp::Ordering;
-            let buffered_key = buffered.peek().map(|(key, _)| *key);
-            let flushed_key = match flushed.peek() {
-                Some(Ok((key, _))) => Some(key.value()).filter(|k| k.starts_with(prefix)),
-                None => None,
-                // Taken below, to return it.
-                Some(Err(_)) => Some(prefix),
-            };
-            let order = match (buffered_key, flushed_key) {
-                (None, None) => break,
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (Some(b), Some(d)) => b.cmp(d),
-            };
-            if order != Ordering::Less {
-                let (key, value) = flushed.next().expect("peeked")?;
-                if order == Ordering::Greater {
-                    out.push((key.value().to_vec(), value.value().to_vec()));
-                    continue;
-                }
-                // Equal: the buffered write replaces the flushed value.
-            }
-            let (key, value) = buffered.next().expect("peeked");
-            if let Some(value) = value {
-                out.push((key.to_vec(), value.to_vec()));
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// Committed state with pending blocks laid over it, newest last.
-pub struct LayeredView<'a> {
-    snapshot: &'a Snapshot,
-    ancestors: &'a [&'a Pending],
-}
-
-impl StateRead for LayeredView<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        for pending in self.ancestors.iter().rev() {
-            if let Some(value) = pending.writes.get(key) {
-                return Ok(value.clone());
-            }
-        }
-        self.snapshot.get(key)
-    }
-}
-
-impl TreeReader for LayeredView<'_> {
-    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        // A node's version is the height of the block that wrote it.
-        let version = node_key.version();
-        match self.ancestors.iter().find(|p| p.height == version) {
-            Some(pending) => Ok(pending.batch.get_node(node_key).cloned()),
-            None => self.snapshot.node(node_key),
-        }
-    }
-
-    fn get_value_option(
-        &self,
-        max_version: Version,
-        key_hash: KeyHash,
-    ) -> anyhow::Result<Option<OwnedValue>> {
-        let ancestors = self.ancestors.iter().copied();
-        match newest_pending_value(ancestors, max_version, key_hash) {
-            Some(value) => Ok(value.clone()),
-            None => self.snapshot.value_at(max_version, key_hash),
-        }
-    }
-
-    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
-        // Only tree restoration (not used by Salus) needs this.
-        anyhow::bail!("get_rightmost_leaf is not supported")
-    }
-}
-
-/// The value `key_hash` has in the newest of `pendings` (oldest first) at or
-/// below `max_version` that sets it.
-fn newest_pending_value<'a>(
-    pendings: impl DoubleEndedIterator<Item = &'a Pending>,
-    max_version: Version,
-    key_hash: KeyHash,
-) -> Option<&'a Option<OwnedValue>> {
-    pendings
-        .rev()
-        .filter(|p| p.height <= max_version)
-        .find_map(|p| p.batch.values().get(&(p.height, key_hash)))
-}
-
-/// Writes the state of buffered blocks (oldest first): their tree nodes and
-/// versioned values, and the latest value of every key they touched.
-fn write_state(txn: &WriteTransaction, layers: &[Arc<Layer>]) -> Result<(), StateError> {
-    let mut nodes: Vec<(Vec<u8>, Vec<u8>)> = layers
-        .iter()
-        .flat_map(|l| l.state.batch.nodes())
-        .map(|(key, node)| (encode(key), encode(node)))
-        .collect();
-    nodes.sort_unstable();
-    let mut node_table = txn.open_table(JMT_NODES)?;
-    for (key, node) in nodes {
-        node_table.insert(key.as_slice(), node.as_slice())?;
-    }
-    let mut values: Vec<([u8; 40], Vec<u8>)> = layers
-        .iter()
-        .flat_map(|l| l.state.batch.values())
-        .map(|((version, hash), value)| (value_key(hash, *version), tagged(value.as_deref())))
-        .collect();
-    values.sort_unstable();
-    let mut value_table = txn.open_table(JMT_VALUES)?;
-    for (key, value) in values {
-        value_table.insert(key.as_slice(), value.as_slice())?;
-    }
-    let mut latest: BTreeMap<&[u8], Option<&[u8]>> = BTreeMap::new();
-    for layer in layers {
-        for (key, value) in &layer.state.writes {
-            latest.insert(key, value.as_deref());
-        }
-    }
-    let mut latest_table = txn.open_table(LATEST)?;
-    for (key, value) in latest {
-        match value {
-            Some(v) => latest_table.insert(key, v)?,
-            None => latest_table.remove(key)?,
-        };
-    }
-    Ok(())
-}
-
 /// Computes the tree after `writes` at `height` over `reader`, without writing.
 fn apply<R: TreeReader>(reader: &R, height: u64, writes: WriteSet) -> Result<Pending, StateError> {
     let values: Vec<(KeyHash, Option<OwnedValue>)> = writes
@@ -595,33 +327,76 @@ impl TreeReader for EmptyTree {
     }
 }
 
-fn encode<T: borsh::BorshSerialize>(value: &T) -> Vec<u8> {
-    borsh::to_vec(value).expect("borsh encoding into a Vec cannot fail")
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tables::{encode, JMT_NODES_UNORDERED};
+    use salus_types::Header;
 
-fn value_key(hash: &KeyHash, version: Version) -> [u8; 40] {
-    let mut key = [0u8; 40];
-    key[..32].copy_from_slice(&hash.0);
-    key[32..].copy_from_slice(&version.to_be_bytes());
-    key
-}
-
-fn tagged(value: Option<&[u8]>) -> Vec<u8> {
-    match value {
-        Some(v) => {
-            let mut out = Vec::with_capacity(v.len() + 1);
-            out.push(1);
-            out.extend_from_slice(v);
-            out
+    fn commit_heights(store: &Store, count: u64) -> Vec<Hash> {
+        let mut parent = Hash::ZERO;
+        let mut roots = Vec::new();
+        for height in 0..count {
+            let snapshot = store.snapshot().unwrap();
+            let writes: WriteSet = [(
+                format!("key/{}", height % 3).into_bytes(),
+                Some(height.to_be_bytes().to_vec()),
+            )]
+            .into_iter()
+            .collect();
+            let pending = store.prepare(&snapshot, &[], height, writes).unwrap();
+            let block = Block {
+                header: Header {
+                    height,
+                    parent,
+                    timestamp_ms: height,
+                    proposer: salus_types::PublicKey([1; 32]),
+                    tx_root: Hash::ZERO,
+                    state_root: pending.root,
+                },
+                txs: vec![],
+            };
+            store.commit(&pending, &block, &[]).unwrap();
+            parent = block.digest();
+            roots.push(pending.root);
         }
-        None => vec![0],
+        roots
     }
-}
 
-fn untagged(bytes: &[u8]) -> anyhow::Result<Option<OwnedValue>> {
-    match bytes.split_first() {
-        Some((1, value)) => Ok(Some(value.to_vec())),
-        Some((0, [])) => Ok(None),
-        _ => anyhow::bail!("corrupt value entry"),
+    #[test]
+    fn a_store_with_the_old_node_layout_is_moved_to_the_new_one_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let roots = commit_heights(&Store::open(&path).unwrap(), 5);
+        // Rewrite the nodes as an older build kept them.
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let new = txn.open_table(JMT_NODES).unwrap();
+                let mut old = txn.open_table(JMT_NODES_UNORDERED).unwrap();
+                for entry in new.iter().unwrap() {
+                    let (key, node) = entry.unwrap();
+                    let node_key: NodeKey = borsh::from_slice(&key.value()[8..]).unwrap();
+                    old.insert(encode(&node_key).as_slice(), node.value())
+                        .unwrap();
+                }
+            }
+            txn.delete_table(JMT_NODES).unwrap();
+            txn.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        for (height, root) in roots.iter().enumerate() {
+            assert_eq!(store.root(height as u64).unwrap(), *root);
+        }
+        let (value, proof) = store.get_with_proof(b"key/1", 4).unwrap();
+        assert_eq!(value, Some(4u64.to_be_bytes().to_vec()));
+        crate::verify_proof(&roots[4], b"key/1", value.as_deref(), &proof).unwrap();
+        // The chain goes on on the new layout, and the old table is gone.
+        let snapshot = store.snapshot().unwrap();
+        let pending = store.prepare(&snapshot, &[], 5, WriteSet::new()).unwrap();
+        assert_eq!(pending.root, roots[4]);
+        let read = store.db.begin_read().unwrap();
+        assert!(read.open_table(JMT_NODES_UNORDERED).is_err());
     }
 }

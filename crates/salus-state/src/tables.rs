@@ -1,0 +1,127 @@
+//! The redb tables that hold flushed state, their key layouts, and the write
+//! of buffered blocks' state into them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jmt::storage::NodeKey;
+use jmt::{KeyHash, OwnedValue, Version};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
+
+use crate::buffer::Layer;
+use crate::StateError;
+
+/// version (big-endian) ‖ borsh(NodeKey) → borsh(Node). Leading with the
+/// big-endian version makes each flush append at the end of the tree rather
+/// than touch pages all over it.
+pub(crate) const JMT_NODES: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("jmt_nodes_by_version");
+/// The layout before: borsh(NodeKey) (little-endian version first) → borsh(Node).
+/// A store that has it is moved to [`JMT_NODES`] when opened.
+pub(crate) const JMT_NODES_UNORDERED: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("jmt_nodes");
+/// key hash ‖ version (big-endian) → tag byte (1 present, 0 deleted) ‖ value.
+pub(crate) const JMT_VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_values");
+/// state key → latest committed value.
+pub(crate) const LATEST: TableDefinition<&[u8], &[u8]> = TableDefinition::new("latest");
+pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub(crate) const META_HEIGHT: &str = "height";
+
+/// Writes the state of buffered blocks (oldest first): their tree nodes and
+/// versioned values, and the latest value of every key they touched.
+pub(crate) fn write_state(txn: &WriteTransaction, layers: &[Arc<Layer>]) -> Result<(), StateError> {
+    let mut nodes: Vec<(Vec<u8>, Vec<u8>)> = layers
+        .iter()
+        .flat_map(|l| l.state.batch.nodes())
+        .map(|(key, node)| (node_key_bytes(key), encode(node)))
+        .collect();
+    nodes.sort_unstable();
+    let mut node_table = txn.open_table(JMT_NODES)?;
+    for (key, node) in nodes {
+        node_table.insert(key.as_slice(), node.as_slice())?;
+    }
+    let mut values: Vec<([u8; 40], Vec<u8>)> = layers
+        .iter()
+        .flat_map(|l| l.state.batch.values())
+        .map(|((version, hash), value)| (value_key(hash, *version), tagged(value.as_deref())))
+        .collect();
+    values.sort_unstable();
+    let mut value_table = txn.open_table(JMT_VALUES)?;
+    for (key, value) in values {
+        value_table.insert(key.as_slice(), value.as_slice())?;
+    }
+    let mut latest: BTreeMap<&[u8], Option<&[u8]>> = BTreeMap::new();
+    for layer in layers {
+        for (key, value) in &layer.state.writes {
+            latest.insert(key, value.as_deref());
+        }
+    }
+    let mut latest_table = txn.open_table(LATEST)?;
+    for (key, value) in latest {
+        match value {
+            Some(v) => latest_table.insert(key, v)?,
+            None => latest_table.remove(key)?,
+        };
+    }
+    Ok(())
+}
+
+pub(crate) fn node_key_bytes(key: &NodeKey) -> Vec<u8> {
+    let mut bytes = key.version().to_be_bytes().to_vec();
+    borsh::to_writer(&mut bytes, key).expect("borsh encoding into a Vec cannot fail");
+    bytes
+}
+
+/// Moves tree nodes from the table keyed by borsh(NodeKey) alone, if the
+/// store has one, to [`JMT_NODES`].
+pub(crate) fn migrate_node_keys(txn: &WriteTransaction) -> Result<(), StateError> {
+    use redb::TableHandle as _;
+    let exists = txn
+        .list_tables()?
+        .any(|table| table.name() == JMT_NODES_UNORDERED.name());
+    if !exists {
+        return Ok(());
+    }
+    {
+        let old = txn.open_table(JMT_NODES_UNORDERED)?;
+        let mut new = txn.open_table(JMT_NODES)?;
+        for entry in old.iter()? {
+            let (key, node) = entry?;
+            let node_key: NodeKey = borsh::from_slice(key.value())?;
+            new.insert(node_key_bytes(&node_key).as_slice(), node.value())?;
+        }
+    }
+    txn.delete_table(JMT_NODES_UNORDERED)?;
+    Ok(())
+}
+
+pub(crate) fn encode<T: borsh::BorshSerialize>(value: &T) -> Vec<u8> {
+    borsh::to_vec(value).expect("borsh encoding into a Vec cannot fail")
+}
+
+pub(crate) fn value_key(hash: &KeyHash, version: Version) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(&hash.0);
+    key[32..].copy_from_slice(&version.to_be_bytes());
+    key
+}
+
+pub(crate) fn tagged(value: Option<&[u8]>) -> Vec<u8> {
+    match value {
+        Some(v) => {
+            let mut out = Vec::with_capacity(v.len() + 1);
+            out.push(1);
+            out.extend_from_slice(v);
+            out
+        }
+        None => vec![0],
+    }
+}
+
+pub(crate) fn untagged(bytes: &[u8]) -> anyhow::Result<Option<OwnedValue>> {
+    match bytes.split_first() {
+        Some((1, value)) => Ok(Some(value.to_vec())),
+        Some((0, [])) => Ok(None),
+        _ => anyhow::bail!("corrupt value entry"),
+    }
+}
