@@ -1,8 +1,10 @@
 //! Applies finalized blocks, in order, and acknowledges each one to marshal only
-//! after it is durably committed (journaled by the store, which writes its
-//! tables [`FLUSH_EVERY`] blocks at a time, in the background on a real node). Marshal redelivers anything
-//! unacknowledged after a crash, and [`Chain::finalize`] ignores blocks it
-//! already has, so no finalized block is lost or applied twice.
+//! after it is durably committed: journaled by the store, which writes its
+//! tables [`FLUSH_EVERY`] blocks at a time (in the background on a real node).
+//! Marshal redelivers anything unacknowledged after a crash, the store's
+//! journal gives back anything acknowledged but not flushed, and
+//! [`Chain::finalize`] ignores blocks it already has, so no finalized block is
+//! lost or applied twice.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +19,7 @@ use commonware_utils::Acknowledgement as _;
 use futures::channel::mpsc;
 use futures::StreamExt as _;
 use salus_app::{Chain, ChainError};
+use salus_state::StateError;
 use tracing::{debug, error, info};
 
 use crate::block::ConsensusBlock;
@@ -102,7 +105,7 @@ pub enum FlushMode {
     /// this: their runtime must run every piece of work itself.
     Inline,
     /// On a thread of its own, so that committing the next blocks (and
-    /// telling clients they are final) need not wait for the disk.
+    /// telling clients they are final) need not wait for a flush.
     Background,
 }
 
@@ -190,14 +193,14 @@ struct Flusher {
 
 impl Flusher {
     fn after_commit(&mut self) -> Result<(), ChainError> {
-        let buffered = self.chain.store().buffered_blocks();
         if let Some(flush) = &self.running {
+            let buffered = self.chain.store().buffered_blocks();
             if !flush.is_finished() && buffered < MAX_BUFFERED {
                 return Ok(());
             }
             self.wait()?;
         }
-        if buffered < FLUSH_EVERY {
+        if self.chain.store().buffered_blocks() < FLUSH_EVERY {
             return Ok(());
         }
         match self.mode {
@@ -219,7 +222,11 @@ impl Flusher {
 
     fn wait(&mut self) -> Result<(), ChainError> {
         match self.running.take() {
-            Some(flush) => flush.join().expect("the flush thread does not panic"),
+            Some(flush) => flush.join().unwrap_or_else(|_| {
+                Err(ChainError::State(StateError::Storage(
+                    "the flush thread panicked".into(),
+                )))
+            }),
             None => Ok(()),
         }
     }

@@ -83,7 +83,9 @@ impl SigningKey {
 
 impl Drop for SigningKey {
     fn drop(&mut self) {
-        // The inner key is `Copy`, so it cannot wipe itself.
+        // The inner key is `Copy`, so it cannot wipe itself. Best effort:
+        // copies made while building the key (the seed passed by value) are
+        // not reached from here.
         zeroize::Zeroize::zeroize(&mut self.0);
     }
 }

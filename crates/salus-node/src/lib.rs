@@ -314,7 +314,7 @@ async fn serve(
     for handle in running.handles {
         handle.abort();
     }
-    // Marshal would deliver the buffered blocks again at the next start;
+    // The next start would re-execute the buffered blocks from the journal;
     // writing them now makes that start quicker.
     if let Err(error) = chain.store().flush() {
         warn!(%error, "cannot write buffered finalized blocks at shutdown");

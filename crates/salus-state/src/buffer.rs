@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, TableDefinition};
 use salus_types::{Block, Hash, Receipt};
 
 use crate::archive::BlockIndex;
@@ -97,15 +97,28 @@ impl Buffer {
     }
 }
 
-/// Creates the journal table if need be; gives the newest journaled height.
-pub(crate) fn create_journal(db: &Database) -> Result<Option<u64>, StateError> {
+/// Creates the journal table if need be, and gives the newest journaled
+/// height, checking that the entries above `flushed` run without a gap from
+/// `flushed + 1`: a journal that does not continue the tables (say, beside a
+/// state file restored from an older backup) cannot be replayed.
+pub(crate) fn open_journal(db: &Database, flushed: Option<u64>) -> Result<Option<u64>, StateError> {
     let txn = db.begin_write()?;
-    let newest = {
-        let journal = txn.open_table(JOURNAL)?;
-        let newest = journal.last()?.map(|(height, _)| height.value());
-        newest
-    };
+    txn.open_table(JOURNAL)?;
     txn.commit()?;
+    let txn = db.begin_read()?;
+    let journal = txn.open_table(JOURNAL)?;
+    let mut newest = flushed;
+    for entry in journal.range(flushed.map_or(0, |h| h + 1)..)? {
+        let height = entry?.0.value();
+        let expected = newest.map_or(0, |h| h + 1);
+        if height != expected {
+            return Err(StateError::Corrupt(format!(
+                "the journal holds block {height} where block {expected} should follow the \
+                 state tables; it does not belong with this state file"
+            )));
+        }
+        newest = Some(height);
+    }
     Ok(newest)
 }
 

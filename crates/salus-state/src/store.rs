@@ -63,10 +63,9 @@ impl Store {
             txn.open_table(JMT_VALUES)?;
             txn.open_table(LATEST)?;
             archive::create_tables(&txn)?;
-            let journaled = buffer::create_journal(&journal)?;
             let meta = txn.open_table(META)?;
             let flushed = meta.get(META_HEIGHT)?.map(|v| v.value());
-            (flushed, journaled.max(flushed))
+            (flushed, buffer::open_journal(&journal, flushed)?)
         };
         txn.commit()?;
         Ok(Store {
@@ -114,7 +113,8 @@ impl Store {
     }
 
     /// The height of the newest block written to the state and archive
-    /// tables. Blocks above it are in memory and in the journal.
+    /// tables. Blocks above it are in the journal (and, unless a crash or
+    /// [`Store::discard_buffered`] dropped them, in memory).
     pub fn flushed_height(&self) -> Option<u64> {
         self.buffer().flushed
     }
@@ -238,9 +238,11 @@ impl Store {
         archive::write_blocks(&txn, &layers)?;
         txn.commit()?;
         self.buffer().flushed(last.height());
-        // A crash before this leaves stale entries, which reads skip and the
-        // next flush deletes.
-        buffer::trim_journal(&self.journal, last.height())
+        // The blocks are durable now. Entries left behind (by a crash here, or
+        // a failed trim) are at or below the flushed height, which reads skip
+        // and the next flush deletes, so a failed trim is no failed flush.
+        let _ = buffer::trim_journal(&self.journal, last.height());
+        Ok(())
     }
 
     /// Drops the buffered blocks from memory, as a crash would (they stay in

@@ -70,6 +70,23 @@ struct Built {
     receipts: Vec<Receipt>,
 }
 
+impl Built {
+    fn commit_buffered(&self, store: &Store) {
+        store
+            .commit_buffered(
+                self.pending.clone().into(),
+                self.block.clone(),
+                self.receipts.clone(),
+            )
+            .unwrap();
+    }
+}
+
+fn assert_buffer(store: &Store, flushed: Option<u64>, buffered: usize) {
+    assert_eq!(store.flushed_height(), flushed);
+    assert_eq!(store.buffered_blocks(), buffered);
+}
+
 fn writes(pairs: &[(&str, Option<&str>)]) -> WriteSet {
     pairs
         .iter()
@@ -172,28 +189,23 @@ fn buffered_blocks_read_as_they_will_once_flushed() {
             height as u64 % 3 + 1,
         );
         assert_eq!(again.block, built.block, "same chain on both stores");
-        buffered
-            .commit_buffered(again.pending.into(), again.block, again.receipts)
-            .unwrap();
+        again.commit_buffered(&buffered);
         parent = built.block.digest();
         blocks.push(built.block);
         // Half the time the buffer holds several blocks over a flushed prefix.
         if height == 2 {
             buffered.flush().unwrap();
-            assert_eq!(buffered.flushed_height(), Some(2));
-            assert_eq!(buffered.buffered_blocks(), 0);
+            assert_buffer(&buffered, Some(2), 0);
         }
         assert_same_reads(
             everything(&buffered, &blocks),
             everything(&reference, &blocks),
         );
     }
-    assert_eq!(buffered.flushed_height(), Some(2));
-    assert_eq!(buffered.buffered_blocks(), 3);
+    assert_buffer(&buffered, Some(2), 3);
     assert_eq!(buffered.committed_height().unwrap(), Some(5));
     buffered.flush().unwrap();
-    assert_eq!(buffered.flushed_height(), Some(5));
-    assert_eq!(buffered.buffered_blocks(), 0);
+    assert_buffer(&buffered, Some(5), 0);
     assert_same_reads(
         everything(&buffered, &blocks),
         everything(&reference, &blocks),
@@ -211,13 +223,7 @@ fn after_a_crash_the_journal_holds_every_block_not_flushed() {
         for set in chain_writes().into_iter().take(4) {
             let next = build(&store, &store.snapshot().unwrap(), parent, set, 2);
             parent = next.block.digest();
-            store
-                .commit_buffered(
-                    next.pending.clone().into(),
-                    next.block.clone(),
-                    next.receipts.clone(),
-                )
-                .unwrap();
+            next.commit_buffered(&store);
             built.push(next);
             if built.len() == 2 {
                 store.flush().unwrap();
@@ -228,7 +234,7 @@ fn after_a_crash_the_journal_holds_every_block_not_flushed() {
         // Dropped without a flush: heights 2 and 3 are only in the journal.
     }
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.flushed_height(), Some(1));
+    assert_buffer(&store, Some(1), 0);
     let snapshot = store.snapshot().unwrap();
     assert_eq!(snapshot.height(), Some(1));
     assert_eq!(snapshot.get(b"a").unwrap(), Some(b"2".to_vec()));
@@ -243,13 +249,7 @@ fn after_a_crash_the_journal_holds_every_block_not_flushed() {
     assert_eq!(journaled, lost);
     // Executed again, the journaled blocks commit on top of what was flushed.
     for again in &built[2..] {
-        store
-            .commit_buffered(
-                again.pending.clone().into(),
-                again.block.clone(),
-                again.receipts.clone(),
-            )
-            .unwrap();
+        again.commit_buffered(&store);
     }
     assert!(store.journaled_blocks().unwrap().is_empty(), "all replayed");
     store.flush().unwrap();
@@ -260,6 +260,33 @@ fn after_a_crash_the_journal_holds_every_block_not_flushed() {
     assert_eq!(snapshot.height(), Some(3));
     assert_eq!(store.root(3).unwrap(), built[3].pending.root);
     assert_eq!(snapshot.get(b"q").unwrap(), Some(b"q".to_vec()));
+}
+
+#[test]
+fn a_journal_that_does_not_continue_the_tables_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    {
+        let store = Store::open(&path).unwrap();
+        let mut parent = Hash::ZERO;
+        for (height, set) in chain_writes().into_iter().take(4).enumerate() {
+            let next = build(&store, &store.snapshot().unwrap(), parent, set, 1);
+            parent = next.block.digest();
+            next.commit_buffered(&store);
+            if height == 1 {
+                store.flush().unwrap();
+            }
+        }
+    }
+    // The state file goes back to before the journal's first block.
+    std::fs::remove_file(&path).unwrap();
+    match Store::open(&path) {
+        Err(StateError::Corrupt(message)) => {
+            assert!(message.contains("journal holds block 2"), "{message}")
+        }
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("a journal that skips blocks 0 and 1 was accepted"),
+    }
 }
 
 #[test]
