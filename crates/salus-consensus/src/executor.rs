@@ -93,10 +93,10 @@ impl SyncProgress {
 /// How many committed blocks the store buffers before one flush writes them
 /// all to its tables. Consecutive blocks touch many of the same pages, which
 /// a flush then writes once.
-pub const FLUSH_EVERY: usize = 8;
+pub const FLUSH_EVERY: usize = 16;
 /// The most blocks the buffer may hold while a background flush runs; beyond
 /// this the executor waits for it, so that a slow disk bounds memory.
-pub const MAX_BUFFERED: usize = 4 * FLUSH_EVERY;
+pub const MAX_BUFFERED: usize = 2 * FLUSH_EVERY;
 
 /// Where the store's buffer is flushed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
