@@ -30,7 +30,7 @@ type Delivery = (Digested<ConsensusBlock>, Exact);
 /// How far this node's chain is behind the network's. A late joiner or a
 /// wiped node learns the finalized tip from its peers' certificates long
 /// before it has fetched and applied every block below it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SyncProgress {
     /// The highest finalized height this node knows of, applied or not.
     network_tip: AtomicU64,

@@ -18,8 +18,7 @@ pub(crate) const JMT_NODES: TableDefinition<&[u8], &[u8]> =
     TableDefinition::new("jmt_nodes_by_version");
 /// The layout before: borsh(NodeKey) (little-endian version first) → borsh(Node).
 /// A store that has it is moved to [`JMT_NODES`] when opened.
-pub(crate) const JMT_NODES_UNORDERED: TableDefinition<&[u8], &[u8]> =
-    TableDefinition::new("jmt_nodes");
+const JMT_NODES_UNORDERED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_nodes");
 /// key hash ‖ version (big-endian) → tag byte (1 present, 0 deleted) ‖ value.
 pub(crate) const JMT_VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_values");
 /// state key → latest committed value.
@@ -95,7 +94,7 @@ pub(crate) fn migrate_node_keys(txn: &WriteTransaction) -> Result<(), StateError
     Ok(())
 }
 
-pub(crate) fn encode<T: borsh::BorshSerialize>(value: &T) -> Vec<u8> {
+fn encode<T: borsh::BorshSerialize>(value: &T) -> Vec<u8> {
     borsh::to_vec(value).expect("borsh encoding into a Vec cannot fail")
 }
 
@@ -106,7 +105,7 @@ pub(crate) fn value_key(hash: &KeyHash, version: Version) -> [u8; 40] {
     key
 }
 
-pub(crate) fn tagged(value: Option<&[u8]>) -> Vec<u8> {
+fn tagged(value: Option<&[u8]>) -> Vec<u8> {
     match value {
         Some(v) => {
             let mut out = Vec::with_capacity(v.len() + 1);

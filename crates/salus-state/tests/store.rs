@@ -173,3 +173,55 @@ fn state_and_blocks_survive_reopen_and_commits_must_be_in_order() {
         })
     ));
 }
+
+#[test]
+fn a_store_with_the_old_node_layout_is_moved_to_the_new_one_on_open() {
+    use jmt::storage::NodeKey;
+    use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+    // The layouts by name: the store keeps its table definitions private.
+    const NEW: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_nodes_by_version");
+    const OLD: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_nodes");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let sets: Vec<WriteSet> = (0..5u64)
+        .map(|h| {
+            let value = h.to_string();
+            writes(&[(["k0", "k1", "k2"][h as usize % 3], Some(value.as_str()))])
+        })
+        .collect();
+    let roots = commit_chain(&Store::open(&path).unwrap(), &sets);
+    // Rewrite the nodes as an older build kept them: borsh(NodeKey) alone.
+    {
+        let db = Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let new = txn.open_table(NEW).unwrap();
+            let mut old = txn.open_table(OLD).unwrap();
+            for entry in new.iter().unwrap() {
+                let (key, node) = entry.unwrap();
+                let node_key: NodeKey = borsh::from_slice(&key.value()[8..]).unwrap();
+                old.insert(borsh::to_vec(&node_key).unwrap().as_slice(), node.value())
+                    .unwrap();
+            }
+        }
+        txn.delete_table(NEW).unwrap();
+        txn.commit().unwrap();
+    }
+    {
+        let store = Store::open(&path).unwrap();
+        for (height, root) in roots.iter().enumerate() {
+            assert_eq!(store.root(height as u64).unwrap(), *root);
+        }
+        let (value, proof) = store.get_with_proof(b"k1", 4).unwrap();
+        assert_eq!(value.as_deref(), Some(&b"4"[..]));
+        verify_proof(&roots[4], b"k1", value.as_deref(), &proof).unwrap();
+        // The chain goes on on the new layout.
+        let snapshot = store.snapshot().unwrap();
+        let pending = store.prepare(&snapshot, &[], 5, WriteSet::new()).unwrap();
+        assert_eq!(pending.root, roots[4]);
+    }
+    // And the old table is gone.
+    let db = Database::create(&path).unwrap();
+    assert!(db.begin_read().unwrap().open_table(OLD).is_err());
+}
