@@ -97,7 +97,8 @@ pub struct Chain {
     verdicts: credentials::ProofVerdicts,
 }
 
-/// Transactions whose signatures this node already checked (at admission).
+/// Transactions whose signatures this node already checked (at admission, or
+/// in a block it verified).
 /// A transaction's hash covers its signature, and ZIP-215 verdicts never
 /// change, so a block need not check them again. Membership only: nothing
 /// iterates it, so its order cannot leak into execution.
@@ -183,6 +184,16 @@ impl Chain {
                 verified.hashes.remove(&old);
             }
         }
+    }
+
+    /// Whether this node already verified the signature of the transaction
+    /// with this hash (which covers the signature).
+    pub fn signature_checked(&self, hash: &Hash) -> bool {
+        self.verified
+            .lock()
+            .expect("verified-set lock")
+            .hashes
+            .contains(hash)
     }
 
     /// Verifies the role claims in `txs` against finalized state ahead of
@@ -483,10 +494,11 @@ impl Chain {
     /// Verifies the signatures of a block's transactions that this node has
     /// not verified before, in parallel batches.
     fn check_signatures(&self, txs: &[Tx]) -> Result<(), ChainError> {
+        let hashes: Vec<Hash> = txs.iter().map(Tx::hash).collect();
         let unchecked: Vec<usize> = {
             let verified = self.verified.lock().expect("verified-set lock");
             (0..txs.len())
-                .filter(|&i| !verified.hashes.contains(&txs[i].hash()))
+                .filter(|&i| !verified.hashes.contains(&hashes[i]))
                 .collect()
         };
         let keys: Vec<PublicKey> = unchecked.iter().map(|&i| txs[i].body.public_key).collect();
@@ -501,7 +513,12 @@ impl Chain {
             Some(position) => Err(ChainError::BadSignature {
                 index: unchecked[position],
             }),
-            None => Ok(()),
+            None => {
+                // Their gossip may still come; its admission need not check
+                // them again.
+                self.note_verified(unchecked.iter().map(|&i| hashes[i]));
+                Ok(())
+            }
         }
     }
 }

@@ -61,8 +61,11 @@ fn two_fresh_nodes_reach_the_same_state_roots() {
     for txs in &blocks {
         let (block, _, rejected) = step(&proposer, txs);
         assert!(rejected.is_empty());
-        // The follower checks everything itself, then commits.
+        // The follower checks everything itself, then commits; the
+        // signatures it checked are remembered for their late gossip.
+        assert!(!txs.iter().any(|tx| follower.signature_checked(&tx.hash())));
         follower.verify(&block).unwrap();
+        assert!(txs.iter().all(|tx| follower.signature_checked(&tx.hash())));
         follower.finalize(&block).unwrap();
         assert_eq!(proposer.tip(), follower.tip());
     }

@@ -65,8 +65,24 @@ fn process_cpu_seconds() -> Option<f64> {
 /// Batches submitted concurrently.
 const IN_FLIGHT: usize = 3;
 
-async fn check_batch(response: Result<reqwest::Response, reqwest::Error>) -> Result<()> {
-    let verdict: serde_json::Value = response.context("batch request failed")?.json().await?;
+/// One batch submission, running on its own task: a request future that
+/// only the submit loop polled would not even be sent while the loop sleeps
+/// until its next tick, and its wait would count as finality latency.
+type Submission = tokio::task::JoinHandle<Result<serde_json::Value, reqwest::Error>>;
+
+fn submit(http: &reqwest::Client, url: String, body: String) -> Submission {
+    let request = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body);
+    tokio::spawn(async move { request.send().await?.json().await })
+}
+
+async fn check_batch(submission: Submission) -> Result<()> {
+    let verdict = submission
+        .await
+        .context("batch request task failed")?
+        .context("batch request failed")?;
     let rejected = verdict["rejected"].as_array().map_or(0, Vec::len);
     anyhow::ensure!(
         rejected == 0,
@@ -129,6 +145,10 @@ pub struct Load {
     pub submit_per_s: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// The median wait from submission until a proposer started building
+    /// the block that holds the transaction: admission, gossip, and waiting
+    /// for a proposal slot. The rest of `p50_ms` is consensus and commit.
+    pub p50_to_proposal_ms: f64,
     /// Cores kept busy on average over the run (CPU time over wall time):
     /// near the machine's count means the run was CPU-bound.
     pub cpu_cores_busy: Option<f64>,
@@ -158,16 +178,18 @@ pub async fn drive(
         })
         .collect();
     drop(txs);
-    let mut submitted: HashMap<Hash, Instant> = HashMap::with_capacity(total);
+    let mut submitted: HashMap<Hash, (Instant, u64)> = HashMap::with_capacity(total);
     let mut latencies = Vec::with_capacity(total);
+    let mut to_proposal = Vec::with_capacity(total);
     let (mut blocks, mut last) = (0u64, None);
     let mut take = |notice: &salus_node::FinalizedNotice,
-                    submitted: &mut HashMap<Hash, Instant>,
+                    submitted: &mut HashMap<Hash, (Instant, u64)>,
                     latencies: &mut Vec<f64>| {
         blocks += 1;
         for hash in &notice.tx_hashes {
-            if let Some(at) = submitted.remove(hash) {
+            if let Some((at, at_ms)) = submitted.remove(hash) {
                 latencies.push(notice.at.saturating_duration_since(at).as_secs_f64() * 1e3);
+                to_proposal.push(notice.proposed_at_ms.saturating_sub(at_ms) as f64);
             }
         }
         last = Some(notice.at);
@@ -175,18 +197,13 @@ pub async fn drive(
     let http = reqwest::Client::new();
     let start = Instant::now();
     let cpu_at_start = process_cpu_seconds();
-    let mut in_flight = futures::stream::FuturesUnordered::new();
+    let mut in_flight = std::collections::VecDeque::new();
     for (index, (hashes, body)) in bodies.into_iter().enumerate() {
         if let Some(pace) = pace {
             tokio::time::sleep_until((start + pace * index as u32).into()).await;
         }
         while in_flight.len() >= IN_FLIGHT {
-            check_batch(
-                futures::StreamExt::next(&mut in_flight)
-                    .await
-                    .expect("a request is in flight"),
-            )
-            .await?;
+            check_batch(in_flight.pop_front().expect("a request is in flight")).await?;
         }
         // Take finality notices as they come, so none is missed or lagged.
         loop {
@@ -200,18 +217,14 @@ pub async fn drive(
                 Err(TryRecvError::Closed) => anyhow::bail!("node stopped"),
             }
         }
-        let now = Instant::now();
+        let now = (Instant::now(), now_ms());
         submitted.extend(hashes.into_iter().map(|h| (h, now)));
         let url = format!("{}/v1/txs/batch", apis[index % apis.len()]);
-        in_flight.push(
-            http.post(url)
-                .header("content-type", "application/json")
-                .body(body)
-                .send(),
-        );
+        tracing::debug!(index, node = index % apis.len(), "submitting a batch");
+        in_flight.push_back(submit(&http, url, body));
     }
-    while let Some(response) = futures::StreamExt::next(&mut in_flight).await {
-        check_batch(response).await?;
+    while let Some(submission) = in_flight.pop_front() {
+        check_batch(submission).await?;
     }
     let submit_elapsed = start.elapsed();
     while latencies.len() < total {
@@ -234,6 +247,7 @@ pub async fn drive(
             ((after - before) / start.elapsed().as_secs_f64() * 100.0).round() / 100.0
         });
     latencies.sort_by(|a, b| a.total_cmp(b));
+    to_proposal.sort_by(|a, b| a.total_cmp(b));
     let round = |ms: f64| (ms * 10.0).round() / 10.0;
     Ok(Load {
         blocks,
@@ -241,6 +255,7 @@ pub async fn drive(
         submit_per_s: (total as f64 / submit_elapsed.as_secs_f64()).round(),
         p50_ms: round(percentile(&latencies, 0.50)),
         p99_ms: round(percentile(&latencies, 0.99)),
+        p50_to_proposal_ms: round(percentile(&to_proposal, 0.50)),
         cpu_cores_busy,
     })
 }

@@ -29,6 +29,10 @@ pub struct TestnetArgs {
     /// How long half load runs.
     #[arg(long, default_value_t = 10)]
     pub half_load_seconds: u64,
+    /// Offer this many transactions per second in the paced part instead
+    /// of half the measured saturation: to compare two builds at one load.
+    #[arg(long)]
+    pub paced_tx_per_s: Option<u32>,
 }
 
 /// Transactions per HTTP batch.
@@ -41,6 +45,7 @@ fn part(load: &Load, offered: Option<f64>) -> serde_json::Value {
         "tx_per_s": load.tx_per_s,
         "p50_ms": load.p50_ms,
         "p99_ms": load.p99_ms,
+        "p50_to_proposal_ms": load.p50_to_proposal_ms,
         "cpu_cores_busy": load.cpu_cores_busy,
         "blocks": load.blocks,
         "offered_tx_per_s": offered,
@@ -83,7 +88,9 @@ pub fn testnet(ctx: &Context, args: TestnetArgs) -> Result<()> {
     let result = runtime.block_on(async {
         let burst = transfers(&mut signers, args.txs);
         let saturation = drive(&apis, burst, &mut finalized, BATCH, None).await?;
-        let rate = saturation.tx_per_s / 2.0;
+        let rate = args
+            .paced_tx_per_s
+            .map_or(saturation.tx_per_s / 2.0, f64::from);
         let per_tick = ((rate * TICK.as_secs_f64()).round() as usize).max(1);
         let ticks = (args.half_load_seconds * 1_000 / TICK.as_millis() as u64).max(1) as usize;
         let paced = transfers(&mut signers, per_tick * ticks);

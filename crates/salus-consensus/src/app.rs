@@ -193,7 +193,10 @@ impl<E: Clock + Spawner + Metrics> Application<E> for SalusApp {
             "verified"
         );
         match verified {
-            Ok(()) => true,
+            Ok(()) => {
+                self.hooks.verified(block);
+                true
+            }
             Err(error) => {
                 warn!(height = block.header.height, %error, "rejected proposal");
                 false

@@ -161,12 +161,21 @@ pub async fn run(
     while let Some((block, ack)) = deliveries.next().await {
         let block = block.inner().block();
         let height = block.header.height;
+        let started = Instant::now();
         match chain.finalize(block) {
             Ok(committed) => {
+                let took_ms = started.elapsed().as_millis() as u64;
                 if let Some(receipts) = committed {
                     hooks.finalized(block, &receipts);
                 }
                 progress.applied(height);
+                debug!(
+                    height,
+                    txs = block.txs.len(),
+                    since_proposal_ms = since_proposal_ms(block),
+                    took_ms,
+                    "committed"
+                );
                 if height.is_multiple_of(1000) {
                     info!(height, "finalized");
                 }
@@ -180,6 +189,15 @@ pub async fn run(
         }
     }
     flusher.finish()
+}
+
+/// How long ago, by this node's clock, the block's proposer started
+/// building it: from proposal to commit here, for the logs only.
+fn since_proposal_ms(block: &salus_types::Block) -> u64 {
+    use commonware_utils::SystemTimeExt as _;
+    std::time::SystemTime::now()
+        .epoch_millis()
+        .saturating_sub(block.header.timestamp_ms)
 }
 
 /// Starts a flush whenever [`FLUSH_EVERY`] blocks wait in the buffer, one
@@ -209,7 +227,10 @@ impl Flusher {
                 let (chain, hooks) = (self.chain.clone(), self.hooks.clone());
                 let spawned = std::thread::Builder::new()
                     .name("salus-flush".into())
-                    .spawn(move || flush(&chain, hooks.as_ref()));
+                    .spawn(move || {
+                        lower_thread_priority();
+                        flush(&chain, hooks.as_ref())
+                    });
                 match spawned {
                     Ok(handle) => self.running = Some(handle),
                     // No thread to be had: flush here rather than not at all.
@@ -235,6 +256,23 @@ impl Flusher {
     fn finish(mut self) -> Result<(), ChainError> {
         self.wait()?;
         flush(&self.chain, self.hooks.as_ref())
+    }
+}
+
+/// The nice value of a background flush thread.
+const FLUSH_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority. A flush is catch-up work with
+/// slack (blocks are journaled and readable before it runs), while proposing,
+/// verifying and voting are on every client's path to finality: on a busy
+/// node they must not queue behind it. Best effort: without it a flush only
+/// competes at normal priority.
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `setpriority` reads and writes no memory of ours. On Linux,
+    // `PRIO_PROCESS` with a thread id changes that one thread's nice value.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, FLUSH_NICE);
     }
 }
 

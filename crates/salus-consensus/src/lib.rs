@@ -42,6 +42,10 @@ pub trait Hooks: Send + Sync + 'static {
     /// A block was proposed with these transactions; until it is final or dead,
     /// they should not be offered again.
     fn proposed(&self, block: &Block);
+    /// Another validator's proposal passed verification. Its transactions
+    /// are in flight too: offered again, the next leader (building on this
+    /// block) would find them all spent and propose an empty block.
+    fn verified(&self, block: &Block);
     /// Candidates the chain found invalid in the proposal's state.
     fn rejected(&self, rejected: &[(Hash, TxError)]);
     /// A block was finalized and its state committed (readable, though not

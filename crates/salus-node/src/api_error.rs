@@ -71,6 +71,9 @@ impl From<salus_state::StateError> for ApiError {
             salus_state::StateError::UnknownHeight { .. } => {
                 ApiError::new(StatusCode::NOT_FOUND, "unknown_height", e.to_string())
             }
+            salus_state::StateError::NotRetained { .. } => {
+                ApiError::new(StatusCode::GONE, "state_not_retained", e.to_string())
+            }
             other => ApiError::internal(other),
         }
     }

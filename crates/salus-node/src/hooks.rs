@@ -18,6 +18,9 @@ pub struct FinalizedNotice {
     pub height: u64,
     pub tx_hashes: Vec<Hash>,
     pub at: Instant,
+    /// When the proposer started building the block (its header timestamp,
+    /// by the proposer's clock).
+    pub proposed_at_ms: u64,
 }
 
 /// Histograms the node keeps in the runtime's metrics registry.
@@ -124,6 +127,10 @@ impl Hooks for NodeHooks {
         self.mempool.mark_proposed(block);
     }
 
+    fn verified(&self, block: &Block) {
+        self.mempool.mark_proposed(block);
+    }
+
     fn rejected(&self, rejected: &[(Hash, TxError)]) {
         self.mempool.drop_rejected(rejected);
     }
@@ -157,6 +164,7 @@ impl Hooks for NodeHooks {
             height: block.header.height,
             tx_hashes: block.txs.iter().map(Tx::hash).collect(),
             at: Instant::now(),
+            proposed_at_ms: block.header.timestamp_ms,
         };
         // No subscribers is fine.
         let _ = self.finalized.send(Arc::new(notice));

@@ -108,15 +108,42 @@ impl Mempool {
         txs: Vec<Tx>,
         committed: impl Fn(&AccountId) -> Account,
     ) -> Vec<Result<Hash, AdmitError>> {
-        let keys: Vec<_> = txs.iter().map(|t| t.body.public_key).collect();
-        let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.body.signing_bytes()).collect();
+        self.admit_checked(txs, |_| false, committed)
+    }
+
+    /// [`Mempool::admit`], skipping the signatures of transactions (by hash,
+    /// which covers the signature) that `signature_checked` says this node
+    /// already verified: a peer's block can bring a transaction before its
+    /// gossip does.
+    pub fn admit_checked(
+        &self,
+        txs: Vec<Tx>,
+        signature_checked: impl Fn(&Hash) -> bool,
+        committed: impl Fn(&AccountId) -> Account,
+    ) -> Vec<Result<Hash, AdmitError>> {
+        let hashes: Vec<Hash> = txs.iter().map(Tx::hash).collect();
+        let unchecked: Vec<usize> = (0..txs.len())
+            .filter(|&i| !signature_checked(&hashes[i]))
+            .collect();
+        let keys: Vec<_> = unchecked.iter().map(|&i| txs[i].body.public_key).collect();
+        let messages: Vec<Vec<u8>> = unchecked
+            .iter()
+            .map(|&i| txs[i].body.signing_bytes())
+            .collect();
         let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-        let signatures: Vec<_> = txs.iter().map(|t| t.signature).collect();
-        let verdicts = verify_batch(&keys, &refs, &signatures).expect("equal lengths");
+        let signatures: Vec<_> = unchecked.iter().map(|&i| txs[i].signature).collect();
+        let mut verdicts = vec![true; txs.len()];
+        for (i, ok) in unchecked
+            .iter()
+            .zip(verify_batch(&keys, &refs, &signatures).expect("equal lengths"))
+        {
+            verdicts[*i] = ok;
+        }
         let mut pool = self.lock();
         txs.into_iter()
+            .zip(hashes)
             .zip(verdicts)
-            .map(|(tx, signature_ok)| {
+            .map(|((tx, hash), signature_ok)| {
                 tx.check_shape(&self.chain_id)?;
                 if !signature_ok {
                     return Err(TxError::BadSignature.into());
@@ -145,13 +172,12 @@ impl Mempool {
                         window,
                     });
                 }
-                self.insert(&mut pool, tx)
+                self.insert(&mut pool, tx, hash)
             })
             .collect()
     }
 
-    fn insert(&self, pool: &mut Pool, tx: Tx) -> Result<Hash, AdmitError> {
-        let hash = tx.hash();
+    fn insert(&self, pool: &mut Pool, tx: Tx, hash: Hash) -> Result<Hash, AdmitError> {
         if pool.entries.contains_key(&hash) {
             return Err(AdmitError::Duplicate);
         }
@@ -375,6 +401,26 @@ mod tests {
         forged.body.nonce = 10;
         assert_eq!(
             pool.admit(vec![forged], |_| nonce(0))[0],
+            Err(AdmitError::Invalid(TxError::BadSignature))
+        );
+    }
+
+    #[test]
+    fn signatures_already_checked_are_not_checked_again() {
+        let pool = Mempool::new("c".into(), MempoolLimits::default());
+        let mut forged = tx(3, 9);
+        forged.body.nonce = 10;
+        let (good, forged_hash) = (tx(4, 0), forged.hash());
+        // Only a hash the caller vouches for skips the check: the forged
+        // one passes only because this test vouches for it, the good one
+        // next to it is still checked and admitted.
+        let verdicts = pool.admit_checked(vec![forged, good], |h| *h == forged_hash, |_| nonce(0));
+        assert_eq!(verdicts[0], Ok(forged_hash));
+        assert!(verdicts[1].is_ok());
+        let mut forged_again = tx(3, 9);
+        forged_again.body.nonce = 11;
+        assert_eq!(
+            pool.admit_checked(vec![forged_again], |h| *h == forged_hash, |_| nonce(0))[0],
             Err(AdmitError::Invalid(TxError::BadSignature))
         );
     }

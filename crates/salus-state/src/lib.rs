@@ -45,6 +45,10 @@ pub enum StateError {
     Corrupt(String),
     #[error("height {requested} is not committed (latest is {latest:?})")]
     UnknownHeight { requested: u64, latest: Option<u64> },
+    /// The state at a committed height between two flushes: its blocks are
+    /// archived, but the tree is kept only at each flush's newest height.
+    #[error("the state at height {height} is not kept (only the heights where the store flushed, and those since); ask for the latest height instead")]
+    NotRetained { height: u64 },
     #[error(
         "pending block at height {actual} cannot be committed on top of height {expected_parent:?}"
     )]

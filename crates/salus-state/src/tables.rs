@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use jmt::storage::NodeKey;
+use jmt::storage::{Node, NodeKey};
 use jmt::{KeyHash, OwnedValue, Version};
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
@@ -26,23 +26,36 @@ pub(crate) const LATEST: TableDefinition<&[u8], &[u8]> = TableDefinition::new("l
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub(crate) const META_HEIGHT: &str = "height";
 
-/// Writes the state of buffered blocks (oldest first): their tree nodes and
-/// versioned values, and the latest value of every key they touched.
+/// Writes the state of buffered blocks (oldest first, consecutive) as of the
+/// newest of them: the tree nodes and values its state needs, and the latest
+/// value of every key they touched.
+///
+/// The tables keep the state at every flushed batch's newest height, not at
+/// the heights inside it. Consecutive blocks rewrite the same tree nodes
+/// (those near the root, every block; a busy account's leaf, most blocks), so
+/// writing only what the newest block's tree still uses cuts a flush's tree
+/// writes several times over. Blocks, receipts and events stay archived for
+/// every height; what is lost is a proof against an intermediate height's
+/// state root, which [`crate::Store::get_with_proof`] then refuses by name.
 pub(crate) fn write_state(txn: &WriteTransaction, layers: &[Arc<Layer>]) -> Result<(), StateError> {
-    let mut nodes: Vec<(Vec<u8>, Vec<u8>)> = layers
-        .iter()
-        .flat_map(|l| l.state.batch.nodes())
-        .map(|(key, node)| (node_key_bytes(key), encode(node)))
+    let mut nodes: Vec<(Vec<u8>, Vec<u8>)> = live_nodes(layers)
+        .into_iter()
+        .map(|(key, node)| (node_key_bytes(&key), encode(node)))
         .collect();
     nodes.sort_unstable();
     let mut node_table = txn.open_table(JMT_NODES)?;
     for (key, node) in nodes {
         node_table.insert(key.as_slice(), node.as_slice())?;
     }
-    let mut values: Vec<([u8; 40], Vec<u8>)> = layers
-        .iter()
-        .flat_map(|l| l.state.batch.values())
-        .map(|((version, hash), value)| (value_key(hash, *version), tagged(value.as_deref())))
+    // The newest value of each key: a read at the newest height (or at any
+    // later one) asks for the newest value at or below it.
+    let mut newest: BTreeMap<KeyHash, (Version, Option<&[u8]>)> = BTreeMap::new();
+    for ((version, hash), value) in layers.iter().flat_map(|l| l.state.batch.values()) {
+        newest.insert(*hash, (*version, value.as_deref()));
+    }
+    let mut values: Vec<([u8; 40], Vec<u8>)> = newest
+        .into_iter()
+        .map(|(hash, (version, value))| (value_key(&hash, version), tagged(value)))
         .collect();
     values.sort_unstable();
     let mut value_table = txn.open_table(JMT_VALUES)?;
@@ -63,6 +76,57 @@ pub(crate) fn write_state(txn: &WriteTransaction, layers: &[Arc<Layer>]) -> Resu
         };
     }
     Ok(())
+}
+
+/// The buffered tree nodes that the newest layer's tree reaches: walked down
+/// from its root, into every child that a buffered block wrote. A node's
+/// version is never older than its descendants' (a change rewrites the whole
+/// path above it), so a child older than the first layer heads a subtree that
+/// is already in the tables.
+fn live_nodes(layers: &[Arc<Layer>]) -> Vec<(NodeKey, &Node)> {
+    let (Some(first), Some(last)) = (layers.first(), layers.last()) else {
+        return Vec::new();
+    };
+    let first = first.height();
+    let layer_at = |version: Version| -> &Layer {
+        let layer = &layers[usize::try_from(version - first).expect("a buffer fits in memory")];
+        assert_eq!(layer.height(), version, "buffered blocks are consecutive");
+        layer
+    };
+    // Every block writes a root of its own version, and a root's path is the
+    // shortest, so it is the first of its block's nodes.
+    let root = last
+        .state
+        .batch
+        .nodes()
+        .keys()
+        .next()
+        .expect("every block writes its tree's root")
+        .clone();
+    assert!(root.nibble_path().is_empty(), "a root has the empty path");
+    let mut live = Vec::new();
+    let mut next = vec![root];
+    while let Some(key) = next.pop() {
+        let node = layer_at(key.version())
+            .state
+            .batch
+            .get_node(&key)
+            .expect("a buffered tree reaches only nodes its blocks wrote");
+        if let Node::Internal(internal) = node {
+            for (nibble, child) in internal.children_sorted() {
+                if child.version >= first {
+                    let path = key
+                        .nibble_path()
+                        .nibbles()
+                        .chain(std::iter::once(nibble))
+                        .collect();
+                    next.push(NodeKey::new(child.version, path));
+                }
+            }
+        }
+        live.push((key, node));
+    }
+    live
 }
 
 pub(crate) fn node_key_bytes(key: &NodeKey) -> Vec<u8> {

@@ -94,8 +94,9 @@ fn writes(pairs: &[(&str, Option<&str>)]) -> WriteSet {
         .collect()
 }
 
-/// Every read a snapshot offers, as one comparable value.
-fn everything(store: &Store, blocks: &[Block]) -> Vec<String> {
+/// Every read a snapshot offers, as one comparable value; state roots and
+/// proofs only at the heights in `kept`.
+fn everything(store: &Store, blocks: &[Block], kept: &dyn Fn(u64) -> bool) -> Vec<String> {
     let snapshot = store.snapshot().unwrap();
     let mut seen = vec![format!("height {:?}", snapshot.height())];
     for key in ["a", "b", "c", "p/1", "p/2", "p/3", "p/4", "q"] {
@@ -120,11 +121,13 @@ fn everything(store: &Store, blocks: &[Block]) -> Vec<String> {
             "height of {height}: {:?}",
             snapshot.height_of_block(&block.digest()).unwrap()
         ));
-        seen.push(format!("root {height}: {:?}", store.root(height).unwrap()));
-        seen.push(format!(
-            "proof of a at {height}: {:?}",
-            store.get_with_proof(b"a", height).unwrap()
-        ));
+        if kept(height) {
+            seen.push(format!("root {height}: {:?}", store.root(height).unwrap()));
+            seen.push(format!(
+                "proof of a at {height}: {:?}",
+                store.get_with_proof(b"a", height).unwrap()
+            ));
+        }
         for (index, tx) in block.txs.iter().enumerate() {
             seen.push(format!(
                 "tx {height}/{index}: {:?} {:?}",
@@ -164,11 +167,33 @@ fn chain_writes() -> Vec<WriteSet> {
     ]
 }
 
+/// A store that flushed several blocks at once keeps the tree at the newest
+/// of each flush and at every buffered height, and refuses the others by name.
+fn assert_kept(store: &Store, blocks: &[Block], flush_ends: &[u64]) -> impl Fn(u64) -> bool {
+    let flushed = store.flushed_height();
+    let ends = flush_ends.to_vec();
+    let kept = move |height: u64| ends.contains(&height) || Some(height) > flushed;
+    for height in blocks.iter().map(|b| b.header.height) {
+        if !kept(height) {
+            assert!(matches!(
+                store.root(height),
+                Err(StateError::NotRetained { height: h }) if h == height
+            ));
+            assert!(matches!(
+                store.get_with_proof(b"a", height),
+                Err(StateError::NotRetained { .. })
+            ));
+        }
+    }
+    kept
+}
+
 #[test]
 fn buffered_blocks_read_as_they_will_once_flushed() {
     let reference = Store::in_memory().unwrap();
     let buffered = Store::in_memory().unwrap();
     let mut blocks = Vec::new();
+    let mut flush_ends = Vec::new();
     let mut parent = Hash::ZERO;
     for (height, set) in chain_writes().into_iter().enumerate() {
         let built = build(
@@ -195,20 +220,25 @@ fn buffered_blocks_read_as_they_will_once_flushed() {
         // Half the time the buffer holds several blocks over a flushed prefix.
         if height == 2 {
             buffered.flush().unwrap();
+            flush_ends.push(2);
             assert_buffer(&buffered, Some(2), 0);
         }
+        let kept = assert_kept(&buffered, &blocks, &flush_ends);
         assert_same_reads(
-            everything(&buffered, &blocks),
-            everything(&reference, &blocks),
+            everything(&buffered, &blocks, &kept),
+            everything(&reference, &blocks, &kept),
         );
     }
     assert_buffer(&buffered, Some(2), 3);
     assert_eq!(buffered.committed_height().unwrap(), Some(5));
     buffered.flush().unwrap();
+    flush_ends.push(5);
     assert_buffer(&buffered, Some(5), 0);
+    let kept = assert_kept(&buffered, &blocks, &flush_ends);
+    assert!(!kept(0) && !kept(4), "heights inside a flush are not kept");
     assert_same_reads(
-        everything(&buffered, &blocks),
-        everything(&reference, &blocks),
+        everything(&buffered, &blocks, &kept),
+        everything(&reference, &blocks, &kept),
     );
 }
 
@@ -381,5 +411,71 @@ proptest! {
         let expected = reference.snapshot().unwrap().scan_prefix(b"p/", after, limit).unwrap();
         let actual = buffered.snapshot().unwrap().scan_prefix(b"p/", after, limit).unwrap();
         prop_assert_eq!(actual, expected);
+    }
+
+    /// Flushing blocks in groups writes only the tree each group ends with;
+    /// that must be every node a later block or proof needs. At every kept
+    /// height, roots and proofs of every key (present or absent) equal a
+    /// store that flushed block by block, and so do the blocks built on top.
+    #[test]
+    fn group_flushes_keep_all_a_later_block_needs(
+        sets in prop::collection::vec(
+            prop::collection::btree_map(
+                prop::collection::vec(0u8..12, 1..3),
+                prop::option::weighted(0.8, prop::collection::vec(any::<u8>(), 0..3)),
+                0..12,
+            ),
+            2..14,
+        ),
+        flushes in prop::collection::vec(any::<bool>(), 14),
+    ) {
+        let reference = Store::in_memory().unwrap();
+        let grouped = Store::in_memory().unwrap();
+        let mut parent = Hash::ZERO;
+        let mut kept = Vec::new();
+        let keys: Vec<Vec<u8>> = sets.iter().flat_map(|s| s.keys().cloned()).collect();
+        for (height, set) in sets.into_iter().enumerate() {
+            let set: WriteSet = set.into_iter().collect();
+            let built = build(&reference, &reference.snapshot().unwrap(), parent, set.clone(), 0);
+            reference.commit(&built.pending, &built.block, &built.receipts).unwrap();
+            let again = build(&grouped, &grouped.snapshot().unwrap(), parent, set, 0);
+            prop_assert_eq!(again.pending.root, built.pending.root);
+            grouped.commit_buffered(again.pending.into(), again.block, again.receipts).unwrap();
+            parent = built.block.digest();
+            if flushes[height] {
+                grouped.flush().unwrap();
+                kept.push(height as u64);
+            }
+        }
+        // Everything flushed, one more block over every key, half deleted.
+        grouped.flush().unwrap();
+        kept.push(grouped.flushed_height().unwrap());
+        let last: WriteSet = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), (i % 2 == 0).then(|| vec![9])))
+            .collect();
+        let built = build(&reference, &reference.snapshot().unwrap(), parent, last.clone(), 0);
+        let again = build(&grouped, &grouped.snapshot().unwrap(), parent, last, 0);
+        prop_assert_eq!(again.pending.root, built.pending.root);
+        let tip = grouped.committed_height().unwrap().unwrap();
+        for height in 0..=tip {
+            let flushed = grouped.flushed_height();
+            if !kept.contains(&height) && Some(height) <= flushed {
+                let refused = matches!(
+                    grouped.root(height),
+                    Err(StateError::NotRetained { .. })
+                );
+                prop_assert!(refused, "height {} is not kept", height);
+                continue;
+            }
+            prop_assert_eq!(grouped.root(height).unwrap(), reference.root(height).unwrap());
+            for key in &keys {
+                prop_assert_eq!(
+                    grouped.get_with_proof(key, height).unwrap(),
+                    reference.get_with_proof(key, height).unwrap()
+                );
+            }
+        }
     }
 }

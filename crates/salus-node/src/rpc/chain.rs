@@ -69,7 +69,13 @@ fn admit_code(error: &AdmitError) -> &'static str {
 /// Admits client transactions and gossips those admitted to the other validators.
 fn admit(state: &ApiState, txs: Vec<Tx>) -> Result<Vec<Result<Hash, AdmitError>>, ApiError> {
     let copies = txs.clone();
+    let started = std::time::Instant::now();
     let verdicts = crate::gossip::admit(&state.chain, &state.mempool, txs)?;
+    tracing::debug!(
+        count = copies.len(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "admitted client transactions"
+    );
     let admitted: Vec<Tx> = copies
         .into_iter()
         .zip(&verdicts)
@@ -249,7 +255,8 @@ pub(super) async fn block_by_height(
 pub struct StateParams {
     /// The state key, hex.
     pub key: String,
-    /// A finalized height; the tip when absent.
+    /// A finalized height; the tip when absent. The state is kept at the
+    /// newest heights and at each flush's newest height (410 otherwise).
     pub height: Option<u64>,
 }
 
@@ -267,7 +274,7 @@ pub struct StateResponse {
 
 /// A raw state value with its Merkle proof and the header it proves against.
 #[utoipa::path(get, path = "/v1/state", params(StateParams),
-    responses((status = 200, body = StateResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = StateResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
 pub(super) async fn state_query(
     State(state): State<ApiState>,
     Query(params): Query<StateParams>,
