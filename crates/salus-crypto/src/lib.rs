@@ -9,6 +9,7 @@
 //! - an encrypted keystore file format (Argon2id + XChaCha20-Poly1305),
 //! - envelope encryption for records (XChaCha20-Poly1305 content, HPKE-wrapped keys).
 
+mod batch;
 mod bytes;
 pub mod didkey;
 mod hash;

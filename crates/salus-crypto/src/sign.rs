@@ -160,15 +160,7 @@ pub fn verify_batch(
 }
 
 fn verify_chunk(keys: &[PublicKey], messages: &[&[u8]], signatures: &[Signature]) -> Vec<bool> {
-    let mut batch = ed25519_zebra::batch::Verifier::new();
-    for ((key, message), signature) in keys.iter().zip(messages).zip(signatures) {
-        batch.queue((
-            ed25519_zebra::VerificationKeyBytes::from(key.0),
-            ed25519_zebra::Signature::from(signature.0),
-            message,
-        ));
-    }
-    if batch.verify(rand_core::OsRng).is_ok() {
+    if crate::batch::all_hold(keys, messages, signatures) {
         return vec![true; keys.len()];
     }
     keys.iter()

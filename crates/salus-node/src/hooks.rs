@@ -157,12 +157,17 @@ impl Hooks for NodeHooks {
         }
         self.finalized_txs
             .fetch_add(block.txs.len() as u64, Ordering::Relaxed);
-        for waited in self.mempool.finalized(block, self.committed_nonce()) {
+        // Receipts carry each transaction's hash: no need to hash them again.
+        let tx_hashes: Vec<Hash> = receipts.iter().map(|r| r.tx_hash).collect();
+        for waited in self
+            .mempool
+            .finalized(block, &tx_hashes, self.committed_nonce())
+        {
             self.metrics.finality.observe(waited.as_secs_f64());
         }
         let notice = FinalizedNotice {
             height: block.header.height,
-            tx_hashes: block.txs.iter().map(Tx::hash).collect(),
+            tx_hashes,
             at: Instant::now(),
             proposed_at_ms: block.header.timestamp_ms,
         };

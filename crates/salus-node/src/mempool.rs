@@ -66,6 +66,9 @@ struct Entry {
 struct Pool {
     entries: HashMap<Hash, Entry>,
     by_sender: BTreeMap<AccountId, BTreeMap<u64, Hash>>,
+    /// Entries held back by proposals, by the height of the proposal, so
+    /// that finality releases them without a walk over the whole pool.
+    held: BTreeMap<u64, Vec<Hash>>,
     next_arrival: u64,
 }
 
@@ -255,12 +258,17 @@ impl Mempool {
 
     /// Holds back the transactions of a proposed block.
     pub fn mark_proposed(&self, block: &Block) {
+        let height = block.header.height;
+        let hashes: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
         let mut pool = self.lock();
-        for tx in &block.txs {
-            if let Some(entry) = pool.entries.get_mut(&tx.hash()) {
-                entry.proposed_at = Some(block.header.height);
+        let mut held = Vec::with_capacity(hashes.len());
+        for hash in hashes {
+            if let Some(entry) = pool.entries.get_mut(&hash) {
+                entry.proposed_at = Some(height);
+                held.push(hash);
             }
         }
+        pool.held.entry(height).or_default().extend(held);
     }
 
     /// Drops transactions that can never be included. A nonce that is too high
@@ -283,13 +291,15 @@ impl Mempool {
     pub fn finalized(
         &self,
         block: &Block,
+        tx_hashes: &[Hash],
         committed_nonce: impl Fn(&AccountId) -> u64,
     ) -> Vec<std::time::Duration> {
+        assert_eq!(block.txs.len(), tx_hashes.len(), "one hash per transaction");
         let mut pool = self.lock();
         let now = std::time::Instant::now();
         let mut waited = Vec::with_capacity(block.txs.len());
-        for tx in &block.txs {
-            if let Some(entry) = remove(&mut pool, &tx.hash()) {
+        for hash in tx_hashes {
+            if let Some(entry) = remove(&mut pool, hash) {
                 waited.push(now.saturating_duration_since(entry.admitted_at));
             }
         }
@@ -307,10 +317,16 @@ impl Mempool {
                 let _ = remove(&mut pool, &hash);
             }
         }
+        // Proposals at or below a final height are final or dead: what they
+        // held and is still here goes back on offer.
         let height = block.header.height;
-        for entry in pool.entries.values_mut() {
-            if entry.proposed_at.is_some_and(|h| h <= height) {
-                entry.proposed_at = None;
+        let still_held = pool.held.split_off(&(height + 1));
+        let released = std::mem::replace(&mut pool.held, still_held);
+        for hash in released.into_values().flatten() {
+            if let Some(entry) = pool.entries.get_mut(&hash) {
+                if entry.proposed_at.is_some_and(|h| h <= height) {
+                    entry.proposed_at = None;
+                }
             }
         }
         waited
@@ -480,12 +496,27 @@ mod tests {
             2,
             "sender 1 continues at nonce 1, sender 2 at 0: {next:?}"
         );
+        // A proposal at height 3 holds sender 2's transaction past a final
+        // height 1 and 2.
+        pool.mark_proposed(&block(3, vec![tx(2, 0)]));
+        let finalize = |block: Block| {
+            let hashes: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
+            pool.finalized(&block, &hashes, |_| 0);
+        };
         // A different block wins height 1: the held tx is offered again.
-        pool.finalized(&block(1, vec![tx(2, 0)]), |_| 0);
-        assert_eq!(pool.candidates(10, |_| 0).len(), 2);
+        finalize(block(1, vec![]));
+        let offered: Vec<Tx> = pool.candidates(10, |_| 0);
+        assert_eq!(
+            offered,
+            vec![tx(1, 0), tx(1, 1)],
+            "sender 1's nonce 0 is back, sender 2's still held"
+        );
+        finalize(block(3, vec![]));
+        assert_eq!(pool.candidates(10, |_| 0).len(), 3, "all released");
         // Its own block finalizes: it is gone.
-        pool.finalized(&block(2, vec![tx(1, 0)]), |_| 1);
-        assert_eq!(pool.len(), 1);
+        let hashes = [tx(1, 0).hash()];
+        pool.finalized(&block(4, vec![tx(1, 0)]), &hashes, |_| 1);
+        assert_eq!(pool.len(), 2);
     }
 
     #[test]
