@@ -260,7 +260,7 @@ impl Flusher {
 }
 
 /// The nice value of a background flush thread.
-const FLUSH_NICE: i32 = 10;
+const FLUSH_NICE: i32 = 19;
 
 /// Lowers the calling thread's CPU priority. A flush is catch-up work with
 /// slack (blocks are journaled and readable before it runs), while proposing,
