@@ -26,9 +26,9 @@ use sha2::{Digest as _, Sha512};
 
 use crate::{PublicKey, Signature};
 
-/// The most keys kept decompressed (about 10 MB). Past it the cache starts
-/// over: a flood of fresh keys costs only the decompressions it would
-/// have cost anyway.
+/// The most keys kept decompressed (about 25 MB of table). Only keys of
+/// batches that held are kept, so a flood of bad signatures under fresh keys
+/// cannot churn it; past the limit it starts over.
 const MAX_CACHED_KEYS: usize = 1 << 16;
 
 fn cache() -> &'static Mutex<HashMap<[u8; 32], EdwardsPoint>> {
@@ -36,8 +36,12 @@ fn cache() -> &'static Mutex<HashMap<[u8; 32], EdwardsPoint>> {
     KEYS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// The points of `keys`, in order; `None` where an encoding is no curve point.
-fn key_points(keys: &[PublicKey]) -> Vec<Option<EdwardsPoint>> {
+/// Keys decompressed for this batch that the cache did not hold.
+type Fresh = Vec<([u8; 32], EdwardsPoint)>;
+
+/// The points of `keys`, in order (`None` where an encoding is no curve
+/// point), and those that were not cached.
+fn key_points(keys: &[PublicKey]) -> (Vec<Option<EdwardsPoint>>, Fresh) {
     let mut points: Vec<Option<EdwardsPoint>> = {
         let cached = cache()
             .lock()
@@ -54,16 +58,20 @@ fn key_points(keys: &[PublicKey]) -> Vec<Option<EdwardsPoint>> {
             }
         }
     }
-    if !fresh.is_empty() {
-        let mut cached = cache()
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cached.len() + fresh.len() > MAX_CACHED_KEYS {
-            cached.clear();
-        }
-        cached.extend(fresh);
+    (points, fresh)
+}
+
+fn remember(fresh: Fresh) {
+    if fresh.is_empty() {
+        return;
     }
-    points
+    let mut cached = cache()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if cached.len() + fresh.len() > MAX_CACHED_KEYS {
+        cached.clear();
+    }
+    cached.extend(fresh);
 }
 
 /// Whether every signature holds. `false` says only that at least one does
@@ -73,7 +81,7 @@ pub(crate) fn all_hold(keys: &[PublicKey], messages: &[&[u8]], signatures: &[Sig
         keys.len() == messages.len() && keys.len() == signatures.len(),
         "one key and one message per signature"
     );
-    let key_points = key_points(keys);
+    let (key_points, fresh) = key_points(keys);
     // The weights only need to be unpredictable to whoever chose the
     // signatures: one fresh seed per batch, stretched by hashing.
     let seed: [u8; 32] = crate::sign::random_bytes();
@@ -117,9 +125,13 @@ pub(crate) fn all_hold(keys: &[PublicKey], messages: &[&[u8]], signatures: &[Sig
     }
     weights.push(basepoint_weight);
     points.push(ED25519_BASEPOINT_POINT);
-    EdwardsPoint::vartime_multiscalar_mul(&weights, &points)
+    let holds = EdwardsPoint::vartime_multiscalar_mul(&weights, &points)
         .mul_by_cofactor()
-        .is_identity()
+        .is_identity();
+    if holds {
+        remember(fresh);
+    }
+    holds
 }
 
 /// The `index`th random 128-bit weight drawn from `seed`.

@@ -1,6 +1,7 @@
 //! ed25519 signatures and x25519 key agreement.
 
-//! Verification follows ZIP-215 (the `ed25519-zebra` crate): single and batch
+//! Verification follows ZIP-215: single signatures with the `ed25519-zebra`
+//! crate, batches with [`crate::batch`] under the same rules. Single and batch
 //! verification accept exactly the same signatures, so a verdict never depends on
 //! which other signatures shared its batch, or on the number of cores. It runs on
 //! curve25519-dalek 4, which picks its AVX2 backend at run time where the CPU
@@ -111,8 +112,8 @@ const PARALLEL_THRESHOLD: usize = 64;
 
 /// Verifies many signatures at once. Returns one verdict per signature, in order.
 ///
-/// Batches are checked with ed25519 batch verification, split across the
-/// available cores. A failed batch falls back to single checks so that one bad
+/// Batches are checked with ed25519 batch verification (ZIP-215, signer keys
+/// kept decompressed between calls), split across the available cores. A failed batch falls back to single checks so that one bad
 /// signature is pinned down without rejecting its neighbours.
 pub fn verify_batch(
     keys: &[PublicKey],

@@ -3,9 +3,9 @@
 //! Bounded in total and per sender; rejects duplicates and anything already
 //! stale against the finalized state. Proposals take each sender's
 //! transactions as a run of consecutive nonces, senders in order of arrival, so
-//! a sender's transactions never overtake each other. Transactions in a proposed
-//! block are held back until that block is final (then removed) or dead (then
-//! offered again).
+//! a sender's transactions never overtake each other. Transactions in a block
+//! this node proposed or verified are held back until a block at that height
+//! is final: removed if it carried them, offered again if not.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -256,7 +256,8 @@ impl Mempool {
             .collect()
     }
 
-    /// Holds back the transactions of a proposed block.
+    /// Holds back the transactions of a block proposed or verified here,
+    /// until a block at its height is final.
     pub fn mark_proposed(&self, block: &Block) {
         let height = block.header.height;
         let hashes: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();

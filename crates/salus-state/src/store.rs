@@ -254,25 +254,34 @@ impl Store {
     }
 
     /// The value of `key` at committed `height`, with a proof against that
-    /// height's state root.
+    /// height's state root; [`StateError::NotRetained`] for a height inside
+    /// a flush.
     pub fn get_with_proof(
         &self,
         key: &[u8],
         height: u64,
     ) -> Result<(Option<Vec<u8>>, StateProof), StateError> {
-        let snapshot = self.snapshot()?;
-        let view = LayeredView {
-            snapshot: &snapshot,
-            ancestors: &[],
-        };
-        retained_root(&view, height)?;
-        let (value, proof) = jmt::Sha256Jmt::new(&view)
-            .get_with_proof(key_hash(key), height)
-            .map_err(|e| StateError::Tree(e.to_string()))?;
-        Ok((value, StateProof::from_jmt(&proof)))
+        proven(&self.snapshot()?, key, height)
     }
 
-    /// The state root at committed `height`.
+    /// The newest committed height, and the value of `key` there with its
+    /// proof, from one snapshot: a flush finishing meanwhile cannot leave the
+    /// height inside it.
+    pub fn get_latest_with_proof(
+        &self,
+        key: &[u8],
+    ) -> Result<(u64, Option<Vec<u8>>, StateProof), StateError> {
+        let snapshot = self.snapshot()?;
+        let height = snapshot.height().ok_or(StateError::UnknownHeight {
+            requested: 0,
+            latest: None,
+        })?;
+        let (value, proof) = proven(&snapshot, key, height)?;
+        Ok((height, value, proof))
+    }
+
+    /// The state root at committed `height`; [`StateError::NotRetained`] for
+    /// a height inside a flush.
     pub fn root(&self, height: u64) -> Result<Hash, StateError> {
         let snapshot = self.snapshot()?;
         let view = LayeredView {
@@ -281,6 +290,22 @@ impl Store {
         };
         retained_root(&view, height)
     }
+}
+
+fn proven(
+    snapshot: &Snapshot,
+    key: &[u8],
+    height: u64,
+) -> Result<(Option<Vec<u8>>, StateProof), StateError> {
+    let view = LayeredView {
+        snapshot,
+        ancestors: &[],
+    };
+    retained_root(&view, height)?;
+    let (value, proof) = jmt::Sha256Jmt::new(&view)
+        .get_with_proof(key_hash(key), height)
+        .map_err(|e| StateError::Tree(e.to_string()))?;
+    Ok((value, StateProof::from_jmt(&proof)))
 }
 
 /// The state root at `height`, if the store keeps the tree at that height.

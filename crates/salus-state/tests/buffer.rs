@@ -459,6 +459,11 @@ proptest! {
         let again = build(&grouped, &grouped.snapshot().unwrap(), parent, last, 0);
         prop_assert_eq!(again.pending.root, built.pending.root);
         let tip = grouped.committed_height().unwrap().unwrap();
+        for key in &keys {
+            let (height, value, proof) = grouped.get_latest_with_proof(key).unwrap();
+            prop_assert_eq!(height, tip);
+            prop_assert_eq!((value, proof), reference.get_with_proof(key, tip).unwrap());
+        }
         for height in 0..=tip {
             let flushed = grouped.flushed_height();
             if !kept.contains(&height) && Some(height) <= flushed {

@@ -288,11 +288,13 @@ pub(super) async fn state_query(
         ));
     }
     let store = state.chain.store();
-    let height = match params.height {
-        Some(h) => h,
-        None => store.committed_height()?.unwrap_or(0),
+    let (height, value, proof) = match params.height {
+        Some(height) => {
+            let (value, proof) = store.get_with_proof(&key, height)?;
+            (height, value, proof)
+        }
+        None => store.get_latest_with_proof(&key)?,
     };
-    let (value, proof) = store.get_with_proof(&key, height)?;
     let header = store
         .block(height)?
         .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?
