@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use salus_crypto::verify_batch;
+use salus_crypto::{merkle_root, verify_batch};
 use salus_state::{Overlay, Pending, Snapshot, StateError, Store};
 use salus_types::{
     AccountId, Block, Genesis, Hash, Header, PublicKey, Receipt, Tx, TxError, MAX_BLOCK_BYTES,
@@ -376,10 +376,12 @@ impl Chain {
         if claims > MAX_BLOCK_CLAIMS {
             return Err(ChainError::TooManyClaims(claims));
         }
-        if Block::tx_root_of(&block.txs) != header.tx_root {
+        // One hashing pass serves the root check and the verified-set lookups.
+        let hashes: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
+        if merkle_root(&hashes) != header.tx_root {
             return Err(ChainError::BadTxRoot);
         }
-        self.check_signatures(&block.txs)?;
+        self.check_signatures(&block.txs, &hashes)?;
         let env = BlockEnv {
             chain_id: &self.chain_id,
             height: header.height,
@@ -493,8 +495,7 @@ impl Chain {
 impl Chain {
     /// Verifies the signatures of a block's transactions that this node has
     /// not verified before, in parallel batches.
-    fn check_signatures(&self, txs: &[Tx]) -> Result<(), ChainError> {
-        let hashes: Vec<Hash> = txs.iter().map(Tx::hash).collect();
+    fn check_signatures(&self, txs: &[Tx], hashes: &[Hash]) -> Result<(), ChainError> {
         let unchecked: Vec<usize> = {
             let verified = self.verified.lock().expect("verified-set lock");
             (0..txs.len())

@@ -103,9 +103,8 @@ impl Mempool {
         self.lock().entries.contains_key(hash)
     }
 
-    /// Admits a batch: shape checks, then all signatures verified in parallel,
-    /// then checks against each sender's finalized `Account` (current key, next
-    /// nonce). One verdict per transaction, in order.
+    /// [`Mempool::admit_checked`] with every signature checked (tests).
+    #[cfg(test)]
     pub fn admit(
         &self,
         txs: Vec<Tx>,
@@ -114,10 +113,12 @@ impl Mempool {
         self.admit_checked(txs, |_| false, committed)
     }
 
-    /// [`Mempool::admit`], skipping the signatures of transactions (by hash,
-    /// which covers the signature) that `signature_checked` says this node
-    /// already verified: a peer's block can bring a transaction before its
-    /// gossip does.
+    /// Admits a batch: shape checks, then signatures verified in parallel,
+    /// then checks against each sender's finalized `Account` (current key,
+    /// next nonce). One verdict per transaction, in order. Signatures of
+    /// transactions (by hash, which covers the signature) that
+    /// `signature_checked` says this node already verified are skipped: a
+    /// peer's block can bring a transaction before its gossip does.
     pub fn admit_checked(
         &self,
         txs: Vec<Tx>,

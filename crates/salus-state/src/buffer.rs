@@ -68,6 +68,14 @@ impl Layer {
     }
 }
 
+/// The layer of block `height` among consecutive `layers` (oldest first).
+pub(crate) fn layer_at(layers: &[Arc<Layer>], height: u64) -> Option<&Layer> {
+    let first = layers.first()?.height();
+    let layer = layers.get(usize::try_from(height.checked_sub(first)?).ok()?)?;
+    assert_eq!(layer.height(), height, "buffered blocks are consecutive");
+    Some(layer)
+}
+
 /// The flushed height and the finalized blocks above it, oldest first and
 /// consecutive.
 #[derive(Debug, Default)]

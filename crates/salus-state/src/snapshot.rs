@@ -43,12 +43,7 @@ impl Snapshot {
     }
 
     pub(crate) fn layer_at(&self, height: u64) -> Option<&Layer> {
-        let first = self.layers.first()?.height();
-        let layer = self
-            .layers
-            .get(usize::try_from(height.checked_sub(first)?).ok()?)?;
-        assert_eq!(layer.height(), height, "buffered blocks are consecutive");
-        Some(layer)
+        crate::buffer::layer_at(&self.layers, height)
     }
 
     fn node(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {

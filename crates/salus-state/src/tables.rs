@@ -88,11 +88,6 @@ fn live_nodes(layers: &[Arc<Layer>]) -> Vec<(NodeKey, &Node)> {
         return Vec::new();
     };
     let first = first.height();
-    let layer_at = |version: Version| -> &Layer {
-        let layer = &layers[usize::try_from(version - first).expect("a buffer fits in memory")];
-        assert_eq!(layer.height(), version, "buffered blocks are consecutive");
-        layer
-    };
     // Every block writes a root of its own version, and a root's path is the
     // shortest, so it is the first of its block's nodes.
     let root = last
@@ -107,7 +102,8 @@ fn live_nodes(layers: &[Arc<Layer>]) -> Vec<(NodeKey, &Node)> {
     let mut live = Vec::new();
     let mut next = vec![root];
     while let Some(key) = next.pop() {
-        let node = layer_at(key.version())
+        let node = crate::buffer::layer_at(layers, key.version())
+            .expect("a buffered tree's nodes are at buffered versions")
             .state
             .batch
             .get_node(&key)
