@@ -28,8 +28,9 @@ pub const MAX_CATCH_UP: usize = 256;
 /// Executes, oldest first, `block` and any ancestors this node has not executed
 /// itself (missed while it was behind, or lost in a restart), so that it can
 /// verify a child of `block` or build on it.
-async fn execute_missing(
-    chain: &Chain,
+async fn execute_missing<E: Spawner>(
+    runtime: &E,
+    chain: &Arc<Chain>,
     block: Digested<ConsensusBlock>,
     ancestry: &mut impl Ancestry<ConsensusBlock>,
 ) -> bool {
@@ -54,13 +55,37 @@ async fn execute_missing(
         next_parent = ancestor.inner().block().header.parent;
         missing.push(ancestor);
     }
-    for ancestor in missing.iter().rev() {
-        if let Err(error) = chain.verify(ancestor.inner().block()) {
-            warn!(height = ancestor.inner().block().header.height, %error, "ancestor does not verify");
-            return false;
+    for ancestor in missing.into_iter().rev() {
+        let block = ancestor.inner().clone();
+        let chain = chain.clone();
+        match off_worker(runtime, move || chain.verify(block.block())).await {
+            Some(Ok(())) => {}
+            Some(Err(error)) => {
+                let height = ancestor.inner().block().header.height;
+                warn!(height, %error, "ancestor does not verify");
+                return false;
+            }
+            None => return false,
         }
     }
     true
+}
+
+/// Runs `work` (executing a block: tens of milliseconds) on the runtime's
+/// blocking pool. On the node's async worker it would hold up every other
+/// consensus task of this node: votes that finalize the previous block would
+/// wait behind the next block's execution. `None` if the runtime is
+/// stopping.
+async fn off_worker<E: Spawner, T: Send + 'static>(
+    runtime: &E,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    runtime
+        .child("execute")
+        .shared(true)
+        .spawn(move |_| async move { work() })
+        .await
+        .ok()
 }
 
 /// How often a leader waiting for transactions looks at the mempool.
@@ -106,7 +131,7 @@ impl<E: Clock + Spawner + Metrics> Application<E> for SalusApp {
     ) -> Option<Digested<ConsensusBlock>> {
         let parent = ancestry.next().await?;
         let parent_hash = to_hash(&parent.digest());
-        if !execute_missing(&self.chain, parent, &mut ancestry).await {
+        if !execute_missing(&runtime, &self.chain, parent, &mut ancestry).await {
             return None;
         }
         // An idle chain waits a little for transactions rather than finalize
@@ -119,9 +144,12 @@ impl<E: Clock + Spawner + Metrics> Application<E> for SalusApp {
         }
         let now = runtime.current().epoch_millis();
         let started = Instant::now();
-        let proposed = self
-            .chain
-            .propose(&parent_hash, now, self.proposer, &candidates);
+        let (chain, proposer) = (self.chain.clone(), self.proposer);
+        let candidate_count = candidates.len();
+        let proposed = off_worker(&runtime, move || {
+            chain.propose(&parent_hash, now, proposer, &candidates)
+        })
+        .await?;
         let took = started.elapsed();
         self.hooks.executed(Execution::Proposed, took);
         match proposed {
@@ -133,7 +161,7 @@ impl<E: Clock + Spawner + Metrics> Application<E> for SalusApp {
                 debug!(
                     height = proposal.block.header.height,
                     txs = proposal.block.txs.len(),
-                    candidates = candidates.len(),
+                    candidates = candidate_count,
                     took_ms = took.as_millis() as u64,
                     "proposed"
                 );
@@ -177,13 +205,17 @@ impl<E: Clock + Spawner + Metrics> Application<E> for SalusApp {
                 return false;
             };
             if to_hash(&parent.digest()) != block.header.parent
-                || !execute_missing(&self.chain, parent, &mut ancestry).await
+                || !execute_missing(&runtime, &self.chain, parent, &mut ancestry).await
             {
                 return false;
             }
         }
         let started = Instant::now();
-        let verified = self.chain.verify(block);
+        let chain = self.chain.clone();
+        let owned = candidate.inner().clone();
+        let Some(verified) = off_worker(&runtime, move || chain.verify(owned.block())).await else {
+            return false;
+        };
         let took = started.elapsed();
         self.hooks.executed(Execution::Verified, took);
         debug!(
