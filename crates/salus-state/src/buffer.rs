@@ -13,8 +13,8 @@
 //! costs a few sequential pages instead of thousands of random ones. The
 //! journal is a database of its own, so that appending to it never waits for
 //! a flush in progress. After a crash the chain re-executes the journaled
-//! blocks above the flushed height; entries at or below it are stale and are
-//! deleted after each flush.
+//! blocks above the flushed height; entries at or below it are stale, and
+//! the next append deletes them.
 
 use std::sync::Arc;
 
@@ -130,20 +130,26 @@ pub(crate) fn open_journal(db: &Database, flushed: Option<u64>) -> Result<Option
     Ok(newest)
 }
 
-/// Appends `block` to the journal, durably.
-pub(crate) fn journal(db: &Database, block: &Block) -> Result<(), StateError> {
+/// Appends `block` to the journal, durably, and deletes the entries a flush
+/// made durable in the tables (up to and including `flushed`).
+///
+/// Trimming rides on the append rather than on the flush: the journal has
+/// one writer at a time, and a flush runs at the lowest CPU priority. A trim
+/// of its own would hold the journal while the scheduler starves it, and the
+/// next block's commit, on the path to finality, would wait behind it.
+pub(crate) fn journal(
+    db: &Database,
+    block: &Block,
+    flushed: Option<u64>,
+) -> Result<(), StateError> {
     let txn = db.begin_write()?;
-    txn.open_table(JOURNAL)?
-        .insert(block.header.height, block.encode().as_slice())?;
-    txn.commit()?;
-    Ok(())
-}
-
-/// Deletes the journal entries up to and including `height`.
-pub(crate) fn trim_journal(db: &Database, height: u64) -> Result<(), StateError> {
-    let txn = db.begin_write()?;
-    txn.open_table(JOURNAL)?
-        .retain_in(..=height, |_, _| false)?;
+    {
+        let mut journal = txn.open_table(JOURNAL)?;
+        if let Some(flushed) = flushed {
+            journal.retain_in(..=flushed, |_, _| false)?;
+        }
+        journal.insert(block.header.height, block.encode().as_slice())?;
+    }
     txn.commit()?;
     Ok(())
 }
@@ -170,4 +176,58 @@ pub(crate) fn journaled_blocks(
         blocks.push(block);
     }
     Ok(blocks)
+}
+
+#[cfg(test)]
+mod tests {
+    use redb::{ReadableTable as _, ReadableTableMetadata as _};
+    use salus_crypto::SigningKey;
+    use salus_types::Header;
+
+    use super::*;
+
+    fn block(height: u64) -> Block {
+        Block {
+            header: Header {
+                height,
+                parent: Hash::ZERO,
+                timestamp_ms: height,
+                proposer: SigningKey::from_seed(&[1; 32]).public_key(),
+                tx_root: Block::tx_root_of(&[]),
+                state_root: Hash::ZERO,
+            },
+            txs: vec![],
+        }
+    }
+
+    fn journal_heights(db: &Database) -> Vec<u64> {
+        let txn = db.begin_read().unwrap();
+        let table = txn.open_table(JOURNAL).unwrap();
+        let heights: Vec<u64> = table
+            .iter()
+            .unwrap()
+            .map(|entry| entry.unwrap().0.value())
+            .collect();
+        assert_eq!(heights.len() as u64, table.len().unwrap());
+        heights
+    }
+
+    #[test]
+    fn an_append_drops_the_entries_a_flush_made_durable() {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        assert_eq!(open_journal(&db, None).unwrap(), None);
+        for height in 0..4 {
+            journal(&db, &block(height), None).unwrap();
+        }
+        assert_eq!(journal_heights(&db), vec![0, 1, 2, 3]);
+        // A flush through height 2 leaves the journal alone…
+        assert_eq!(journaled_blocks(&db, Some(2)).unwrap(), vec![block(3)]);
+        // …and the next append removes what it made durable, nothing more.
+        journal(&db, &block(4), Some(2)).unwrap();
+        assert_eq!(journal_heights(&db), vec![3, 4]);
+        journal(&db, &block(5), Some(2)).unwrap();
+        assert_eq!(journal_heights(&db), vec![3, 4, 5]);
+    }
 }

@@ -198,14 +198,14 @@ impl Store {
                 })
             }
         };
-        let journaled = {
+        let (journaled, flushed) = {
             let buffer = self.buffer();
             follows(&buffer)?;
-            buffer.journaled >= Some(height)
+            (buffer.journaled >= Some(height), buffer.flushed)
         };
         // Outside the buffer lock: readers need not wait for the disk.
         if !journaled {
-            buffer::journal(&self.journal, &layer.block)?;
+            buffer::journal(&self.journal, &layer.block, flushed)?;
         }
         let mut buffer = self.buffer();
         follows(&buffer)?;
@@ -215,7 +215,8 @@ impl Store {
     }
 
     /// Writes every buffered block to the state and archive tables, in one
-    /// atomic, durable transaction, then drops them from the journal.
+    /// atomic, durable transaction. Their journal entries go with the next
+    /// block's append.
     pub fn flush(&self) -> Result<(), StateError> {
         let _writer = self.flushing.lock().expect("flush lock poisoned");
         let layers = self.buffer().layers.clone();
@@ -238,10 +239,9 @@ impl Store {
         archive::write_blocks(&txn, &layers)?;
         txn.commit()?;
         self.buffer().flushed(last.height());
-        // The blocks are durable now. Entries left behind (by a crash here, or
-        // a failed trim) are at or below the flushed height, which reads skip
-        // and the next flush deletes, so a failed trim is no failed flush.
-        let _ = buffer::trim_journal(&self.journal, last.height());
+        // The blocks are durable now. Their journal entries go with the next
+        // block's (see `buffer::journal`); until then, and after a crash here,
+        // they are at or below the flushed height, which reads skip.
         Ok(())
     }
 
