@@ -55,10 +55,8 @@ async fn execute_missing<E: Spawner>(
         next_parent = ancestor.inner().block().header.parent;
         missing.push(ancestor);
     }
-    for ancestor in missing.into_iter().rev() {
-        let block = ancestor.inner().clone();
-        let chain = chain.clone();
-        match off_worker(runtime, move || chain.verify(block.block())).await {
+    for ancestor in missing.iter().rev() {
+        match verify_off_worker(runtime, chain, ancestor.inner()).await {
             Some(Ok(())) => {}
             Some(Err(error)) => {
                 let height = ancestor.inner().block().header.height;
@@ -86,6 +84,16 @@ async fn off_worker<E: Spawner, T: Send + 'static>(
         .spawn(move |_| async move { work() })
         .await
         .ok()
+}
+
+/// [`Chain::verify`] of `block`, through [`off_worker`].
+async fn verify_off_worker<E: Spawner>(
+    runtime: &E,
+    chain: &Arc<Chain>,
+    block: &ConsensusBlock,
+) -> Option<Result<(), salus_app::ChainError>> {
+    let (chain, block) = (chain.clone(), block.clone());
+    off_worker(runtime, move || chain.verify(block.block())).await
 }
 
 /// How often a leader waiting for transactions looks at the mempool.
@@ -211,9 +219,9 @@ impl<E: Clock + Spawner + Metrics> Application<E> for SalusApp {
             }
         }
         let started = Instant::now();
-        let chain = self.chain.clone();
-        let owned = candidate.inner().clone();
-        let Some(verified) = off_worker(&runtime, move || chain.verify(owned.block())).await else {
+        // `None`: the runtime is stopping, and no vote is cast.
+        let Some(verified) = verify_off_worker(&runtime, &self.chain, candidate.inner()).await
+        else {
             return false;
         };
         let took = started.elapsed();
