@@ -282,7 +282,7 @@ fn flush(chain: &Chain, hooks: &dyn Hooks) -> Result<(), ChainError> {
         return Ok(());
     }
     let started = Instant::now();
-    if let Err(e) = chain.store().flush() {
+    if let Err(e) = chain.store().flush_lazily() {
         error!(error = %e, "cannot write finalized blocks to disk; halting");
         return Err(e.into());
     }

@@ -82,6 +82,10 @@ pub(crate) fn layer_at(layers: &[Arc<Layer>], height: u64) -> Option<&Layer> {
 pub(crate) struct Buffer {
     /// The newest block in the state and archive tables.
     pub(crate) flushed: Option<u64>,
+    /// The newest flushed block that a crash cannot take back: flushes in
+    /// between were committed without waiting for the disk, and a crash
+    /// rolls the tables back to this height.
+    pub(crate) durable: Option<u64>,
     /// The newest block in the journal (or the flushed height, if newer).
     pub(crate) journaled: Option<u64>,
     pub(crate) layers: Vec<Arc<Layer>>,
@@ -94,12 +98,15 @@ impl Buffer {
     }
 
     /// Forgets the layers a flush wrote, up to and including `height`.
-    pub(crate) fn flushed(&mut self, height: u64) {
+    pub(crate) fn flushed(&mut self, height: u64, durable: bool) {
         assert!(
             self.flushed < Some(height),
             "flushes only move the flushed height forward"
         );
         self.flushed = Some(height);
+        if durable {
+            self.durable = Some(height);
+        }
         self.journaled = self.journaled.max(Some(height));
         self.layers.retain(|l| l.height() > height);
     }
@@ -131,7 +138,7 @@ pub(crate) fn open_journal(db: &Database, flushed: Option<u64>) -> Result<Option
 }
 
 /// Appends `block` to the journal, durably, and deletes the entries a flush
-/// made durable in the tables (up to and including `flushed`).
+/// made durable in the tables (up to and including `durable`).
 ///
 /// Trimming rides on the append rather than on the flush: the journal has
 /// one writer at a time, and a flush runs at the lowest CPU priority. A trim
@@ -140,13 +147,13 @@ pub(crate) fn open_journal(db: &Database, flushed: Option<u64>) -> Result<Option
 pub(crate) fn journal(
     db: &Database,
     block: &Block,
-    flushed: Option<u64>,
+    durable: Option<u64>,
 ) -> Result<(), StateError> {
     let txn = db.begin_write()?;
     {
         let mut journal = txn.open_table(JOURNAL)?;
-        if let Some(flushed) = flushed {
-            journal.retain_in(..=flushed, |_, _| false)?;
+        if let Some(durable) = durable {
+            journal.retain_in(..=durable, |_, _| false)?;
         }
         journal.insert(block.header.height, block.encode().as_slice())?;
     }
@@ -210,6 +217,37 @@ mod tests {
             .collect();
         assert_eq!(heights.len() as u64, table.len().unwrap());
         heights
+    }
+
+    #[test]
+    fn a_lazy_flush_leaves_its_blocks_in_the_journal_until_a_durable_one() {
+        let store = crate::Store::in_memory().unwrap();
+        let mut parent = Hash::ZERO;
+        for height in 0..6u64 {
+            let snapshot = store.snapshot().unwrap();
+            let writes = [(format!("k{height}").into_bytes(), Some(vec![height as u8]))]
+                .into_iter()
+                .collect();
+            let pending = store.prepare(&snapshot, &[], height, writes).unwrap();
+            drop(snapshot);
+            let mut next = block(height);
+            next.header.parent = parent;
+            next.header.state_root = pending.root;
+            parent = next.digest();
+            store
+                .commit_buffered(Arc::new(pending), next, vec![])
+                .unwrap();
+            match height {
+                2 => store.flush_lazily().unwrap(),
+                // Heights 0 to 2 are in the tables, but a crash could take
+                // them back: the journal keeps them.
+                3 => assert_eq!(journal_heights(&store.journal), vec![0, 1, 2, 3]),
+                4 => store.flush().unwrap(),
+                _ => {}
+            }
+        }
+        assert_eq!(store.flushed_height(), Some(4));
+        assert_eq!(journal_heights(&store.journal), vec![5]);
     }
 
     #[test]
