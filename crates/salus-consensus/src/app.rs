@@ -219,7 +219,7 @@ impl<E: Clock + Spawner + Metrics> Application<E> for SalusApp {
             }
         }
         let started = Instant::now();
-        // `None`: the runtime is stopping, and no vote is cast.
+        // `None`: the runtime is stopping, and the verdict reaches no one.
         let Some(verified) = verify_off_worker(&runtime, &self.chain, candidate.inner()).await
         else {
             return false;

@@ -12,9 +12,11 @@
 //! a journal (a write-ahead log) in its own small, durable transaction, which
 //! costs a few sequential pages instead of thousands of random ones. The
 //! journal is a database of its own, so that appending to it never waits for
-//! a flush in progress. After a crash the chain re-executes the journaled
-//! blocks above the flushed height; entries at or below it are stale, and
-//! the next append deletes them.
+//! a flush in progress. Most flushes commit without waiting for the disk, so
+//! a crash rolls the tables back to the last durable flush; the journal keeps
+//! every block above it, and after a crash the chain re-executes the
+//! journaled blocks above the flushed height. Entries at or below the last
+//! durable flush are stale, and the next append deletes them.
 
 use std::sync::Arc;
 
