@@ -91,9 +91,12 @@ async fn wait_height(node: &Node, at_least: u64, within: Duration) {
 }
 
 /// Every running node's block at `at` has the same digest and state root.
+/// Each node is first given time to finalize `at`: one node reporting a
+/// height final says nothing about when its peers hear of it.
 async fn agree(nodes: &[&Node], at: u64) -> Hash {
     let mut seen = None;
     for node in nodes {
+        wait_height(node, at, Duration::from_secs(30)).await;
         let block = node.api.block(at).await.unwrap();
         let root = block["header"]["state_root"].as_str().unwrap().to_owned();
         let digest = block["digest"].as_str().unwrap().to_owned();
@@ -154,9 +157,6 @@ async fn four_validators_survive_crashes_halt_safely_and_resync() {
     let at = final_height(&nodes[1], &hash, Duration::from_secs(30))
         .await
         .expect("final");
-    for node in &nodes {
-        wait_height(node, at, Duration::from_secs(30)).await;
-    }
     agree(&nodes.iter().collect::<Vec<_>>(), at).await;
 
     // One of four crashed: the others keep finalizing.
