@@ -4,29 +4,90 @@
 
 use std::sync::Arc;
 
-use redb::{TableDefinition, WriteTransaction};
+use redb::{ReadableTable as _, TableDefinition, WriteTransaction};
 use salus_types::{AccountId, Block, Event, Hash, Receipt};
 
 use crate::buffer::Layer;
+use crate::runs::RunIndex;
 use crate::snapshot::Snapshot;
 use crate::store::Store;
 use crate::StateError;
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const BLOCK_HEIGHTS: TableDefinition<&[u8], u64> = TableDefinition::new("block_heights");
-/// tx hash → (height, index in block).
-const TX_LOCATIONS: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("tx_locations");
 const RECEIPTS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("receipts");
-/// account ‖ height ‖ tx index ‖ event index → ().
-const ACCOUNT_EVENTS: TableDefinition<&[u8], ()> = TableDefinition::new("account_events");
+/// tx hash → height (big-endian) ‖ index in block (big-endian), in sorted
+/// runs (see [`crate::runs`]): hashes are random, and inserting them into
+/// one B-tree rewrote most of it on every flush.
+const TX_LOCATIONS: RunIndex = RunIndex::new("tx_location_runs", "tx_location_run_directory");
+/// account ‖ height ‖ tx index ‖ event index → (), in sorted runs.
+const ACCOUNT_EVENTS: RunIndex = RunIndex::new("account_event_runs", "account_event_run_directory");
+/// The single-table layouts before the runs; a store that has them is moved
+/// to the runs when opened.
+const TX_LOCATIONS_UNSORTED: TableDefinition<&[u8], (u64, u32)> =
+    TableDefinition::new("tx_locations");
+const ACCOUNT_EVENTS_UNSORTED: TableDefinition<&[u8], ()> = TableDefinition::new("account_events");
 
 pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), StateError> {
     txn.open_table(BLOCKS)?;
     txn.open_table(BLOCK_HEIGHTS)?;
-    txn.open_table(TX_LOCATIONS)?;
     txn.open_table(RECEIPTS)?;
-    txn.open_table(ACCOUNT_EVENTS)?;
+    TX_LOCATIONS.create(txn)?;
+    ACCOUNT_EVENTS.create(txn)?;
+    migrate_indexes(txn)
+}
+
+/// Moves the indexes of a store written before the runs into one run each,
+/// covering every height up to the newest block.
+fn migrate_indexes(txn: &WriteTransaction) -> Result<(), StateError> {
+    use redb::TableHandle as _;
+    let names: Vec<String> = txn.list_tables()?.map(|t| t.name().to_owned()).collect();
+    let has = |name: &str| names.iter().any(|n| n == name);
+    let newest = txn.open_table(BLOCKS)?.last()?.map(|(h, _)| h.value());
+    if has(TX_LOCATIONS_UNSORTED.name()) {
+        let entries = {
+            let old = txn.open_table(TX_LOCATIONS_UNSORTED)?;
+            old.iter()?
+                .map(|entry| {
+                    let (hash, location) = entry?;
+                    let (height, index) = location.value();
+                    Ok((
+                        hash.value().to_vec(),
+                        location_bytes(height, index).to_vec(),
+                    ))
+                })
+                .collect::<Result<Vec<_>, StateError>>()?
+        };
+        if let Some(newest) = newest {
+            TX_LOCATIONS.append(
+                txn,
+                0,
+                newest,
+                entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+            )?;
+        }
+        txn.delete_table(TX_LOCATIONS_UNSORTED)?;
+    }
+    if has(ACCOUNT_EVENTS_UNSORTED.name()) {
+        let keys = {
+            let old = txn.open_table(ACCOUNT_EVENTS_UNSORTED)?;
+            old.iter()?
+                .map(|entry| Ok(entry?.0.value().to_vec()))
+                .collect::<Result<Vec<_>, StateError>>()?
+        };
+        if let Some(newest) = newest {
+            ACCOUNT_EVENTS.append(txn, 0, newest, keys.iter().map(|k| (k.as_slice(), &[][..])))?;
+        }
+        txn.delete_table(ACCOUNT_EVENTS_UNSORTED)?;
+    }
     Ok(())
+}
+
+fn location_bytes(height: u64, index: u32) -> [u8; 12] {
+    let mut out = [0u8; 12];
+    out[..8].copy_from_slice(&height.to_be_bytes());
+    out[8..].copy_from_slice(&index.to_be_bytes());
+    out
 }
 
 /// The hash and account index entries of one block, each sorted by key.
@@ -99,23 +160,35 @@ pub(crate) fn write_blocks(
             receipt_table.insert((height, index), borsh::to_vec(receipt)?.as_slice())?;
         }
     }
-    // The hash and account indexes are keyed at random: inserting every
-    // block's entries in key order walks each B-tree once, left to right.
+    let (Some(first), Some(last)) = (layers.first(), layers.last()) else {
+        return Ok(());
+    };
+    let (first, last) = (first.height(), last.height());
     let mut locations: Vec<(Hash, u64, u32)> = layers
         .iter()
         .flat_map(|l| l.index.locations.iter().map(|(h, i)| (*h, l.height(), *i)))
         .collect();
     locations.sort_unstable();
-    let mut location_table = txn.open_table(TX_LOCATIONS)?;
-    for (hash, height, index) in locations {
-        location_table.insert(hash.as_bytes(), (height, index))?;
-    }
+    let locations: Vec<(Hash, [u8; 12])> = locations
+        .into_iter()
+        .map(|(hash, height, index)| (hash, location_bytes(height, index)))
+        .collect();
+    TX_LOCATIONS.append(
+        txn,
+        first,
+        last,
+        locations
+            .iter()
+            .map(|(h, l)| (h.as_bytes(), l.as_slice())),
+    )?;
     let mut events: Vec<&[u8; 36]> = layers.iter().flat_map(|l| &l.index.events).collect();
     events.sort_unstable();
-    let mut account_events = txn.open_table(ACCOUNT_EVENTS)?;
-    for key in events {
-        account_events.insert(key.as_slice(), ())?;
-    }
+    ACCOUNT_EVENTS.append(
+        txn,
+        first,
+        last,
+        events.into_iter().map(|key| (key.as_slice(), &[][..])),
+    )?;
     Ok(())
 }
 
@@ -221,8 +294,17 @@ impl Snapshot {
                 return Ok(Some((layer.height(), index)));
             }
         }
-        let table = self.txn().open_table(TX_LOCATIONS)?;
-        Ok(table.get(tx_hash.as_bytes())?.map(|v| v.value()))
+        let location = TX_LOCATIONS.reader(self.txn())?.get(tx_hash.as_bytes())?;
+        location
+            .map(|bytes| {
+                let bytes: [u8; 12] = bytes
+                    .try_into()
+                    .map_err(|_| StateError::Corrupt("a tx location is not 12 bytes".into()))?;
+                let height = u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes"));
+                let index = u32::from_be_bytes(bytes[8..].try_into().expect("4 bytes"));
+                Ok((height, index))
+            })
+            .transpose()
     }
 
     pub fn receipt(&self, height: u64, index: u32) -> Result<Option<Receipt>, StateError> {
@@ -270,19 +352,13 @@ impl Snapshot {
                 .rev()
                 .map(|key| Ok(*key))
         });
-        let table = self.txn().open_table(ACCOUNT_EVENTS)?;
-        let high = match &high {
-            Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
-            Bound::Included(k) => Bound::Included(k.as_slice()),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let flushed = table
-            .range::<&[u8]>((Bound::Included(low.as_slice()), high))?
-            .rev()
+        // Runs are newest first, and each covers heights above the next.
+        let runs = ACCOUNT_EVENTS.reader(self.txn())?;
+        let flushed = runs
+            .descending(&low, high.as_ref().map(|k| k.as_slice()))
             .map(|entry| -> Result<[u8; 36], StateError> {
                 let (key, _) = entry?;
-                key.value()
-                    .try_into()
+                key.try_into()
                     .map_err(|_| StateError::Corrupt("event index key is not 36 bytes".into()))
             });
         let mut out = Vec::new();
@@ -332,5 +408,68 @@ impl Snapshot {
 impl Store {
     pub fn block(&self, height: u64) -> Result<Option<Block>, StateError> {
         self.snapshot()?.block(height)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::Bound;
+
+    use redb::{Database, ReadableDatabase as _, TableHandle as _};
+
+    use super::*;
+
+    #[test]
+    fn a_store_with_the_single_table_indexes_is_moved_to_runs() {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let account = AccountId([3; 20]);
+        let events = [event_key(&account, 1, 0, 0), event_key(&account, 2, 4, 1)];
+        let txn = db.begin_write().unwrap();
+        {
+            txn.open_table(BLOCKS)
+                .unwrap()
+                .insert(2, &b"block"[..])
+                .unwrap();
+            let mut locations = txn.open_table(TX_LOCATIONS_UNSORTED).unwrap();
+            locations.insert(&[5u8; 32][..], (1, 0)).unwrap();
+            locations.insert(&[1u8; 32][..], (2, 4)).unwrap();
+            let mut account_events = txn.open_table(ACCOUNT_EVENTS_UNSORTED).unwrap();
+            for key in &events {
+                account_events.insert(key.as_slice(), ()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+
+        let txn = db.begin_write().unwrap();
+        create_tables(&txn).unwrap();
+        let names: Vec<String> = txn
+            .list_tables()
+            .unwrap()
+            .map(|t| t.name().to_owned())
+            .collect();
+        assert!(!names.contains(&"tx_locations".to_owned()));
+        assert!(!names.contains(&"account_events".to_owned()));
+        txn.commit().unwrap();
+
+        let txn = db.begin_read().unwrap();
+        let locations = TX_LOCATIONS.reader(&txn).unwrap();
+        assert_eq!(
+            locations.get(&[5u8; 32]).unwrap(),
+            Some(location_bytes(1, 0).to_vec())
+        );
+        assert_eq!(
+            locations.get(&[1u8; 32]).unwrap(),
+            Some(location_bytes(2, 4).to_vec())
+        );
+        let high = event_key(&account, u64::MAX, u32::MAX, u32::MAX);
+        let moved: Vec<Vec<u8>> = ACCOUNT_EVENTS
+            .reader(&txn)
+            .unwrap()
+            .descending(&event_key(&account, 0, 0, 0), Bound::Included(&high[..]))
+            .map(|entry| entry.unwrap().0)
+            .collect();
+        assert_eq!(moved, vec![events[1].to_vec(), events[0].to_vec()]);
     }
 }

@@ -26,6 +26,7 @@ mod archive;
 mod buffer;
 mod overlay;
 mod proof;
+mod runs;
 mod snapshot;
 mod store;
 mod tables;

@@ -188,6 +188,48 @@ fn assert_kept(store: &Store, blocks: &[Block], flush_ends: &[u64]) -> impl Fn(u
     kept
 }
 
+/// A store that flushes every block writes a run of index entries per
+/// flush and merges them as they pile up; it must read exactly like a store
+/// that wrote all the blocks in one flush, hence one run.
+#[test]
+fn indexes_merged_across_many_flushes_read_like_one_flush() {
+    let per_block = Store::in_memory().unwrap();
+    let at_once = Store::in_memory().unwrap();
+    let mut blocks = Vec::new();
+    let mut parent = Hash::ZERO;
+    // Enough blocks for merges on two levels of the index runs.
+    for height in 0..70u64 {
+        let key = format!("p/{}", height % 5);
+        let set = writes(&[(key.as_str(), Some("v")), ("a", Some("a"))]);
+        let built = build(
+            &per_block,
+            &per_block.snapshot().unwrap(),
+            parent,
+            set.clone(),
+            height % 4,
+        );
+        per_block
+            .commit(&built.pending, &built.block, &built.receipts)
+            .unwrap();
+        let again = build(
+            &at_once,
+            &at_once.snapshot().unwrap(),
+            parent,
+            set,
+            height % 4,
+        );
+        again.commit_buffered(&at_once);
+        parent = built.block.digest();
+        blocks.push(built.block);
+    }
+    at_once.flush().unwrap();
+    let newest = |height: u64| height == 69;
+    assert_same_reads(
+        everything(&per_block, &blocks, &newest),
+        everything(&at_once, &blocks, &newest),
+    );
+}
+
 #[test]
 fn buffered_blocks_read_as_they_will_once_flushed() {
     let reference = Store::in_memory().unwrap();
