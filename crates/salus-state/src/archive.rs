@@ -177,9 +177,7 @@ pub(crate) fn write_blocks(
         txn,
         first,
         last,
-        locations
-            .iter()
-            .map(|(h, l)| (h.as_bytes(), l.as_slice())),
+        locations.iter().map(|(h, l)| (h.as_bytes(), l.as_slice())),
     )?;
     let mut events: Vec<&[u8; 36]> = layers.iter().flat_map(|l| &l.index.events).collect();
     events.sort_unstable();

@@ -11,6 +11,7 @@ use redb::{ReadOnlyTable, ReadTransaction};
 
 use crate::buffer::Layer;
 use crate::overlay::{Entry, StateRead, StateScan};
+use crate::runs::RunReader;
 use crate::store::Pending;
 use crate::tables::{node_key_bytes, untagged, value_key};
 use crate::StateError;
@@ -23,7 +24,7 @@ pub struct Snapshot {
     pub(crate) layers: Vec<Arc<Layer>>,
     pub(crate) latest: ReadOnlyTable<&'static [u8], &'static [u8]>,
     pub(crate) nodes: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    pub(crate) values: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    pub(crate) values: RunReader,
     // Kept so the tables above stay on one snapshot; also reused by archive reads.
     pub(crate) txn: ReadTransaction,
 }
@@ -68,14 +69,15 @@ impl Snapshot {
         {
             return Ok(value.clone());
         }
+        // Runs newer than `max_version` hold no entry in this range.
         let low = value_key(&key_hash, 0);
         let high = value_key(&key_hash, max_version);
         let newest = self
             .values
-            .range(low.as_slice()..=high.as_slice())?
-            .next_back();
+            .descending(&low, std::ops::Bound::Included(high.as_slice()))
+            .next();
         match newest {
-            Some(entry) => untagged(entry?.1.value()),
+            Some(entry) => untagged(&entry?.1),
             None => Ok(None),
         }
     }

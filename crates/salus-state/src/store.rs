@@ -64,11 +64,11 @@ impl Store {
         let (flushed, journaled) = {
             tables::migrate_node_keys(&txn)?;
             txn.open_table(JMT_NODES)?;
-            txn.open_table(JMT_VALUES)?;
+            JMT_VALUES.create(&txn)?;
             txn.open_table(LATEST)?;
             archive::create_tables(&txn)?;
-            let meta = txn.open_table(META)?;
-            let flushed = meta.get(META_HEIGHT)?.map(|v| v.value());
+            let flushed = txn.open_table(META)?.get(META_HEIGHT)?.map(|v| v.value());
+            tables::migrate_values(&txn, flushed)?;
             (flushed, buffer::open_journal(&journal, flushed)?)
         };
         txn.commit()?;
@@ -107,7 +107,7 @@ impl Store {
             layers,
             latest: txn.open_table(LATEST)?,
             nodes: txn.open_table(JMT_NODES)?,
-            values: txn.open_table(JMT_VALUES)?,
+            values: JMT_VALUES.reader(&txn)?,
             txn,
         })
     }

@@ -9,6 +9,7 @@ use jmt::{KeyHash, OwnedValue, Version};
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 use crate::buffer::Layer;
+use crate::runs::RunIndex;
 use crate::StateError;
 
 /// version (big-endian) ‖ borsh(NodeKey) → borsh(Node). Leading with the
@@ -19,8 +20,12 @@ pub(crate) const JMT_NODES: TableDefinition<&[u8], &[u8]> =
 /// The layout before: borsh(NodeKey) (little-endian version first) → borsh(Node).
 /// A store that has it is moved to [`JMT_NODES`] when opened.
 const JMT_NODES_UNORDERED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_nodes");
-/// key hash ‖ version (big-endian) → tag byte (1 present, 0 deleted) ‖ value.
-pub(crate) const JMT_VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_values");
+/// key hash ‖ version (big-endian) → tag byte (1 present, 0 deleted) ‖ value,
+/// in sorted runs (see [`crate::runs`]): key hashes are random, and a flush
+/// inserting thousands of them into one B-tree rewrote most of its pages.
+pub(crate) const JMT_VALUES: RunIndex = RunIndex::new("jmt_value_runs", "jmt_value_run_directory");
+/// The single-table layout before the runs; moved into one run on opening.
+const JMT_VALUES_UNSORTED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_values");
 /// state key → latest committed value.
 pub(crate) const LATEST: TableDefinition<&[u8], &[u8]> = TableDefinition::new("latest");
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -58,10 +63,15 @@ pub(crate) fn write_state(txn: &WriteTransaction, layers: &[Arc<Layer>]) -> Resu
         .map(|(hash, (version, value))| (value_key(&hash, version), tagged(value)))
         .collect();
     values.sort_unstable();
-    let mut value_table = txn.open_table(JMT_VALUES)?;
-    for (key, value) in values {
-        value_table.insert(key.as_slice(), value.as_slice())?;
-    }
+    let (Some(first), Some(last)) = (layers.first(), layers.last()) else {
+        return Ok(());
+    };
+    JMT_VALUES.append(
+        txn,
+        first.height(),
+        last.height(),
+        values.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+    )?;
     let mut latest: BTreeMap<&[u8], Option<&[u8]>> = BTreeMap::new();
     for layer in layers {
         for (key, value) in &layer.state.writes {
@@ -125,6 +135,40 @@ fn live_nodes(layers: &[Arc<Layer>]) -> Vec<(NodeKey, &Node)> {
     live
 }
 
+/// Moves tree values from the single table, if the store has one, into one
+/// run covering every version up to `flushed`.
+pub(crate) fn migrate_values(
+    txn: &WriteTransaction,
+    flushed: Option<u64>,
+) -> Result<(), StateError> {
+    use redb::TableHandle as _;
+    let exists = txn
+        .list_tables()?
+        .any(|table| table.name() == JMT_VALUES_UNSORTED.name());
+    if !exists {
+        return Ok(());
+    }
+    let entries = {
+        let old = txn.open_table(JMT_VALUES_UNSORTED)?;
+        old.iter()?
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((key.value().to_vec(), value.value().to_vec()))
+            })
+            .collect::<Result<Vec<_>, StateError>>()?
+    };
+    if let Some(flushed) = flushed {
+        JMT_VALUES.append(
+            txn,
+            0,
+            flushed,
+            entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+        )?;
+    }
+    txn.delete_table(JMT_VALUES_UNSORTED)?;
+    Ok(())
+}
+
 pub(crate) fn node_key_bytes(key: &NodeKey) -> Vec<u8> {
     let mut bytes = key.version().to_be_bytes().to_vec();
     borsh::to_writer(&mut bytes, key).expect("borsh encoding into a Vec cannot fail");
@@ -182,5 +226,36 @@ pub(crate) fn untagged(bytes: &[u8]) -> anyhow::Result<Option<OwnedValue>> {
         Some((1, value)) => Ok(Some(value.to_vec())),
         Some((0, [])) => Ok(None),
         _ => anyhow::bail!("corrupt value entry"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redb::{Database, ReadableDatabase as _};
+
+    use super::*;
+
+    #[test]
+    fn a_store_with_the_single_value_table_is_moved_to_runs() {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let key = value_key(&KeyHash([4; 32]), 3);
+        let txn = db.begin_write().unwrap();
+        txn.open_table(JMT_VALUES_UNSORTED)
+            .unwrap()
+            .insert(key.as_slice(), tagged(Some(b"v")).as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+
+        let txn = db.begin_write().unwrap();
+        JMT_VALUES.create(&txn).unwrap();
+        migrate_values(&txn, Some(5)).unwrap();
+        txn.commit().unwrap();
+
+        let txn = db.begin_read().unwrap();
+        assert!(txn.open_table(JMT_VALUES_UNSORTED).is_err());
+        let value = JMT_VALUES.reader(&txn).unwrap().get(&key).unwrap();
+        assert_eq!(untagged(&value.unwrap()).unwrap(), Some(b"v".to_vec()));
     }
 }
