@@ -27,7 +27,7 @@ use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use crate::StateError;
 
 /// How many runs of one level are merged into one of the next.
-pub(crate) const RUN_FANOUT: usize = 8;
+pub(crate) const RUN_FANOUT: usize = 16;
 /// The most entries a merge writes. Runs that would pass it are sealed: a
 /// merge is written in one flush, which must stay bounded.
 pub(crate) const MAX_RUN_ENTRIES: u64 = 1 << 20;
