@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use salus_client::{actions, Client, Signer};
+use salus_client::{actions, Client, ClientError, Signer};
 use salus_node::network_config::{init_testnet, TESTNET_CHAIN_ID};
 use salus_types::{AccountId, Hash};
 
@@ -113,12 +113,32 @@ async fn transfer(via: &Node, signer: &mut Signer, amount: u128) -> Hash {
     via.api.submit(&tx).await.unwrap()
 }
 
+/// The height `hash` became final at, or `None` if it did not within
+/// `within`. Any other error fails the test: a refused request proves nothing
+/// about finality.
 async fn final_height(node: &Node, hash: &Hash, within: Duration) -> Option<u64> {
-    node.api
-        .wait_final(hash, within)
-        .await
-        .ok()
-        .map(|o| o.height)
+    match node.api.wait_final(hash, within).await {
+        Ok(outcome) => Some(outcome.height),
+        Err(ClientError::Timeout(..)) => None,
+        Err(error) => panic!("{}: {error}", node.file.display()),
+    }
+}
+
+/// Waits until `node`'s height has not moved for two seconds: blocks
+/// finalized before a halt may still be on their way to it.
+async fn settled_height(node: &Node) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = (height(node).await, Instant::now());
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = height(node).await;
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if let Some(h) = now.filter(|_| last.1.elapsed() >= Duration::from_secs(2)) {
+            return h;
+        }
+        assert!(Instant::now() < deadline, "the height never settled");
+    }
 }
 
 fn wipe(path: &Path) {
@@ -213,8 +233,7 @@ async fn four_validators_survive_crashes_halt_safely_and_resync() {
     // Two of four down: no finality, and nothing conflicting gets finalized.
     nodes[2].kill();
     nodes[3].kill();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let stalled_at = height(&nodes[0]).await.unwrap();
+    let stalled_at = settled_height(&nodes[0]).await;
     let hash = transfer(&nodes[0], &mut signer, 3).await;
     assert_eq!(
         final_height(&nodes[0], &hash, Duration::from_secs(4)).await,
@@ -254,17 +273,24 @@ async fn four_validators_survive_crashes_halt_safely_and_resync() {
     }
     assert_ne!(root, Hash::ZERO);
     // It said so while it synced, and its status says it is done.
-    let log = std::fs::read_to_string(&nodes[3].log).unwrap();
-    assert!(
-        log.contains("catching up from peers"),
-        "the wiped node logs its sync progress"
-    );
-    assert!(
-        log.contains("caught up with the network"),
-        "and when it is done"
-    );
-    let status = nodes[3].api.status().await.unwrap();
-    assert_eq!(status["syncing"], false);
+    // The chain moved on while it synced: give it time to close the gap.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let log = std::fs::read_to_string(&nodes[3].log).unwrap();
+        let status = nodes[3].api.status().await.unwrap();
+        if log.contains("caught up with the network") && status["syncing"] == false {
+            assert!(
+                log.contains("catching up from peers"),
+                "the wiped node logs its sync progress"
+            );
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the wiped node never reported itself caught up"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert!(status["network_tip"].as_u64().unwrap() >= at);
     // Its state, proven against its newest header (nothing moved the balance
     // since `at`; a height inside one of its flushes is not kept).

@@ -171,7 +171,7 @@ async fn vaults_replicate_verified_ciphertext_and_erasure_reaches_every_vault() 
 
     // Erasure: the chain keeps the hashes; both vaults delete everything.
     flow.erase(&mut patient, first.record).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !record_files(&first_vault, &first.record).is_empty() {
         assert!(
             Instant::now() < deadline,
