@@ -40,47 +40,11 @@ pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), StateError> {
 /// Moves the indexes of a store written before the runs into one run each,
 /// covering every height up to the newest block.
 fn migrate_indexes(txn: &WriteTransaction) -> Result<(), StateError> {
-    use redb::TableHandle as _;
-    let names: Vec<String> = txn.list_tables()?.map(|t| t.name().to_owned()).collect();
-    let has = |name: &str| names.iter().any(|n| n == name);
     let newest = txn.open_table(BLOCKS)?.last()?.map(|(h, _)| h.value());
-    if has(TX_LOCATIONS_UNSORTED.name()) {
-        let entries = {
-            let old = txn.open_table(TX_LOCATIONS_UNSORTED)?;
-            old.iter()?
-                .map(|entry| {
-                    let (hash, location) = entry?;
-                    let (height, index) = location.value();
-                    Ok((
-                        hash.value().to_vec(),
-                        location_bytes(height, index).to_vec(),
-                    ))
-                })
-                .collect::<Result<Vec<_>, StateError>>()?
-        };
-        if let Some(newest) = newest {
-            TX_LOCATIONS.append(
-                txn,
-                0,
-                newest,
-                entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
-            )?;
-        }
-        txn.delete_table(TX_LOCATIONS_UNSORTED)?;
-    }
-    if has(ACCOUNT_EVENTS_UNSORTED.name()) {
-        let keys = {
-            let old = txn.open_table(ACCOUNT_EVENTS_UNSORTED)?;
-            old.iter()?
-                .map(|entry| Ok(entry?.0.value().to_vec()))
-                .collect::<Result<Vec<_>, StateError>>()?
-        };
-        if let Some(newest) = newest {
-            ACCOUNT_EVENTS.append(txn, 0, newest, keys.iter().map(|k| (k.as_slice(), &[][..])))?;
-        }
-        txn.delete_table(ACCOUNT_EVENTS_UNSORTED)?;
-    }
-    Ok(())
+    TX_LOCATIONS.adopt(txn, TX_LOCATIONS_UNSORTED, newest, |(height, index)| {
+        location_bytes(height, index).to_vec()
+    })?;
+    ACCOUNT_EVENTS.adopt(txn, ACCOUNT_EVENTS_UNSORTED, newest, |()| Vec::new())
 }
 
 fn location_bytes(height: u64, index: u32) -> [u8; 12] {

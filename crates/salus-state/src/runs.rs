@@ -168,48 +168,71 @@ impl RunIndex {
 
     /// The newest `count` runs (fewer if there are not as many), oldest first.
     fn newest_runs(&self, txn: &WriteTransaction, count: usize) -> Result<Vec<Run>, StateError> {
-        let directory = txn.open_table(self.directory)?;
-        let mut runs = directory
-            .iter()?
-            .rev()
-            .take(count)
-            .map(|entry| {
-                let (first, run) = entry?;
-                let (last, level, entries) = run.value();
-                Ok(Run {
-                    first: first.value(),
-                    last,
-                    level,
-                    entries,
-                })
-            })
-            .collect::<Result<Vec<_>, StateError>>()?;
+        let mut runs = newest_first(&txn.open_table(self.directory)?, count)?;
         runs.reverse();
         Ok(runs)
     }
 
     /// A reader over the runs as of `txn`.
     pub(crate) fn reader(&self, txn: &ReadTransaction) -> Result<RunReader, StateError> {
-        let directory = txn.open_table(self.directory)?;
-        let mut runs = directory
-            .iter()?
-            .map(|entry| {
-                let (first, run) = entry?;
-                let (last, level, entries) = run.value();
-                Ok(Run {
-                    first: first.value(),
-                    last,
-                    level,
-                    entries,
-                })
-            })
-            .collect::<Result<Vec<_>, StateError>>()?;
-        runs.reverse();
         Ok(RunReader {
+            newest_first: newest_first(&txn.open_table(self.directory)?, usize::MAX)?,
             data: txn.open_table(self.data)?,
-            newest_first: runs,
         })
     }
+
+    /// Moves a store's older single-table index into one run covering
+    /// heights up to `newest`, and deletes the table. `read` lists its
+    /// entries in key order.
+    pub(crate) fn adopt<V: redb::Value + 'static>(
+        &self,
+        txn: &WriteTransaction,
+        old: TableDefinition<&'static [u8], V>,
+        newest: Option<u64>,
+        read: impl Fn(V::SelfType<'_>) -> Vec<u8>,
+    ) -> Result<(), StateError> {
+        use redb::TableHandle as _;
+        if !txn.list_tables()?.any(|table| table.name() == old.name()) {
+            return Ok(());
+        }
+        let entries = txn
+            .open_table(old)?
+            .iter()?
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((key.value().to_vec(), read(value.value())))
+            })
+            .collect::<Result<Vec<_>, StateError>>()?;
+        // Without a block there is nothing an index could point at.
+        if let Some(newest) = newest {
+            let entries = entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice()));
+            self.append(txn, 0, newest, entries)?;
+        }
+        txn.delete_table(old)?;
+        Ok(())
+    }
+}
+
+/// Up to `count` runs of a directory, newest first.
+fn newest_first(
+    directory: &impl ReadableTable<u64, (u64, u32, u64)>,
+    count: usize,
+) -> Result<Vec<Run>, StateError> {
+    directory
+        .iter()?
+        .rev()
+        .take(count)
+        .map(|entry| {
+            let (first, run) = entry?;
+            let (last, level, entries) = run.value();
+            Ok(Run {
+                first: first.value(),
+                last,
+                level,
+                entries,
+            })
+        })
+        .collect()
 }
 
 /// Reads of one index, newest run first.

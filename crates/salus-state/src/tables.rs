@@ -141,32 +141,7 @@ pub(crate) fn migrate_values(
     txn: &WriteTransaction,
     flushed: Option<u64>,
 ) -> Result<(), StateError> {
-    use redb::TableHandle as _;
-    let exists = txn
-        .list_tables()?
-        .any(|table| table.name() == JMT_VALUES_UNSORTED.name());
-    if !exists {
-        return Ok(());
-    }
-    let entries = {
-        let old = txn.open_table(JMT_VALUES_UNSORTED)?;
-        old.iter()?
-            .map(|entry| {
-                let (key, value) = entry?;
-                Ok((key.value().to_vec(), value.value().to_vec()))
-            })
-            .collect::<Result<Vec<_>, StateError>>()?
-    };
-    if let Some(flushed) = flushed {
-        JMT_VALUES.append(
-            txn,
-            0,
-            flushed,
-            entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
-        )?;
-    }
-    txn.delete_table(JMT_VALUES_UNSORTED)?;
-    Ok(())
+    JMT_VALUES.adopt(txn, JMT_VALUES_UNSORTED, flushed, <[u8]>::to_vec)
 }
 
 pub(crate) fn node_key_bytes(key: &NodeKey) -> Vec<u8> {
