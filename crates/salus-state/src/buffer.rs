@@ -221,24 +221,48 @@ mod tests {
         heights
     }
 
+    /// Commits block `height` on `parent`, writing one key; its digest.
+    fn commit_next(store: &crate::Store, height: u64, parent: Hash) -> Hash {
+        let snapshot = store.snapshot().unwrap();
+        let writes = [(format!("k{height}").into_bytes(), Some(vec![height as u8]))]
+            .into_iter()
+            .collect();
+        let pending = store.prepare(&snapshot, &[], height, writes).unwrap();
+        drop(snapshot);
+        let mut next = block(height);
+        next.header.parent = parent;
+        next.header.state_root = pending.root;
+        let digest = next.digest();
+        store
+            .commit_buffered(Arc::new(pending), next, vec![])
+            .unwrap();
+        digest
+    }
+
+    #[test]
+    fn a_lazy_flush_is_durable_once_too_many_blocks_sit_above_the_last_durable_one() {
+        use crate::store::MAX_UNDURABLE;
+        let store = crate::Store::in_memory().unwrap();
+        let mut parent = Hash::ZERO;
+        for height in 0..=MAX_UNDURABLE + 1 {
+            parent = commit_next(&store, height, parent);
+            store.flush_lazily().unwrap();
+        }
+        // No flush was durable before the last: an append after one would
+        // have dropped the entries it covered.
+        let all: Vec<u64> = (0..=MAX_UNDURABLE + 1).collect();
+        assert_eq!(journal_heights(&store.journal), all);
+        // The last was, with MAX_UNDURABLE + 1 blocks above none durable.
+        commit_next(&store, MAX_UNDURABLE + 2, parent);
+        assert_eq!(journal_heights(&store.journal), vec![MAX_UNDURABLE + 2]);
+    }
+
     #[test]
     fn a_lazy_flush_leaves_its_blocks_in_the_journal_until_a_durable_one() {
         let store = crate::Store::in_memory().unwrap();
         let mut parent = Hash::ZERO;
         for height in 0..6u64 {
-            let snapshot = store.snapshot().unwrap();
-            let writes = [(format!("k{height}").into_bytes(), Some(vec![height as u8]))]
-                .into_iter()
-                .collect();
-            let pending = store.prepare(&snapshot, &[], height, writes).unwrap();
-            drop(snapshot);
-            let mut next = block(height);
-            next.header.parent = parent;
-            next.header.state_root = pending.root;
-            parent = next.digest();
-            store
-                .commit_buffered(Arc::new(pending), next, vec![])
-                .unwrap();
+            parent = commit_next(&store, height, parent);
             match height {
                 2 => store.flush_lazily().unwrap(),
                 // Heights 0 to 2 are in the tables, but a crash could take

@@ -20,7 +20,7 @@ use crate::StateError;
 
 /// The most finalized blocks above the last durable flush that a lazy
 /// flush leaves to the journal alone (see [`Store::flush_lazily`]).
-pub const MAX_UNDURABLE: u64 = 64;
+pub const MAX_UNDURABLE: u64 = 256;
 
 /// The persistent store. Cheap to clone; all clones share one database and
 /// one buffer of finalized blocks not yet flushed to it.
