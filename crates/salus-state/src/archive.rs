@@ -317,7 +317,11 @@ impl Snapshot {
         // Runs are newest first, and each covers heights above the next.
         let runs = ACCOUNT_EVENTS.reader(self.txn())?;
         let flushed = runs
-            .descending(&low, high.as_ref().map(|k| k.as_slice()))
+            .descending(
+                before.map(|c| c.height),
+                &low,
+                high.as_ref().map(|k| k.as_slice()),
+            )
             .map(|entry| -> Result<[u8; 36], StateError> {
                 let (key, _) = entry?;
                 key.try_into()
@@ -429,7 +433,11 @@ mod tests {
         let moved: Vec<Vec<u8>> = ACCOUNT_EVENTS
             .reader(&txn)
             .unwrap()
-            .descending(&event_key(&account, 0, 0, 0), Bound::Included(&high[..]))
+            .descending(
+                None,
+                &event_key(&account, 0, 0, 0),
+                Bound::Included(&high[..]),
+            )
             .map(|entry| entry.unwrap().0)
             .collect();
         assert_eq!(moved, vec![events[1].to_vec(), events[0].to_vec()]);

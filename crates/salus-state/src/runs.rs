@@ -13,7 +13,11 @@
 //! [`RUN_FANOUT`] runs share a level they are merged into one run of the
 //! next level (a size-tiered LSM tree): an entry is rewritten once per level
 //! rather than once per flush. A merge that would pass [`MAX_RUN_ENTRIES`]
-//! seals its runs instead, so no single flush rewrites more than that.
+//! takes only the oldest of those runs that fit and seals the result, so no
+//! single flush rewrites more than that, and sealed runs hold close to the
+//! maximum each. Sealed runs are never merged again: a lookup costs one seek
+//! per sealed run, about one per million entries ever written (see
+//! ARCHITECTURE.md for what would lift that).
 //!
 //! Runs cover disjoint, increasing height ranges, which is what lets a reader
 //! walk them newest first and get entries in height order. Each run's entries
@@ -51,6 +55,8 @@ pub(crate) struct Run {
 pub(crate) struct RunIndex {
     data: TableDefinition<'static, &'static [u8], &'static [u8]>,
     directory: TableDefinition<'static, u64, (u64, u32, u64)>,
+    /// [`MAX_RUN_ENTRIES`], but for tests.
+    max_entries: u64,
 }
 
 fn prefixed(first: u64, key: &[u8]) -> Vec<u8> {
@@ -65,7 +71,14 @@ impl RunIndex {
         RunIndex {
             data: TableDefinition::new(data),
             directory: TableDefinition::new(directory),
+            max_entries: MAX_RUN_ENTRIES,
         }
+    }
+
+    #[cfg(test)]
+    const fn with_max_entries(mut self, max_entries: u64) -> RunIndex {
+        self.max_entries = max_entries;
+        self
     }
 
     pub(crate) fn create(&self, txn: &WriteTransaction) -> Result<(), StateError> {
@@ -114,56 +127,90 @@ impl RunIndex {
         Ok(())
     }
 
-    /// Merges the newest [`RUN_FANOUT`] runs if they share a level (or seals
-    /// them, if the merge would be too large); whether anything changed.
+    /// Merges the newest [`RUN_FANOUT`] runs if they share a level; whether
+    /// anything changed. A merge past [`MAX_RUN_ENTRIES`] takes only as many
+    /// of them, oldest first, as fit, and seals the result: sealed runs hold
+    /// close to the maximum, so a long chain has few of them.
     fn merge_newest(&self, txn: &WriteTransaction) -> Result<bool, StateError> {
-        let newest = self.newest_runs(txn, RUN_FANOUT)?;
-        let Some(oldest) = newest.first().copied() else {
+        let group = self.newest_runs(txn, RUN_FANOUT)?;
+        let Some(oldest) = group.first().copied() else {
             return Ok(false);
         };
-        if newest.len() < RUN_FANOUT
+        if group.len() < RUN_FANOUT
             || oldest.level == SEALED
-            || newest.iter().any(|run| run.level != oldest.level)
+            || group.iter().any(|run| run.level != oldest.level)
         {
             return Ok(false);
         }
-        let entries: u64 = newest.iter().map(|run| run.entries).sum();
-        let mut directory = txn.open_table(self.directory)?;
-        if entries > MAX_RUN_ENTRIES {
-            for run in &newest {
-                directory.insert(run.first, (run.last, SEALED, run.entries))?;
-            }
+        let total: u64 = group.iter().map(|run| run.entries).sum();
+        if total <= self.max_entries {
+            self.merge(txn, &group, None, oldest.level + 1)?;
             return Ok(true);
         }
-        let mut data = txn.open_table(self.data)?;
-        // Everything after the oldest run's entries belongs to the runs being
-        // merged into it: move it under the oldest run's prefix.
-        let start = prefixed(newest[1].first, &[]);
-        loop {
-            let chunk = data
-                .range::<&[u8]>(start.as_slice()..)?
-                .take(MERGE_CHUNK)
-                .map(|entry| {
-                    let (key, value) = entry?;
-                    Ok((key.value().to_vec(), value.value().to_vec()))
-                })
-                .collect::<Result<Vec<_>, StateError>>()?;
-            if chunk.is_empty() {
+        let mut fits = 0;
+        let mut sum = 0;
+        for run in &group {
+            if sum + run.entries > self.max_entries {
                 break;
             }
-            for (key, value) in chunk {
-                data.remove(key.as_slice())?;
-                let moved = prefixed(oldest.first, &key[8..]);
-                let replaced = data.insert(moved.as_slice(), value.as_slice())?;
-                assert!(replaced.is_none(), "an index's keys are unique across runs");
+            sum += run.entries;
+            fits += 1;
+        }
+        let fits = fits.max(1);
+        self.merge(txn, &group[..fits], Some(group[fits].first), SEALED)?;
+        Ok(true)
+    }
+
+    /// Moves the entries of `runs[1..]` (consecutive, oldest first, with
+    /// `next` the first height of the run after them, if any) under the
+    /// prefix of `runs[0]`, which becomes one run of `level`.
+    fn merge(
+        &self,
+        txn: &WriteTransaction,
+        runs: &[Run],
+        next: Option<u64>,
+        level: u32,
+    ) -> Result<(), StateError> {
+        let (oldest, newest) = match runs {
+            [oldest, .., newest] => (*oldest, *newest),
+            [only] => (*only, *only),
+            [] => unreachable!("a merge takes at least one run"),
+        };
+        let mut data = txn.open_table(self.data)?;
+        if let Some(second) = runs.get(1) {
+            let start = prefixed(second.first, &[]);
+            let end = next.map(|n| prefixed(n, &[]));
+            loop {
+                let upper = match &end {
+                    Some(end) => Bound::Excluded(end.as_slice()),
+                    None => Bound::Unbounded,
+                };
+                let chunk = data
+                    .range::<&[u8]>((Bound::Included(start.as_slice()), upper))?
+                    .take(MERGE_CHUNK)
+                    .map(|entry| {
+                        let (key, value) = entry?;
+                        Ok((key.value().to_vec(), value.value().to_vec()))
+                    })
+                    .collect::<Result<Vec<_>, StateError>>()?;
+                if chunk.is_empty() {
+                    break;
+                }
+                for (key, value) in chunk {
+                    data.remove(key.as_slice())?;
+                    let moved = prefixed(oldest.first, &key[8..]);
+                    let replaced = data.insert(moved.as_slice(), value.as_slice())?;
+                    assert!(replaced.is_none(), "an index's keys are unique across runs");
+                }
             }
         }
-        for run in &newest[1..] {
+        let mut directory = txn.open_table(self.directory)?;
+        for run in &runs[1..] {
             directory.remove(run.first)?;
         }
-        let last = newest.last().expect("RUN_FANOUT runs").last;
-        directory.insert(oldest.first, (last, oldest.level + 1, entries))?;
-        Ok(true)
+        let entries = runs.iter().map(|run| run.entries).sum();
+        directory.insert(oldest.first, (newest.last, level, entries))?;
+        Ok(())
     }
 
     /// The newest `count` runs (fewer if there are not as many), oldest first.
@@ -181,9 +228,10 @@ impl RunIndex {
         })
     }
 
-    /// Moves a store's older single-table index into one run covering
-    /// heights up to `newest`, and deletes the table. `read` lists its
-    /// entries in key order.
+    /// Moves a store's older single-table index into one sealed run covering
+    /// heights up to `newest`, and deletes the table. `read` converts a
+    /// value. Entries are copied one by one, so a large index needs no more
+    /// memory than a small one.
     pub(crate) fn adopt<V: redb::Value + 'static>(
         &self,
         txn: &WriteTransaction,
@@ -191,23 +239,44 @@ impl RunIndex {
         newest: Option<u64>,
         read: impl Fn(V::SelfType<'_>) -> Vec<u8>,
     ) -> Result<(), StateError> {
-        use redb::TableHandle as _;
+        use redb::{ReadableTableMetadata as _, TableHandle as _};
         if !txn.list_tables()?.any(|table| table.name() == old.name()) {
             return Ok(());
         }
-        let entries = txn
-            .open_table(old)?
-            .iter()?
-            .map(|entry| {
-                let (key, value) = entry?;
-                Ok((key.value().to_vec(), read(value.value())))
-            })
-            .collect::<Result<Vec<_>, StateError>>()?;
-        // Without a block there is nothing an index could point at.
-        if let Some(newest) = newest {
-            let entries = entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice()));
-            self.append(txn, 0, newest, entries)?;
+        let mut directory = txn.open_table(self.directory)?;
+        if !directory.is_empty()? {
+            // Say, an older binary ran on this store after it was moved.
+            return Err(StateError::Corrupt(format!(
+                "the store holds both the table {} and runs of the index that replaced it",
+                old.name()
+            )));
         }
+        let mut count = 0u64;
+        {
+            let old_table = txn.open_table(old)?;
+            let mut data = txn.open_table(self.data)?;
+            for entry in old_table.iter()? {
+                let (key, value) = entry?;
+                data.insert(
+                    prefixed(0, key.value()).as_slice(),
+                    read(value.value()).as_slice(),
+                )?;
+                count += 1;
+            }
+        }
+        match (count, newest) {
+            (0, _) => {}
+            (_, Some(newest)) => {
+                directory.insert(0, (newest, SEALED, count))?;
+            }
+            (_, None) => {
+                return Err(StateError::Corrupt(format!(
+                    "the table {} indexes blocks, but the store holds none",
+                    old.name()
+                )))
+            }
+        }
+        drop(directory);
         txn.delete_table(old)?;
         Ok(())
     }
@@ -256,15 +325,22 @@ impl RunReader {
     }
 
     /// The entries with keys from `low` to `high`, newest run first and
-    /// each run's entries in descending key order, read lazily.
+    /// each run's entries in descending key order, read lazily. Runs that
+    /// begin above `at_most` (a height) are skipped: a caller that knows its
+    /// entries are no newer saves a seek per newer run.
     pub(crate) fn descending(
         &self,
+        at_most: Option<u64>,
         low: &[u8],
         high: Bound<&[u8]>,
     ) -> impl Iterator<Item = Result<RunEntry, StateError>> + '_ {
         let low = low.to_vec();
         let high = high.map(<[u8]>::to_vec);
-        self.newest_first.iter().flat_map(move |run| {
+        let runs = self
+            .newest_first
+            .iter()
+            .filter(move |run| at_most.is_none_or(|height| run.first <= height));
+        runs.flat_map(move |run| {
             let from = prefixed(run.first, &low);
             let to = match &high {
                 Bound::Included(key) => Bound::Included(prefixed(run.first, key)),
@@ -301,6 +377,8 @@ mod tests {
     use super::*;
 
     const INDEX: RunIndex = RunIndex::new("test_runs", "test_run_directory");
+    /// The same tables with a maximum small enough for tests to pass it.
+    const SMALL: RunIndex = RunIndex::new("test_runs", "test_run_directory").with_max_entries(40);
 
     fn memory() -> Database {
         Database::builder()
@@ -310,15 +388,14 @@ mod tests {
 
     /// Appends one run per batch, each batch one height, in one transaction
     /// each (as flushes do).
-    fn write(db: &Database, batches: &[BTreeMap<Vec<u8>, Vec<u8>>], from: u64) {
+    fn write(db: &Database, index: &RunIndex, batches: &[BTreeMap<Vec<u8>, Vec<u8>>], from: u64) {
         let txn = db.begin_write().unwrap();
-        INDEX.create(&txn).unwrap();
+        index.create(&txn).unwrap();
         txn.commit().unwrap();
         for (offset, batch) in batches.iter().enumerate() {
             let height = from + offset as u64;
             let txn = db.begin_write().unwrap();
-            INDEX.create(&txn).unwrap();
-            INDEX
+            index
                 .append(
                     &txn,
                     height,
@@ -328,6 +405,26 @@ mod tests {
                 .unwrap();
             txn.commit().unwrap();
         }
+    }
+
+    /// The directory agrees with the data: runs are disjoint and in order,
+    /// and each holds as many entries as it says. Gives how many are sealed.
+    fn check_directory(db: &Database, index: &RunIndex) -> usize {
+        let txn = db.begin_read().unwrap();
+        let reader = index.reader(&txn).unwrap();
+        let data = txn.open_table(index.data).unwrap();
+        let mut runs = reader.newest_first.clone();
+        runs.reverse();
+        for pair in runs.windows(2) {
+            assert!(pair[0].first <= pair[0].last && pair[0].last < pair[1].first);
+        }
+        for run in &runs {
+            let from = run.first.to_be_bytes();
+            let to = (run.first + 1).to_be_bytes();
+            let stored = data.range::<&[u8]>(&from[..]..&to[..]).unwrap().count() as u64;
+            assert_eq!(stored, run.entries, "run {run:?}");
+        }
+        runs.iter().filter(|run| run.level == SEALED).count()
     }
 
     fn runs(db: &Database) -> Vec<Run> {
@@ -344,7 +441,7 @@ mod tests {
         let db = memory();
         let batch = |i: u8| BTreeMap::from([(vec![i], vec![i])]);
         let batches: Vec<_> = (0..RUN_FANOUT as u8 * 2 + 1).map(batch).collect();
-        write(&db, &batches, 10);
+        write(&db, &INDEX, &batches, 10);
         let runs = runs(&db);
         // Two merged runs of RUN_FANOUT heights each, then the newest alone.
         let fanout = RUN_FANOUT as u64;
@@ -379,16 +476,17 @@ mod tests {
     }
 
     #[test]
-    fn runs_too_large_to_merge_are_sealed() {
+    fn a_merge_past_the_maximum_takes_the_oldest_runs_that_fit_and_seals_them() {
         let db = memory();
-        let per_run = MAX_RUN_ENTRIES / (RUN_FANOUT as u64 - 1) + 1;
+        let fanout = RUN_FANOUT as u64;
+        let per_run = MAX_RUN_ENTRIES / (fanout - 1) + 1;
         let txn = db.begin_write().unwrap();
         INDEX.create(&txn).unwrap();
         {
             // Fake directory sizes: writing a million entries is not needed
             // to check the policy.
             let mut directory = txn.open_table(INDEX.directory).unwrap();
-            for height in 0..RUN_FANOUT as u64 - 1 {
+            for height in 0..fanout - 1 {
                 directory.insert(height, (height, 0, per_run)).unwrap();
             }
         }
@@ -396,15 +494,95 @@ mod tests {
             .append(&txn, 100, 100, [(&b"k"[..], &b"v"[..])])
             .unwrap();
         txn.commit().unwrap();
-        let runs = runs(&db);
-        assert_eq!(runs.len(), RUN_FANOUT);
-        assert!(runs.iter().all(|run| run.level == SEALED));
+        let fit = MAX_RUN_ENTRIES / per_run;
+        assert_eq!(
+            runs(&db),
+            vec![
+                Run {
+                    first: 0,
+                    last: fit - 1,
+                    level: SEALED,
+                    entries: fit * per_run
+                },
+                Run {
+                    first: fit,
+                    last: fit,
+                    level: 0,
+                    entries: per_run
+                },
+                Run {
+                    first: 100,
+                    last: 100,
+                    level: 0,
+                    entries: 1
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn sealed_runs_hold_their_entries_and_stay_readable() {
+        let db = memory();
+        // RUN_FANOUT runs of 3 entries pass SMALL's maximum of 40.
+        let batches: Vec<BTreeMap<Vec<u8>, Vec<u8>>> = (0..RUN_FANOUT as u8 + 3)
+            .map(|i| (0..3u8).map(|j| (vec![i, j], vec![j])).collect())
+            .collect();
+        write(&db, &SMALL, &batches, 1);
+        assert_eq!(check_directory(&db, &SMALL), 1);
+        let reader = SMALL.reader(&db.begin_read().unwrap()).unwrap();
+        for batch in &batches {
+            for (key, value) in batch {
+                assert_eq!(reader.get(key).unwrap().as_ref(), Some(value));
+            }
+        }
+    }
+
+    #[test]
+    fn an_old_table_is_adopted_as_one_sealed_run_and_refused_beside_runs() {
+        const OLD: TableDefinition<&[u8], &[u8]> = TableDefinition::new("test_old_index");
+        let fill = |db: &Database| {
+            let txn = db.begin_write().unwrap();
+            INDEX.create(&txn).unwrap();
+            let mut old = txn.open_table(OLD).unwrap();
+            old.insert(&b"a"[..], &b"1"[..]).unwrap();
+            old.insert(&b"b"[..], &b"2"[..]).unwrap();
+            drop(old);
+            txn.commit().unwrap();
+        };
+        let adopt = |db: &Database, newest| {
+            let txn = db.begin_write().unwrap();
+            let result = INDEX.adopt(&txn, OLD, newest, <[u8]>::to_vec);
+            // A store that fails to open commits nothing.
+            if result.is_ok() {
+                txn.commit().unwrap();
+            }
+            result
+        };
+        let db = memory();
+        fill(&db);
+        // No block for the entries to point at.
+        assert!(matches!(adopt(&db, None), Err(StateError::Corrupt(_))));
+        adopt(&db, Some(7)).unwrap();
+        let expected = Run {
+            first: 0,
+            last: 7,
+            level: SEALED,
+            entries: 2,
+        };
+        assert_eq!(runs(&db), vec![expected]);
+        assert_eq!(check_directory(&db, &INDEX), 1);
+        let reader = INDEX.reader(&db.begin_read().unwrap()).unwrap();
+        assert_eq!(reader.get(b"b").unwrap(), Some(b"2".to_vec()));
+        // The old table again beside the runs (an older binary wrote it).
+        fill(&db);
+        assert!(matches!(adopt(&db, Some(9)), Err(StateError::Corrupt(_))));
+        assert_eq!(runs(&db), vec![expected]);
     }
 
     #[test]
     fn an_empty_batch_adds_no_run() {
         let db = memory();
-        write(&db, &[BTreeMap::new()], 0);
+        write(&db, &INDEX, &[BTreeMap::new()], 0);
         assert!(runs(&db).is_empty());
     }
 
@@ -434,35 +612,41 @@ mod tests {
                         .collect()
                 })
                 .collect();
-            let db = memory();
-            write(&db, &batches, 1);
-            let reader = INDEX.reader(&db.begin_read().unwrap()).unwrap();
-            let mut all: Vec<RunEntry> = batches
-                .iter()
-                .flat_map(|b| b.iter().map(|(k, v)| (k.clone(), v.clone())))
-                .collect();
-            for (key, value) in &all {
-                prop_assert_eq!(reader.get(key).unwrap(), Some(value.clone()));
+            // With the real maximum, and with one small enough to seal runs.
+            for index in [&INDEX, &SMALL] {
+                let db = memory();
+                write(&db, index, &batches, 1);
+                check_directory(&db, index);
+                let reader = index.reader(&db.begin_read().unwrap()).unwrap();
+                let mut all: Vec<RunEntry> = batches
+                    .iter()
+                    .flat_map(|b| b.iter().map(|(k, v)| (k.clone(), v.clone())))
+                    .collect();
+                for (key, value) in &all {
+                    prop_assert_eq!(reader.get(key).unwrap(), Some(value.clone()));
+                }
+                prop_assert_eq!(reader.get(&[0]).unwrap(), None);
+                if index.max_entries == MAX_RUN_ENTRIES {
+                    prop_assert!(reader.newest_first.len() < RUN_FANOUT * 2);
+                }
+                let scanned: Vec<RunEntry> = reader
+                    .descending(None, &[], Bound::Unbounded)
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                all.reverse();
+                prop_assert_eq!(&scanned, &all);
+                // A bounded scan: the entries of heights 3 to 5 alone.
+                let bounded: Vec<RunEntry> = reader
+                    .descending(None, &[3], Bound::Excluded(&[6][..]))
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let expected: Vec<RunEntry> = all
+                    .iter()
+                    .filter(|(key, _)| (3..6).contains(&key[0]))
+                    .cloned()
+                    .collect();
+                prop_assert_eq!(bounded, expected);
             }
-            prop_assert_eq!(reader.get(&[0]).unwrap(), None);
-            prop_assert!(reader.newest_first.len() < RUN_FANOUT * 2);
-            let scanned: Vec<RunEntry> = reader
-                .descending(&[], Bound::Unbounded)
-                .collect::<Result<_, _>>()
-                .unwrap();
-            all.reverse();
-            prop_assert_eq!(&scanned, &all);
-            // A bounded scan: the entries of heights 3 to 5 alone.
-            let bounded: Vec<RunEntry> = reader
-                .descending(&[3], Bound::Excluded(&[6][..]))
-                .collect::<Result<_, _>>()
-                .unwrap();
-            let expected: Vec<RunEntry> = all
-                .iter()
-                .filter(|(key, _)| (3..6).contains(&key[0]))
-                .cloned()
-                .collect();
-            prop_assert_eq!(bounded, expected);
         }
     }
 }

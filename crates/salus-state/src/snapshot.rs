@@ -69,12 +69,16 @@ impl Snapshot {
         {
             return Ok(value.clone());
         }
-        // Runs newer than `max_version` hold no entry in this range.
+        // A run holds the versions of its own heights only.
         let low = value_key(&key_hash, 0);
         let high = value_key(&key_hash, max_version);
         let newest = self
             .values
-            .descending(&low, std::ops::Bound::Included(high.as_slice()))
+            .descending(
+                Some(max_version),
+                &low,
+                std::ops::Bound::Included(high.as_slice()),
+            )
             .next();
         match newest {
             Some(entry) => untagged(&entry?.1),
