@@ -381,15 +381,13 @@ impl Store {
 mod tests {
     use std::ops::Bound;
 
-    use redb::{Database, ReadableDatabase as _, TableHandle as _};
+    use redb::{ReadableDatabase as _, TableHandle as _};
 
     use super::*;
 
     #[test]
     fn a_store_with_the_single_table_indexes_is_moved_to_runs() {
-        let db = Database::builder()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .unwrap();
+        let db = crate::store::memory_database().unwrap();
         let account = AccountId([3; 20]);
         let events = [event_key(&account, 1, 0, 0), event_key(&account, 2, 4, 1)];
         let txn = db.begin_write().unwrap();

@@ -278,9 +278,7 @@ mod tests {
 
     #[test]
     fn an_append_drops_the_entries_a_flush_made_durable() {
-        let db = Database::builder()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .unwrap();
+        let db = crate::store::memory_database().unwrap();
         assert_eq!(open_journal(&db, None).unwrap(), None);
         for height in 0..4 {
             journal(&db, &block(height), None).unwrap();

@@ -381,9 +381,7 @@ mod tests {
     const SMALL: RunIndex = RunIndex::new("test_runs", "test_run_directory").with_max_entries(40);
 
     fn memory() -> Database {
-        Database::builder()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .unwrap()
+        crate::store::memory_database().unwrap()
     }
 
     /// Appends one run per batch, each batch one height, in one transaction

@@ -34,6 +34,11 @@ pub struct Store {
     flushing: Arc<Mutex<()>>,
 }
 
+/// A redb database held in memory (simulations and tests).
+pub(crate) fn memory_database() -> Result<Database, redb::DatabaseError> {
+    Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())
+}
+
 /// A block's effect on state, computed but not yet committed.
 #[derive(Debug, Clone)]
 pub struct Pending {
@@ -54,9 +59,7 @@ impl Store {
     /// A store in memory: for simulations, where "durable" means surviving a
     /// simulated crash of the node that owns it, not of the process.
     pub fn in_memory() -> Result<Store, StateError> {
-        let memory =
-            || Database::builder().create_with_backend(redb::backends::InMemoryBackend::new());
-        Store::init(memory()?, memory()?)
+        Store::init(memory_database()?, memory_database()?)
     }
 
     fn init(db: Database, journal: Database) -> Result<Store, StateError> {

@@ -206,15 +206,13 @@ pub(crate) fn untagged(bytes: &[u8]) -> anyhow::Result<Option<OwnedValue>> {
 
 #[cfg(test)]
 mod tests {
-    use redb::{Database, ReadableDatabase as _};
+    use redb::ReadableDatabase as _;
 
     use super::*;
 
     #[test]
     fn a_store_with_the_single_value_table_is_moved_to_runs() {
-        let db = Database::builder()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .unwrap();
+        let db = crate::store::memory_database().unwrap();
         let key = value_key(&KeyHash([4; 32]), 3);
         let txn = db.begin_write().unwrap();
         txn.open_table(JMT_VALUES_UNSORTED)
