@@ -64,6 +64,11 @@ fn build(store: &Store, snapshot: &Snapshot, parent: Hash, writes: WriteSet, txs
     }
 }
 
+/// [`build`] on the store's current snapshot.
+fn build_next(store: &Store, parent: Hash, writes: WriteSet, txs: u64) -> Built {
+    build(store, &store.snapshot().unwrap(), parent, writes, txs)
+}
+
 struct Built {
     pending: Pending,
     block: Block,
@@ -201,23 +206,12 @@ fn indexes_merged_across_many_flushes_read_like_one_flush() {
     for height in 0..70u64 {
         let key = format!("p/{}", height % 5);
         let set = writes(&[(key.as_str(), Some("v")), ("a", Some("a"))]);
-        let built = build(
-            &per_block,
-            &per_block.snapshot().unwrap(),
-            parent,
-            set.clone(),
-            height % 4,
-        );
+        let built = build_next(&per_block, parent, set.clone(), height % 4);
         per_block
             .commit(&built.pending, &built.block, &built.receipts)
             .unwrap();
-        let again = build(
-            &at_once,
-            &at_once.snapshot().unwrap(),
-            parent,
-            set,
-            height % 4,
-        );
+        let again = build_next(&at_once, parent, set, height % 4);
+        assert_eq!(again.block, built.block, "same chain on both stores");
         again.commit_buffered(&at_once);
         parent = built.block.digest();
         blocks.push(built.block);
@@ -238,23 +232,11 @@ fn buffered_blocks_read_as_they_will_once_flushed() {
     let mut flush_ends = Vec::new();
     let mut parent = Hash::ZERO;
     for (height, set) in chain_writes().into_iter().enumerate() {
-        let built = build(
-            &reference,
-            &reference.snapshot().unwrap(),
-            parent,
-            set.clone(),
-            height as u64 % 3 + 1,
-        );
+        let built = build_next(&reference, parent, set.clone(), height as u64 % 3 + 1);
         reference
             .commit(&built.pending, &built.block, &built.receipts)
             .unwrap();
-        let again = build(
-            &buffered,
-            &buffered.snapshot().unwrap(),
-            parent,
-            set,
-            height as u64 % 3 + 1,
-        );
+        let again = build_next(&buffered, parent, set, height as u64 % 3 + 1);
         assert_eq!(again.block, built.block, "same chain on both stores");
         again.commit_buffered(&buffered);
         parent = built.block.digest();
