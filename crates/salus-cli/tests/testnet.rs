@@ -11,22 +11,14 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use salus_client::{actions, Client, ClientError, Signer};
-use salus_node::network_config::{init_testnet, TESTNET_CHAIN_ID};
+use salus_node::network_config::{free_ports, init_testnet, TESTNET_CHAIN_ID};
 use salus_types::{AccountId, Hash};
 
 const PASSPHRASE: &str = "testnet-test-passphrase";
 
 /// Eight consecutive free ports (p2p and HTTP for four nodes).
 fn free_base_port() -> u16 {
-    let mut seed = std::process::id() as u16;
-    loop {
-        seed = seed.wrapping_mul(25_173).wrapping_add(13_849);
-        let base = 20_000 + (seed % 20_000);
-        let free = (0..8).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
-        if free {
-            return base;
-        }
-    }
+    free_ports(8).expect("eight free loopback ports")
 }
 
 struct Node {

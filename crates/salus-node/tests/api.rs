@@ -68,8 +68,12 @@ async fn api_serves_proofs_and_refuses_bad_input_with_typed_json_errors() {
         "bad_nonce",
     )
     .await;
-    // Submitting a pending one twice.
+    // Submitting a pending one twice. It skips a nonce, so it cannot become
+    // final (and its nonce stale) between the two submissions; the batch
+    // below fills the gap.
+    signer.next_nonce += 1;
     let pending = signer.sign(vec![actions::transfer(recipient, 1)]);
+    signer.next_nonce -= 2;
     let body = json!({"tx": hex::encode(pending.encode())});
     assert_eq!(
         post_tx(body.clone()).await.unwrap().status(),
