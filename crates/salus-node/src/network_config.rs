@@ -240,7 +240,14 @@ const LOCAL_PORTS: std::ops::Range<u32> = 10_000..32_000;
 pub fn free_ports(count: u16) -> Result<u16, ConfigError> {
     static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let span = LOCAL_PORTS.end - LOCAL_PORTS.start - u32::from(count);
+    let too_many = || ConfigError::Invalid {
+        path: "127.0.0.1".into(),
+        reason: format!("no {count} consecutive free ports"),
+    };
+    let span = (LOCAL_PORTS.end - LOCAL_PORTS.start)
+        .checked_sub(u32::from(count))
+        .filter(|span| *span > 0)
+        .ok_or_else(too_many)?;
     let mut state = (std::process::id() ^ 0x5a5a).wrapping_add(call.wrapping_mul(7_919));
     for _ in 0..1_000 {
         state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
@@ -249,10 +256,7 @@ pub fn free_ports(count: u16) -> Result<u16, ConfigError> {
             return Ok(base);
         }
     }
-    Err(ConfigError::Invalid {
-        path: "127.0.0.1".into(),
-        reason: format!("no {count} consecutive free ports"),
-    })
+    Err(too_many())
 }
 
 /// A laid-out testnet whose nodes all run in this process.
@@ -336,5 +340,9 @@ mod tests {
         // Free ports are searched from a new start per call; sixteen calls
         // landing on fewer than twelve bases would mean they do not.
         assert!(distinct.len() >= 12, "{bases:?}");
+        assert!(matches!(
+            free_ports(u16::MAX),
+            Err(ConfigError::Invalid { .. })
+        ));
     }
 }
