@@ -2,14 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-/// A free loopback port (released for the caller to bind).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("the loopback interface has a free port")
-        .port()
-}
-
 /// The path of a FHIR fixture in `testdata/fhir`.
 pub fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub use salus_testkit::free_port;
+/// A free loopback port, outside the ephemeral range: a node restarted on
+/// it finds it still free.
+pub fn free_port() -> u16 {
+    salus_node::network_config::free_ports(1).expect("a free loopback port")
+}
 
 /// Starts `salus dev` on loopback with its output discarded.
 pub fn start_dev(data: &Path, keystore: &Path, http: u16, p2p: u16, passphrase: &str) -> Child {

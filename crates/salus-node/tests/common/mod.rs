@@ -21,7 +21,8 @@ pub fn now_ms() -> u64 {
 }
 
 pub fn free_addr() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], salus_testkit::free_port()))
+    let port = salus_node::network_config::free_ports(1).expect("a free loopback port");
+    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// A wall clock that tests can move forward.
