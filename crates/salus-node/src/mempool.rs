@@ -113,12 +113,17 @@ impl Mempool {
         self.admit_checked(txs, |_| false, committed)
     }
 
-    /// Admits a batch: shape checks, then signatures verified in parallel,
-    /// then checks against each sender's finalized `Account` (current key,
-    /// next nonce). One verdict per transaction, in order. Signatures of
-    /// transactions (by hash, which covers the signature) that
-    /// `signature_checked` says this node already verified are skipped: a
-    /// peer's block can bring a transaction before its gossip does.
+    /// Admits a batch. One verdict per transaction, in order.
+    ///
+    /// Everything that needs no signature comes first: shape, the sender's
+    /// finalized `Account` (current key, next nonce, nonce window) and
+    /// whether the pool already holds the transaction. A signature check is
+    /// the costliest step of admission, so a replayed, stale or duplicate
+    /// transaction is refused before it, and a flood of them costs the node
+    /// little. Survivors' signatures are then verified in one batch, except
+    /// those of transactions (by hash, which covers the signature) that
+    /// `signature_checked` says this node already verified: a peer's block
+    /// can bring a transaction before its gossip does.
     pub fn admit_checked(
         &self,
         txs: Vec<Tx>,
@@ -126,8 +131,20 @@ impl Mempool {
         committed: impl Fn(&AccountId) -> Account,
     ) -> Vec<Result<Hash, AdmitError>> {
         let hashes: Vec<Hash> = txs.iter().map(Tx::hash).collect();
+        let mut verdicts: Vec<Result<(), AdmitError>> = txs
+            .iter()
+            .map(|tx| self.check_without_signature(tx, &committed))
+            .collect();
+        {
+            let pool = self.lock();
+            for (verdict, hash) in verdicts.iter_mut().zip(&hashes) {
+                if verdict.is_ok() && pool.entries.contains_key(hash) {
+                    *verdict = Err(AdmitError::Duplicate);
+                }
+            }
+        }
         let unchecked: Vec<usize> = (0..txs.len())
-            .filter(|&i| !signature_checked(&hashes[i]))
+            .filter(|&i| verdicts[i].is_ok() && !signature_checked(&hashes[i]))
             .collect();
         let keys: Vec<_> = unchecked.iter().map(|&i| txs[i].body.public_key).collect();
         let messages: Vec<Vec<u8>> = unchecked
@@ -136,49 +153,57 @@ impl Mempool {
             .collect();
         let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
         let signatures: Vec<_> = unchecked.iter().map(|&i| txs[i].signature).collect();
-        let mut verdicts = vec![true; txs.len()];
-        for (i, ok) in unchecked
+        for (&i, holds) in unchecked
             .iter()
             .zip(verify_batch(&keys, &refs, &signatures).expect("equal lengths"))
         {
-            verdicts[*i] = ok;
+            if !holds {
+                verdicts[i] = Err(TxError::BadSignature.into());
+            }
         }
         let mut pool = self.lock();
         txs.into_iter()
             .zip(hashes)
             .zip(verdicts)
-            .map(|((tx, hash), signature_ok)| {
-                tx.check_shape(&self.chain_id)?;
-                if !signature_ok {
-                    return Err(TxError::BadSignature.into());
-                }
-                let account = committed(&tx.body.signer);
-                if account.disabled
-                    || !current_key_matches(&account, &tx.body.signer, &tx.body.public_key)
-                {
-                    return Err(TxError::WrongSignerKey.into());
-                }
-                let expected = account.nonce;
-                if tx.body.nonce < expected {
-                    return Err(TxError::BadNonce {
-                        expected,
-                        actual: tx.body.nonce,
-                    }
-                    .into());
-                }
-                // Far-future nonces could never run soon; refusing them keeps one
-                // sender from parking a queue that blocks nobody but wastes the pool.
-                let window = self.limits.max_per_sender as u64;
-                if tx.body.nonce - expected >= window {
-                    return Err(AdmitError::NonceTooFar {
-                        expected,
-                        actual: tx.body.nonce,
-                        window,
-                    });
-                }
+            .map(|((tx, hash), verdict)| {
+                verdict?;
                 self.insert(&mut pool, tx, hash)
             })
             .collect()
+    }
+
+    /// The checks of [`Mempool::admit_checked`] that need neither the
+    /// signature nor the pool.
+    fn check_without_signature(
+        &self,
+        tx: &Tx,
+        committed: impl Fn(&AccountId) -> Account,
+    ) -> Result<(), AdmitError> {
+        tx.check_shape(&self.chain_id)?;
+        let account = committed(&tx.body.signer);
+        if account.disabled || !current_key_matches(&account, &tx.body.signer, &tx.body.public_key)
+        {
+            return Err(TxError::WrongSignerKey.into());
+        }
+        let expected = account.nonce;
+        if tx.body.nonce < expected {
+            return Err(TxError::BadNonce {
+                expected,
+                actual: tx.body.nonce,
+            }
+            .into());
+        }
+        // Far-future nonces could never run soon; refusing them keeps one
+        // sender from parking a queue that blocks nobody but wastes the pool.
+        let window = self.limits.max_per_sender as u64;
+        if tx.body.nonce - expected >= window {
+            return Err(AdmitError::NonceTooFar {
+                expected,
+                actual: tx.body.nonce,
+                window,
+            });
+        }
+        Ok(())
     }
 
     fn insert(&self, pool: &mut Pool, tx: Tx, hash: Hash) -> Result<Hash, AdmitError> {
@@ -441,6 +466,44 @@ mod tests {
             pool.admit_checked(vec![forged_again], |h| *h == forged_hash, |_| nonce(0))[0],
             Err(AdmitError::Invalid(TxError::BadSignature))
         );
+    }
+
+    #[test]
+    fn replays_and_stale_transactions_are_refused_before_any_signature_check() {
+        let pool = Mempool::new("c".into(), MempoolLimits::default());
+        let pending = tx(1, 0);
+        assert!(pool.admit(vec![pending.clone()], |_| nonce(0))[0].is_ok());
+        // A forged transaction with a stale nonce: refused for its nonce.
+        let mut stale_forgery = tx(2, 3);
+        stale_forgery.body.nonce = 4;
+        // The probe sees every transaction that reaches the signature stage.
+        let reached_signatures = std::cell::Cell::new(0);
+        let verdicts = pool.admit_checked(
+            vec![pending, stale_forgery, tx(3, 0)],
+            |_| {
+                reached_signatures.set(reached_signatures.get() + 1);
+                false
+            },
+            |id| {
+                let stale_sender =
+                    AccountId::from_public_key(&SigningKey::from_seed(&[2; 32]).public_key());
+                if *id == stale_sender {
+                    nonce(7)
+                } else {
+                    nonce(0)
+                }
+            },
+        );
+        assert_eq!(verdicts[0], Err(AdmitError::Duplicate));
+        assert_eq!(
+            verdicts[1],
+            Err(AdmitError::Invalid(TxError::BadNonce {
+                expected: 7,
+                actual: 4
+            }))
+        );
+        assert!(verdicts[2].is_ok());
+        assert_eq!(reached_signatures.get(), 1, "only the fresh transaction");
     }
 
     #[test]
