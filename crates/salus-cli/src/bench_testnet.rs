@@ -13,7 +13,7 @@ use anyhow::{ensure, Result};
 use salus_node::network_config::{LocalTestnet, TESTNET_CHAIN_ID};
 use serde_json::json;
 
-use crate::bench::{drive, funded_senders, machine, transfers, Load};
+use crate::bench::{drive, funded_senders, machine, speed_probe, transfers, Load};
 use crate::dev::now_ms;
 use crate::output::Context;
 
@@ -40,8 +40,13 @@ const BATCH: usize = 2_000;
 /// Half load submits a batch this often.
 const TICK: Duration = Duration::from_millis(100);
 
-fn part(load: &Load, offered: Option<f64>) -> serde_json::Value {
+/// Transactions the speed probe checks before each part (tens of
+/// milliseconds of work).
+const PROBE_TXS: usize = 1_000;
+
+fn part(load: &Load, offered: Option<f64>, probe_per_s: f64) -> serde_json::Value {
     json!({
+        "probe_signature_checks_per_s": probe_per_s.round(),
         "tx_per_s": load.tx_per_s,
         "p50_ms": load.p50_ms,
         "p99_ms": load.p99_ms,
@@ -87,6 +92,7 @@ pub fn testnet(ctx: &Context, args: TestnetArgs) -> Result<()> {
         .build()?;
     let result = runtime.block_on(async {
         let burst = transfers(&mut signers, args.txs);
+        let saturation_probe = speed_probe(&burst[..burst.len().min(PROBE_TXS)]);
         let saturation = drive(&apis, burst, &mut finalized, BATCH, None).await?;
         let rate = args
             .paced_tx_per_s
@@ -94,12 +100,13 @@ pub fn testnet(ctx: &Context, args: TestnetArgs) -> Result<()> {
         let per_tick = ((rate * TICK.as_secs_f64()).round() as usize).max(1);
         let ticks = (args.half_load_seconds * 1_000 / TICK.as_millis() as u64).max(1) as usize;
         let paced = transfers(&mut signers, per_tick * ticks);
+        let half_probe = speed_probe(&paced[..paced.len().min(PROBE_TXS)]);
         let half = drive(&apis, paced, &mut finalized, per_tick, Some(TICK)).await?;
         Ok::<_, anyhow::Error>(json!({
             "bench": "testnet",
             "validators": args.validators,
-            "saturation": part(&saturation, None),
-            "half_load": part(&half, Some(rate.round())),
+            "saturation": part(&saturation, None, saturation_probe),
+            "half_load": part(&half, Some(rate.round()), half_probe),
             "machine": machine(),
         }))
     });
@@ -109,7 +116,7 @@ pub fn testnet(ctx: &Context, args: TestnetArgs) -> Result<()> {
     let value = result?;
     ctx.emit(&value, || {
         format!(
-            "{} validators: saturation {} tx/s (p50 {} ms, p99 {} ms); at half load ({} tx/s offered) {} tx/s, p50 {} ms, p99 {} ms",
+            "{} validators: saturation {} tx/s (p50 {} ms, p99 {} ms); at half load ({} tx/s offered) {} tx/s, p50 {} ms, p99 {} ms; machine speed before each: {} and {} signature checks/s on one thread",
             args.validators,
             value["saturation"]["tx_per_s"],
             value["saturation"]["p50_ms"],
@@ -117,7 +124,9 @@ pub fn testnet(ctx: &Context, args: TestnetArgs) -> Result<()> {
             value["half_load"]["offered_tx_per_s"],
             value["half_load"]["tx_per_s"],
             value["half_load"]["p50_ms"],
-            value["half_load"]["p99_ms"]
+            value["half_load"]["p99_ms"],
+            value["saturation"]["probe_signature_checks_per_s"],
+            value["half_load"]["probe_signature_checks_per_s"]
         )
     });
     Ok(())
