@@ -119,6 +119,17 @@ pub struct NodeHandle {
     pub vault: Arc<Vault>,
 }
 
+/// How many tasks a runtime worker polls from its own queue between looks at
+/// the shared one. Work finished off the workers lands in the shared queue: a
+/// block executed on the blocking pool, a storage write or sync completed. A
+/// verified block's vote could wait there behind a worker's queue of gossip
+/// and p2p tasks. Looking every 4 polls instead of tokio's self-tuned default
+/// took half-load p50 finality from 190 to 161 ms and p99 from 401 to 306 ms
+/// (medians of six alternating runs each: 4 validators, 11,000 tx/s paced, on
+/// the 2-core bench machine), with slightly less CPU busy (1.81 against 1.88
+/// cores).
+const GLOBAL_QUEUE_INTERVAL: u32 = 4;
+
 /// Runs a node until `shutdown` resolves (or the chain halts). Blocks the
 /// calling thread: it owns the runtime. `ready` receives the handle once the
 /// HTTP API is listening.
@@ -132,6 +143,7 @@ pub fn run(
         .with_worker_threads(config.worker_threads)
         .with_storage_directory(config.data_dir.join("consensus"))
         .with_tcp_nodelay(Some(true))
+        .with_global_queue_interval(GLOBAL_QUEUE_INTERVAL)
         .with_catch_panics(false);
     cw::Runner::new(runtime)
         .start(|context| async move { serve(context, config, ready, shutdown).await })
