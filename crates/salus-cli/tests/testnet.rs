@@ -11,6 +11,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use salus_client::{actions, Client, ClientError, Signer};
+use salus_consensus::executor::SYNCING_LAG;
 use salus_node::network_config::{free_ports, init_testnet, TESTNET_CHAIN_ID};
 use salus_types::{AccountId, Hash};
 
@@ -252,7 +253,12 @@ async fn four_validators_survive_crashes_halt_safely_and_resync() {
     agree(&[&nodes[0], &nodes[1], &nodes[2]], at).await;
 
     // A wiped validator rejoins and syncs every finalized block and the state.
+    // The chain first moves well past the lag at which a node says it is
+    // catching up: the phases above finalize only a few blocks, and a wiped
+    // node less than that far behind would have no sync to report.
     wipe(&dir.path().join("node-3"));
+    let lead = height(&nodes[0]).await.expect("node 0 answers") + 2 * SYNCING_LAG;
+    wait_height(&nodes[0], lead, Duration::from_secs(60)).await;
     nodes[3].start();
     let hash = transfer(&nodes[1], &mut signer, 4).await;
     let at = final_height(&nodes[1], &hash, Duration::from_secs(30))

@@ -1,21 +1,12 @@
 use super::*;
+use salus_client::{actions, Signer};
 use salus_crypto::SigningKey;
-use salus_types::token::TokenAction;
-use salus_types::{Action, Header, PublicKey, TxBody};
+use salus_types::{Header, PublicKey};
 
+/// A transfer from the sender seeded by `seed`, signed as a client would.
 fn tx(seed: u8, nonce: u64) -> Tx {
     let key = SigningKey::from_seed(&[seed; 32]);
-    TxBody {
-        chain_id: "c".into(),
-        signer: AccountId::from_public_key(&key.public_key()),
-        public_key: key.public_key(),
-        nonce,
-        actions: vec![Action::Token(TokenAction::Transfer {
-            to: AccountId([0; 20]),
-            amount: 1,
-        })],
-    }
-    .sign(&key)
+    Signer::new("c", key, nonce).sign(vec![actions::transfer(AccountId([0; 20]), 1)])
 }
 
 fn nonce(n: u64) -> Account {
