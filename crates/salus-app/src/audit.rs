@@ -10,25 +10,12 @@ use salus_types::audit::{
 };
 use salus_types::{AccountId, ErrorCode};
 
-use crate::context::{key, read, reject, write, Events, ExecResult, Module, TxContext};
+use crate::context::{
+    read, refuse, reject, write, ActionError, Events, ExecResult, Module, TxContext, TxOrigin,
+};
 use crate::genesis::GenesisError;
 use crate::records;
-
-pub const PREFIX: &str = "audit";
-
-pub fn vault_key(account: &AccountId) -> Vec<u8> {
-    key(PREFIX, "vault", &account.0)
-}
-
-pub fn head_key(patient: &AccountId) -> Vec<u8> {
-    key(PREFIX, "head", &patient.0)
-}
-
-/// Marks a request as logged, so that a batch submitted twice (after a
-/// crash, or a resubmission that raced its own inclusion) logs it once.
-fn logged_key(request: &salus_types::Hash) -> Vec<u8> {
-    key(PREFIX, "req", &request.0)
-}
+use salus_types::audit::{head_key, logged_key, vault_key, vaults_prefix, PREFIX};
 
 /// The endpoint of a genesis vault operator, if `account` is one.
 pub fn vault_endpoint(
@@ -40,7 +27,7 @@ pub fn vault_endpoint(
 
 /// Every vault operator, in account order.
 pub fn vaults<S: StateScan>(state: &S) -> Result<Vec<VaultOperator>, StateError> {
-    let prefix = key(PREFIX, "vault", &[]);
+    let prefix = vaults_prefix();
     let mut out = Vec::new();
     for (entry_key, value) in state.scan_prefix(&prefix, None, usize::MAX)? {
         let account: [u8; 20] = entry_key
@@ -67,6 +54,7 @@ pub struct Audit;
 impl Module for Audit {
     const PREFIX: &'static str = PREFIX;
     type Action = AuditAction;
+    type Cache = ();
     type Genesis = AuditGenesis;
 
     fn init_genesis(state: &mut Overlay<'_>, genesis: &AuditGenesis) -> Result<(), GenesisError> {
@@ -89,24 +77,33 @@ impl Module for Audit {
         Ok(())
     }
 
+    fn check(_tx: &TxOrigin<'_>, action: &AuditAction) -> Result<(), ActionError> {
+        match action {
+            AuditAction::RecordAccess { entries }
+                if entries.is_empty() || entries.len() > MAX_AUDIT_ENTRIES =>
+            {
+                refuse(
+                    ErrorCode::BadAuditBatch,
+                    format!("an audit batch holds 1..={MAX_AUDIT_ENTRIES} entries"),
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn execute(
         ctx: &TxContext<'_>,
+        _cache: &(),
         state: &mut Overlay<'_>,
         action: &AuditAction,
         events: &mut Events,
     ) -> ExecResult<()> {
         match action {
             AuditAction::RecordAccess { entries } => {
-                if vault_endpoint(state, &ctx.signer)?.is_none() {
+                if vault_endpoint(state, &ctx.tx.signer)?.is_none() {
                     return reject(
                         ErrorCode::NotAVault,
-                        format!("{} is not a vault operator", ctx.signer.did()),
-                    );
-                }
-                if entries.is_empty() || entries.len() > MAX_AUDIT_ENTRIES {
-                    return reject(
-                        ErrorCode::BadAuditBatch,
-                        format!("an audit batch holds 1..={MAX_AUDIT_ENTRIES} entries"),
+                        format!("{} is not a vault operator", ctx.tx.signer.did()),
                     );
                 }
                 for entry in entries {
@@ -123,10 +120,10 @@ impl Module for Audit {
                             format!("record {} does not belong to that patient", entry.record),
                         );
                     }
-                    let next = head(state, &entry.patient)?.append(&ctx.signer, entry);
+                    let next = head(state, &entry.patient)?.append(&ctx.tx.signer, entry);
                     write(state, head_key(&entry.patient), &next);
                     events.emit(AuditEvent::Accessed {
-                        vault: ctx.signer,
+                        vault: ctx.tx.signer,
                         seq: next.count,
                         entry: entry.clone(),
                     });

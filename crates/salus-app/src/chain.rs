@@ -10,14 +10,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use salus_crypto::{merkle_root, verify_batch};
-use salus_state::{Overlay, Pending, Snapshot, StateError, Store};
+use salus_crypto::merkle_root;
+use salus_state::{Overlay, Pending, Snapshot, StateError, StateRead, Store};
 use salus_types::{
     AccountId, Block, Genesis, Hash, Header, PublicKey, Receipt, Tx, TxError, MAX_BLOCK_BYTES,
-    MAX_BLOCK_CLAIMS, MAX_BLOCK_TXS,
+    MAX_BLOCK_TXS, MAX_BLOCK_WEIGHT,
 };
 
-use crate::credentials;
+use crate::bounded_set::BoundedSet;
+use crate::dispatch::{self, tx_weight, ModuleCaches};
 use crate::execute::{apply_tx, execute_block, Applied, BlockEnv, BlockError};
 use crate::genesis::{genesis_writes, GenesisError};
 
@@ -38,8 +39,8 @@ pub enum ChainError {
     BadTimestamp { parent: u64, actual: u64 },
     #[error("block has {0} transactions, above the limit of {MAX_BLOCK_TXS}")]
     TooManyTxs(usize),
-    #[error("block has {0} role claims, above the limit of {MAX_BLOCK_CLAIMS}")]
-    TooManyClaims(usize),
+    #[error("block weighs {0}, above the budget of {MAX_BLOCK_WEIGHT}")]
+    TooHeavy(u64),
     #[error("block transaction root does not match its transactions")]
     BadTxRoot,
     #[error("transaction {index} has a bad signature")]
@@ -93,19 +94,13 @@ pub struct Chain {
     chain_id: String,
     genesis: Block,
     inner: Mutex<Inner>,
-    verified: Mutex<Verified>,
-    verdicts: credentials::ProofVerdicts,
-}
-
-/// Transactions whose signatures this node already checked (at admission, or
-/// in a block it verified).
-/// A transaction's hash covers its signature, and ZIP-215 verdicts never
-/// change, so a block need not check them again. Membership only: nothing
-/// iterates it, so its order cannot leak into execution.
-#[derive(Default)]
-struct Verified {
-    hashes: std::collections::HashSet<Hash>,
-    order: std::collections::VecDeque<Hash>,
+    /// Transactions whose signatures this node already checked (at
+    /// admission, or in a block it verified). A transaction's hash covers
+    /// its signature, and ZIP-215 verdicts never change, so a block need
+    /// not check them again.
+    verified: Mutex<BoundedSet<Hash>>,
+    /// What the modules' pre-checks remembered at admission.
+    caches: ModuleCaches,
 }
 
 /// The most remembered verified transactions (about 80 MB at the limit).
@@ -159,8 +154,8 @@ impl Chain {
                 tip: tip.header,
                 speculative: BTreeMap::new(),
             }),
-            verified: Mutex::new(Verified::default()),
-            verdicts: credentials::ProofVerdicts::default(),
+            verified: Mutex::new(BoundedSet::new(MAX_VERIFIED)),
+            caches: ModuleCaches::default(),
         };
         // Blocks committed before a crash but not flushed: execute them again
         // (execution is deterministic) so that the chain resumes where it was.
@@ -175,14 +170,7 @@ impl Chain {
     pub fn note_verified(&self, hashes: impl IntoIterator<Item = Hash>) {
         let mut verified = self.verified.lock().expect("verified-set lock");
         for hash in hashes {
-            if verified.hashes.insert(hash) {
-                verified.order.push_back(hash);
-            }
-        }
-        while verified.order.len() > MAX_VERIFIED {
-            if let Some(old) = verified.order.pop_front() {
-                verified.hashes.remove(&old);
-            }
+            verified.insert(hash);
         }
     }
 
@@ -192,23 +180,16 @@ impl Chain {
         self.verified
             .lock()
             .expect("verified-set lock")
-            .hashes
             .contains(hash)
     }
 
-    /// Verifies the role claims in `txs` against finalized state ahead of
-    /// any block (the mempool calls this at admission), so that proposing
-    /// and verifying blocks that carry them is cheap. Failures are not
+    /// Runs the modules' pre-checks of `txs` against finalized `state`
+    /// ahead of any block (admission calls this), so that proposing and
+    /// verifying blocks that carry them is cheap. Failures are not
     /// remembered: the block's own execution refuses them.
-    pub fn precheck_claims(&self, txs: &[Tx]) -> Result<(), StateError> {
-        if !txs.iter().any(credentials::has_claim) {
-            return Ok(());
-        }
-        let snapshot = self.store.snapshot()?;
-        for tx in txs {
-            credentials::precheck(&snapshot, &self.chain_id, tx, &self.verdicts)?;
-        }
-        Ok(())
+    pub fn precheck(&self, state: &dyn StateRead, txs: &[Tx]) -> Result<(), StateError> {
+        txs.iter()
+            .try_for_each(|tx| dispatch::precheck(&self.caches, state, tx))
     }
 
     /// Whether a block executed here but not yet final carries `tx`. Such a
@@ -286,7 +267,7 @@ impl Chain {
             chain_id: &self.chain_id,
             height,
             timestamp_ms: timestamp_ms.max(parent_header.timestamp_ms + 1),
-            verdicts: Some(&self.verdicts),
+            caches: &self.caches,
         };
         let pendings: Vec<&Pending> = ancestors.iter().map(|s| &*s.state).collect();
         let base = snapshot.layered(&pendings);
@@ -295,7 +276,7 @@ impl Chain {
         let mut receipts = Vec::new();
         let mut rejected = Vec::new();
         let mut bytes = 0usize;
-        let mut claims = 0usize;
+        let mut weight = 0u64;
         // Signers with a transaction held back: their later nonces wait too.
         let mut deferred: BTreeSet<AccountId> = BTreeSet::new();
         for tx in candidates {
@@ -306,9 +287,9 @@ impl Chain {
             if bytes + size > MAX_BLOCK_BYTES / 2 {
                 break;
             }
-            // Claims beyond the block's budget wait in the pool for the next.
-            let tx_claims = credentials::claim_count(tx);
-            if deferred.contains(&tx.body.signer) || claims + tx_claims > MAX_BLOCK_CLAIMS {
+            // Weight beyond the block's budget waits in the pool for the next.
+            let tx_weight = tx_weight(tx);
+            if deferred.contains(&tx.body.signer) || weight + tx_weight > MAX_BLOCK_WEIGHT {
                 deferred.insert(tx.body.signer);
                 continue;
             }
@@ -316,7 +297,7 @@ impl Chain {
             match apply_tx(&env, &mut overlay, tx, index)? {
                 Applied::Included(receipt) => {
                     bytes += size;
-                    claims += tx_claims;
+                    weight += tx_weight;
                     receipts.push(receipt);
                     txs.push(tx.clone());
                 }
@@ -372,9 +353,9 @@ impl Chain {
         if block.txs.len() > MAX_BLOCK_TXS {
             return Err(ChainError::TooManyTxs(block.txs.len()));
         }
-        let claims = credentials::block_claims(&block.txs);
-        if claims > MAX_BLOCK_CLAIMS {
-            return Err(ChainError::TooManyClaims(claims));
+        let weight = block.txs.iter().map(tx_weight).fold(0, u64::saturating_add);
+        if weight > MAX_BLOCK_WEIGHT {
+            return Err(ChainError::TooHeavy(weight));
         }
         // One hashing pass serves the root check and the verified-set lookups.
         let hashes: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
@@ -386,7 +367,7 @@ impl Chain {
             chain_id: &self.chain_id,
             height: header.height,
             timestamp_ms: header.timestamp_ms,
-            verdicts: Some(&self.verdicts),
+            caches: &self.caches,
         };
         let pendings: Vec<&Pending> = ancestors.iter().map(|s| &*s.state).collect();
         let base = snapshot.layered(&pendings);
@@ -499,17 +480,10 @@ impl Chain {
         let unchecked: Vec<usize> = {
             let verified = self.verified.lock().expect("verified-set lock");
             (0..txs.len())
-                .filter(|&i| !verified.hashes.contains(&hashes[i]))
+                .filter(|&i| !verified.contains(&hashes[i]))
                 .collect()
         };
-        let keys: Vec<PublicKey> = unchecked.iter().map(|&i| txs[i].body.public_key).collect();
-        let messages: Vec<Vec<u8>> = unchecked
-            .iter()
-            .map(|&i| txs[i].body.signing_bytes())
-            .collect();
-        let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-        let signatures: Vec<_> = unchecked.iter().map(|&i| txs[i].signature).collect();
-        let verdicts = verify_batch(&keys, &refs, &signatures).expect("inputs have equal lengths");
+        let verdicts = Tx::verify_signatures(unchecked.iter().map(|&i| &txs[i]));
         match verdicts.iter().position(|ok| !ok) {
             Some(position) => Err(ChainError::BadSignature {
                 index: unchecked[position],

@@ -19,58 +19,14 @@ use salus_types::identity::Role;
 use salus_types::records::{Category, RecordId};
 use salus_types::{AccountId, ErrorCode};
 
-use crate::context::{key, read, reject, write, Events, ExecResult, Module, TxContext};
+use crate::context::{
+    read, refuse, reject, write, ActionError, Events, ExecResult, Module, TxContext, TxOrigin,
+};
 use crate::{identity, records};
-
-pub const PREFIX: &str = "consent";
-
-fn next_grant_key() -> Vec<u8> {
-    key(PREFIX, "next", &[])
-}
-
-pub fn grant_key(id: u64) -> Vec<u8> {
-    key(PREFIX, "grant", &id.to_be_bytes())
-}
-
-fn active_count_key(patient: &AccountId) -> Vec<u8> {
-    key(PREFIX, "active", &patient.0)
-}
-
-fn patient_prefix(patient: &AccountId) -> Vec<u8> {
-    key(PREFIX, "patient", &patient.0)
-}
-
-fn patient_grant_key(patient: &AccountId, id: u64) -> Vec<u8> {
-    let mut out = patient_prefix(patient);
-    out.extend_from_slice(&id.to_be_bytes());
-    out
-}
-
-fn pair_prefix(grantee: &AccountId, patient: &AccountId) -> Vec<u8> {
-    let mut id = grantee.0.to_vec();
-    id.extend_from_slice(&patient.0);
-    key(PREFIX, "pair", &id)
-}
-
-pub fn delegate_key(patient: &AccountId, delegate: &AccountId) -> Vec<u8> {
-    let mut id = patient.0.to_vec();
-    id.extend_from_slice(&delegate.0);
-    key(PREFIX, "delegate", &id)
-}
-
-fn delegate_prefix(patient: &AccountId) -> Vec<u8> {
-    key(PREFIX, "delegate", &patient.0)
-}
-
-pub fn policy_key(patient: &AccountId) -> Vec<u8> {
-    key(PREFIX, "policy", &patient.0)
-}
-
-pub fn emergency_key(patient: &AccountId, provider: &AccountId) -> Vec<u8> {
-    let mut id = patient.0.to_vec();
-    id.extend_from_slice(&provider.0);
-    key(PREFIX, "emergency", &id)
-}
+use salus_types::consent::{
+    active_count_key, delegate_key, delegate_prefix, emergency_key, grant_key, next_grant_key,
+    pair_prefix, patient_grant_key, patient_prefix, policy_key, PREFIX,
+};
 
 pub fn grant(state: &dyn StateRead, id: u64) -> Result<Option<Grant>, StateError> {
     read(state, &grant_key(id))
@@ -340,15 +296,30 @@ pub struct Consent;
 impl Module for Consent {
     const PREFIX: &'static str = PREFIX;
     type Action = ConsentAction;
+    type Cache = ();
     type Genesis = ();
+
+    fn check(_tx: &TxOrigin<'_>, action: &ConsentAction) -> Result<(), ActionError> {
+        match action {
+            ConsentAction::Grant { scope, .. } => check_scope(scope),
+            ConsentAction::SetEmergencyPolicy {
+                enabled, window_ms, ..
+            } if *enabled && (*window_ms == 0 || *window_ms > MAX_EMERGENCY_WINDOW_MS) => refuse(
+                ErrorCode::BadWindow,
+                format!("the emergency window must be 1..={MAX_EMERGENCY_WINDOW_MS} ms"),
+            ),
+            _ => Ok(()),
+        }
+    }
 
     fn execute(
         ctx: &TxContext<'_>,
+        _cache: &(),
         state: &mut Overlay<'_>,
         action: &ConsentAction,
         events: &mut Events,
     ) -> ExecResult<()> {
-        let me = ctx.signer;
+        let me = ctx.tx.signer;
         let now = ctx.timestamp_ms;
         match action {
             ConsentAction::Grant {
@@ -376,7 +347,6 @@ impl Module for Consent {
                         "emergency access is opened by break-glass, not granted",
                     );
                 }
-                check_scope(scope)?;
                 check_expiry(now, *expires_ms)?;
                 let active: u32 = read(state, &active_count_key(patient))?.unwrap_or(0);
                 if active >= MAX_ACTIVE_GRANTS {
@@ -491,12 +461,6 @@ impl Module for Consent {
                     );
                 }
                 identity::require_live(state, patient)?;
-                if *enabled && (*window_ms == 0 || *window_ms > MAX_EMERGENCY_WINDOW_MS) {
-                    return reject(
-                        ErrorCode::BadWindow,
-                        format!("the emergency window must be 1..={MAX_EMERGENCY_WINDOW_MS} ms"),
-                    );
-                }
                 check_responders(state, patient, responders, *enabled)?;
                 let policy = EmergencyPolicy {
                     enabled: *enabled,
@@ -546,7 +510,7 @@ impl Module for Consent {
                     );
                 }
                 let expires_ms = now.checked_add(policy.window_ms).ok_or_else(|| {
-                    crate::ActionError::new(ErrorCode::Overflow, "emergency window overflows")
+                    ActionError::new(ErrorCode::Overflow, "emergency window overflows")
                 })?;
                 let access = EmergencyAccess {
                     reason: *reason,
@@ -606,7 +570,7 @@ fn check_responders(
     Ok(())
 }
 
-fn check_scope(scope: &Scope) -> ExecResult<()> {
+fn check_scope(scope: &Scope) -> Result<(), ActionError> {
     fn distinct<T: Ord + Clone>(items: &[T]) -> bool {
         let mut sorted = items.to_vec();
         sorted.sort();
@@ -622,7 +586,7 @@ fn check_scope(scope: &Scope) -> ExecResult<()> {
         }
     };
     if !ok {
-        return reject(
+        return refuse(
             ErrorCode::BadScope,
             format!("a scope lists 1..={MAX_SCOPE_ITEMS} distinct items"),
         );

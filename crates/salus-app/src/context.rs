@@ -1,4 +1,5 @@
-//! What an action sees while it runs, and the typed state helpers modules use.
+//! The module framework: the [`Module`] trait and its phases, what an action
+//! sees while it runs, and the typed state helpers modules use.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use salus_state::{Overlay, StateError, StateRead};
@@ -6,34 +7,56 @@ use salus_types::{AccountId, ErrorCode, Event, PublicKey};
 
 use crate::genesis::GenesisError;
 
-/// The environment of one transaction.
-#[derive(Clone)]
-pub struct TxContext<'a> {
+/// The transaction an action came in: all that the stateless and pre-check
+/// phases know of it.
+#[derive(Clone, Copy)]
+pub struct TxOrigin<'a> {
     pub chain_id: &'a str,
-    pub height: u64,
-    /// The block's timestamp: the only notion of time in the state machine.
-    pub timestamp_ms: u64,
     pub signer: AccountId,
     /// The transaction's nonce (unique per signer): what one-time proofs bind to.
     pub tx_nonce: u64,
-    /// The key that signed the transaction (already authorized for `signer`).
+    /// The key that signed the transaction (authorized for `signer` before
+    /// any module runs).
     pub signing_key: PublicKey,
-    /// Presentation verdicts already known (see `BlockEnv::verdicts`).
-    pub verdicts: Option<&'a crate::credentials::ProofVerdicts>,
 }
 
-/// A module of the state machine.
+/// The environment of one transaction's execution.
+#[derive(Clone, Copy)]
+pub struct TxContext<'a> {
+    pub tx: TxOrigin<'a>,
+    pub height: u64,
+    /// The block's timestamp: the only notion of time in the state machine.
+    pub timestamp_ms: u64,
+}
+
+/// A module of the state machine, with the phases of Penumbra's components.
 ///
-/// A module owns its state keys (all under `PREFIX/`), its action type, its
-/// events (emitted through [`Events`]), its genesis section and its queries
-/// (plain functions over a [`StateRead`] in the module's file). Modules never
-/// touch each other's keys; where one needs another's state it calls that
-/// module's public functions (identity rotation calls `auth::set_key`).
+/// A module owns its state keys (all under `PREFIX/`; the layout is in its
+/// `salus_types` file), its action, event and genesis types (listed in the
+/// module registry, `salus_types::with_modules!`), and its queries (plain
+/// functions over a [`StateRead`] in its file). Modules never write each
+/// other's keys; where one changes another's state it calls that module's
+/// public function, which confines itself to its own prefix (identity
+/// rotation calls `auth::set_key`). Execution enforces this in debug builds.
+///
+/// An action passes these phases, each optional but `execute`:
+/// 1. [`Module::check`]: shape and bounds, without state. Admission refuses
+///    a transaction that fails it; execution runs it again first, so a
+///    proposer that includes one anyway gets a failed receipt.
+/// 2. [`Module::precheck`]: expensive work against finalized state at
+///    admission, off the consensus path, whose verdict goes into the
+///    module's own [`Module::Cache`] for execution to reuse.
+/// 3. [`Module::weight`]: the action's share of the block weight budget
+///    (`salus_types::MAX_BLOCK_WEIGHT`).
+/// 4. [`Module::execute`]: the rules, on the block's state.
 pub trait Module {
     /// Every state key of this module starts with this prefix and a `/`.
     const PREFIX: &'static str;
     type Action;
     type Genesis;
+    /// What the pre-check remembers for execution. A hit must give exactly
+    /// the verdict a fresh check would, so caches never make nodes disagree.
+    type Cache: Default + Send + Sync;
 
     /// Writes the module's initial state. Modules without a genesis section
     /// start empty.
@@ -42,10 +65,35 @@ pub trait Module {
         Ok(())
     }
 
+    /// Shape and bounds, without state.
+    fn check(tx: &TxOrigin<'_>, action: &Self::Action) -> Result<(), ActionError> {
+        let _ = (tx, action);
+        Ok(())
+    }
+
+    /// Admission-time work against finalized state. Failures are not
+    /// remembered: execution decides them again.
+    fn precheck(
+        cache: &Self::Cache,
+        state: &dyn StateRead,
+        tx: &TxOrigin<'_>,
+        action: &Self::Action,
+    ) -> Result<(), StateError> {
+        let _ = (cache, state, tx, action);
+        Ok(())
+    }
+
+    /// The action's weight against the block budget; most weigh nothing.
+    fn weight(action: &Self::Action) -> u64 {
+        let _ = action;
+        0
+    }
+
     /// Runs one action. A rule violation is `ExecError::Rejected` (the whole
     /// transaction rolls back); a storage fault is `ExecError::State`.
     fn execute(
         ctx: &TxContext<'_>,
+        cache: &Self::Cache,
         state: &mut Overlay<'_>,
         action: &Self::Action,
         events: &mut Events,
@@ -87,6 +135,11 @@ pub fn reject<T>(code: ErrorCode, message: impl Into<String>) -> ExecResult<T> {
     Err(ActionError::new(code, message).into())
 }
 
+/// Fails a stateless check with `code`.
+pub fn refuse<T>(code: ErrorCode, message: impl Into<String>) -> Result<T, ActionError> {
+    Err(ActionError::new(code, message))
+}
+
 /// Reads and decodes a typed value. A value that does not decode means the
 /// store is corrupt, which is a node fault, not a rule failure.
 pub fn read<T: BorshDeserialize>(
@@ -106,18 +159,6 @@ pub fn write<T: BorshSerialize>(state: &mut Overlay<'_>, key: Vec<u8>, value: &T
         key,
         borsh::to_vec(value).expect("borsh encoding into a Vec cannot fail"),
     );
-}
-
-/// Builds `prefix/kind/` followed by raw id bytes. Every module's keys start with
-/// its own prefix, so modules cannot collide.
-pub fn key(prefix: &str, kind: &str, id: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(prefix.len() + kind.len() + 2 + id.len());
-    out.extend_from_slice(prefix.as_bytes());
-    out.push(b'/');
-    out.extend_from_slice(kind.as_bytes());
-    out.push(b'/');
-    out.extend_from_slice(id);
-    out
 }
 
 /// Collects the events of one transaction.

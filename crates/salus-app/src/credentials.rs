@@ -20,41 +20,20 @@ use salus_types::credentials::{
     ISSUER_ROLES, MAX_OBJECT_BYTES, MAX_RULE_REQUIREMENTS,
 };
 use salus_types::identity::Role;
-use salus_types::{AccountId, Action, ErrorCode, Tx};
+use salus_types::{AccountId, ErrorCode};
 use salus_zk::{
     AttributeKind, AttributeValue, CredentialDefinition, Predicate, Presentation,
     PresentationRequest, PublicSet, RevocationStatus, RevocationUpdate,
 };
 
-use crate::context::{key, read, reject, write, Events, ExecError, ExecResult, Module, TxContext};
+use crate::bounded_set::BoundedSet;
+use crate::context::{
+    read, reject, write, Events, ExecError, ExecResult, Module, TxContext, TxOrigin,
+};
 use crate::identity;
-
-pub const PREFIX: &str = "credentials";
-
-fn definition_key(id: &str) -> Vec<u8> {
-    key(PREFIX, "definition", id.as_bytes())
-}
-
-fn update_key(id: &str, epoch: u64) -> Vec<u8> {
-    let mut raw = id.as_bytes().to_vec();
-    raw.push(0);
-    raw.extend_from_slice(&epoch.to_be_bytes());
-    key(PREFIX, "revocation", &raw)
-}
-
-fn set_key(id: &str) -> Vec<u8> {
-    key(PREFIX, "set", id.as_bytes())
-}
-
-fn rule_key(role: Role) -> Vec<u8> {
-    key(PREFIX, "rule", &[role.code()])
-}
-
-fn claimed_key(subject: &AccountId, role: Role) -> Vec<u8> {
-    let mut raw = subject.0.to_vec();
-    raw.push(role.code());
-    key(PREFIX, "claimed", &raw)
-}
+use salus_types::credentials::{
+    claimed_key, definition_key, rule_key, set_key, update_key, PREFIX,
+};
 
 pub fn definition(state: &dyn StateRead, id: &str) -> Result<Option<DefinitionRecord>, StateError> {
     read(state, &definition_key(id))
@@ -231,36 +210,28 @@ fn check_rule(rule: &RoleRule, definition: &CredentialDefinition) -> ExecResult<
 /// nonce, the role, the date, the rule and the stored definition and
 /// revocation status. A hit is exactly the verdict a fresh verification
 /// would give, so using it cannot make two nodes disagree.
-#[derive(Default)]
 pub struct ProofVerdicts {
-    known: std::sync::Mutex<Remembered>,
+    known: std::sync::Mutex<BoundedSet<[u8; 32]>>,
 }
-
-/// Known keys, and their order of arrival (oldest forgotten first).
-#[derive(Default)]
-struct Remembered(
-    std::collections::BTreeSet<[u8; 32]>,
-    std::collections::VecDeque<[u8; 32]>,
-);
 
 /// Verdicts remembered; old ones are forgotten first.
 const MAX_VERDICTS: usize = 4_096;
 
+impl Default for ProofVerdicts {
+    fn default() -> Self {
+        ProofVerdicts {
+            known: std::sync::Mutex::new(BoundedSet::new(MAX_VERDICTS)),
+        }
+    }
+}
+
 impl ProofVerdicts {
     fn contains(&self, key: &[u8; 32]) -> bool {
-        self.known.lock().expect("verdict lock").0.contains(key)
+        self.known.lock().expect("verdict lock").contains(key)
     }
 
     fn insert(&self, key: [u8; 32]) {
-        let mut known = self.known.lock().expect("verdict lock");
-        if known.0.insert(key) {
-            known.1.push_back(key);
-        }
-        while known.1.len() > MAX_VERDICTS {
-            if let Some(old) = known.1.pop_front() {
-                known.0.remove(&old);
-            }
-        }
+        self.known.lock().expect("verdict lock").insert(key);
     }
 }
 
@@ -298,7 +269,7 @@ fn verdict_key(claim: &Claim<'_>, rule: &RoleRule, record: &DefinitionRecord) ->
 fn check_claim(
     state: &dyn StateRead,
     claim: &Claim<'_>,
-    verdicts: Option<&ProofVerdicts>,
+    verdicts: &ProofVerdicts,
 ) -> ExecResult<(RoleRule, DefinitionRecord)> {
     let Some(rule) = role_rule(state, claim.role)? else {
         return reject(
@@ -309,7 +280,7 @@ fn check_claim(
     let (record, parsed) = stored_definition(state, &rule.definition)?;
     let presentation: Presentation = decode("presentation", claim.presentation)?;
     let key = verdict_key(claim, &rule, &record);
-    if !verdicts.is_some_and(|v| v.contains(&key)) {
+    if !verdicts.contains(&key) {
         let status: RevocationStatus = serde_json::from_str(&record.status)
             .map_err(|e| StateError::Corrupt(format!("stored revocation status: {e}")))?;
         let request = claim_request(
@@ -322,9 +293,7 @@ fn check_claim(
         if let Err(e) = presentation.verify(&parsed, &request, &status, &[]) {
             return reject(ErrorCode::PresentationRejected, e.to_string());
         }
-        if let Some(verdicts) = verdicts {
-            verdicts.insert(key);
-        }
+        verdicts.insert(key);
     }
     let subject = presentation.revealed.get(&rule.subject_attribute);
     if subject != Some(&AttributeValue::Text(claim.claimant.did().to_string())) {
@@ -347,69 +316,59 @@ fn check_claim(
     Ok((rule, record))
 }
 
-pub fn has_claim(tx: &Tx) -> bool {
-    claim_count(tx) > 0
-}
-
-/// The role claims `tx` carries (each a proof to verify).
-pub fn claim_count(tx: &Tx) -> usize {
-    tx.body
-        .actions
-        .iter()
-        .filter(|a| matches!(a, Action::Credentials(CredentialAction::ClaimRole { .. })))
-        .count()
-}
-
-/// The role claims of a block's transactions.
-pub fn block_claims(txs: &[Tx]) -> usize {
-    txs.iter().map(claim_count).sum()
-}
-
-/// Verifies `tx`'s role claims on `state` and remembers those that pass.
-pub fn precheck(
-    state: &dyn StateRead,
-    chain_id: &str,
-    tx: &Tx,
-    verdicts: &ProofVerdicts,
-) -> Result<(), StateError> {
-    for action in &tx.body.actions {
-        if let Action::Credentials(CredentialAction::ClaimRole {
-            role,
-            as_of,
-            presentation,
-        }) = action
-        {
-            let claim = Claim {
-                chain_id,
-                claimant: tx.body.signer,
-                tx_nonce: tx.body.nonce,
-                role: *role,
-                as_of: *as_of,
-                presentation,
-            };
-            match check_claim(state, &claim, Some(verdicts)) {
-                Ok(_) | Err(ExecError::Rejected(_)) => {}
-                Err(ExecError::State(e)) => return Err(e),
-            }
-        }
-    }
-    Ok(())
-}
-
 pub struct Credentials;
 
 impl Module for Credentials {
     const PREFIX: &'static str = PREFIX;
     type Action = CredentialAction;
     type Genesis = ();
+    type Cache = ProofVerdicts;
+
+    /// A role claim's proof is verified at admission, against finalized
+    /// state, and a passing verdict remembered: proposing and verifying the
+    /// block that carries it then costs no pairings.
+    fn precheck(
+        verdicts: &ProofVerdicts,
+        state: &dyn StateRead,
+        tx: &TxOrigin<'_>,
+        action: &CredentialAction,
+    ) -> Result<(), StateError> {
+        let CredentialAction::ClaimRole {
+            role,
+            as_of,
+            presentation,
+        } = action
+        else {
+            return Ok(());
+        };
+        let claim = Claim {
+            chain_id: tx.chain_id,
+            claimant: tx.signer,
+            tx_nonce: tx.tx_nonce,
+            role: *role,
+            as_of: *as_of,
+            presentation,
+        };
+        match check_claim(state, &claim, verdicts) {
+            Ok(_) | Err(ExecError::Rejected(_)) => Ok(()),
+            Err(ExecError::State(e)) => Err(e),
+        }
+    }
+
+    /// A role claim weighs one: a node without its verdict verifies a
+    /// zero-knowledge proof during the block.
+    fn weight(action: &CredentialAction) -> u64 {
+        u64::from(matches!(action, CredentialAction::ClaimRole { .. }))
+    }
 
     fn execute(
         ctx: &TxContext<'_>,
+        verdicts: &ProofVerdicts,
         state: &mut Overlay<'_>,
         action: &CredentialAction,
         events: &mut Events,
     ) -> ExecResult<()> {
-        let me = ctx.signer;
+        let me = ctx.tx.signer;
         match action {
             CredentialAction::Define {
                 definition: json,
@@ -545,14 +504,14 @@ impl Module for Credentials {
                     );
                 }
                 let claim = Claim {
-                    chain_id: ctx.chain_id,
+                    chain_id: ctx.tx.chain_id,
                     claimant: me,
-                    tx_nonce: ctx.tx_nonce,
+                    tx_nonce: ctx.tx.tx_nonce,
                     role: *role,
                     as_of: *as_of,
                     presentation,
                 };
-                let (rule, record) = check_claim(state, &claim, ctx.verdicts)?;
+                let (rule, record) = check_claim(state, &claim, verdicts)?;
                 identity::grant_role(state, &me, *role, record.issuer, ctx.timestamp_ms, events)?;
                 write(
                     state,

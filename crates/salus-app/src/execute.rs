@@ -7,16 +7,11 @@
 //! succeeds. A failed transaction is still included, with its error code.
 
 use salus_state::{Overlay, StateError};
-use salus_types::{Action, ErrorCode, Receipt, Tx, TxError};
+use salus_types::{ErrorCode, Receipt, Tx, TxError};
 
-use crate::audit::Audit;
 use crate::auth;
-use crate::consent::Consent;
-use crate::context::{Events, ExecError, Module, TxContext};
-use crate::credentials::Credentials;
-use crate::identity::Identity;
-use crate::records::Records;
-use crate::token::Token;
+use crate::context::{Events, ExecError, TxContext};
+use crate::dispatch::{execute_action, origin_of, ModuleCaches};
 
 /// What a block gives its transactions.
 #[derive(Clone, Copy)]
@@ -24,9 +19,8 @@ pub struct BlockEnv<'a> {
     pub chain_id: &'a str,
     pub height: u64,
     pub timestamp_ms: u64,
-    /// Presentations this node already verified (at admission), so blocks
-    /// skip the pairing work. A hit gives the verdict a fresh check would.
-    pub verdicts: Option<&'a crate::credentials::ProofVerdicts>,
+    /// What the modules' pre-checks remembered at admission.
+    pub caches: &'a ModuleCaches,
 }
 
 /// Why a block cannot be accepted.
@@ -68,28 +62,16 @@ pub fn apply_tx(
     block.absorb(nonce_writes);
 
     let ctx = TxContext {
-        chain_id: env.chain_id,
+        tx: origin_of(tx),
         height: env.height,
         timestamp_ms: env.timestamp_ms,
-        signer: tx.body.signer,
-        tx_nonce: tx.body.nonce,
-        signing_key: tx.body.public_key,
-        verdicts: env.verdicts,
     };
     let (outcome, writes, events) = {
         let mut scratch = Overlay::new(&*block);
         let mut events = Events::default();
         let mut outcome = Ok(());
         for (position, action) in tx.body.actions.iter().enumerate() {
-            let result = match action {
-                Action::Identity(a) => Identity::execute(&ctx, &mut scratch, a, &mut events),
-                Action::Token(a) => Token::execute(&ctx, &mut scratch, a, &mut events),
-                Action::Records(a) => Records::execute(&ctx, &mut scratch, a, &mut events),
-                Action::Consent(a) => Consent::execute(&ctx, &mut scratch, a, &mut events),
-                Action::Audit(a) => Audit::execute(&ctx, &mut scratch, a, &mut events),
-                Action::Credentials(a) => Credentials::execute(&ctx, &mut scratch, a, &mut events),
-            };
-            match result {
+            match execute_action(&ctx, env.caches, &mut scratch, action, &mut events) {
                 Ok(()) => {}
                 Err(ExecError::State(e)) => return Err(e),
                 Err(ExecError::Rejected(rejection)) => {

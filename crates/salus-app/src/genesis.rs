@@ -1,13 +1,13 @@
-//! Genesis: the initial state every module builds from its section.
+//! Genesis: the chain id, then each module's initial state from its section
+//! (in registry order).
 
 use salus_state::{Overlay, WriteSet};
+use salus_types::layout::chain_id_key;
 use salus_types::Genesis;
 use std::collections::BTreeMap;
 
-use crate::audit::Audit;
-use crate::context::{key, write, Module};
-use crate::identity::Identity;
-use crate::token::Token;
+use crate::context::write;
+use crate::dispatch::init_genesis;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GenesisError {
@@ -22,9 +22,7 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<WriteSet, GenesisError> {
     genesis.validate()?;
     let empty: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut state = Overlay::new(&empty);
-    write(&mut state, key("chain", "id", &[]), &genesis.chain_id);
-    Token::init_genesis(&mut state, &genesis.token)?;
-    Identity::init_genesis(&mut state, &genesis.identity)?;
-    Audit::init_genesis(&mut state, &genesis.audit)?;
+    write(&mut state, chain_id_key(), &genesis.chain_id);
+    init_genesis(&mut state, genesis)?;
     Ok(state.into_writes())
 }

@@ -12,25 +12,10 @@ use serde_json::{json, Value};
 
 use crate::auth;
 use crate::context::{
-    key, read, reject, write, ActionError, Events, ExecResult, Module, TxContext,
+    read, refuse, reject, write, ActionError, Events, ExecResult, Module, TxContext, TxOrigin,
 };
 use crate::genesis::GenesisError;
-
-pub const PREFIX: &str = "identity";
-
-pub fn did_key(account: &AccountId) -> Vec<u8> {
-    key(PREFIX, "did", &account.0)
-}
-
-pub fn role_key(account: &AccountId, role: Role) -> Vec<u8> {
-    let mut id = account.0.to_vec();
-    id.push(role.code());
-    key(PREFIX, "role", &id)
-}
-
-pub fn authority_key(account: &AccountId) -> Vec<u8> {
-    key(PREFIX, "authority", &account.0)
-}
+use salus_types::identity::{authority_key, did_key, role_key, PREFIX};
 
 pub fn did_record(
     state: &dyn StateRead,
@@ -74,6 +59,7 @@ pub struct Identity;
 impl Module for Identity {
     const PREFIX: &'static str = PREFIX;
     type Action = IdentityAction;
+    type Cache = ();
     type Genesis = IdentityGenesis;
 
     fn init_genesis(
@@ -96,13 +82,22 @@ impl Module for Identity {
         Ok(())
     }
 
+    fn check(_tx: &TxOrigin<'_>, action: &IdentityAction) -> Result<(), ActionError> {
+        match action {
+            IdentityAction::Register { services, .. }
+            | IdentityAction::SetServices { services } => check_services(services),
+            _ => Ok(()),
+        }
+    }
+
     fn execute(
         ctx: &TxContext<'_>,
+        _cache: &(),
         state: &mut Overlay<'_>,
         action: &IdentityAction,
         events: &mut Events,
     ) -> ExecResult<()> {
-        let me = ctx.signer;
+        let me = ctx.tx.signer;
         match action {
             IdentityAction::Register {
                 agreement_key,
@@ -114,9 +109,8 @@ impl Module for Identity {
                         format!("{} is already registered", me.did()),
                     );
                 }
-                check_services(services)?;
                 let record = DidRecord {
-                    verification_key: ctx.signing_key,
+                    verification_key: ctx.tx.signing_key,
                     agreement_key: *agreement_key,
                     services: services.clone(),
                     created_ms: ctx.timestamp_ms,
@@ -133,7 +127,7 @@ impl Module for Identity {
                 possession,
             } => {
                 let mut record = live_record(state, &me)?;
-                let message = rotation_message(ctx.chain_id, &me, new_key);
+                let message = rotation_message(ctx.tx.chain_id, &me, new_key);
                 if new_key.verify(&message, possession).is_err() {
                     return reject(
                         ErrorCode::BadKeyPossession,
@@ -157,7 +151,6 @@ impl Module for Identity {
             }
             IdentityAction::SetServices { services } => {
                 let mut record = live_record(state, &me)?;
-                check_services(services)?;
                 record.services = services.clone();
                 record.updated_ms = ctx.timestamp_ms;
                 write(state, did_key(&me), &record);
@@ -221,9 +214,9 @@ impl Module for Identity {
     }
 }
 
-fn check_services(services: &[Service]) -> ExecResult<()> {
+fn check_services(services: &[Service]) -> Result<(), ActionError> {
     if services.len() > MAX_SERVICES {
-        return reject(
+        return refuse(
             ErrorCode::InvalidService,
             format!("at most {MAX_SERVICES} services"),
         );
@@ -234,7 +227,7 @@ fn check_services(services: &[Service]) -> ExecResult<()> {
             .iter()
             .any(|f| f.is_empty() || f.len() > MAX_SERVICE_FIELD_LEN)
         {
-            return reject(
+            return refuse(
                 ErrorCode::InvalidService,
                 format!("service fields must be 1..={MAX_SERVICE_FIELD_LEN} bytes"),
             );
@@ -244,7 +237,7 @@ fn check_services(services: &[Service]) -> ExecResult<()> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
-            return reject(
+            return refuse(
                 ErrorCode::InvalidService,
                 "service id must be [A-Za-z0-9_-]",
             );
@@ -253,7 +246,7 @@ fn check_services(services: &[Service]) -> ExecResult<()> {
     let mut ids: Vec<&str> = services.iter().map(|s| s.id.as_str()).collect();
     ids.sort();
     if ids.windows(2).any(|w| w[0] == w[1]) {
-        return reject(ErrorCode::InvalidService, "service ids must be unique");
+        return refuse(ErrorCode::InvalidService, "service ids must be unique");
     }
     Ok(())
 }
@@ -269,24 +262,26 @@ pub fn grant_role(
     at_ms: u64,
     events: &mut Events,
 ) -> ExecResult<()> {
-    live_record(state, subject)?;
-    if role(state, subject, r)?.is_some() {
-        return reject(
-            ErrorCode::RoleAlreadyHeld,
-            format!("{} already holds role {}", subject.did(), r.name()),
-        );
-    }
-    let grant = RoleGrant {
-        attested_by,
-        attested_ms: at_ms,
-    };
-    write(state, role_key(subject, r), &grant);
-    events.emit(IdentityEvent::RoleAttested {
-        subject: *subject,
-        role: r,
-        by: attested_by,
-    });
-    Ok(())
+    state.confine(PREFIX, |state| {
+        live_record(state, subject)?;
+        if role(state, subject, r)?.is_some() {
+            return reject(
+                ErrorCode::RoleAlreadyHeld,
+                format!("{} already holds role {}", subject.did(), r.name()),
+            );
+        }
+        let grant = RoleGrant {
+            attested_by,
+            attested_ms: at_ms,
+        };
+        write(state, role_key(subject, r), &grant);
+        events.emit(IdentityEvent::RoleAttested {
+            subject: *subject,
+            role: r,
+            by: attested_by,
+        });
+        Ok(())
+    })
 }
 
 /// Withdraws a role granted through [`grant_role`].
@@ -297,15 +292,17 @@ pub fn withdraw_role(
     by: AccountId,
     events: &mut Events,
 ) -> ExecResult<()> {
-    if role(state, subject, r)?.is_some() {
-        state.delete(role_key(subject, r));
-        events.emit(IdentityEvent::RoleRevoked {
-            subject: *subject,
-            role: r,
-            by,
-        });
-    }
-    Ok(())
+    state.confine(PREFIX, |state| {
+        if role(state, subject, r)?.is_some() {
+            state.delete(role_key(subject, r));
+            events.emit(IdentityEvent::RoleRevoked {
+                subject: *subject,
+                role: r,
+                by,
+            });
+        }
+        Ok(())
+    })
 }
 
 /// Fails unless `account` has a registered, active DID.

@@ -13,31 +13,11 @@ use salus_types::records::{
 use salus_types::{AccountId, ErrorCode};
 
 use crate::consent;
-use crate::context::{key, read, reject, write, Events, ExecResult, Module, TxContext};
+use crate::context::{
+    read, refuse, reject, write, ActionError, Events, ExecResult, Module, TxContext, TxOrigin,
+};
 use crate::identity;
-
-pub const PREFIX: &str = "records";
-
-pub fn head_key(record: &RecordId) -> Vec<u8> {
-    key(PREFIX, "head", &record.0)
-}
-
-pub fn version_key(record: &RecordId, version: u32) -> Vec<u8> {
-    let mut id = record.0.to_vec();
-    id.extend_from_slice(&version.to_be_bytes());
-    key(PREFIX, "ver", &id)
-}
-
-fn patient_prefix(patient: &AccountId) -> Vec<u8> {
-    key(PREFIX, "patient", &patient.0)
-}
-
-/// Index entry: a patient's record (value: its category).
-fn patient_record_key(patient: &AccountId, record: &RecordId) -> Vec<u8> {
-    let mut out = patient_prefix(patient);
-    out.extend_from_slice(&record.0);
-    out
-}
+use salus_types::records::{head_key, patient_prefix, patient_record_key, version_key, PREFIX};
 
 pub fn head(state: &dyn StateRead, record: &RecordId) -> Result<Option<RecordHead>, StateError> {
     read(state, &head_key(record))
@@ -97,10 +77,26 @@ pub struct Records;
 impl Module for Records {
     const PREFIX: &'static str = PREFIX;
     type Action = RecordAction;
+    type Cache = ();
     type Genesis = ();
+
+    fn check(_tx: &TxOrigin<'_>, action: &RecordAction) -> Result<(), ActionError> {
+        match action {
+            RecordAction::Anchor { ciphertext_len, .. }
+                if *ciphertext_len == 0 || *ciphertext_len > MAX_RECORD_BYTES =>
+            {
+                refuse(
+                    ErrorCode::BadRecordSize,
+                    format!("ciphertext must be 1..={MAX_RECORD_BYTES} bytes"),
+                )
+            }
+            _ => Ok(()),
+        }
+    }
 
     fn execute(
         ctx: &TxContext<'_>,
+        _cache: &(),
         state: &mut Overlay<'_>,
         action: &RecordAction,
         events: &mut Events,
@@ -116,17 +112,11 @@ impl Module for Records {
                 previous,
             } => {
                 identity::require_live(state, patient)?;
-                let me = ctx.signer;
+                let me = ctx.tx.signer;
                 if me != *patient && identity::role(state, &me, Role::Provider)?.is_none() {
                     return reject(
                         ErrorCode::NotPatientOrProvider,
                         "only the patient or an attested provider may anchor a record",
-                    );
-                }
-                if *ciphertext_len == 0 || *ciphertext_len > MAX_RECORD_BYTES {
-                    return reject(
-                        ErrorCode::BadRecordSize,
-                        format!("ciphertext must be 1..={MAX_RECORD_BYTES} bytes"),
                     );
                 }
                 let head = next_head(ctx, state, record, patient, *category, *version, previous)?;
@@ -160,7 +150,7 @@ impl Module for Records {
                 if !consent::is_patient_or_guardian(
                     state,
                     &head.patient,
-                    &ctx.signer,
+                    &ctx.tx.signer,
                     ctx.timestamp_ms,
                 )? {
                     return reject(
@@ -180,7 +170,7 @@ impl Module for Records {
                 events.emit(RecordEvent::Erased {
                     record: *record,
                     patient: head.patient,
-                    by: ctx.signer,
+                    by: ctx.tx.signer,
                 });
             }
         }
@@ -240,8 +230,8 @@ fn next_head(
     let creator = self::version(state, record, 1)?
         .ok_or_else(|| StateError::Corrupt(format!("record {record} lacks version 1")))?
         .author;
-    if ctx.signer != creator
-        && !consent::is_patient_or_guardian(state, &head.patient, &ctx.signer, ctx.timestamp_ms)?
+    if ctx.tx.signer != creator
+        && !consent::is_patient_or_guardian(state, &head.patient, &ctx.tx.signer, ctx.timestamp_ms)?
     {
         return reject(
             ErrorCode::NotRecordWriter,

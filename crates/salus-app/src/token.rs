@@ -6,18 +6,9 @@ use salus_state::{Overlay, StateError, StateRead};
 use salus_types::token::{TokenAction, TokenEvent, TokenGenesis};
 use salus_types::{AccountId, ErrorCode};
 
-use crate::context::{key, read, write, ActionError, Events, ExecResult, Module, TxContext};
+use crate::context::{read, write, ActionError, Events, ExecResult, Module, TxContext, TxOrigin};
 use crate::genesis::GenesisError;
-
-pub const PREFIX: &str = "token";
-
-pub fn balance_key(account: &AccountId) -> Vec<u8> {
-    key(PREFIX, "bal", &account.0)
-}
-
-pub fn supply_key() -> Vec<u8> {
-    key(PREFIX, "supply", &[])
-}
+use salus_types::token::{balance_key, supply_key, PREFIX};
 
 pub fn balance(state: &dyn StateRead, account: &AccountId) -> Result<u128, StateError> {
     Ok(read(state, &balance_key(account))?.unwrap_or(0))
@@ -42,6 +33,7 @@ pub struct Token;
 impl Module for Token {
     const PREFIX: &'static str = PREFIX;
     type Action = TokenAction;
+    type Cache = ();
     type Genesis = TokenGenesis;
 
     fn init_genesis(state: &mut Overlay<'_>, genesis: &TokenGenesis) -> Result<(), GenesisError> {
@@ -63,27 +55,36 @@ impl Module for Token {
         Ok(())
     }
 
+    fn check(tx: &TxOrigin<'_>, action: &TokenAction) -> Result<(), ActionError> {
+        match action {
+            TokenAction::Transfer { to, amount } => {
+                if *amount == 0 {
+                    return Err(ActionError::new(
+                        ErrorCode::ZeroAmount,
+                        "transfer amount is zero",
+                    ));
+                }
+                if tx.signer == *to {
+                    return Err(ActionError::new(
+                        ErrorCode::SelfTransfer,
+                        "cannot transfer to self",
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
     fn execute(
         ctx: &TxContext<'_>,
+        _cache: &(),
         state: &mut Overlay<'_>,
         action: &TokenAction,
         events: &mut Events,
     ) -> ExecResult<()> {
         match action {
             TokenAction::Transfer { to, amount } => {
-                let (from, amount) = (ctx.signer, *amount);
-                if amount == 0 {
-                    return Err(
-                        ActionError::new(ErrorCode::ZeroAmount, "transfer amount is zero").into(),
-                    );
-                }
-                if from == *to {
-                    return Err(ActionError::new(
-                        ErrorCode::SelfTransfer,
-                        "cannot transfer to self",
-                    )
-                    .into());
-                }
+                let (from, amount) = (ctx.tx.signer, *amount);
                 let from_balance = balance(state, &from)?;
                 let remaining = from_balance.checked_sub(amount).ok_or_else(|| {
                     ActionError::new(

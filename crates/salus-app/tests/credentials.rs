@@ -320,7 +320,7 @@ fn a_license_earns_the_provider_role_until_it_is_revoked() {
 #[test]
 fn a_block_carries_a_bounded_number_of_role_claims() {
     use salus_app::ChainError;
-    use salus_types::{Block, MAX_ACTIONS_PER_TX, MAX_BLOCK_CLAIMS};
+    use salus_types::{Block, MAX_ACTIONS_PER_TX, MAX_BLOCK_WEIGHT};
 
     let net = net(&User::new(1));
     let bogus_claim = || {
@@ -335,8 +335,8 @@ fn a_block_carries_a_bounded_number_of_role_claims() {
     let one_more = late.tx(vec![bogus_claim()]);
     let after_it = late.tx(vec![bogus_claim()]);
     assert_eq!(
-        MAX_ACTIONS_PER_TX, MAX_BLOCK_CLAIMS,
-        "one full transaction fills a block"
+        MAX_ACTIONS_PER_TX as u64, MAX_BLOCK_WEIGHT,
+        "one full transaction of claims (each weighing one) fills a block"
     );
 
     // The proposer takes claims up to the budget; the rest wait, and so do
@@ -360,7 +360,7 @@ fn a_block_carries_a_bounded_number_of_role_claims() {
     forged.header.tx_root = Block::tx_root_of(&forged.txs);
     assert!(matches!(
         net.follower.verify(&forged),
-        Err(ChainError::TooManyClaims(n)) if n == MAX_BLOCK_CLAIMS + 1
+        Err(ChainError::TooHeavy(n)) if n == MAX_BLOCK_WEIGHT + 1
     ));
 
     // Within the budget, the claims are executed (and fail: they prove nothing).

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use salus_client::{actions, Client, Signer};
-use salus_crypto::{verify_batch, SigningKey};
+use salus_crypto::SigningKey;
 use salus_node::config::{dev_chain, dev_genesis};
 use salus_node::mempool::MempoolLimits;
 use salus_node::NodeConfig;
@@ -270,12 +270,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Signature verifications per second with the node's own batch verifier.
 fn verify_ceiling(txs: &[Tx]) -> f64 {
-    let keys: Vec<_> = txs.iter().map(|t| t.body.public_key).collect();
-    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.body.signing_bytes()).collect();
-    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-    let signatures: Vec<_> = txs.iter().map(|t| t.signature).collect();
     let start = Instant::now();
-    let verdicts = verify_batch(&keys, &refs, &signatures).expect("equal lengths");
+    let verdicts = Tx::verify_signatures(txs);
     let elapsed = start.elapsed().as_secs_f64();
     assert!(
         verdicts.iter().all(|ok| *ok),

@@ -326,7 +326,7 @@ async fn tour(
         json!({"height": height}),
     );
 
-    let key = salus_app::token::balance_key(&account);
+    let key = salus_types::token::balance_key(&account);
     let (value, height, root) = proven_value(&tour.client, &key, None).await?;
     let balance = borsh_u128(&value.context("the hospital has a balance")?)?;
     tour.say(

@@ -53,7 +53,7 @@ pub fn run(ctx: &Context, command: QueryCommand) -> Result<()> {
             }
             QueryCommand::Balance { account } => {
                 let account = parse_account(&account)?;
-                let key = salus_app::token::balance_key(&account);
+                let key = salus_types::token::balance_key(&account);
                 let (value, height, root) = proven_value(&client, &key, None).await?;
                 let balance: u128 = match value {
                     Some(bytes) => borsh_u128(&bytes)?,

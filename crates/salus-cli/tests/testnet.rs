@@ -294,7 +294,7 @@ async fn four_validators_survive_crashes_halt_safely_and_resync() {
     // since `at`; a height inside one of its flushes is not kept).
     let balance = nodes[3]
         .api
-        .proven(&salus_app::token::balance_key(&AccountId([9; 20])), None)
+        .proven(&salus_types::token::balance_key(&AccountId([9; 20])), None)
         .await
         .unwrap();
     assert_eq!(balance.value, Some(10u128.to_le_bytes().to_vec()));

@@ -3,7 +3,6 @@
 //! state, not taken on the node's word: the anchor a reader decrypts against
 //! and the agreement key a grantee receives both come with Merkle proofs.
 
-use salus_app::{consent as consent_keys, identity, records as record_keys};
 use salus_crypto::AgreementSecret;
 use salus_types::consent::{
     ConsentAction, ConsentEvent, DelegateKind, Delegation, EmergencyPolicy, Grant, Purpose,
@@ -12,6 +11,7 @@ use salus_types::consent::{
 use salus_types::identity::DidRecord;
 use salus_types::records::{Category, RecordHead, RecordId, RecordVersion};
 use salus_types::vault::{RequestHeader, Signed, Want, WriteRequest};
+use salus_types::{consent as consent_keys, identity, records as record_keys};
 use salus_types::{AccountId, Action, Event};
 use salus_vault::wire::{ItemResult, ServedRecord};
 use zeroize::Zeroizing;

@@ -20,8 +20,8 @@ mod sign;
 pub use bytes::HexError;
 pub use hash::{merkle_root, sha256, Hash, Hasher};
 pub use sign::{
-    random_bytes, verify_batch, AgreementPublicKey, AgreementSecret, PublicKey, Signature,
-    SignatureError, SigningKey,
+    random_bytes, verify_batch, verify_each, AgreementPublicKey, AgreementSecret, PublicKey,
+    Signature, SignatureError, SigningKey,
 };
 
 // Re-exports used by `hex_bytes_newtype!` so that callers need not depend on

@@ -98,6 +98,13 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl PublicKey {
+    /// Whether the bytes decompress to a curve point, as a verifier (and the
+    /// consensus engine) must be able to: a key that does not can never
+    /// verify anything.
+    pub fn is_valid(&self) -> bool {
+        ed25519_zebra::VerificationKey::try_from(self.0).is_ok()
+    }
+
     /// ZIP-215 verification: the same verdict on every node and in every batch.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
         let key = ed25519_zebra::VerificationKey::try_from(self.0)
@@ -158,6 +165,21 @@ pub fn verify_batch(
         }
     });
     Ok(out)
+}
+
+/// [`verify_batch`] over signed items: each a key, the exact message it
+/// signed, and the signature. One verdict per item, in order.
+pub fn verify_each(items: impl IntoIterator<Item = (PublicKey, Vec<u8>, Signature)>) -> Vec<bool> {
+    let mut keys = Vec::new();
+    let mut messages = Vec::new();
+    let mut signatures = Vec::new();
+    for (key, message, signature) in items {
+        keys.push(key);
+        messages.push(message);
+        signatures.push(signature);
+    }
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    verify_batch(&keys, &refs, &signatures).expect("one key, message and signature per item")
 }
 
 fn verify_chunk(keys: &[PublicKey], messages: &[&[u8]], signatures: &[Signature]) -> Vec<bool> {

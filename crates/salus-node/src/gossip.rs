@@ -57,11 +57,7 @@ pub fn admit(
     mempool: &Mempool,
     txs: Vec<Tx>,
 ) -> Result<Vec<Result<Hash, AdmitError>>, StateError> {
-    let claims: Vec<Tx> = txs
-        .iter()
-        .filter(|tx| salus_app::credentials::has_claim(tx))
-        .cloned()
-        .collect();
+    let copies = txs.clone();
     let snapshot = chain.store().snapshot()?;
     let failure = std::cell::RefCell::new(None);
     let checked = |hash: &Hash| chain.signature_checked(hash);
@@ -81,17 +77,15 @@ pub fn admit(
         return Err(e);
     }
     chain.note_verified(verdicts.iter().filter_map(|v| v.as_ref().ok()).copied());
-    // Role claims carry zero-knowledge proofs: verify them now, off the
-    // consensus path, so blocks that carry them execute quickly.
-    let admitted: Vec<Tx> = claims
+    // Modules' pre-checks (a role claim's zero-knowledge proof, say) run
+    // now, off the consensus path, so blocks that carry these execute quickly.
+    let admitted: Vec<Tx> = copies
         .into_iter()
-        .filter(|tx| {
-            verdicts
-                .iter()
-                .any(|v| v.as_ref().is_ok_and(|h| *h == tx.hash()))
-        })
+        .zip(&verdicts)
+        .filter(|(_, verdict)| verdict.is_ok())
+        .map(|(tx, _)| tx)
         .collect();
-    chain.precheck_claims(&admitted)?;
+    chain.precheck(&snapshot, &admitted)?;
     Ok(verdicts)
 }
 

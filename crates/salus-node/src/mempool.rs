@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use salus_app::auth::{current_key_matches, Account};
-use salus_crypto::verify_batch;
+use salus_app::StatelessError;
+use salus_types::auth::Account;
 use salus_types::{AccountId, Block, Hash, Tx, TxError};
 
 /// Mempool limits.
@@ -35,6 +35,12 @@ impl Default for MempoolLimits {
 pub enum AdmitError {
     #[error(transparent)]
     Invalid(#[from] TxError),
+    /// An action failed its module's stateless check: it could only fail.
+    #[error("action {index} is refused: {error}")]
+    ActionRefused {
+        index: usize,
+        error: salus_app::ActionError,
+    },
     #[error("transaction is already known")]
     Duplicate,
     #[error("another transaction with nonce {0} from this sender is pending")]
@@ -146,17 +152,8 @@ impl Mempool {
         let unchecked: Vec<usize> = (0..txs.len())
             .filter(|&i| verdicts[i].is_ok() && !signature_checked(&hashes[i]))
             .collect();
-        let keys: Vec<_> = unchecked.iter().map(|&i| txs[i].body.public_key).collect();
-        let messages: Vec<Vec<u8>> = unchecked
-            .iter()
-            .map(|&i| txs[i].body.signing_bytes())
-            .collect();
-        let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-        let signatures: Vec<_> = unchecked.iter().map(|&i| txs[i].signature).collect();
-        for (&i, holds) in unchecked
-            .iter()
-            .zip(verify_batch(&keys, &refs, &signatures).expect("equal lengths"))
-        {
+        let verdicts_of_unchecked = Tx::verify_signatures(unchecked.iter().map(|&i| &txs[i]));
+        for (&i, holds) in unchecked.iter().zip(verdicts_of_unchecked) {
             if !holds {
                 verdicts[i] = Err(TxError::BadSignature.into());
             }
@@ -175,7 +172,9 @@ impl Mempool {
     }
 
     /// The checks of [`Mempool::admit_checked`] that need neither the
-    /// signature nor the pool.
+    /// signature nor the pool: the envelope's shape, the sender's finalized
+    /// account, then every action's stateless check and the transaction's
+    /// weight (`salus_app::check_actions`).
     fn check_without_signature(
         &self,
         tx: &Tx,
@@ -183,8 +182,7 @@ impl Mempool {
     ) -> Result<(), AdmitError> {
         tx.check_shape(&self.chain_id)?;
         let account = committed(&tx.body.signer);
-        if account.disabled || !current_key_matches(&account, &tx.body.signer, &tx.body.public_key)
-        {
+        if !account.may_sign(&tx.body.signer, &tx.body.public_key) {
             return Err(TxError::WrongSignerKey.into());
         }
         let expected = account.nonce;
@@ -205,7 +203,10 @@ impl Mempool {
                 window,
             });
         }
-        Ok(())
+        salus_app::check_actions(tx).map_err(|e| match e {
+            StatelessError::Tx(e) => AdmitError::Invalid(e),
+            StatelessError::Action { index, error } => AdmitError::ActionRefused { index, error },
+        })
     }
 
     fn insert(&self, pool: &mut Pool, tx: Tx, hash: Hash) -> Result<Hash, AdmitError> {

@@ -36,7 +36,7 @@ async fn api_serves_proofs_and_refuses_bad_input_with_typed_json_errors() {
     let tx = signer.sign(vec![actions::transfer(recipient, 42)]);
     let outcome = client.submit_and_wait(&tx).await.unwrap();
     assert!(outcome.receipt.succeeded());
-    let key = salus_app::token::balance_key(&recipient);
+    let key = salus_types::token::balance_key(&recipient);
     let state = client.state(&key, None).await.unwrap();
     let header = client.header(state.height).await.unwrap();
     let value = hex::decode(state.value.clone().unwrap()).unwrap();

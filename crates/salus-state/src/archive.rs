@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use redb::{ReadableTable as _, TableDefinition, WriteTransaction};
-use salus_types::{AccountId, Block, Event, Hash, Receipt};
+use salus_types::{AccountId, Block, Event, EventCursor, EventRecord, Hash, Receipt};
 
 use crate::buffer::Layer;
 use crate::runs::RunIndex;
@@ -161,65 +161,6 @@ fn event_key(account: &AccountId, height: u64, tx: u32, event: u32) -> [u8; 36] 
     key[28..32].copy_from_slice(&tx.to_be_bytes());
     key[32..].copy_from_slice(&event.to_be_bytes());
     key
-}
-
-/// A position in an account's events, for paging back: listing continues
-/// strictly before it. A bare height `h` stands for `h.0.0`: everything
-/// below height `h`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct EventCursor {
-    pub height: u64,
-    pub tx_index: u32,
-    pub event_index: u32,
-}
-
-impl EventCursor {
-    /// The cursor after which the next page of `record` starts.
-    pub fn of(record: &EventRecord) -> EventCursor {
-        EventCursor {
-            height: record.height,
-            tx_index: record.tx_index,
-            event_index: record.event_index,
-        }
-    }
-}
-
-impl std::fmt::Display for EventCursor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}.{}", self.height, self.tx_index, self.event_index)
-    }
-}
-
-impl std::str::FromStr for EventCursor {
-    type Err = String;
-    /// `height` or `height.tx.event`.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("`{text}` is not a cursor (a height, or height.tx.event)");
-        let mut parts = text.split('.');
-        let height = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let (tx_index, event_index) = match (parts.next(), parts.next(), parts.next()) {
-            (None, None, None) => (0, 0),
-            (Some(t), Some(e), None) => {
-                (t.parse().map_err(|_| bad())?, e.parse().map_err(|_| bad())?)
-            }
-            _ => return Err(bad()),
-        };
-        Ok(EventCursor {
-            height,
-            tx_index,
-            event_index,
-        })
-    }
-}
-
-/// Where an event sits in the chain.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct EventRecord {
-    pub height: u64,
-    pub tx_index: u32,
-    pub event_index: u32,
-    pub tx_hash: Hash,
-    pub event: Event,
 }
 
 impl From<borsh::io::Error> for StateError {

@@ -25,15 +25,14 @@
 mod archive;
 mod buffer;
 mod overlay;
-mod proof;
 mod runs;
 mod snapshot;
 mod store;
 mod tables;
 
-pub use archive::{EventCursor, EventRecord};
 pub use overlay::{Entry, Overlay, StateRead, StateScan, WriteSet};
-pub use proof::{key_hash, verify_proof, StateProof};
+pub use salus_types::proof::{key_hash, verify_proof, StateProof};
+pub use salus_types::{EventCursor, EventRecord};
 pub use snapshot::{LayeredView, Snapshot};
 pub use store::{Pending, Store};
 

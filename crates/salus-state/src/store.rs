@@ -13,10 +13,10 @@ use salus_types::{Block, Hash, Receipt};
 use crate::archive;
 use crate::buffer::{self, Buffer, Layer};
 use crate::overlay::WriteSet;
-use crate::proof::{key_hash, StateProof};
 use crate::snapshot::{LayeredView, Snapshot};
 use crate::tables::{self, JMT_NODES, JMT_VALUES, LATEST, META, META_HEIGHT};
 use crate::StateError;
+use salus_types::proof::{key_hash, StateProof};
 
 /// The most finalized blocks above the last durable flush that a lazy
 /// flush leaves to the journal alone (see [`Store::flush_lazily`]).

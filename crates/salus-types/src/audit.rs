@@ -6,6 +6,7 @@ use salus_crypto::Hash;
 use serde::{Deserialize, Serialize};
 
 use crate::consent::{AccessReason, Purpose};
+use crate::layout::key;
 use crate::records::RecordId;
 use crate::AccountId;
 
@@ -109,4 +110,35 @@ pub struct VaultOperator {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AuditGenesis {
     pub vaults: Vec<VaultOperator>,
+}
+
+// Error codes: 600..699 (the registry's range for this module).
+
+crate::error_codes! {
+    NotAVault = 601 => "not_a_vault",
+    BadAuditBatch = 602 => "bad_audit_batch",
+    AuditRecordMismatch = 603 => "audit_record_mismatch",
+}
+
+// State layout: every key of this module starts with `PREFIX/`.
+
+pub const PREFIX: &str = "audit";
+
+pub fn vault_key(account: &AccountId) -> Vec<u8> {
+    key(PREFIX, "vault", &account.0)
+}
+
+/// Where every vault operator's key starts.
+pub fn vaults_prefix() -> Vec<u8> {
+    key(PREFIX, "vault", &[])
+}
+
+pub fn head_key(patient: &AccountId) -> Vec<u8> {
+    key(PREFIX, "head", &patient.0)
+}
+
+/// Marks a request as logged, so that a batch submitted twice (after a
+/// crash, or a resubmission that raced its own inclusion) logs it once.
+pub fn logged_key(request: &salus_crypto::Hash) -> Vec<u8> {
+    key(PREFIX, "req", &request.0)
 }

@@ -11,12 +11,13 @@ use crate::Tx;
 
 pub const MAX_BLOCK_TXS: usize = 20_000;
 pub const MAX_BLOCK_BYTES: usize = 8 * 1024 * 1024;
-/// Role claims (zero-knowledge presentations) per block. A validator that
-/// has not seen a claim before verifies its proof during the block (tens of
-/// milliseconds each), so this bounds how long a block can take to verify.
-/// At least a transaction's worth, so every valid transaction fits.
-pub const MAX_BLOCK_CLAIMS: usize = 16;
-const _: () = assert!(MAX_BLOCK_CLAIMS >= crate::tx::MAX_ACTIONS_PER_TX);
+/// The block weight budget. Each action weighs what its module says (a
+/// zero-knowledge role claim weighs 1: a validator that has not seen it
+/// verifies its proof during the block, tens of milliseconds; most actions
+/// weigh nothing), so this bounds how long a block can take to verify. A
+/// transaction heavier than this can never be included, and admission
+/// refuses it.
+pub const MAX_BLOCK_WEIGHT: u64 = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Header {

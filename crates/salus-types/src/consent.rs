@@ -4,6 +4,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+use crate::layout::key;
 use crate::records::{Category, RecordId};
 use crate::AccountId;
 
@@ -331,4 +332,76 @@ mod tests {
             assert_eq!(reason.allows(), allowed, "{reason}");
         }
     }
+}
+
+// Error codes: 500..599 (the registry's range for this module).
+
+crate::error_codes! {
+    NotPatientOrDelegate = 501 => "not_patient_or_delegate",
+    GrantNotFound = 502 => "grant_not_found",
+    GrantRevoked = 503 => "grant_revoked",
+    BadExpiry = 504 => "bad_expiry",
+    BadScope = 505 => "bad_scope",
+    TooManyGrants = 506 => "too_many_grants",
+    EmergencyNotEnabled = 507 => "emergency_not_enabled",
+    NotAProvider = 508 => "not_a_provider",
+    EmergencyOpen = 509 => "emergency_open",
+    DelegationNotFound = 510 => "delegation_not_found",
+    SelfGrant = 511 => "self_grant",
+    BadPurpose = 512 => "bad_purpose",
+    BadWindow = 513 => "bad_window",
+    BadResponders = 514 => "bad_responders",
+    NotAResponder = 515 => "not_a_responder",
+}
+
+// State layout: every key of this module starts with `PREFIX/`.
+
+pub const PREFIX: &str = "consent";
+
+pub fn next_grant_key() -> Vec<u8> {
+    key(PREFIX, "next", &[])
+}
+
+pub fn grant_key(id: u64) -> Vec<u8> {
+    key(PREFIX, "grant", &id.to_be_bytes())
+}
+
+pub fn active_count_key(patient: &AccountId) -> Vec<u8> {
+    key(PREFIX, "active", &patient.0)
+}
+
+pub fn patient_prefix(patient: &AccountId) -> Vec<u8> {
+    key(PREFIX, "patient", &patient.0)
+}
+
+pub fn patient_grant_key(patient: &AccountId, id: u64) -> Vec<u8> {
+    let mut out = patient_prefix(patient);
+    out.extend_from_slice(&id.to_be_bytes());
+    out
+}
+
+pub fn pair_prefix(grantee: &AccountId, patient: &AccountId) -> Vec<u8> {
+    let mut id = grantee.0.to_vec();
+    id.extend_from_slice(&patient.0);
+    key(PREFIX, "pair", &id)
+}
+
+pub fn delegate_key(patient: &AccountId, delegate: &AccountId) -> Vec<u8> {
+    let mut id = patient.0.to_vec();
+    id.extend_from_slice(&delegate.0);
+    key(PREFIX, "delegate", &id)
+}
+
+pub fn delegate_prefix(patient: &AccountId) -> Vec<u8> {
+    key(PREFIX, "delegate", &patient.0)
+}
+
+pub fn policy_key(patient: &AccountId) -> Vec<u8> {
+    key(PREFIX, "policy", &patient.0)
+}
+
+pub fn emergency_key(patient: &AccountId, provider: &AccountId) -> Vec<u8> {
+    let mut id = patient.0.to_vec();
+    id.extend_from_slice(&provider.0);
+    key(PREFIX, "emergency", &id)
 }

@@ -10,6 +10,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::Role;
+use crate::layout::key;
 use crate::AccountId;
 
 /// The largest JSON object one action may carry (a transaction is at most 64 KiB).
@@ -150,4 +151,48 @@ pub fn claim_nonce(chain_id: &str, claimant: &AccountId, role: Role, tx_nonce: u
     salus_crypto::sha256("salus/credential-claim/v1", &message)
         .0
         .to_vec()
+}
+
+// Error codes: 700..799 (the registry's range for this module).
+
+crate::error_codes! {
+    NotAnIssuer = 701 => "not_an_issuer",
+    BadCredentialObject = 702 => "bad_credential_object",
+    DefinitionExists = 703 => "definition_exists",
+    UnknownDefinition = 704 => "unknown_definition",
+    NotTheIssuer = 705 => "not_the_issuer",
+    BadRevocationUpdate = 706 => "bad_revocation_update",
+    SetExists = 707 => "set_exists",
+    UnknownRoleRule = 708 => "unknown_role_rule",
+    BadRoleRule = 709 => "bad_role_rule",
+    PresentationRejected = 710 => "presentation_rejected",
+}
+
+// State layout: every key of this module starts with `PREFIX/`.
+
+pub const PREFIX: &str = "credentials";
+
+pub fn definition_key(id: &str) -> Vec<u8> {
+    key(PREFIX, "definition", id.as_bytes())
+}
+
+pub fn update_key(id: &str, epoch: u64) -> Vec<u8> {
+    let mut raw = id.as_bytes().to_vec();
+    raw.push(0);
+    raw.extend_from_slice(&epoch.to_be_bytes());
+    key(PREFIX, "revocation", &raw)
+}
+
+pub fn set_key(id: &str) -> Vec<u8> {
+    key(PREFIX, "set", id.as_bytes())
+}
+
+pub fn rule_key(role: Role) -> Vec<u8> {
+    key(PREFIX, "rule", &[role.code()])
+}
+
+pub fn claimed_key(subject: &AccountId, role: Role) -> Vec<u8> {
+    let mut raw = subject.0.to_vec();
+    raw.push(role.code());
+    key(PREFIX, "claimed", &raw)
 }

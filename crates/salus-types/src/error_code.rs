@@ -1,99 +1,103 @@
 //! Stable error codes. They appear in receipts and API bodies; a code, once
-//! published, never changes meaning. Ranges: 1xx transaction envelope, 2xx
-//! identity, 3xx token, 4xx records, 5xx consent, 6xx audit, 7xx credentials.
+//! published, never changes meaning.
+//!
+//! The transaction envelope owns 1xx (below). Every module declares its own
+//! codes in its types file with [`error_codes!`](crate::error_codes), inside
+//! the range the module registry gives it, which the registry checks at
+//! compile time.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
+/// A stable numeric error code with a snake_case name.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ErrorCode(u16);
+
+/// Declares error codes: `ErrorCode::<Name>` constants and `ERROR_CODES`,
+/// the table of codes and names that the module registry collects.
+#[macro_export]
 macro_rules! error_codes {
-    ($($variant:ident = $code:literal, $name:literal;)*) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum ErrorCode { $($variant),* }
-
-        impl ErrorCode {
-            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
-
-            pub fn code(self) -> u16 {
-                match self { $(ErrorCode::$variant => $code),* }
-            }
-
-            /// The snake_case name used in JSON bodies.
-            pub fn name(self) -> &'static str {
-                match self { $(ErrorCode::$variant => $name),* }
-            }
-
-            pub fn from_code(code: u16) -> Option<ErrorCode> {
-                match code { $($code => Some(ErrorCode::$variant),)* _ => None }
-            }
+    ($($(#[$meta:meta])* $variant:ident = $code:literal => $name:literal,)+) => {
+        #[allow(non_upper_case_globals)]
+        impl $crate::ErrorCode {
+            $($(#[$meta])* pub const $variant: $crate::ErrorCode = $crate::ErrorCode::new($code);)+
         }
+
+        /// These codes and their snake_case names.
+        pub const ERROR_CODES: &[($crate::ErrorCode, &str)] = &[$(($crate::ErrorCode::$variant, $name),)+];
     };
 }
 
-error_codes! {
-    Ok = 0, "ok";
-    WrongChain = 101, "wrong_chain";
-    BadSignature = 102, "bad_signature";
-    BadNonce = 103, "bad_nonce";
-    TxTooLarge = 104, "tx_too_large";
-    MalformedTx = 105, "malformed_tx";
-    NoActions = 106, "no_actions";
-    TooManyActions = 107, "too_many_actions";
-    WrongSignerKey = 108, "wrong_signer_key";
-    DidAlreadyRegistered = 201, "did_already_registered";
-    DidNotFound = 202, "did_not_found";
-    DidDeactivated = 203, "did_deactivated";
-    NotAnAuthority = 204, "not_an_authority";
-    RoleAlreadyHeld = 205, "role_already_held";
-    RoleNotHeld = 206, "role_not_held";
-    BadKeyPossession = 207, "bad_key_possession";
-    InvalidService = 208, "invalid_service";
-    InsufficientBalance = 301, "insufficient_balance";
-    ZeroAmount = 302, "zero_amount";
-    SelfTransfer = 303, "self_transfer";
-    Overflow = 304, "overflow";
-    RecordExists = 401, "record_exists";
-    RecordNotFound = 402, "record_not_found";
-    BadVersion = 403, "bad_version";
-    BadPrevious = 404, "bad_previous";
-    NotPatientOrProvider = 405, "not_patient_or_provider";
-    RecordErased = 406, "record_erased";
-    CategoryMismatch = 407, "category_mismatch";
-    PatientMismatch = 408, "patient_mismatch";
-    BadRecordSize = 409, "bad_record_size";
-    NotPatientOrGuardian = 410, "not_patient_or_guardian";
-    NotRecordWriter = 411, "not_record_writer";
-    NotPatientOrDelegate = 501, "not_patient_or_delegate";
-    GrantNotFound = 502, "grant_not_found";
-    GrantRevoked = 503, "grant_revoked";
-    BadExpiry = 504, "bad_expiry";
-    BadScope = 505, "bad_scope";
-    TooManyGrants = 506, "too_many_grants";
-    EmergencyNotEnabled = 507, "emergency_not_enabled";
-    NotAProvider = 508, "not_a_provider";
-    EmergencyOpen = 509, "emergency_open";
-    DelegationNotFound = 510, "delegation_not_found";
-    SelfGrant = 511, "self_grant";
-    BadPurpose = 512, "bad_purpose";
-    BadWindow = 513, "bad_window";
-    BadResponders = 514, "bad_responders";
-    NotAResponder = 515, "not_a_responder";
-    NotAVault = 601, "not_a_vault";
-    BadAuditBatch = 602, "bad_audit_batch";
-    NotAnIssuer = 701, "not_an_issuer";
-    BadCredentialObject = 702, "bad_credential_object";
-    DefinitionExists = 703, "definition_exists";
-    UnknownDefinition = 704, "unknown_definition";
-    NotTheIssuer = 705, "not_the_issuer";
-    BadRevocationUpdate = 706, "bad_revocation_update";
-    SetExists = 707, "set_exists";
-    UnknownRoleRule = 708, "unknown_role_rule";
-    BadRoleRule = 709, "bad_role_rule";
-    PresentationRejected = 710, "presentation_rejected";
-    AuditRecordMismatch = 603, "audit_record_mismatch";
+pub(crate) mod envelope {
+    crate::error_codes! {
+        Ok = 0 => "ok",
+        WrongChain = 101 => "wrong_chain",
+        BadSignature = 102 => "bad_signature",
+        BadNonce = 103 => "bad_nonce",
+        TxTooLarge = 104 => "tx_too_large",
+        MalformedTx = 105 => "malformed_tx",
+        NoActions = 106 => "no_actions",
+        TooManyActions = 107 => "too_many_actions",
+        WrongSignerKey = 108 => "wrong_signer_key",
+        TxTooHeavy = 109 => "tx_too_heavy",
+    }
+}
+
+/// The transaction envelope's range: `Ok` and 1xx.
+pub const ENVELOPE_CODES: std::ops::Range<u16> = 0..200;
+
+impl ErrorCode {
+    #[doc(hidden)]
+    pub const fn new(code: u16) -> ErrorCode {
+        ErrorCode(code)
+    }
+
+    pub const fn code(self) -> u16 {
+        self.0
+    }
+
+    /// Every code: the envelope's, then each module's in registry order.
+    pub fn all() -> impl Iterator<Item = ErrorCode> {
+        crate::modules::error_tables()
+            .iter()
+            .flat_map(|table| table.iter().map(|(code, _)| *code))
+    }
+
+    /// The snake_case name used in JSON bodies.
+    pub fn name(self) -> &'static str {
+        lookup(|(code, _)| *code == self)
+            .map(|(_, name)| name)
+            .expect("an ErrorCode is only built from the declared codes")
+    }
+
+    pub fn from_code(code: u16) -> Option<ErrorCode> {
+        lookup(|(known, _)| known.0 == code).map(|(code, _)| code)
+    }
+
+    pub fn from_name(name: &str) -> Option<ErrorCode> {
+        lookup(|(_, known)| *known == name).map(|(code, _)| code)
+    }
+}
+
+fn lookup(matches: impl Fn(&(ErrorCode, &str)) -> bool) -> Option<(ErrorCode, &'static str)> {
+    crate::modules::error_tables()
+        .iter()
+        .flat_map(|table| table.iter())
+        .find(|entry| matches(entry))
+        .copied()
+}
+
+impl std::fmt::Debug for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match lookup(|(code, _)| code == self) {
+            Some((_, name)) => write!(f, "{name}({})", self.0),
+            None => write!(f, "ErrorCode({})", self.0),
+        }
+    }
 }
 
 impl BorshSerialize for ErrorCode {
     fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
-        self.code().serialize(writer)
+        self.0.serialize(writer)
     }
 }
 
@@ -115,10 +119,7 @@ impl serde::Serialize for ErrorCode {
 impl<'de> serde::Deserialize<'de> for ErrorCode {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let name = <String as serde::Deserialize>::deserialize(d)?;
-        ErrorCode::ALL
-            .iter()
-            .copied()
-            .find(|c| c.name() == name)
+        ErrorCode::from_name(&name)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown error code `{name}`")))
     }
 }
@@ -129,16 +130,22 @@ mod tests {
 
     #[test]
     fn codes_and_names_are_unique_and_round_trip() {
-        let mut codes: Vec<u16> = ErrorCode::ALL.iter().map(|c| c.code()).collect();
-        let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.name()).collect();
+        let all: Vec<ErrorCode> = ErrorCode::all().collect();
+        let mut codes: Vec<u16> = all.iter().map(|c| c.code()).collect();
+        let mut names: Vec<&str> = all.iter().map(|c| c.name()).collect();
         codes.sort();
         codes.dedup();
         names.sort();
         names.dedup();
-        assert_eq!(codes.len(), ErrorCode::ALL.len());
-        assert_eq!(names.len(), ErrorCode::ALL.len());
-        for code in ErrorCode::ALL {
+        assert_eq!(codes.len(), all.len());
+        assert_eq!(names.len(), all.len());
+        for code in &all {
             assert_eq!(ErrorCode::from_code(code.code()), Some(*code));
+            assert_eq!(ErrorCode::from_name(code.name()), Some(*code));
+            let bytes = borsh::to_vec(code).unwrap();
+            assert_eq!(borsh::from_slice::<ErrorCode>(&bytes).unwrap(), *code);
         }
+        assert!(borsh::from_slice::<ErrorCode>(&999u16.to_le_bytes()).is_err());
+        assert_eq!(format!("{:?}", ErrorCode::ZeroAmount), "zero_amount(302)");
     }
 }

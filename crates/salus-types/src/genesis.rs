@@ -1,13 +1,10 @@
-//! The genesis document: chain id, start time, validators and each module's
-//! initial section.
+//! The genesis document's checks. The struct itself, [`Genesis`], is derived
+//! from the module registry: one section per module that has one.
 
 use salus_crypto::PublicKey;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::AuditGenesis;
-use crate::identity::IdentityGenesis;
-use crate::token::TokenGenesis;
-use crate::MAX_CHAIN_ID_LEN;
+use crate::{Genesis, MAX_CHAIN_ID_LEN};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisValidator {
@@ -15,21 +12,6 @@ pub struct GenesisValidator {
     /// `host:port` of its p2p listener; empty for a dev chain.
     #[serde(default)]
     pub address: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Genesis {
-    pub chain_id: String,
-    pub genesis_time_ms: u64,
-    pub validators: Vec<GenesisValidator>,
-    #[serde(default)]
-    pub identity: IdentityGenesis,
-    #[serde(default)]
-    pub token: TokenGenesis,
-    /// Vault operators.
-    #[serde(default)]
-    pub audit: AuditGenesis,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +24,8 @@ pub enum GenesisError {
     NoValidators,
     #[error("validator {0} is listed twice")]
     DuplicateValidator(PublicKey),
+    #[error("validator key {0} is not a valid ed25519 public key")]
+    InvalidValidatorKey(PublicKey),
 }
 
 impl Genesis {
@@ -70,11 +54,48 @@ impl Genesis {
         if self.validators.is_empty() {
             return Err(GenesisError::NoValidators);
         }
+        if let Some(bad) = self.validators.iter().find(|v| !v.public_key.is_valid()) {
+            return Err(GenesisError::InvalidValidatorKey(bad.public_key));
+        }
         let mut keys: Vec<PublicKey> = self.validators.iter().map(|v| v.public_key).collect();
         keys.sort();
         if let Some(pair) = keys.windows(2).find(|w| w[0] == w[1]) {
             return Err(GenesisError::DuplicateValidator(pair[0]));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn genesis(validator: PublicKey) -> Genesis {
+        Genesis {
+            chain_id: "salus-test".into(),
+            genesis_time_ms: 0,
+            validators: vec![crate::GenesisValidator {
+                public_key: validator,
+                address: String::new(),
+            }],
+            identity: Default::default(),
+            token: Default::default(),
+            audit: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_validator_key_off_the_curve_is_refused() {
+        let good = salus_crypto::SigningKey::from_seed(&[1; 32]).public_key();
+        assert_eq!(genesis(good).validate(), Ok(()));
+        // y = 2 has no x on edwards25519: these bytes are no point at all.
+        let mut off_curve = [0u8; 32];
+        off_curve[0] = 2;
+        let bad = PublicKey(off_curve);
+        assert!(!bad.is_valid());
+        assert_eq!(
+            genesis(bad).validate(),
+            Err(GenesisError::InvalidValidatorKey(bad))
+        );
     }
 }

@@ -5,6 +5,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use salus_crypto::{AgreementPublicKey, PublicKey, Signature};
 use serde::{Deserialize, Serialize};
 
+use crate::layout::key;
 use crate::AccountId;
 
 pub const MAX_SERVICES: usize = 8;
@@ -148,4 +149,35 @@ pub struct RoleAuthority {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct IdentityGenesis {
     pub authorities: Vec<RoleAuthority>,
+}
+
+// Error codes: 200..299 (the registry's range for this module).
+
+crate::error_codes! {
+    DidAlreadyRegistered = 201 => "did_already_registered",
+    DidNotFound = 202 => "did_not_found",
+    DidDeactivated = 203 => "did_deactivated",
+    NotAnAuthority = 204 => "not_an_authority",
+    RoleAlreadyHeld = 205 => "role_already_held",
+    RoleNotHeld = 206 => "role_not_held",
+    BadKeyPossession = 207 => "bad_key_possession",
+    InvalidService = 208 => "invalid_service",
+}
+
+// State layout: every key of this module starts with `PREFIX/`.
+
+pub const PREFIX: &str = "identity";
+
+pub fn did_key(account: &AccountId) -> Vec<u8> {
+    key(PREFIX, "did", &account.0)
+}
+
+pub fn role_key(account: &AccountId, role: Role) -> Vec<u8> {
+    let mut id = account.0.to_vec();
+    id.push(role.code());
+    key(PREFIX, "role", &id)
+}
+
+pub fn authority_key(account: &AccountId) -> Vec<u8> {
+    key(PREFIX, "authority", &account.0)
 }

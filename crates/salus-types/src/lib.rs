@@ -5,14 +5,21 @@
 //! the network: clients build transactions from these types, and the state
 //! machine gives them meaning.
 //!
-//! Each module's action and event types live in a submodule named after the
-//! module (`identity`, `token`, `records`, `consent`, `audit`, `credentials`); the rules that
-//! give them meaning live in `salus-app`. `vault` holds the signed requests
-//! that vaults serve.
+//! Each module's wire types live in a submodule named after the module: its
+//! actions, events, genesis section, error codes, the values it stores and
+//! its state layout (the keys it stores them under). The registry in
+//! [`modules`] lists every module once and derives [`Action`], [`Event`] and
+//! [`Genesis`] from that list; the rules that give the types meaning live in
+//! `salus-app`. `auth` is the transaction envelope's account, `vault` holds
+//! the signed requests that vaults serve, and [`proof`] verifies a state value
+//! against a header's root, so a client proves what it reads without the
+//! store.
 
 pub mod amount;
 pub mod audit;
+pub mod auth;
 mod block;
+pub mod clock;
 pub mod codec;
 pub mod consent;
 pub mod credentials;
@@ -20,17 +27,23 @@ mod error_code;
 mod genesis;
 pub mod identity;
 mod ids;
+pub mod layout;
+pub mod modules;
 mod named;
+pub mod proof;
 mod receipt;
 pub mod records;
 pub mod token;
+#[cfg(feature = "toy-module")]
+pub mod toy;
 mod tx;
 pub mod vault;
 
-pub use block::{Block, Header, MAX_BLOCK_BYTES, MAX_BLOCK_CLAIMS, MAX_BLOCK_TXS};
-pub use error_code::ErrorCode;
-pub use genesis::{Genesis, GenesisError, GenesisValidator};
+pub use block::{Block, Header, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_BLOCK_WEIGHT};
+pub use error_code::{ErrorCode, ENVELOPE_CODES};
+pub use genesis::{GenesisError, GenesisValidator};
 pub use ids::{AccountId, Did, DidError};
-pub use receipt::{Event, Receipt};
+pub use modules::{modules, Action, Event, Genesis, ModuleInfo};
+pub use receipt::{EventCursor, EventRecord, Receipt};
 pub use salus_crypto::{Hash, PublicKey, Signature};
-pub use tx::{Action, Tx, TxBody, TxError, MAX_ACTIONS_PER_TX, MAX_CHAIN_ID_LEN, MAX_TX_BYTES};
+pub use tx::{Tx, TxBody, TxError, MAX_ACTIONS_PER_TX, MAX_CHAIN_ID_LEN, MAX_TX_BYTES};

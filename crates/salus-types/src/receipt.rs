@@ -1,57 +1,11 @@
-//! Receipts and events: what executing a transaction did.
+//! Receipts: what executing a transaction did. [`Event`] is derived from the
+//! module registry.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use salus_crypto::Hash;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::AuditEvent;
-use crate::consent::ConsentEvent;
-use crate::credentials::CredentialEvent;
-use crate::records::RecordEvent;
-use crate::{identity::IdentityEvent, token::TokenEvent, AccountId, ErrorCode};
-
-#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(tag = "module", content = "event", rename_all = "snake_case")]
-pub enum Event {
-    Identity(IdentityEvent),
-    Token(TokenEvent),
-    Records(RecordEvent),
-    Consent(ConsentEvent),
-    Audit(AuditEvent),
-    Credentials(CredentialEvent),
-}
-
-impl Event {
-    /// The accounts this event concerns, for the events-by-account index.
-    pub fn accounts(&self) -> Vec<AccountId> {
-        match self {
-            Event::Identity(e) => e.accounts(),
-            Event::Token(e) => e.accounts(),
-            Event::Records(e) => e.accounts(),
-            Event::Consent(e) => e.accounts(),
-            Event::Audit(e) => e.accounts(),
-            Event::Credentials(e) => e.accounts(),
-        }
-    }
-}
-
-macro_rules! event_from {
-    ($($module:ident($event:ty)),*) => {$(
-        impl From<$event> for Event {
-            fn from(e: $event) -> Self {
-                Event::$module(e)
-            }
-        }
-    )*};
-}
-event_from!(
-    Identity(IdentityEvent),
-    Token(TokenEvent),
-    Records(RecordEvent),
-    Consent(ConsentEvent),
-    Audit(AuditEvent),
-    Credentials(CredentialEvent)
-);
+use crate::{ErrorCode, Event};
 
 /// The outcome of one included transaction. A failed transaction is included
 /// too: its nonce is consumed, its actions are rolled back, and `code` says why.
@@ -72,4 +26,63 @@ impl Receipt {
     pub fn succeeded(&self) -> bool {
         self.code == ErrorCode::Ok
     }
+}
+
+/// A position in an account's events, for paging back: listing continues
+/// strictly before it. A bare height `h` stands for `h.0.0`: everything
+/// below height `h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventCursor {
+    pub height: u64,
+    pub tx_index: u32,
+    pub event_index: u32,
+}
+
+impl EventCursor {
+    /// The cursor after which the next page of `record` starts.
+    pub fn of(record: &EventRecord) -> EventCursor {
+        EventCursor {
+            height: record.height,
+            tx_index: record.tx_index,
+            event_index: record.event_index,
+        }
+    }
+}
+
+impl std::fmt::Display for EventCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.height, self.tx_index, self.event_index)
+    }
+}
+
+impl std::str::FromStr for EventCursor {
+    type Err = String;
+    /// `height` or `height.tx.event`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{text}` is not a cursor (a height, or height.tx.event)");
+        let mut parts = text.split('.');
+        let height = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        let (tx_index, event_index) = match (parts.next(), parts.next(), parts.next()) {
+            (None, None, None) => (0, 0),
+            (Some(t), Some(e), None) => {
+                (t.parse().map_err(|_| bad())?, e.parse().map_err(|_| bad())?)
+            }
+            _ => return Err(bad()),
+        };
+        Ok(EventCursor {
+            height,
+            tx_index,
+            event_index,
+        })
+    }
+}
+
+/// Where an event sits in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub height: u64,
+    pub tx_index: u32,
+    pub event_index: u32,
+    pub tx_hash: Hash,
+    pub event: Event,
 }

@@ -10,6 +10,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use salus_crypto::Hash;
 use serde::{Deserialize, Serialize};
 
+use crate::layout::key;
 use crate::AccountId;
 
 /// The largest ciphertext a record version may have.
@@ -126,4 +127,45 @@ impl RecordEvent {
             RecordEvent::Erased { patient, by, .. } => vec![*patient, *by],
         }
     }
+}
+
+// Error codes: 400..499 (the registry's range for this module).
+
+crate::error_codes! {
+    RecordExists = 401 => "record_exists",
+    RecordNotFound = 402 => "record_not_found",
+    BadVersion = 403 => "bad_version",
+    BadPrevious = 404 => "bad_previous",
+    NotPatientOrProvider = 405 => "not_patient_or_provider",
+    RecordErased = 406 => "record_erased",
+    CategoryMismatch = 407 => "category_mismatch",
+    PatientMismatch = 408 => "patient_mismatch",
+    BadRecordSize = 409 => "bad_record_size",
+    NotPatientOrGuardian = 410 => "not_patient_or_guardian",
+    NotRecordWriter = 411 => "not_record_writer",
+}
+
+// State layout: every key of this module starts with `PREFIX/`.
+
+pub const PREFIX: &str = "records";
+
+pub fn head_key(record: &RecordId) -> Vec<u8> {
+    key(PREFIX, "head", &record.0)
+}
+
+pub fn version_key(record: &RecordId, version: u32) -> Vec<u8> {
+    let mut id = record.0.to_vec();
+    id.extend_from_slice(&version.to_be_bytes());
+    key(PREFIX, "ver", &id)
+}
+
+pub fn patient_prefix(patient: &AccountId) -> Vec<u8> {
+    key(PREFIX, "patient", &patient.0)
+}
+
+/// Index entry: a patient's record (value: its category).
+pub fn patient_record_key(patient: &AccountId, record: &RecordId) -> Vec<u8> {
+    let mut out = patient_prefix(patient);
+    out.extend_from_slice(&record.0);
+    out
 }

@@ -3,6 +3,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+use crate::layout::key;
 use crate::AccountId;
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -55,4 +56,25 @@ impl Default for TokenGenesis {
             allocations: Vec::new(),
         }
     }
+}
+
+// Error codes: 300..399 (the registry's range for this module).
+
+crate::error_codes! {
+    InsufficientBalance = 301 => "insufficient_balance",
+    ZeroAmount = 302 => "zero_amount",
+    SelfTransfer = 303 => "self_transfer",
+    Overflow = 304 => "overflow",
+}
+
+// State layout: every key of this module starts with `PREFIX/`.
+
+pub const PREFIX: &str = "token";
+
+pub fn balance_key(account: &AccountId) -> Vec<u8> {
+    key(PREFIX, "bal", &account.0)
+}
+
+pub fn supply_key() -> Vec<u8> {
+    key(PREFIX, "supply", &[])
 }

@@ -9,11 +9,8 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use salus_crypto::{Hash, PublicKey, Signature, SigningKey};
 
-use crate::audit::AuditAction;
 use crate::codec::{self, DecodeError};
-use crate::consent::ConsentAction;
-use crate::records::RecordAction;
-use crate::{identity::IdentityAction, token::TokenAction, AccountId, ErrorCode};
+use crate::{AccountId, Action, ErrorCode, MAX_BLOCK_WEIGHT};
 
 /// The largest encoded transaction accepted anywhere.
 pub const MAX_TX_BYTES: usize = 64 * 1024;
@@ -22,27 +19,6 @@ pub const MAX_CHAIN_ID_LEN: usize = 64;
 
 const SIGNING_DOMAIN: &[u8] = b"salus/tx/v1\0";
 const HASH_DOMAIN: &str = "salus/tx-hash/v1";
-
-/// One module's action. Every module adds one variant.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Eq,
-    BorshSerialize,
-    BorshDeserialize,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[serde(tag = "module", content = "action", rename_all = "snake_case")]
-pub enum Action {
-    Identity(IdentityAction),
-    Token(TokenAction),
-    Records(RecordAction),
-    Consent(ConsentAction),
-    Audit(AuditAction),
-    Credentials(crate::credentials::CredentialAction),
-}
 
 #[derive(
     Debug,
@@ -96,6 +72,8 @@ pub enum TxError {
     BadNonce { expected: u64, actual: u64 },
     #[error("the signing key is not the signer account's current key")]
     WrongSignerKey,
+    #[error("transaction weighs {0}, above the block budget of {MAX_BLOCK_WEIGHT}")]
+    TooHeavy(u64),
 }
 
 impl TxError {
@@ -109,6 +87,7 @@ impl TxError {
             TxError::TooManyActions(_) => ErrorCode::TooManyActions,
             TxError::BadNonce { .. } => ErrorCode::BadNonce,
             TxError::WrongSignerKey => ErrorCode::WrongSignerKey,
+            TxError::TooHeavy(_) => ErrorCode::TxTooHeavy,
         }
     }
 }
@@ -169,6 +148,15 @@ impl Tx {
             n if n > MAX_ACTIONS_PER_TX => Err(TxError::TooManyActions(n)),
             _ => Ok(()),
         }
+    }
+
+    /// Verifies many transactions' signatures in parallel batches: one
+    /// verdict per transaction, in order.
+    pub fn verify_signatures<'a>(txs: impl IntoIterator<Item = &'a Tx>) -> Vec<bool> {
+        salus_crypto::verify_each(
+            txs.into_iter()
+                .map(|tx| (tx.body.public_key, tx.body.signing_bytes(), tx.signature)),
+        )
     }
 
     pub fn verify_signature(&self) -> Result<(), TxError> {

@@ -47,17 +47,7 @@ use crate::ledger::Ledger;
 pub use read::Served;
 pub use write::{Stored, Upload};
 
-/// Milliseconds since the Unix epoch. Injected so tests can move time.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
-
-/// The machine's wall clock.
-pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
-    })
-}
+pub use salus_types::clock::{system_clock, Clock};
 
 /// Why a vault refused a request. Messages never contain record content.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -277,9 +267,7 @@ impl Vault {
             return Err(VaultError::NotAVault);
         }
         let account = auth::account(snapshot, &header.signer)?;
-        if account.disabled
-            || !auth::current_key_matches(&account, &header.signer, &header.public_key)
-        {
+        if !account.may_sign(&header.signer, &header.public_key) {
             return Err(VaultError::WrongSignerKey);
         }
         let hash = signed.hash();
@@ -425,13 +413,9 @@ pub fn open_bundle<T: VaultRequest>(encoded: &[Vec<u8>], signature: &Signature) 
 
 /// Verifies every request's signature, in parallel batches.
 fn verify_signatures<T: VaultRequest>(requests: &[Signed<T>]) -> Vec<bool> {
-    let keys: Vec<_> = requests
-        .iter()
-        .map(|r| r.body.header().public_key)
-        .collect();
-    let messages: Vec<Vec<u8>> = requests.iter().map(Signed::signing_bytes).collect();
-    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-    let signatures: Vec<_> = requests.iter().map(|r| r.signature).collect();
-    salus_crypto::verify_batch(&keys, &refs, &signatures)
-        .expect("one key, message and signature per request")
+    salus_crypto::verify_each(
+        requests
+            .iter()
+            .map(|r| (r.body.header().public_key, r.signing_bytes(), r.signature)),
+    )
 }

@@ -219,3 +219,27 @@ fn runs_start_at_the_finalized_nonce_so_parked_queues_cannot_censor() {
         "sender 1's nonce 5 was stale and removed; sender 2's too"
     );
 }
+
+#[test]
+fn an_action_that_can_only_fail_is_refused_before_its_signature_is_checked() {
+    let pool = Mempool::new("c".into(), MempoolLimits::default());
+    let key = SigningKey::from_seed(&[4; 32]);
+    let zero = Signer::new("c", key, 0).sign(vec![actions::transfer(AccountId([0; 20]), 0)]);
+    let checked = std::cell::Cell::new(0);
+    let verdicts = pool.admit_checked(
+        vec![zero],
+        |_| {
+            checked.set(checked.get() + 1);
+            false
+        },
+        |_| nonce(0),
+    );
+    match &verdicts[0] {
+        Err(AdmitError::ActionRefused { index: 0, error }) => {
+            assert_eq!(error.code, salus_types::ErrorCode::ZeroAmount)
+        }
+        other => panic!("expected a refused action, got {other:?}"),
+    }
+    assert_eq!(checked.get(), 0, "no signature stage for a refused action");
+    assert!(pool.is_empty());
+}

@@ -58,6 +58,7 @@ fn decode_tx(text: &str) -> Result<Tx, (String, String)> {
 fn admit_code(error: &AdmitError) -> &'static str {
     match error {
         AdmitError::Invalid(e) => e.code().name(),
+        AdmitError::ActionRefused { error, .. } => error.code.name(),
         AdmitError::Duplicate => "duplicate",
         AdmitError::NonceTaken(_) => "nonce_taken",
         AdmitError::Full(_) => "mempool_full",
@@ -111,7 +112,9 @@ pub(super) async fn submit_tx(
         )),
         Err(e) => {
             let status = match e {
-                AdmitError::Invalid(_) | AdmitError::NonceTooFar { .. } => StatusCode::BAD_REQUEST,
+                AdmitError::Invalid(_)
+                | AdmitError::ActionRefused { .. }
+                | AdmitError::NonceTooFar { .. } => StatusCode::BAD_REQUEST,
                 AdmitError::Duplicate | AdmitError::NonceTaken(_) => StatusCode::CONFLICT,
                 AdmitError::Full(_) | AdmitError::SenderFull(_) => StatusCode::SERVICE_UNAVAILABLE,
             };

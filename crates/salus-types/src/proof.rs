@@ -3,14 +3,14 @@
 //! value against a finalized block header.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use salus_types::Hash;
+use salus_crypto::Hash;
 use sha2::Digest;
 
 /// A serialized sparse Merkle proof (SHA-256 tree).
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct StateProof(pub Vec<u8>);
 
-type Proof = jmt::proof::SparseMerkleProof<sha2::Sha256>;
+pub type Proof = jmt::proof::SparseMerkleProof<sha2::Sha256>;
 
 /// Where a key sits in the tree: plain SHA-256 of the key bytes, so any client
 /// can recompute it.
@@ -19,7 +19,8 @@ pub fn key_hash(key: &[u8]) -> jmt::KeyHash {
 }
 
 impl StateProof {
-    pub(crate) fn from_jmt(proof: &Proof) -> StateProof {
+    /// The proof jmt gave the store, in its canonical encoding.
+    pub fn from_jmt(proof: &Proof) -> StateProof {
         StateProof(borsh::to_vec(proof).expect("proof encoding cannot fail"))
     }
 }
