@@ -1,14 +1,13 @@
 //! The identity module: a DID registry (`did:salus:<account>`), key rotation,
 //! deactivation, and role attestation by the authorities named at genesis.
 
-use salus_crypto::didkey::DidKey;
 use salus_state::{Overlay, StateError, StateRead};
+pub use salus_types::did_document::{resolve_did_key, resolve_salus};
 use salus_types::identity::{
     rotation_message, DidRecord, IdentityAction, IdentityEvent, IdentityGenesis, Role, RoleGrant,
     Service, MAX_SERVICES, MAX_SERVICE_FIELD_LEN,
 };
-use salus_types::{AccountId, Did, ErrorCode};
-use serde_json::{json, Value};
+use salus_types::{AccountId, ErrorCode};
 
 use crate::auth;
 use crate::context::{
@@ -324,96 +323,4 @@ fn live_record(state: &dyn StateRead, account: &AccountId) -> ExecResult<DidReco
         .into()),
         Some(r) => Ok(r),
     }
-}
-
-const DID_CONTEXTS: [&str; 3] = [
-    "https://www.w3.org/ns/did/v1",
-    "https://w3id.org/security/suites/ed25519-2020/v1",
-    "https://w3id.org/security/suites/x25519-2020/v1",
-];
-
-/// A W3C DID Core resolution result for a registered `did:salus`.
-pub fn resolve_salus(did: &Did, record: &DidRecord, roles: &[(Role, RoleGrant)]) -> Value {
-    let id = did.to_string();
-    let key_id = format!("{id}#key-{}", record.key_version);
-    let agreement_id = format!("{id}#agreement-{}", record.key_version);
-    let services: Vec<Value> = record
-        .services
-        .iter()
-        .map(|s| json!({"id": format!("{id}#{}", s.id), "type": s.kind, "serviceEndpoint": s.endpoint}))
-        .collect();
-    let mut document = json!({
-        "@context": DID_CONTEXTS,
-        "id": id,
-        "controller": id,
-        "verificationMethod": [
-            {
-                "id": key_id,
-                "type": "Ed25519VerificationKey2020",
-                "controller": id,
-                "publicKeyMultibase": DidKey::Ed25519(record.verification_key).multibase(),
-            },
-            {
-                "id": agreement_id,
-                "type": "X25519KeyAgreementKey2020",
-                "controller": id,
-                "publicKeyMultibase": DidKey::X25519(record.agreement_key).multibase(),
-            }
-        ],
-        "authentication": [key_id],
-        "assertionMethod": [key_id],
-        "keyAgreement": [agreement_id],
-        "service": services,
-    });
-    if record.deactivated {
-        // A deactivated DID keeps no usable keys (DID Core §7.1.2).
-        document["verificationMethod"] = json!([]);
-        document["authentication"] = json!([]);
-        document["assertionMethod"] = json!([]);
-        document["keyAgreement"] = json!([]);
-    }
-    let role_names: Vec<&str> = roles.iter().map(|(r, _)| r.name()).collect();
-    json!({
-        "didDocument": document,
-        "didDocumentMetadata": {
-            "created": record.created_ms,
-            "updated": record.updated_ms,
-            "versionId": record.key_version.to_string(),
-            "deactivated": record.deactivated,
-            "salusRoles": role_names,
-        },
-        "didResolutionMetadata": {"contentType": "application/did+ld+json"},
-    })
-}
-
-/// A W3C DID Core resolution result for a `did:key` (no chain state needed).
-pub fn resolve_did_key(did: &str) -> Result<Value, salus_crypto::didkey::DidKeyError> {
-    let key = DidKey::parse(did)?;
-    let fragment = key.multibase();
-    let method_id = format!("{did}#{fragment}");
-    let (method_type, relationships) = match key {
-        DidKey::Ed25519(_) => (
-            "Ed25519VerificationKey2020",
-            ["authentication", "assertionMethod"].as_slice(),
-        ),
-        DidKey::X25519(_) => ("X25519KeyAgreementKey2020", ["keyAgreement"].as_slice()),
-    };
-    let mut document = json!({
-        "@context": DID_CONTEXTS,
-        "id": did,
-        "verificationMethod": [{
-            "id": method_id,
-            "type": method_type,
-            "controller": did,
-            "publicKeyMultibase": fragment,
-        }],
-    });
-    for relationship in relationships {
-        document[*relationship] = json!([method_id]);
-    }
-    Ok(json!({
-        "didDocument": document,
-        "didDocumentMetadata": {},
-        "didResolutionMetadata": {"contentType": "application/did+ld+json"},
-    }))
 }

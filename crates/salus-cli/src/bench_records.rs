@@ -15,8 +15,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Context as _, Result};
+use anyhow::{bail, ensure, Context as _, Result};
 use futures::{StreamExt as _, TryStreamExt as _};
+use salus_api::vault::{from_base64, ItemResult, ServedRecord};
 use salus_client::record_flow::Actor;
 use salus_client::records::{open_version, seal_version, KeyCache, Reader, SealedVersion};
 use salus_client::{actions, Client, Signer};
@@ -28,7 +29,6 @@ use salus_types::identity::Role;
 use salus_types::records::{Category, RecordId};
 use salus_types::vault::{ReadRequest, RequestHeader, Want};
 use salus_types::{AccountId, Action, Hash, Tx};
-use salus_vault::wire::{from_base64, ItemResult, ServedRecord};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
@@ -66,7 +66,7 @@ const IN_FLIGHT: usize = 4;
 /// Records sealed, anchored and uploaded per round trip: as many as one vault
 /// call takes (`SALUS_BENCH_BATCH` for fewer), up to this many bytes.
 const WRITE_BATCH_BYTES: usize = 8 << 20;
-const MAX_BATCH: usize = salus_node::rpc::MAX_VAULT_BATCH;
+const MAX_BATCH: usize = salus_api::vault::MAX_VAULT_BATCH;
 
 fn party(chain_id: &str) -> Actor {
     Actor {
@@ -89,7 +89,7 @@ fn report_of_size(size: usize) -> Vec<u8> {
         .map(|i| (i * 131 % 251) as u8)
         .collect();
     let mut report = skeleton;
-    report["presentedForm"][0]["data"] = json!(salus_vault::wire::to_base64(&filler));
+    report["presentedForm"][0]["data"] = json!(salus_api::vault::to_base64(&filler));
     report.to_string().into_bytes()
 }
 
@@ -188,7 +188,8 @@ fn open_all(
                         let record = RecordId::from_hex(&served.record)?;
                         let anchored = anchored.get(&record).context("a record nobody wrote")?;
                         let ciphertext =
-                            from_base64(served.content.as_deref().context("no content served")?)?;
+                            from_base64(served.content.as_deref().context("no content served")?)
+                                .context("the vault sent content that is not base64")?;
                         let plaintext = open_version(
                             &record,
                             served.version,
@@ -288,10 +289,7 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
             )
             .await?;
         }
-        let status = client.status().await?;
-        let now = status["timestamp_ms"]
-            .as_u64()
-            .context("node status has no time")?;
+        let now = client.status().await?.timestamp_ms;
         let grant = Action::Consent(ConsentAction::Grant {
             patient: patient.signer.account,
             grantee: specialist.signer.account,
@@ -353,12 +351,14 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
                     let begun = Instant::now();
                     let verdict = client_ref.submit_batch(&anchors).await?;
                     let submitted = begun.elapsed();
-                    let rejected = verdict["rejected"].as_array().map_or(0, Vec::len);
-                    ensure!(
-                        rejected == 0,
-                        "the node refused {rejected} anchors: {}",
-                        verdict["rejected"][0]
-                    );
+                    if let Some(first) = verdict.rejected.first() {
+                        bail!(
+                            "the node refused {} anchors: {} ({})",
+                            verdict.rejected.len(),
+                            first.message,
+                            first.code
+                        );
+                    }
                     wait_final(&mut finalized, anchors.iter().map(Tx::hash).collect()).await?;
                     let finalized = begun.elapsed();
                     let uploads: Vec<_> = sealed

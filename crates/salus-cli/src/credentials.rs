@@ -485,8 +485,8 @@ async fn run_async(ctx: &Context, command: CredentialCommand) -> Result<()> {
             ctx.emit(&verdict, || {
                 format!(
                     "verified: issued by {}, revealed {}",
-                    verdict["issuer"].as_str().unwrap_or("?"),
-                    verdict["revealed"]
+                    verdict.issuer,
+                    serde_json::Value::from(serde_json::Map::from_iter(verdict.revealed.clone()))
                 )
             });
         }

@@ -10,10 +10,11 @@ use salus_crypto::SigningKey;
 use salus_node::config::dev_chain;
 use salus_node::network_config::LocalTestnet;
 use salus_node::NodeConfig;
+use salus_types::audit::AuditEvent;
 use salus_types::consent::{Purpose, Scope};
 use salus_types::identity::{Role, Service};
 use salus_types::records::Category;
-use salus_types::Action;
+use salus_types::{Action, Event};
 use serde_json::json;
 
 use crate::cli::DemoArgs;
@@ -52,7 +53,8 @@ pub(crate) struct Tour<'a> {
 }
 
 impl Tour<'_> {
-    pub(crate) fn say(&mut self, what: String, detail: serde_json::Value) {
+    pub(crate) fn say(&mut self, what: String, detail: impl serde::Serialize) {
+        let detail = serde_json::to_value(detail).expect("API bodies serialize to JSON");
         if !self.ctx.json {
             println!("• {what}");
         }
@@ -139,19 +141,12 @@ async fn agreement(ctx: &Context, apis: &[String]) -> Result<serde_json::Value> 
     let clients: Vec<Client> = apis.iter().map(|a| Client::new(a.clone())).collect();
     let mut lowest = u64::MAX;
     for client in &clients {
-        let status = client.status().await?;
-        lowest = lowest.min(status["height"].as_u64().context("no height")?);
+        lowest = lowest.min(client.status().await?.height);
     }
     let mut views = Vec::new();
     for client in &clients {
         let block = client.block(lowest).await?;
-        views.push((
-            block["digest"].as_str().unwrap_or_default().to_owned(),
-            block["header"]["state_root"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        ));
+        views.push((block.digest.to_hex(), block.header.state_root.to_hex()));
     }
     ensure!(
         views.windows(2).all(|w| w[0] == w[1]),
@@ -295,8 +290,10 @@ async fn tour(
     tour.say(
         format!(
             "The hospital rotated its key (block {height}); its DID document is now at version {}.",
-            document["didDocumentMetadata"]["versionId"]
-                .as_str()
+            document
+                .document_metadata
+                .version_id
+                .as_deref()
                 .unwrap_or("?")
         ),
         json!({"height": height, "did_document": document}),
@@ -338,7 +335,7 @@ async fn tour(
         .client
         .events(&patient.actor.signer.account, 50)
         .await?;
-    let count = events["events"].as_array().map_or(0, Vec::len);
+    let count = events.events.len();
     tour.say(format!("The patient's account shows {count} events on chain (funding, registration, role, payments)."), events);
 
     records_tour(
@@ -437,9 +434,7 @@ async fn records_tour(
         json!({"code": denied}),
     );
 
-    let now = tour.client.status().await?["timestamp_ms"]
-        .as_u64()
-        .context("node status has no time")?;
+    let now = tour.client.status().await?.timestamp_ms;
     let scope = Scope::Categories(vec![Category::Laboratory]);
     let (grant, shared) = flow
         .grant(
@@ -484,7 +479,7 @@ async fn records_tour(
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let audit = loop {
         let audit = tour.client.audit(&account, 100).await?;
-        if audit["log_head"]["count"].as_u64().unwrap_or(0) >= 5 {
+        if audit.log_head.count >= 5 {
             break audit;
         }
         ensure!(
@@ -494,29 +489,19 @@ async fn records_tour(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     let mut lines = Vec::new();
-    for entry in audit["entries"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .rev()
-    {
-        let access = &entry["event"]["event"]["entry"];
-        if let Some(reason) = access["reason"].as_str() {
-            let who = if access["requester"] == json!(account) {
+    for record in audit.entries.iter().rev() {
+        if let Event::Audit(AuditEvent::Accessed { entry, .. }) = &record.event {
+            let who = if entry.requester == account {
                 "the patient"
-            } else if access["requester"] == json!(specialist.actor.account()) {
+            } else if entry.requester == specialist.actor.account() {
                 specialist.name
             } else {
                 "another party"
             };
             lines.push(format!(
-                "{who}: {} ({reason})",
-                if crate::records::allows(reason) {
-                    "allowed"
-                } else {
-                    "denied"
-                }
+                "{who}: {} ({})",
+                if entry.allowed() { "allowed" } else { "denied" },
+                entry.reason
             ));
         }
     }

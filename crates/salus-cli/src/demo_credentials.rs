@@ -142,7 +142,7 @@ pub(crate) async fn credentials_tour(
     let height = tour.send(&mut physician, claim).await?;
     let document = client.resolve(&physician_did).await?;
     ensure!(
-        document.to_string().contains("provider"),
+        holds_provider_role(&document),
         "the physician's DID document must list the provider role"
     );
     tour.say(
@@ -261,7 +261,7 @@ pub(crate) async fn credentials_tour(
     ensure!(fresh.is_err(), "a revoked credential must not present");
     let document = client.resolve(&physician_did).await?;
     ensure!(
-        !document.to_string().contains("provider"),
+        !holds_provider_role(&document),
         "the provider role must go with the license"
     );
     tour.say(
@@ -269,4 +269,13 @@ pub(crate) async fn credentials_tour(
         json!({"height": height, "stale_proof": stale, "epoch": update.epoch}),
     );
     Ok(())
+}
+
+/// Whether a resolved DID lists the provider role among its chain roles.
+fn holds_provider_role(document: &salus_client::api::identity::DidResolution) -> bool {
+    document
+        .document_metadata
+        .salus_roles
+        .as_ref()
+        .is_some_and(|roles| roles.iter().any(|r| r == "provider"))
 }

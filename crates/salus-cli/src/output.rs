@@ -6,7 +6,6 @@ use anyhow::{bail, Context as _, Result};
 use salus_client::{Client, Signer};
 use salus_crypto::keystore::{KeyDir, KeyPair};
 use salus_types::{AccountId, Did};
-use serde_json::Value;
 
 use crate::cli::Cli;
 
@@ -34,11 +33,11 @@ impl Context {
     }
 
     /// Prints `value` as JSON, or `prose` for people.
-    pub fn emit(&self, value: &Value, prose: impl FnOnce() -> String) {
+    pub fn emit(&self, value: &impl serde::Serialize, prose: impl FnOnce() -> String) {
         if self.json {
             println!(
                 "{}",
-                serde_json::to_string_pretty(value).expect("JSON values serialize")
+                serde_json::to_string_pretty(value).expect("API bodies serialize to JSON")
             );
         } else {
             println!("{}", prose());
@@ -67,11 +66,7 @@ impl Context {
     /// A signer for a stored key, with the nonce the chain expects next.
     pub async fn signer(&self, name: &str, client: &Client) -> Result<(Signer, KeyPair)> {
         let pair = self.open_key(name)?;
-        let status = client.status().await?;
-        let chain_id = status["chain_id"]
-            .as_str()
-            .context("node status has no chain id")?
-            .to_owned();
+        let chain_id = client.status().await?.chain_id;
         let mut signer = Signer::new(chain_id, pair.signing.clone(), 0);
         if let Some(account) = self.account_of(name)? {
             signer.account = account;

@@ -25,7 +25,6 @@ pub async fn proven_value(
 pub fn run(ctx: &Context, command: QueryCommand) -> Result<()> {
     let client = ctx.client();
     ctx.runtime()?.block_on(async {
-        let pretty = |value: &serde_json::Value| serde_json::to_string_pretty(value).unwrap_or_default();
         match command {
             QueryCommand::Status => {
                 let value = client.status().await?;
@@ -36,7 +35,7 @@ pub fn run(ctx: &Context, command: QueryCommand) -> Result<()> {
                 ctx.emit(&value, || pretty(&value));
             }
             QueryCommand::Block { height } => {
-                let value = client.get_json(&format!("/v1/blocks/{height}")).await?;
+                let value = client.block_named(&height).await?;
                 ctx.emit(&value, || pretty(&value));
             }
             QueryCommand::State { key, height } => {
@@ -69,6 +68,11 @@ pub fn run(ctx: &Context, command: QueryCommand) -> Result<()> {
         }
         Ok(())
     })
+}
+
+/// Indented JSON, for people.
+pub fn pretty(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("API bodies serialize to JSON")
 }
 
 pub fn borsh_u128(bytes: &[u8]) -> Result<u128> {

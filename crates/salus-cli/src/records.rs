@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::cli::{AuditArgs, ConsentCommand, RecordCommand};
 use crate::output::{parse_account, Context};
+use crate::query::pretty;
 
 /// Parses `90s`, `90m`, `12h` or `30d` into milliseconds.
 pub fn parse_duration(text: &str) -> Result<u64> {
@@ -49,10 +50,6 @@ async fn actor(ctx: &Context, client: &Client, key: &str) -> Result<Actor> {
         signer,
         agreement: pair.agreement,
     })
-}
-
-fn pretty(value: &Value) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
 pub fn record(ctx: &Context, command: RecordCommand) -> Result<()> {
@@ -114,19 +111,16 @@ pub fn record(ctx: &Context, command: RecordCommand) -> Result<()> {
             RecordCommand::List { patient } => {
                 let value = client.records_of(&parse_account(&patient)?).await?;
                 ctx.emit(&value, || {
-                    let rows: Vec<String> = value["records"]
-                        .as_array()
-                        .map(Vec::as_slice)
-                        .unwrap_or_default()
+                    let rows: Vec<String> = value
+                        .records
                         .iter()
                         .map(|r| {
-                            let head = &r["head"];
                             format!(
                                 "{}  {:<14} v{}{}",
-                                r["record"].as_str().unwrap_or("?"),
-                                head["category"].as_str().unwrap_or("?"),
-                                head["latest_version"],
-                                if head["erased_ms"].is_null() { "" } else { "  (erased)" }
+                                r.record,
+                                r.head.category,
+                                r.head.latest_version,
+                                if r.head.erased_ms.is_none() { "" } else { "  (erased)" }
                             )
                         })
                         .collect();
@@ -161,8 +155,7 @@ pub fn consent(ctx: &Context, command: ConsentCommand) -> Result<()> {
                 let purpose: Purpose = purpose.parse().map_err(anyhow::Error::msg)?;
                 let scope = Scope::parse(&scope).map_err(anyhow::Error::msg)?;
                 let lasts = parse_duration(&expires)?;
-                let status = client.status().await?;
-                let now = status["timestamp_ms"].as_u64().context("node status has no time")?;
+                let now = client.status().await?.timestamp_ms;
                 let flow = RecordFlow::connect(&client).await?;
                 let mut patient = actor(ctx, &client, &key).await?;
                 let expires_ms = now.checked_add(lasts).context("expiry is too far away")?;
@@ -209,18 +202,17 @@ pub fn consent(ctx: &Context, command: ConsentCommand) -> Result<()> {
             ConsentCommand::List { patient } => {
                 let value = client.consent_of(&parse_account(&patient)?).await?;
                 ctx.emit(&value, || {
-                    let grants = value["grants"].as_array().map(Vec::as_slice).unwrap_or_default();
-                    let mut rows: Vec<String> = grants
+                    let mut rows: Vec<String> = value
+                        .grants
                         .iter()
                         .map(|g| {
-                            let grant = &g["grant"];
                             format!(
                                 "grant {}: {} for {} until {}{}",
-                                grant["id"],
-                                grant["grantee"].as_str().unwrap_or("?"),
-                                grant["purpose"].as_str().unwrap_or("?"),
-                                grant["expires_ms"].as_u64().map(when).unwrap_or_default(),
-                                if g["active"] == true { "" } else { " (expired)" }
+                                g.grant.id,
+                                g.grant.grantee,
+                                g.grant.purpose,
+                                when(g.grant.expires_ms),
+                                if g.active { "" } else { " (expired)" }
                             )
                         })
                         .collect();
@@ -281,17 +273,18 @@ pub fn audit(ctx: &Context, args: AuditArgs) -> Result<()> {
         let patient = parse_account(&args.patient)?;
         let value = client.audit(&patient, args.limit).await?;
         ctx.emit(&value, || {
-            let entries = value["entries"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default();
             let mut lines = vec![format!(
                 "audit trail of {} ({} accesses logged, log head {})",
                 patient.did(),
-                value["log_head"]["count"],
-                value["log_head"]["head"].as_str().unwrap_or("?")
+                value.log_head.count,
+                value.log_head.head
             )];
-            lines.extend(entries.iter().map(describe));
+            lines.extend(
+                value
+                    .entries
+                    .iter()
+                    .map(|entry| describe(&serde_json::to_value(entry).unwrap_or_default())),
+            );
             lines.join("\n")
         });
         Ok(())

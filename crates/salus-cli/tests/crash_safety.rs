@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{free_port, start_dev};
 use rand::{Rng, SeedableRng};
+use salus_client::api::chain::TxState;
 use salus_client::{actions, Client, Signer};
 use salus_crypto::keystore::KeyDir;
 use salus_types::{AccountId, Hash};
@@ -48,8 +49,7 @@ async fn no_final_transaction_is_lost_across_kill_9() {
         .unwrap()
         .open(PASSPHRASE.as_bytes())
         .unwrap();
-    let status = client.status().await.unwrap();
-    let chain_id = status["chain_id"].as_str().unwrap().to_owned();
+    let chain_id = client.status().await.unwrap().chain_id;
     let mut signer = Signer::new(chain_id, authority.signing, 0);
 
     // (tx hash, height, state root at that height) for every tx seen final.
@@ -76,8 +76,8 @@ async fn no_final_transaction_is_lost_across_kill_9() {
         tokio::time::sleep(Duration::from_millis(rng.gen_range(0..400))).await;
         for hash in &submitted {
             if let Ok(status) = client.tx_status(hash).await {
-                if status["status"] == "final" {
-                    let height = status["height"].as_u64().unwrap();
+                if status.status == TxState::Final {
+                    let height = status.height.unwrap();
                     let header = client.header(height).await.unwrap();
                     finals.push((*hash, height, header.state_root));
                 }
@@ -94,11 +94,12 @@ async fn no_final_transaction_is_lost_across_kill_9() {
                 .await
                 .unwrap_or_else(|e| panic!("cycle {cycle}: final tx {hash} lost: {e}"));
             assert_eq!(
-                status["status"], "final",
+                status.status,
+                TxState::Final,
                 "cycle {cycle}: tx {hash} is no longer final"
             );
             assert_eq!(
-                status["height"].as_u64(),
+                status.height,
                 Some(*height),
                 "cycle {cycle}: tx {hash} moved"
             );

@@ -65,7 +65,7 @@ impl Drop for Node {
 }
 
 async fn height(node: &Node) -> Option<u64> {
-    node.api.status().await.ok()?["height"].as_u64()
+    node.api.status().await.ok().map(|status| status.height)
 }
 
 async fn wait_height(node: &Node, at_least: u64, within: Duration) {
@@ -91,8 +91,8 @@ async fn agree(nodes: &[&Node], at: u64) -> Hash {
     for node in nodes {
         wait_height(node, at, Duration::from_secs(30)).await;
         let block = node.api.block(at).await.unwrap();
-        let root = block["header"]["state_root"].as_str().unwrap().to_owned();
-        let digest = block["digest"].as_str().unwrap().to_owned();
+        let root = block.header.state_root.to_hex();
+        let digest = block.digest.to_hex();
         match &seen {
             None => seen = Some((digest, root)),
             Some(first) => assert_eq!(first, &(digest, root), "validators disagree at height {at}"),
@@ -276,7 +276,7 @@ async fn four_validators_survive_crashes_halt_safely_and_resync() {
     let status = loop {
         let log = std::fs::read_to_string(&nodes[3].log).unwrap();
         let status = nodes[3].api.status().await.unwrap();
-        if log.contains("caught up with the network") && status["syncing"] == false {
+        if log.contains("caught up with the network") && !status.syncing {
             assert!(
                 log.contains("catching up from peers"),
                 "the wiped node logs its sync progress"
@@ -289,7 +289,7 @@ async fn four_validators_survive_crashes_halt_safely_and_resync() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert!(status["network_tip"].as_u64().unwrap() >= at);
+    assert!(status.network_tip >= at);
     // Its state, proven against its newest header (nothing moved the balance
     // since `at`; a height inside one of its flushes is not kept).
     let balance = nodes[3]

@@ -3,14 +3,17 @@
 //! them, presentations built locally (the credential never leaves the
 //! holder), and verification through a node.
 
+use salus_api::credentials::{
+    IdParams, PublishedDefinition, PublishedSet, RevocationPage, RevocationParams, RuleParams,
+    RuleResponse, Verified, VerifyRequest,
+};
 use salus_types::credentials::RoleRule;
 use salus_types::identity::Role;
+use salus_types::Did;
 use salus_zk::{
     Credential, CredentialDefinition, Predicate, Presentation, PresentationRequest, PublicSet,
     RevocationStatus, RevocationUpdate, ZkError,
 };
-use serde::Deserialize;
-use serde_json::Value;
 
 use crate::{Client, ClientError};
 
@@ -23,34 +26,33 @@ pub enum CredentialError {
 }
 
 /// A definition as finalized on chain.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Published {
-    pub issuer: String,
+    pub issuer: Did,
     pub definition: CredentialDefinition,
     pub status: RevocationStatus,
 }
 
-#[derive(Deserialize)]
-struct RevocationPage {
-    status: RevocationStatus,
-    updates: Vec<RevocationUpdate>,
-    complete: bool,
-}
-
-#[derive(Deserialize)]
-struct SetBody {
-    set: PublicSet,
-}
-
-#[derive(Deserialize)]
-struct RuleBody {
-    rule: RoleRule,
+/// Decodes a zero-knowledge object the node sent as JSON.
+fn zk_object<T: serde::de::DeserializeOwned>(
+    what: &str,
+    value: serde_json::Value,
+) -> Result<T, ClientError> {
+    serde_json::from_value(value)
+        .map_err(|e| ClientError::Decode(format!("the node sent a malformed {what}: {e}")))
 }
 
 impl Client {
     pub async fn credential_definition(&self, id: &str) -> Result<Published, ClientError> {
-        self.get_query("/v1/credentials/definition", &[("id", id)])
-            .await
+        let params = IdParams { id: id.to_owned() };
+        let published: PublishedDefinition = self
+            .get_query(salus_api::credentials::DEFINITION, &params)
+            .await?;
+        Ok(Published {
+            issuer: published.issuer,
+            definition: zk_object("credential definition", published.definition)?,
+            status: zk_object("revocation status", published.status)?,
+        })
     }
 
     /// Every revocation after `after`, and the status they lead to.
@@ -61,30 +63,37 @@ impl Client {
     ) -> Result<(RevocationStatus, Vec<RevocationUpdate>), ClientError> {
         let mut updates = Vec::new();
         loop {
-            let from = (after + updates.len() as u64).to_string();
+            let params = RevocationParams {
+                id: id.to_owned(),
+                after: Some(after + updates.len() as u64),
+            };
             let page: RevocationPage = self
-                .get_query(
-                    "/v1/credentials/revocations",
-                    &[("id", id), ("after", &from)],
-                )
+                .get_query(salus_api::credentials::REVOCATIONS, &params)
                 .await?;
-            updates.extend(page.updates);
+            for update in page.updates {
+                updates.push(zk_object("revocation update", update)?);
+            }
             if page.complete {
-                return Ok((page.status, updates));
+                return Ok((zk_object("revocation status", page.status)?, updates));
             }
         }
     }
 
     /// A published set, with every witness checked against its accumulator.
     pub async fn published_set(&self, id: &str) -> Result<PublicSet, CredentialError> {
-        let body: SetBody = self.get_query("/v1/credentials/set", &[("id", id)]).await?;
-        body.set.validate()?;
-        Ok(body.set)
+        let params = IdParams { id: id.to_owned() };
+        let body: PublishedSet = self.get_query(salus_api::credentials::SET, &params).await?;
+        let set: PublicSet = zk_object("published set", body.set)?;
+        set.validate()?;
+        Ok(set)
     }
 
     pub async fn role_rule(&self, role: Role) -> Result<RoleRule, ClientError> {
-        let body: RuleBody = self
-            .get_query("/v1/credentials/rule", &[("role", role.name())])
+        let params = RuleParams {
+            role: role.name().to_owned(),
+        };
+        let body: RuleResponse = self
+            .get_query(salus_api::credentials::RULE, &params)
             .await?;
         Ok(body.rule)
     }
@@ -96,9 +105,15 @@ impl Client {
         &self,
         request: &PresentationRequest,
         presentation: &Presentation,
-    ) -> Result<Value, ClientError> {
-        let body = serde_json::json!({"request": request, "presentation": presentation});
-        self.post_json("/v1/credentials/verify", &body).await
+    ) -> Result<Verified, ClientError> {
+        let to_value = |value: serde_json::Result<serde_json::Value>| {
+            value.map_err(|e| ClientError::Decode(e.to_string()))
+        };
+        let body = VerifyRequest {
+            request: to_value(serde_json::to_value(request))?,
+            presentation: to_value(serde_json::to_value(presentation))?,
+        };
+        self.post_json(salus_api::credentials::VERIFY, &body).await
     }
 }
 

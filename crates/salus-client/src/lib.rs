@@ -18,10 +18,12 @@ pub mod records;
 mod rpc;
 mod vault_rpc;
 
-pub use rpc::{Client, ClientError, Proven, StateValue, TxOutcome};
+pub use rpc::{Client, ClientError, Proven, TxOutcome};
+/// The API contract the client speaks.
+pub use salus_api as api;
 
 use salus_crypto::SigningKey;
-use salus_state::{verify_proof, StateProof};
+use salus_types::proof::{verify_proof, StateProof};
 use salus_types::{AccountId, Action, Header, Tx, TxBody};
 
 /// Signs transactions for one account.

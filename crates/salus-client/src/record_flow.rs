@@ -3,6 +3,7 @@
 //! state, not taken on the node's word: the anchor a reader decrypts against
 //! and the agreement key a grantee receives both come with Merkle proofs.
 
+use salus_api::vault::{ItemResult, ServedRecord};
 use salus_crypto::AgreementSecret;
 use salus_types::consent::{
     ConsentAction, ConsentEvent, DelegateKind, Delegation, EmergencyPolicy, Grant, Purpose,
@@ -13,7 +14,6 @@ use salus_types::records::{Category, RecordHead, RecordId, RecordVersion};
 use salus_types::vault::{RequestHeader, Signed, Want, WriteRequest};
 use salus_types::{consent as consent_keys, identity, records as record_keys};
 use salus_types::{AccountId, Action, Event};
-use salus_vault::wire::{ItemResult, ServedRecord};
 use zeroize::Zeroizing;
 
 use crate::fhir::{check_fhir, FhirError};
@@ -82,7 +82,7 @@ pub struct RecordFlow<'a> {
     /// The vault operator account that requests are addressed to.
     pub vault: AccountId,
     /// The clock request headers carry (the vault checks they are fresh).
-    pub clock: salus_vault::Clock,
+    pub clock: salus_types::clock::Clock,
     /// HPKE contexts reused across records.
     pub keys: KeyCache,
 }
@@ -115,7 +115,7 @@ impl RecordFlow<'_> {
         Ok(RecordFlow {
             client,
             vault: client.vault_account().await?,
-            clock: salus_vault::system_clock(),
+            clock: salus_types::clock::system_clock(),
             keys: KeyCache::default(),
         })
     }
@@ -362,9 +362,11 @@ impl RecordFlow<'_> {
         let content = served
             .content
             .as_deref()
-            .map(salus_vault::wire::from_base64)
-            .transpose()
-            .map_err(|e| RecordError::Malformed(e.to_string()))?
+            .map(|text| {
+                salus_api::vault::from_base64(text)
+                    .ok_or_else(|| RecordError::Malformed("content is not standard base64".into()))
+            })
+            .transpose()?
             .ok_or(RecordError::NoContent)?;
         let plaintext = open_version(
             &record,
@@ -483,17 +485,8 @@ impl RecordFlow<'_> {
     ) -> Result<Vec<(RecordId, u32)>, FlowError> {
         let listing = self.client.records_of(patient).await?;
         let mut out = Vec::new();
-        for entry in listing["records"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            let head: RecordHead = serde_json::from_value(entry["head"].clone())
-                .map_err(|e| FlowError::Invalid(format!("malformed record listing: {e}")))?;
-            let record = entry["record"]
-                .as_str()
-                .and_then(|s| RecordId::from_hex(s).ok())
-                .ok_or_else(|| FlowError::Invalid("malformed record id in listing".into()))?;
+        for entry in listing.records {
+            let (record, head) = (entry.record, entry.head);
             if head.erased_ms.is_none() && scope.covers(&record, head.category) {
                 out.extend((1..=head.latest_version).map(|v| (record, v)));
             }

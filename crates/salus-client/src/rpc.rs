@@ -2,9 +2,13 @@
 
 use std::time::Duration;
 
+use salus_api::chain::{
+    AccountResponse, BatchRequest, BatchResponse, BlockSummary, EventParams, EventsPage,
+    StateParams, StateResponse, StatusResponse, SubmitRequest, SubmitResponse, TxState, TxStatus,
+};
+use salus_api::identity::DidResolution;
+use salus_api::ErrorBody;
 use salus_types::{AccountId, Hash, Header, Receipt, Tx};
-use serde::Deserialize;
-use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -43,16 +47,6 @@ pub struct TxOutcome {
     pub receipt: Receipt,
 }
 
-/// A state value with its proof and the header it proves against.
-#[derive(Debug, Clone, Deserialize)]
-pub struct StateValue {
-    pub key: String,
-    pub height: u64,
-    pub value: Option<String>,
-    pub proof: String,
-    pub header: Header,
-}
-
 /// A state value proven against a finalized header.
 #[derive(Debug, Clone)]
 pub struct Proven {
@@ -69,17 +63,6 @@ impl Proven {
             .transpose()
             .map_err(|e| ClientError::Decode(format!("proven value does not decode: {e}")))
     }
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    code: String,
-    message: String,
 }
 
 impl Client {
@@ -122,39 +105,35 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
-    pub async fn get_json(&self, path: &str) -> Result<Value, ClientError> {
+    /// GETs `path` and decodes the answer.
+    pub(crate) async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, ClientError> {
         let response = self.http.get(format!("{}{path}", self.base)).send().await?;
         Self::decode(response).await
     }
 
     /// Submits a signed transaction; returns its hash.
     pub async fn submit(&self, tx: &Tx) -> Result<Hash, ClientError> {
-        let body = serde_json::json!({ "tx": hex::encode(tx.encode()) });
-        let response = self
-            .http
-            .post(format!("{}/v1/txs", self.base))
-            .json(&body)
-            .send()
-            .await?;
-        let value: Value = Self::decode(response).await?;
-        parse_hash(&value["hash"])
+        let body = SubmitRequest {
+            tx: hex::encode(tx.encode()),
+        };
+        let response: SubmitResponse = self.post_json(salus_api::chain::SUBMIT_TX, &body).await?;
+        Ok(response.hash)
     }
 
-    /// Submits many transactions; returns the raw batch verdict.
-    pub async fn submit_batch(&self, txs: &[Tx]) -> Result<Value, ClientError> {
-        let encoded: Vec<String> = txs.iter().map(|t| hex::encode(t.encode())).collect();
-        let body = serde_json::json!({ "txs": encoded });
-        let response = self
-            .http
-            .post(format!("{}/v1/txs/batch", self.base))
-            .json(&body)
-            .send()
-            .await?;
-        Self::decode(response).await
+    /// Submits many transactions; each gets its own verdict.
+    pub async fn submit_batch(&self, txs: &[Tx]) -> Result<BatchResponse, ClientError> {
+        let body = BatchRequest {
+            txs: txs.iter().map(|t| hex::encode(t.encode())).collect(),
+        };
+        self.post_json(salus_api::chain::SUBMIT_BATCH, &body).await
     }
 
-    pub async fn tx_status(&self, hash: &Hash) -> Result<Value, ClientError> {
-        self.get_json(&format!("/v1/txs/{hash}")).await
+    pub async fn tx_status(&self, hash: &Hash) -> Result<TxStatus, ClientError> {
+        self.get(&format!("{}/{hash}", salus_api::chain::TX_STATUS))
+            .await
     }
 
     /// Polls until `hash` is final, or `timeout`.
@@ -166,12 +145,12 @@ impl Client {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let status = self.tx_status(hash).await?;
-            if status["status"] == "final" {
-                let receipt: Receipt = serde_json::from_value(status["receipt"].clone())
-                    .map_err(|e| ClientError::Decode(e.to_string()))?;
-                let height = status["height"]
-                    .as_u64()
-                    .ok_or_else(|| ClientError::Decode("no height".into()))?;
+            if status.status == TxState::Final {
+                let (Some(height), Some(receipt)) = (status.height, status.receipt) else {
+                    return Err(ClientError::Decode(
+                        "a final transaction without its height or receipt".into(),
+                    ));
+                };
                 return Ok(TxOutcome { height, receipt });
             }
             if tokio::time::Instant::now() >= deadline {
@@ -187,35 +166,44 @@ impl Client {
         self.wait_final(&hash, Duration::from_secs(30)).await
     }
 
-    pub async fn status(&self) -> Result<Value, ClientError> {
-        self.get_json("/v1/status").await
+    pub async fn status(&self) -> Result<StatusResponse, ClientError> {
+        self.get(salus_api::chain::STATUS).await
     }
 
-    pub async fn block(&self, height: u64) -> Result<Value, ClientError> {
-        self.get_json(&format!("/v1/blocks/{height}")).await
+    pub async fn block(&self, height: u64) -> Result<BlockSummary, ClientError> {
+        self.get(&format!("{}/{height}", salus_api::chain::BLOCK))
+            .await
+    }
+
+    /// A finalized block named as the API names it: a height, or `latest`
+    /// for the tip. The node refuses anything else (`bad_height`).
+    pub async fn block_named(&self, height: &str) -> Result<BlockSummary, ClientError> {
+        let segment = percent_encode(height);
+        self.get(&format!("{}/{segment}", salus_api::chain::BLOCK))
+            .await
     }
 
     /// The header of finalized block `height`, checked against its digest.
     pub async fn header(&self, height: u64) -> Result<Header, ClientError> {
         let block = self.block(height).await?;
-        let header: Header = serde_json::from_value(block["header"].clone())
-            .map_err(|e| ClientError::Decode(e.to_string()))?;
-        let digest = parse_hash(&block["digest"])?;
-        if header.digest() != digest {
+        if block.header.digest() != block.digest {
             return Err(ClientError::Decode(
                 "block digest does not match its header".into(),
             ));
         }
-        Ok(header)
+        Ok(block.header)
     }
 
-    pub async fn state(&self, key: &[u8], height: Option<u64>) -> Result<StateValue, ClientError> {
-        let mut path = format!("/v1/state?key={}", hex::encode(key));
-        if let Some(h) = height {
-            path.push_str(&format!("&height={h}"));
-        }
-        let value = self.get_json(&path).await?;
-        serde_json::from_value(value).map_err(|e| ClientError::Decode(e.to_string()))
+    pub async fn state(
+        &self,
+        key: &[u8],
+        height: Option<u64>,
+    ) -> Result<StateResponse, ClientError> {
+        let params = StateParams {
+            key: hex::encode(key),
+            height,
+        };
+        self.get_query(salus_api::chain::STATE, &params).await
     }
 
     /// The value of a state key at `height` (the tip when `None`), checked
@@ -235,35 +223,34 @@ impl Client {
         Ok(Proven { value, header })
     }
 
-    pub async fn account(&self, account: &AccountId) -> Result<Value, ClientError> {
-        self.get_json(&format!("/v1/accounts/{account}")).await
+    pub async fn account(&self, account: &AccountId) -> Result<AccountResponse, ClientError> {
+        self.get(&format!("{}/{account}", salus_api::chain::ACCOUNT))
+            .await
     }
 
     /// The next nonce the chain expects from `account`.
     pub async fn next_nonce(&self, account: &AccountId) -> Result<u64, ClientError> {
-        self.account(account)
-            .await?
-            .get("nonce")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| ClientError::Decode("account has no nonce".into()))
+        Ok(self.account(account).await?.nonce)
     }
 
-    pub async fn resolve(&self, did: &str) -> Result<Value, ClientError> {
-        self.get_json(&format!("/v1/dids/{did}")).await
+    /// Resolves a `did:salus` or `did:key`.
+    pub async fn resolve(&self, did: &str) -> Result<DidResolution, ClientError> {
+        self.get(&format!("{}/{did}", salus_api::identity::RESOLVE))
+            .await
     }
 
-    /// GETs `path` with `query` (percent-encoded) and decodes the answer.
-    pub(crate) async fn get_query<T: serde::de::DeserializeOwned>(
+    /// GETs `path` with `query` (its fields, URL-encoded) and decodes the answer.
+    pub(crate) async fn get_query<Q: serde::Serialize, T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
-        query: &[(&str, &str)],
+        query: &Q,
     ) -> Result<T, ClientError> {
-        let query: Vec<String> = query
-            .iter()
-            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
-            .collect();
-        let url = format!("{}{path}?{}", self.base, query.join("&"));
-        let response = self.http.get(url).send().await?;
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .query(query)
+            .send()
+            .await?;
         Self::decode(response).await
     }
 
@@ -282,20 +269,23 @@ impl Client {
         Self::decode(response).await
     }
 
-    pub async fn events(&self, account: &AccountId, limit: usize) -> Result<Value, ClientError> {
-        self.get_json(&format!("/v1/events?account={account}&limit={limit}"))
-            .await
+    /// The newest `limit` events that concern `account`.
+    pub async fn events(
+        &self,
+        account: &AccountId,
+        limit: usize,
+    ) -> Result<EventsPage, ClientError> {
+        let params = EventParams {
+            account: account.to_hex(),
+            before: None,
+            limit: Some(limit),
+        };
+        self.get_query(salus_api::chain::EVENTS, &params).await
     }
 }
 
-fn parse_hash(value: &Value) -> Result<Hash, ClientError> {
-    value
-        .as_str()
-        .and_then(|s| Hash::from_hex(s).ok())
-        .ok_or_else(|| ClientError::Decode("expected a hash".into()))
-}
-
-/// RFC 3986 percent-encoding of everything but unreserved characters.
+/// RFC 3986 percent-encoding of everything but unreserved characters, for
+/// a caller's text in a path segment.
 fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {

@@ -1,15 +1,17 @@
 //! The client side of the records, consent, audit and vault endpoints.
 
+use salus_api::audit::{AuditParams, AuditTrail};
+use salus_api::consent::{ConsentState, PatientParams, ReaderParams, Readers};
+use salus_api::records::{ListParams, RecordHistory, RecordList};
+use salus_api::vault::{
+    to_base64, ItemResult, ReadBody, ReadResponse, ServedRecord, StoredRecord, UploadItem,
+    VaultInfo, WriteBody, WriteResponse, READ, WRITE,
+};
 use salus_crypto::SigningKey;
 use salus_types::consent::ReaderBasis;
 use salus_types::records::{Category, RecordId};
 use salus_types::vault::{sign_bundle, ReadRequest, Signed, WriteRequest};
 use salus_types::AccountId;
-use salus_vault::wire::{
-    to_base64, ItemResult, ReadBody, ReadResponse, ServedRecord, StoredRecord, UploadItem,
-    WriteBody, WriteResponse,
-};
-use serde_json::Value;
 
 use crate::records::Reader;
 use crate::rpc::{Client, ClientError};
@@ -17,11 +19,12 @@ use crate::rpc::{Client, ClientError};
 impl Client {
     /// The node's vault: its operator account (requests must name it).
     pub async fn vault_account(&self) -> Result<AccountId, ClientError> {
-        let info = self.get_json("/v1/vault").await?;
-        info["account"]
-            .as_str()
-            .and_then(|s| AccountId::from_hex(s).ok())
-            .ok_or_else(|| ClientError::Decode("vault info has no account".into()))
+        Ok(self.vault_info().await?.account)
+    }
+
+    /// The node's vault: operator, chain, and audit entries not yet final.
+    pub async fn vault_info(&self) -> Result<VaultInfo, ClientError> {
+        self.get(salus_api::vault::INFO).await
     }
 
     /// Sends signed read requests; one result per request, in order.
@@ -33,7 +36,7 @@ impl Client {
             requests: requests.iter().map(|r| hex::encode(r.encode())).collect(),
             bundle_signature: None,
         };
-        let response: ReadResponse = self.post_json("/v1/vault/read", &body).await?;
+        let response: ReadResponse = self.post_json(READ, &body).await?;
         Ok(response.results)
     }
 
@@ -49,7 +52,7 @@ impl Client {
             requests: encoded.iter().map(hex::encode).collect(),
             bundle_signature: Some(signature.to_hex()),
         };
-        let response: ReadResponse = self.post_json("/v1/vault/read", &body).await?;
+        let response: ReadResponse = self.post_json(READ, &body).await?;
         Ok(response.results)
     }
 
@@ -73,7 +76,7 @@ impl Client {
                 .collect(),
             bundle_signature: Some(signature.to_hex()),
         };
-        let response: WriteResponse = self.post_json("/v1/vault/records", &body).await?;
+        let response: WriteResponse = self.post_json(WRITE, &body).await?;
         Ok(response.results)
     }
 
@@ -92,7 +95,7 @@ impl Client {
                 .collect(),
             bundle_signature: None,
         };
-        let response: WriteResponse = self.post_json("/v1/vault/records", &body).await?;
+        let response: WriteResponse = self.post_json(WRITE, &body).await?;
         Ok(response.results)
     }
 
@@ -104,56 +107,62 @@ impl Client {
         record: &RecordId,
         category: Category,
     ) -> Result<Vec<(Reader, ReaderBasis)>, ClientError> {
-        let value = self
-            .get_json(&format!(
-                "/v1/consent/readers?patient={patient}&record={record}&category={category}"
-            ))
-            .await?;
-        parse_readers(&value["readers"])
+        let params = ReaderParams {
+            patient: patient.to_hex(),
+            record: record.to_hex(),
+            category: category.name().to_owned(),
+        };
+        let readers: Readers = self.get_query(salus_api::consent::READERS, &params).await?;
+        Ok(readers
+            .readers
+            .into_iter()
+            .map(|r| {
+                (
+                    Reader {
+                        account: r.account,
+                        key: r.agreement_key,
+                    },
+                    r.basis,
+                )
+            })
+            .collect())
     }
 
     /// A record's anchors: its head and every version.
-    pub async fn record(&self, record: &RecordId) -> Result<Value, ClientError> {
-        self.get_json(&format!("/v1/records/{record}")).await
+    pub async fn record(&self, record: &RecordId) -> Result<RecordHistory, ClientError> {
+        self.get(&format!("{}/{record}", salus_api::records::HISTORY))
+            .await
     }
 
-    /// A patient's records.
-    pub async fn records_of(&self, patient: &AccountId) -> Result<Value, ClientError> {
-        self.get_json(&format!("/v1/records?patient={patient}"))
-            .await
+    /// A patient's records (the first page of up to 500).
+    pub async fn records_of(&self, patient: &AccountId) -> Result<RecordList, ClientError> {
+        let params = ListParams {
+            patient: patient.to_hex(),
+            after: None,
+            limit: Some(salus_api::MAX_PAGE),
+        };
+        self.get_query(salus_api::records::LIST, &params).await
     }
 
     /// A patient's unrevoked grants, delegations and emergency policy.
-    pub async fn consent_of(&self, patient: &AccountId) -> Result<Value, ClientError> {
-        self.get_json(&format!("/v1/consent?patient={patient}"))
-            .await
+    pub async fn consent_of(&self, patient: &AccountId) -> Result<ConsentState, ClientError> {
+        let params = PatientParams {
+            patient: patient.to_hex(),
+        };
+        self.get_query(salus_api::consent::CONSENT, &params).await
     }
 
     /// A patient's audit trail: accesses and consent changes, newest first.
-    pub async fn audit(&self, patient: &AccountId, limit: usize) -> Result<Value, ClientError> {
-        self.get_json(&format!("/v1/audit?patient={patient}&limit={limit}"))
-            .await
+    pub async fn audit(
+        &self,
+        patient: &AccountId,
+        limit: usize,
+    ) -> Result<AuditTrail, ClientError> {
+        let params = AuditParams {
+            patient: patient.to_hex(),
+            before: None,
+            limit: Some(limit),
+        };
+        self.get_query(salus_api::audit::AUDIT, &params).await
     }
-}
-
-fn parse_readers(value: &Value) -> Result<Vec<(Reader, ReaderBasis)>, ClientError> {
-    let bad = || ClientError::Decode("malformed reader list".into());
-    value
-        .as_array()
-        .ok_or_else(bad)?
-        .iter()
-        .map(|r| {
-            let account = r["account"]
-                .as_str()
-                .and_then(|s| AccountId::from_hex(s).ok())
-                .ok_or_else(bad)?;
-            let key = r["agreement_key"]
-                .as_str()
-                .and_then(|s| salus_crypto::AgreementPublicKey::from_hex(s).ok())
-                .ok_or_else(bad)?;
-            let basis: ReaderBasis =
-                serde_json::from_value(r["basis"].clone()).map_err(|_| bad())?;
-            Ok((Reader { account, key }, basis))
-        })
-        .collect()
 }

@@ -25,6 +25,20 @@ pub const MAX_FUTURE: Duration = Duration::from_secs(30);
 /// or building; beyond this it waits for marshal to deliver them as finalized.
 pub const MAX_CATCH_UP: usize = 256;
 
+/// Whether this node can build on `digest`. A store that cannot answer is
+/// not a "no": it is logged, and `None` makes the caller give up on this
+/// block (no vote, no proposal) rather than fetch and re-execute ancestors
+/// it may well hold.
+fn is_known(chain: &Chain, digest: &salus_types::Hash) -> Option<bool> {
+    match chain.is_known(digest) {
+        Ok(known) => Some(known),
+        Err(error) => {
+            tracing::error!(%error, %digest, "cannot read the chain store to look up a block");
+            None
+        }
+    }
+}
+
 /// Executes, oldest first, `block` and any ancestors this node has not executed
 /// itself (missed while it was behind, or lost in a restart), so that it can
 /// verify a child of `block` or build on it.
@@ -34,13 +48,19 @@ async fn execute_missing<E: Spawner>(
     block: Digested<ConsensusBlock>,
     ancestry: &mut impl Ancestry<ConsensusBlock>,
 ) -> bool {
-    let known = |digest: &salus_types::Hash| chain.is_known(digest).unwrap_or(false);
-    if known(&to_hash(&block.digest())) {
-        return true;
+    match is_known(chain, &to_hash(&block.digest())) {
+        Some(true) => return true,
+        Some(false) => {}
+        None => return false,
     }
     let mut next_parent = block.inner().block().header.parent;
     let mut missing = vec![block];
-    while !known(&next_parent) {
+    loop {
+        match is_known(chain, &next_parent) {
+            Some(true) => break,
+            Some(false) => {}
+            None => return false,
+        }
         if missing.len() >= MAX_CATCH_UP {
             warn!("too many unexecuted ancestors; waiting for finalization to catch up");
             return false;
@@ -208,7 +228,10 @@ impl<E: Clock + Spawner + Metrics> Application<E> for SalusApp {
                 .sleep(Duration::from_millis(block.header.timestamp_ms - limit))
                 .await;
         }
-        if !self.chain.is_known(&block.header.parent).unwrap_or(false) {
+        let Some(parent_known) = is_known(&self.chain, &block.header.parent) else {
+            return false;
+        };
+        if !parent_known {
             let Some(parent) = ancestry.next().await else {
                 return false;
             };

@@ -4,20 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable snake_case code, e.g. `bad_signature`, `not_found`.
-    pub code: String,
-    pub message: String,
-}
+use salus_api::{ErrorBody, ErrorDetail};
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -85,6 +72,16 @@ pub struct Rejection(pub ApiError);
 
 impl From<axum::extract::rejection::JsonRejection> for Rejection {
     fn from(r: axum::extract::rejection::JsonRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Rejection(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "the body is larger than the limit of {} MiB",
+                    crate::rpc::MAX_BODY_BYTES >> 20
+                ),
+            ));
+        }
         Rejection(ApiError::new(
             r.status(),
             "bad_request",

@@ -179,6 +179,7 @@ async fn serve(
         genesis.chain_id.clone(),
         config.validator_key.clone(),
         config.vault_clock.clone(),
+        salus_api::vault::REPLICA,
     )?);
     let erased = vault.reconcile().await?;
     if erased > 0 {

@@ -56,7 +56,7 @@ async fn api_serves_proofs_and_refuses_bad_input_with_typed_json_errors() {
     let mut other_header = header.clone();
     other_header.state_root.0[0] ^= 1;
     assert!(verify_state(&other_header, &key, Some(&value), &state.proof).is_err());
-    let events = client.events(&recipient, 10).await.unwrap();
+    let events = serde_json::to_value(client.events(&recipient, 10).await.unwrap()).unwrap();
     assert_eq!(events["events"].as_array().unwrap().len(), 1);
 
     // Replaying the final transaction: its nonce is spent.
@@ -336,6 +336,16 @@ async fn api_serves_proofs_and_refuses_bad_input_with_typed_json_errors() {
     .unwrap();
     assert_eq!(items["results"][0]["error"]["code"], "malformed_request");
 
+    // A body over the size limit is refused as such, in the JSON error shape.
+    let oversized = reqwest::Client::new()
+        .post(format!("{base}/v1/txs"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; salus_node::rpc::MAX_BODY_BYTES + 1])
+        .send()
+        .await
+        .unwrap();
+    expect_error(oversized, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large").await;
+
     // The OpenAPI document describes every route.
     let doc: Value = get("/openapi.json").await.unwrap().json().await.unwrap();
     for path in [
@@ -362,7 +372,7 @@ async fn api_serves_proofs_and_refuses_bad_input_with_typed_json_errors() {
         assert!(doc["paths"][path].is_object(), "OpenAPI lacks {path}");
     }
     let status = client.status().await.unwrap();
-    assert!(status["height"].as_u64().unwrap() >= 1);
+    assert!(status.height >= 1);
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     assert!(metrics.contains("salus_height"));
 

@@ -88,7 +88,8 @@ async fn break_glass_is_opt_in_time_limited_and_shown_to_the_patient() {
     // The patient sees the break-glass and every emergency read in the trail.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let audit = client.audit(&patient.account(), 100).await.unwrap();
+        let audit =
+            serde_json::to_value(client.audit(&patient.account(), 100).await.unwrap()).unwrap();
         let entries = audit["entries"].as_array().unwrap();
         let opened = entries.iter().any(|e| {
             e["event"]["event"]["type"] == "break_glass"

@@ -18,7 +18,7 @@ use salus_types::vault::{sign_bundle, ReadRequest, RequestHeader, Signed, Want, 
 use salus_types::{AccountId, Action};
 use serde_json::Value;
 
-use common::{contains, files_under, fixture, Scene, TestClock};
+use common::{contains, files_under, fixture, get_json, Scene, TestClock};
 
 const HOUR: u64 = 3_600_000;
 
@@ -34,8 +34,8 @@ fn refused<T>(result: Result<T, FlowError>) -> String {
 async fn wait_for_audit(client: &Client, expected_entries: u64, patient: &AccountId) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let vault = client.get_json("/v1/vault").await.unwrap();
-        let audit = client.audit(patient, 500).await.unwrap();
+        let vault = get_json(client, "/v1/vault").await;
+        let audit = serde_json::to_value(client.audit(patient, 500).await.unwrap()).unwrap();
         let logged = audit["log_head"]["count"].as_u64().unwrap_or(0);
         if vault["pending_audit_entries"] == 0 && logged >= expected_entries {
             return audit;
@@ -224,7 +224,7 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
             Want::Record,
         )
     };
-    let code_of = |results: Vec<salus_vault::wire::ItemResult<salus_vault::wire::ServedRecord>>| {
+    let code_of = |results: Vec<salus_api::vault::ItemResult<salus_api::vault::ServedRecord>>| {
         results
             .into_iter()
             .map(|r| r.error.map_or("ok".to_owned(), |e| e.code))
@@ -394,13 +394,12 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
         envelopes: vec![],
     };
     let bundle = [(write_body(&hospital), None), (write_body(&stranger), None)];
-    let codes_of =
-        |results: Vec<salus_vault::wire::ItemResult<salus_vault::wire::StoredRecord>>| {
-            results
-                .into_iter()
-                .map(|r| r.error.map_or("ok".to_owned(), |e| e.code))
-                .collect::<Vec<_>>()
-        };
+    let codes_of = |results: Vec<salus_api::vault::ItemResult<salus_api::vault::StoredRecord>>| {
+        results
+            .into_iter()
+            .map(|r| r.error.map_or("ok".to_owned(), |e| e.code))
+            .collect::<Vec<_>>()
+    };
     let write_bundle = || async {
         codes_of(
             client
@@ -474,7 +473,7 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
         if let Some(c) = &cursor {
             path.push_str(&format!("&before={c}"));
         }
-        let page = client.get_json(&path).await.unwrap();
+        let page = get_json(client, &path).await;
         paged.extend(page["entries"].as_array().unwrap().iter().cloned());
         match page["next"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
@@ -509,10 +508,8 @@ async fn records_are_sealed_shared_revoked_denied_and_audited() {
     let mut archive = Vec::new();
     for height in 0..=tip {
         archive.extend(
-            client
-                .get_json(&format!("/v1/blocks/{height}"))
+            get_json(client, &format!("/v1/blocks/{height}"))
                 .await
-                .unwrap()
                 .to_string()
                 .into_bytes(),
         );
@@ -556,7 +553,5 @@ fn now_ms(time: &TestClock) -> u64 {
 
 /// The chain's latest block time.
 async fn flow_now(client: &Client) -> u64 {
-    client.status().await.unwrap()["timestamp_ms"]
-        .as_u64()
-        .unwrap()
+    client.status().await.unwrap().timestamp_ms
 }

@@ -53,6 +53,7 @@ async fn vaults_replicate_verified_ciphertext_and_erasure_reaches_every_vault() 
             chain_id.clone(),
             second_key.clone(),
             salus_vault::system_clock(),
+            salus_api::vault::REPLICA,
         )
         .unwrap(),
     );

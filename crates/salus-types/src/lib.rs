@@ -23,6 +23,7 @@ pub mod clock;
 pub mod codec;
 pub mod consent;
 pub mod credentials;
+pub mod did_document;
 mod error_code;
 mod genesis;
 pub mod identity;

@@ -177,6 +177,9 @@ pub struct Vault {
     ledger: Ledger,
     clock: Clock,
     http: reqwest::Client,
+    /// Where a peer vault's node serves replicas (the node's route, under
+    /// the endpoint genesis names).
+    replica_path: String,
     /// Whether the operator is a vault named at genesis. A vault that is not
     /// could never put its audit entries on chain, so it serves nothing.
     serving: bool,
@@ -186,6 +189,8 @@ impl Vault {
     /// Opens a vault whose ledger lives in `dir`, whose blobs live in `blobs`,
     /// and which decides on the finalized chain in `state`. `operator` is the
     /// vault operator's key (it signs replica requests and audit batches).
+    /// `replica_path` is the route under a peer's endpoint that answers
+    /// replica requests.
     pub fn open(
         dir: &Path,
         blobs: BlobStore,
@@ -193,6 +198,7 @@ impl Vault {
         chain_id: String,
         operator: SigningKey,
         clock: Clock,
+        replica_path: &str,
     ) -> Result<Vault, VaultError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| VaultError::Storage(format!("cannot create {}: {e}", dir.display())))?;
@@ -216,6 +222,7 @@ impl Vault {
             ledger,
             clock,
             http,
+            replica_path: replica_path.to_owned(),
         })
     }
 

@@ -13,7 +13,9 @@ use tracing::{debug, warn};
 
 use crate::blobs::StoredVersion;
 use crate::ledger::Accepted;
-use crate::wire::{from_base64, ReplicaBody, ReplicaResponse};
+use salus_api::vault::{ReplicaBody, ReplicaResponse};
+
+use crate::wire::from_base64;
 use crate::{verify_signatures, Vault, VaultError};
 
 impl Vault {
@@ -137,7 +139,7 @@ impl Vault {
         endpoint: &str,
         request: &Signed<ReplicaRequest>,
     ) -> Result<(Vec<u8>, Vec<KeyEnvelope>), VaultError> {
-        let url = format!("{}/v1/vault/replica", endpoint.trim_end_matches('/'));
+        let url = format!("{}{}", endpoint.trim_end_matches('/'), self.replica_path);
         let body = ReplicaBody {
             request: hex::encode(request.encode()),
         };

@@ -1,48 +1,34 @@
-//! Chain endpoints: transactions, blocks, state with proofs, accounts, DIDs,
+//! Chain endpoints: transactions, blocks, state with proofs, accounts,
 //! events and node status.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use salus_api::chain::{
+    AccountResponse, BatchRejection, BatchRequest, BatchResponse, BlockSummary, EventParams,
+    EventsPage, StateParams, StateResponse, StatusResponse, SubmitRequest, SubmitResponse, TxState,
+    TxStatus, MAX_BATCH,
+};
+use salus_api::ErrorBody;
 use salus_app::{auth, identity, token};
-use salus_types::{Did, Hash, Tx};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use utoipa::{IntoParams, ToSchema};
+use salus_types::{Hash, Tx};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{page_end, parse_account, parse_cursor, ApiState, JsonBody, Path, Query, MAX_BATCH};
-use crate::api_error::{ApiError, ErrorBody};
+use super::{page_end, page_size, parse_account, parse_cursor, ApiState, JsonBody, Path, Query};
+use crate::api_error::ApiError;
 use crate::mempool::AdmitError;
 
-const MAX_EVENTS_PAGE: usize = 500;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SubmitRequest {
-    /// Hex of the transaction's canonical encoding.
-    pub tx: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SubmitResponse {
-    pub hash: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BatchRequest {
-    pub txs: Vec<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BatchRejection {
-    pub index: usize,
-    pub code: String,
-    pub message: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BatchResponse {
-    pub accepted: Vec<String>,
-    pub rejected: Vec<BatchRejection>,
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(submit_tx))
+        .routes(routes!(submit_batch))
+        .routes(routes!(tx_status))
+        .routes(routes!(block_by_height))
+        .routes(routes!(state_query))
+        .routes(routes!(account))
+        .routes(routes!(events))
+        .routes(routes!(status))
 }
 
 fn decode_tx(text: &str) -> Result<Tx, (String, String)> {
@@ -104,12 +90,7 @@ pub(super) async fn submit_tx(
         .pop()
         .expect("one verdict per tx");
     match verdict {
-        Ok(hash) => Ok((
-            StatusCode::ACCEPTED,
-            Json(SubmitResponse {
-                hash: hash.to_hex(),
-            }),
-        )),
+        Ok(hash) => Ok((StatusCode::ACCEPTED, Json(SubmitResponse { hash }))),
         Err(e) => {
             let status = match e {
                 AdmitError::Invalid(_)
@@ -159,7 +140,7 @@ pub(super) async fn submit_batch(
     let mut accepted = Vec::new();
     for (index, verdict) in positions.into_iter().zip(verdicts) {
         match verdict {
-            Ok(hash) => accepted.push(hash.to_hex()),
+            Ok(hash) => accepted.push(hash),
             Err(e) => rejected.push(BatchRejection {
                 index,
                 code: admit_code(&e).to_owned(),
@@ -169,16 +150,6 @@ pub(super) async fn submit_batch(
     }
     rejected.sort_by_key(|r| r.index);
     Ok(Json(BatchResponse { accepted, rejected }))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TxStatus {
-    pub hash: String,
-    /// `pending` (in the mempool) or `final`.
-    pub status: String,
-    pub height: Option<u64>,
-    #[schema(value_type = Object)]
-    pub receipt: Option<Value>,
 }
 
 fn parse_hash(text: &str) -> Result<Hash, ApiError> {
@@ -205,16 +176,16 @@ pub(super) async fn tx_status(
             .receipt(height, index)?
             .ok_or_else(|| ApiError::internal("indexed receipt is missing"))?;
         return Ok(Json(TxStatus {
-            hash: hash.to_hex(),
-            status: "final".into(),
+            hash,
+            status: TxState::Final,
             height: Some(height),
-            receipt: Some(serde_json::to_value(receipt).map_err(ApiError::internal)?),
+            receipt: Some(receipt),
         }));
     }
     if pending {
         return Ok(Json(TxStatus {
-            hash: hash.to_hex(),
-            status: "pending".into(),
+            hash,
+            status: TxState::Pending,
             height: None,
             receipt: None,
         }));
@@ -226,11 +197,11 @@ pub(super) async fn tx_status(
 
 /// A finalized block: its header, digest and transaction hashes. `latest` names the tip.
 #[utoipa::path(get, path = "/v1/blocks/{height}", params(("height" = String, Path, description = "a height, or `latest`")),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = BlockSummary), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn block_by_height(
     State(state): State<ApiState>,
     Path(height): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BlockSummary>, ApiError> {
     let snapshot = state.chain.store().snapshot()?;
     let tip = snapshot.height().unwrap_or(0);
     let height = match height.as_str() {
@@ -244,35 +215,14 @@ pub(super) async fn block_by_height(
             "no finalized block at height {height} (tip is {tip})"
         ))
     })?;
-    let hashes: Vec<String> = block.txs.iter().map(|t| t.hash().to_hex()).collect();
-    Ok(Json(json!({
-        "height": height,
-        "digest": block.digest(),
-        "header": block.header,
-        "tx_count": hashes.len(),
-        "txs": hashes,
-    })))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct StateParams {
-    /// The state key, hex.
-    pub key: String,
-    /// A finalized height; the tip when absent. The state is kept at the
-    /// newest heights and at each flush's newest height (410 otherwise).
-    pub height: Option<u64>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct StateResponse {
-    pub key: String,
-    pub height: u64,
-    /// Hex of the value, or null when the key is absent (the proof then proves absence).
-    pub value: Option<String>,
-    /// Hex of the Jellyfish Merkle proof against `header.state_root`.
-    pub proof: String,
-    #[schema(value_type = Object)]
-    pub header: Value,
+    let txs: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
+    Ok(Json(BlockSummary {
+        height,
+        digest: block.digest(),
+        tx_count: txs.len(),
+        header: block.header,
+        txs,
+    }))
 }
 
 /// A raw state value with its Merkle proof and the header it proves against.
@@ -307,102 +257,54 @@ pub(super) async fn state_query(
         height,
         value: value.map(hex::encode),
         proof: hex::encode(proof.0),
-        header: serde_json::to_value(header).map_err(ApiError::internal)?,
+        header,
     }))
 }
 
 /// An account's nonce, balance, key state and roles.
 #[utoipa::path(get, path = "/v1/accounts/{account}", params(("account" = String, Path, description = "did:salus or account id hex")),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = AccountResponse), (status = 400, body = ErrorBody)))]
 pub(super) async fn account(
     State(state): State<ApiState>,
     Path(text): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountResponse>, ApiError> {
     let id = parse_account(&text)?;
     let snapshot = state.chain.store().snapshot()?;
     let acct = auth::account(&snapshot, &id)?;
-    let balance = token::balance(&snapshot, &id)?;
-    let roles: Vec<&str> = identity::roles(&snapshot, &id)?
-        .iter()
-        .map(|(r, _)| r.name())
-        .collect();
-    let registered = identity::did_record(&snapshot, &id)?.is_some();
-    Ok(Json(json!({
-        "account": id,
-        "did": id.did(),
-        "height": snapshot.height(),
-        "nonce": acct.nonce,
-        "balance": balance.to_string(),
-        "rotated_key": acct.key,
-        "disabled": acct.disabled,
-        "did_registered": registered,
-        "roles": roles,
-    })))
-}
-
-/// Resolve a `did:salus` (from chain state) or a `did:key` to a DID Core resolution result.
-#[utoipa::path(get, path = "/v1/dids/{did}", params(("did" = String, Path)),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(super) async fn resolve_did(
-    State(state): State<ApiState>,
-    Path(text): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    if text.starts_with("did:key:") {
-        return identity::resolve_did_key(&text)
-            .map(Json)
-            .map_err(|e| ApiError::bad_request("bad_did", e.to_string()));
-    }
-    let did = Did::parse(&text).map_err(|e| ApiError::bad_request("bad_did", e.to_string()))?;
-    let snapshot = state.chain.store().snapshot()?;
-    let record = identity::did_record(&snapshot, &did.account())?
-        .ok_or_else(|| ApiError::not_found(format!("{did} is not registered")))?;
-    let roles = identity::roles(&snapshot, &did.account())?;
-    Ok(Json(identity::resolve_salus(&did, &record, &roles)))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct EventParams {
-    /// did:salus or account id hex.
-    pub account: String,
-    /// Only events strictly before this cursor: a height, or the `next` of
-    /// the previous page (`height.tx.event`).
-    pub before: Option<String>,
-    /// At most this many (default 100, at most 500).
-    pub limit: Option<usize>,
+    Ok(Json(AccountResponse {
+        account: id,
+        did: id.did(),
+        height: snapshot.height(),
+        nonce: acct.nonce,
+        balance: token::balance(&snapshot, &id)?,
+        rotated_key: acct.key,
+        disabled: acct.disabled,
+        did_registered: identity::did_record(&snapshot, &id)?.is_some(),
+        roles: identity::roles(&snapshot, &id)?
+            .into_iter()
+            .map(|(role, _)| role)
+            .collect(),
+    }))
 }
 
 /// Events that concern an account, newest first.
 #[utoipa::path(get, path = "/v1/events", params(EventParams),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = EventsPage), (status = 400, body = ErrorBody)))]
 pub(super) async fn events(
     State(state): State<ApiState>,
     Query(params): Query<EventParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventsPage>, ApiError> {
     let id = parse_account(&params.account)?;
-    let limit = params.limit.unwrap_or(100).clamp(1, MAX_EVENTS_PAGE);
+    let limit = page_size(params.limit);
     let before = parse_cursor(params.before.as_deref())?;
     let snapshot = state.chain.store().snapshot()?;
     let events = snapshot.events_for_account(&id, before, limit)?;
     let next = page_end(&events, limit);
-    Ok(Json(
-        json!({ "account": id, "events": events, "next": next }),
-    ))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct StatusResponse {
-    pub chain_id: String,
-    pub height: u64,
-    pub tip_digest: String,
-    pub state_root: String,
-    pub timestamp_ms: u64,
-    pub mempool: usize,
-    pub validators: Vec<String>,
-    /// The highest finalized height this node has heard of from its peers.
-    pub network_tip: u64,
-    /// True while this node is more than a few blocks behind `network_tip`
-    /// (a late joiner or a wiped node fetching finalized blocks).
-    pub syncing: bool,
+    Ok(Json(EventsPage {
+        account: id,
+        events,
+        next,
+    }))
 }
 
 /// Node status: chain, tip and mempool.

@@ -4,27 +4,34 @@
 
 use axum::extract::State;
 use axum::Json;
+use salus_api::credentials::{
+    IdParams, PublishedDefinition, PublishedSet, RevocationPage, RevocationParams, RuleParams,
+    RuleResponse, Verified, VerifyRequest, MAX_SETS, MAX_UPDATES,
+};
+use salus_api::ErrorBody;
 use salus_app::credentials as module;
 use salus_types::identity::Role;
 use salus_zk::{
     CredentialDefinition, Presentation, PresentationRequest, PublicSet, RevocationStatus, ZkError,
 };
-use serde::Deserialize;
-use serde_json::{json, Value};
-use utoipa::{IntoParams, ToSchema};
+use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiState, JsonBody, Query};
-use crate::api_error::{ApiError, ErrorBody};
+use crate::api_error::ApiError;
 
-/// Revocation updates returned per page.
-const MAX_UPDATES: u64 = 1_000;
-/// Sets a verification may name.
-const MAX_SETS: usize = 8;
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(definition))
+        .routes(routes!(revocations))
+        .routes(routes!(set))
+        .routes(routes!(rule))
+        .routes(routes!(verify))
+}
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct DefinitionParams {
-    /// The definition id, e.g. `did:salus:…#license-v1`.
-    pub id: String,
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(ApiError::internal)
 }
 
 fn corrupt(e: serde_json::Error) -> ApiError {
@@ -56,37 +63,30 @@ fn load_definition(
 }
 
 /// A credential definition with its issuer and current revocation status.
-#[utoipa::path(get, path = "/v1/credentials/definition", params(DefinitionParams),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/credentials/definition", params(IdParams),
+    responses((status = 200, body = PublishedDefinition), (status = 404, body = ErrorBody)))]
 pub(super) async fn definition(
     State(state): State<ApiState>,
-    Query(params): Query<DefinitionParams>,
-) -> Result<Json<Value>, ApiError> {
+    Query(params): Query<IdParams>,
+) -> Result<Json<PublishedDefinition>, ApiError> {
     let snapshot = state.chain.store().snapshot()?;
     let (record, definition, status) = load_definition(&snapshot, &params.id)?;
-    Ok(Json(json!({
-        "issuer": record.issuer.did(),
-        "definition": definition,
-        "status": status,
-        "published_ms": record.published_ms,
-        "height": snapshot.height(),
-    })))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct RevocationParams {
-    pub id: String,
-    /// Updates after this epoch (the holder's witness epoch).
-    pub after: Option<u64>,
+    Ok(Json(PublishedDefinition {
+        issuer: record.issuer.did(),
+        definition: to_json(&definition)?,
+        status: to_json(&status)?,
+        published_ms: record.published_ms,
+        height: snapshot.height(),
+    }))
 }
 
 /// The revocation updates a holder applies to bring its witness current.
 #[utoipa::path(get, path = "/v1/credentials/revocations", params(RevocationParams),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = RevocationPage), (status = 404, body = ErrorBody)))]
 pub(super) async fn revocations(
     State(state): State<ApiState>,
     Query(params): Query<RevocationParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RevocationPage>, ApiError> {
     let snapshot = state.chain.store().snapshot()?;
     let (record, _, status) = load_definition(&snapshot, &params.id)?;
     let after = params.after.unwrap_or(0);
@@ -97,38 +97,37 @@ pub(super) async fn revocations(
             .ok_or_else(|| ApiError::internal(format!("revocation epoch {epoch} is missing")))?;
         updates.push(serde_json::from_str::<Value>(&update).map_err(corrupt)?);
     }
-    Ok(Json(
-        json!({"status": status, "updates": updates, "complete": last == record.epoch}),
-    ))
+    Ok(Json(RevocationPage {
+        status: to_json(&status)?,
+        updates,
+        complete: last == record.epoch,
+    }))
 }
 
 /// A published set.
-#[utoipa::path(get, path = "/v1/credentials/set", params(DefinitionParams),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/credentials/set", params(IdParams),
+    responses((status = 200, body = PublishedSet), (status = 404, body = ErrorBody)))]
 pub(super) async fn set(
     State(state): State<ApiState>,
-    Query(params): Query<DefinitionParams>,
-) -> Result<Json<Value>, ApiError> {
+    Query(params): Query<IdParams>,
+) -> Result<Json<PublishedSet>, ApiError> {
     let snapshot = state.chain.store().snapshot()?;
     let (publisher, set) = module::set(&snapshot, &params.id)?
         .ok_or_else(|| ApiError::not_found(format!("no published set `{}`", params.id)))?;
     let set: Value = serde_json::from_str(&set).map_err(corrupt)?;
-    Ok(Json(json!({"publisher": publisher.did(), "set": set})))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct RuleParams {
-    /// A role name, e.g. `provider`.
-    pub role: String,
+    Ok(Json(PublishedSet {
+        publisher: publisher.did(),
+        set,
+    }))
 }
 
 /// The credential that earns a role, and what its presentation must show.
 #[utoipa::path(get, path = "/v1/credentials/rule", params(RuleParams),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = RuleResponse), (status = 404, body = ErrorBody)))]
 pub(super) async fn rule(
     State(state): State<ApiState>,
     Query(params): Query<RuleParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RuleResponse>, ApiError> {
     let role: Role = params
         .role
         .parse()
@@ -136,16 +135,7 @@ pub(super) async fn rule(
     let snapshot = state.chain.store().snapshot()?;
     let rule = module::role_rule(&snapshot, role)?
         .ok_or_else(|| ApiError::not_found(format!("no credential earns role {}", role.name())))?;
-    Ok(Json(json!({"rule": rule})))
-}
-
-/// A presentation and the request it answers.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct VerifyBody {
-    #[schema(value_type = Object)]
-    pub request: PresentationRequest,
-    #[schema(value_type = Object)]
-    pub presentation: Presentation,
+    Ok(Json(RuleResponse { rule }))
 }
 
 /// The verifier's typed error as an HTTP 422 (or 404 for an unknown issuer).
@@ -174,16 +164,21 @@ fn rejection(e: ZkError) -> ApiError {
 
 /// Verifies a presentation against the latest finalized definition,
 /// revocation status and sets. Answers 200 only for a valid presentation.
-#[utoipa::path(post, path = "/v1/credentials/verify", request_body = VerifyBody,
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/credentials/verify", request_body = VerifyRequest,
+    responses((status = 200, body = Verified), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn verify(
     State(state): State<ApiState>,
-    JsonBody(body): JsonBody<VerifyBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<VerifyRequest>,
+) -> Result<Json<Verified>, ApiError> {
+    let request: PresentationRequest = serde_json::from_value(body.request).map_err(|_| {
+        ApiError::bad_request("bad_request", "`request` is not a presentation request")
+    })?;
+    let presentation: Presentation = serde_json::from_value(body.presentation).map_err(|_| {
+        ApiError::bad_request("bad_request", "`presentation` is not a presentation")
+    })?;
     let snapshot = state.chain.store().snapshot()?;
-    let (record, definition, status) = load_definition(&snapshot, &body.request.definition)?;
-    let mut names: Vec<&str> = body
-        .request
+    let (record, definition, status) = load_definition(&snapshot, &request.definition)?;
+    let mut names: Vec<&str> = request
         .predicates
         .iter()
         .filter_map(|p| match p {
@@ -206,8 +201,6 @@ pub(super) async fn verify(
         }
     }
     // Pairings take tens of milliseconds: off the async workers.
-    let presentation = body.presentation;
-    let request = body.request;
     let (definition, outcome) = tokio::task::spawn_blocking(move || {
         let set_refs: Vec<&PublicSet> = sets.iter().collect();
         let outcome = presentation.verify(&definition, &request, &status, &set_refs);
@@ -219,12 +212,15 @@ pub(super) async fn verify(
     .await
     .map_err(ApiError::internal)?;
     let (revealed, epoch) = outcome.map_err(rejection)?;
-    Ok(Json(json!({
-        "verified": true,
-        "definition": definition.id,
-        "issuer": record.issuer.did(),
-        "revocation_epoch": epoch,
-        "revealed": revealed,
-        "height": snapshot.height(),
-    })))
+    Ok(Json(Verified {
+        verified: true,
+        definition: definition.id,
+        issuer: record.issuer.did(),
+        revocation_epoch: epoch,
+        revealed: revealed
+            .into_iter()
+            .map(|(name, value)| Ok((name, to_json(&value)?)))
+            .collect::<Result<_, ApiError>>()?,
+        height: snapshot.height(),
+    }))
 }

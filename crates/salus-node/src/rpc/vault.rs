@@ -5,20 +5,28 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use salus_api::vault::{
+    ReadBody, ReadResponse, ReplicaBody, ReplicaResponse, ServedRecord, StoredRecord, VaultInfo,
+    WriteBody, WriteResponse, MAX_VAULT_BATCH,
+};
+use salus_api::ErrorBody;
 use salus_crypto::Signature;
 use salus_types::vault::{ReadRequest, ReplicaRequest, VaultRequest, WriteRequest};
-use salus_vault::wire::{
-    decode_request, from_base64, ItemResult, ReadBody, ReadResponse, ReplicaBody, ReplicaResponse,
-    ServedRecord, StoredRecord, WriteBody, WriteResponse,
-};
+use salus_vault::wire::{decode_request, from_base64, item_result};
 use salus_vault::{Opened, Served, Upload, VaultError};
-use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiState, JsonBody};
-use crate::api_error::{ApiError, ErrorBody};
+use crate::api_error::ApiError;
 
-/// The most requests or uploads in one vault call.
-pub const MAX_VAULT_BATCH: usize = 1_000;
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(vault_info))
+        .routes(routes!(read))
+        .routes(routes!(write))
+        .routes(routes!(replica))
+}
 
 fn vault_error(e: &VaultError) -> ApiError {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -66,19 +74,19 @@ fn decode_requests<T: VaultRequest>(
 }
 
 /// This node's vault: the operator account that requests must name.
-#[utoipa::path(get, path = "/v1/vault", responses((status = 200, body = Object)))]
-pub(super) async fn vault_info(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/vault", responses((status = 200, body = VaultInfo)))]
+pub(super) async fn vault_info(State(state): State<ApiState>) -> Result<Json<VaultInfo>, ApiError> {
     let vault = state.vault.clone();
     let pending = tokio::task::spawn_blocking(move || vault.ledger().pending_audit_len())
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| vault_error(&e))?;
-    Ok(Json(json!({
-        "account": state.vault.account(),
-        "did": state.vault.account().did(),
-        "chain_id": state.vault.chain_id(),
-        "pending_audit_entries": pending,
-    })))
+    Ok(Json(VaultInfo {
+        account: state.vault.account(),
+        did: state.vault.account().did(),
+        chain_id: state.vault.chain_id().to_owned(),
+        pending_audit_entries: pending,
+    }))
 }
 
 fn served_json(served: Served) -> ServedRecord {
@@ -89,7 +97,7 @@ fn served_json(served: Served) -> ServedRecord {
         reason: served.reason.name().to_owned(),
         grant: served.grant,
         ciphertext_hash: served.ciphertext_hash.to_hex(),
-        content: served.content.as_deref().map(salus_vault::wire::to_base64),
+        content: served.content.as_deref().map(salus_api::vault::to_base64),
         envelope: served.envelope,
     }
 }
@@ -119,11 +127,11 @@ pub(super) async fn read(
     let results = decoded
         .iter()
         .map(|item| match item {
-            Err(e) => ItemResult::from_result(Err(e)),
+            Err(e) => item_result(Err(e)),
             Ok(_) => match served.next() {
-                Some(Ok(s)) => ItemResult::from_result(Ok(served_json(s))),
-                Some(Err(e)) => ItemResult::from_result(Err(&e)),
-                None => ItemResult::from_result(Err(&VaultError::Storage("missing result".into()))),
+                Some(Ok(s)) => item_result(Ok(served_json(s))),
+                Some(Err(e)) => item_result(Err(&e)),
+                None => item_result(Err(&VaultError::Storage("missing result".into()))),
             },
         })
         .collect();
@@ -167,16 +175,16 @@ pub(super) async fn write(
     let results = decoded
         .iter()
         .map(|item| match item {
-            Err(e) => ItemResult::from_result(Err(e)),
+            Err(e) => item_result(Err(e)),
             Ok((upload, _)) => match stored.next() {
-                Some(Ok(s)) => ItemResult::from_result(Ok(StoredRecord {
+                Some(Ok(s)) => item_result(Ok(StoredRecord {
                     record: upload.request.body.record.to_hex(),
                     version: upload.request.body.version,
                     content_stored: s.content_stored,
                     envelopes: s.envelopes,
                 })),
-                Some(Err(e)) => ItemResult::from_result(Err(&e)),
-                None => ItemResult::from_result(Err(&VaultError::Storage("missing result".into()))),
+                Some(Err(e)) => item_result(Err(&e)),
+                None => item_result(Err(&VaultError::Storage("missing result".into()))),
             },
         })
         .collect();

@@ -190,3 +190,14 @@ impl Scene {
         flow
     }
 }
+
+/// GETs `path` from the node `client` talks to, as raw JSON: for tests that
+/// probe the wire format itself.
+pub async fn get_json(client: &Client, path: &str) -> serde_json::Value {
+    reqwest::get(format!("{}{path}", client.base()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
