@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use salus_client::{actions, Client, Signer};
 use salus_crypto::SigningKey;
-use salus_node::config::{dev_chain, dev_genesis};
-use salus_node::mempool::MempoolLimits;
+use salus_node::admission::mempool::MempoolLimits;
+use salus_node::layout::dev::{dev_chain, dev_genesis};
 use salus_node::NodeConfig;
 use salus_types::token::Allocation;
 use salus_types::{AccountId, Hash, Tx};
@@ -298,7 +298,7 @@ pub fn speed_probe(txs: &[Tx]) -> f64 {
 }
 
 fn genesis_chain_id() -> String {
-    salus_node::config::DEV_CHAIN_ID.to_owned()
+    salus_node::layout::dev::DEV_CHAIN_ID.to_owned()
 }
 
 /// `count` deterministic sender keys, funded by genesis allocations.

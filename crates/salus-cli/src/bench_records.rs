@@ -22,7 +22,7 @@ use salus_client::record_flow::Actor;
 use salus_client::records::{open_version, seal_version, KeyCache, Reader, SealedVersion};
 use salus_client::{actions, Client, Signer};
 use salus_crypto::{AgreementSecret, SigningKey};
-use salus_node::config::dev_chain;
+use salus_node::layout::dev::dev_chain;
 use salus_node::FinalizedNotice;
 use salus_types::consent::{ConsentAction, Purpose, Scope};
 use salus_types::identity::Role;

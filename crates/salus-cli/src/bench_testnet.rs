@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use salus_node::network_config::{LocalTestnet, TESTNET_CHAIN_ID};
+use salus_node::layout::testnet::{LocalTestnet, TESTNET_CHAIN_ID};
 use serde_json::json;
 
 use crate::bench::{drive, funded_senders, machine, speed_probe, transfers, Load};

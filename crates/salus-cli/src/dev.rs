@@ -3,7 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
-use salus_node::config::dev_chain;
+use salus_node::layout::dev::dev_chain;
 use salus_node::NodeConfig;
 
 use crate::cli::DevArgs;

@@ -5,7 +5,10 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{bail, Context as _, Result};
 use salus_crypto::keystore::{KdfParams, KeyFile};
-use salus_node::network_config::{init_testnet, NodeFile, TESTNET_AUTHORITY};
+use salus_node::layout::{
+    node_file::NodeFile,
+    testnet::{init_testnet, TESTNET_AUTHORITY},
+};
 use serde_json::json;
 
 use crate::cli::{NodeArgs, TestnetCommand};

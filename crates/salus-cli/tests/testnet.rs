@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use salus_client::{actions, Client, ClientError, Signer};
 use salus_consensus::executor::SYNCING_LAG;
-use salus_node::network_config::{free_ports, init_testnet, TESTNET_CHAIN_ID};
+use salus_node::layout::{
+    ports::free_ports,
+    testnet::{init_testnet, TESTNET_CHAIN_ID},
+};
 use salus_types::{AccountId, Hash};
 
 const PASSPHRASE: &str = "testnet-test-passphrase";

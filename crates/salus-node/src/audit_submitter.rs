@@ -16,8 +16,8 @@ use salus_types::{Action, Hash, TxBody};
 use salus_vault::Vault;
 use tracing::{error, warn};
 
-use crate::gossip::Gossip;
-use crate::mempool::Mempool;
+use crate::admission::gossip::Gossip;
+use crate::admission::mempool::Mempool;
 
 const TICK: Duration = Duration::from_millis(25);
 const MAX_IN_FLIGHT: usize = 8;
@@ -107,7 +107,7 @@ fn step(
         }
         .sign(vault.operator_key());
         // Admitted here and gossiped, so whichever validator leads includes it.
-        let verdict = crate::gossip::admit(chain, mempool, vec![tx.clone()])
+        let verdict = crate::admission::admit(chain, mempool, vec![tx.clone()])
             .map_err(|e| e.to_string())?
             .pop()
             .expect("one verdict per transaction");

@@ -10,7 +10,7 @@ use salus_types::records::{RecordEvent, RecordId};
 use salus_types::{AccountId, Block, Event, Hash, Receipt, Tx, TxError};
 use tokio::sync::broadcast;
 
-use crate::mempool::Mempool;
+use crate::admission::mempool::Mempool;
 
 /// Sent to subscribers when a block is final and durable.
 #[derive(Debug, Clone)]

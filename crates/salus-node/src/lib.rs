@@ -5,13 +5,10 @@
 //! on the commonware tokio runtime, and runs until told to stop or until the
 //! chain cannot apply a finalized block.
 
-pub mod api_error;
+pub mod admission;
 mod audit_submitter;
-pub mod config;
-pub mod gossip;
 pub mod hooks;
-pub mod mempool;
-pub mod network_config;
+pub mod layout;
 pub mod rpc;
 
 use std::net::SocketAddr;
@@ -31,9 +28,10 @@ use salus_vault::{BlobConfig, Vault};
 use tokio::sync::broadcast;
 use tracing::{info, warn};
 
+use admission::gossip;
+use admission::mempool::{Mempool, MempoolLimits};
 pub use hooks::FinalizedNotice;
 use hooks::NodeHooks;
-use mempool::{Mempool, MempoolLimits};
 
 /// Everything a node needs to start.
 pub struct NodeConfig {
@@ -76,7 +74,7 @@ impl NodeConfig {
             validator_addresses: vec![p2p_listen],
             http_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             mempool: MempoolLimits::default(),
-            timing: config::dev_timing(),
+            timing: layout::dev::dev_timing(),
             worker_threads: 2,
             vault_blobs,
             vault_clock: salus_vault::system_clock(),
@@ -106,7 +104,7 @@ pub enum NodeError {
     #[error("cannot open the vault: {0}")]
     Vault(#[from] salus_vault::VaultError),
     #[error(transparent)]
-    Config(config::ConfigError),
+    Config(layout::ConfigError),
 }
 
 /// What a running node tells its starter.

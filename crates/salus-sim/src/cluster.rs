@@ -16,8 +16,8 @@ use salus_consensus::engine::{self, channel, Channels, ValidatorSetup};
 use salus_consensus::executor::FlushMode;
 use salus_consensus::{Scheme, NAMESPACE};
 use salus_crypto::SigningKey;
+use salus_node::admission::mempool::{Mempool, MempoolLimits};
 use salus_node::hooks::{NodeHooks, NodeMetrics};
-use salus_node::mempool::{Mempool, MempoolLimits};
 use salus_state::Store;
 use salus_types::Genesis;
 

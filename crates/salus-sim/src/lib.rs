@@ -335,7 +335,7 @@ async fn simulate(context: deterministic::Context, seed: u64) -> Result<Report, 
         let txs: Vec<Tx> = (0..2).map(|_| transfer(&mut plan, &mut signers)).collect();
         for node in nodes.iter().filter(|n| n.running()) {
             // A full or stale pool refuses some: like real gossip, best effort.
-            let _ = salus_node::gossip::admit(&node.chain, &node.mempool, txs.clone());
+            let _ = salus_node::admission::admit(&node.chain, &node.mempool, txs.clone());
         }
         context.sleep(ROUND).await;
     }

@@ -11,7 +11,7 @@ use serde_json::Value;
 /// A free loopback port, outside the ephemeral range: a node restarted on
 /// it finds it still free.
 pub fn free_port() -> u16 {
-    salus_node::network_config::free_ports(1).expect("a free loopback port")
+    salus_node::layout::ports::free_ports(1).expect("a free loopback port")
 }
 
 /// Starts `salus dev` on loopback with its output discarded.

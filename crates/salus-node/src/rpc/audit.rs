@@ -9,8 +9,8 @@ use salus_types::Event;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::ApiError;
 use super::{page_end, page_size, parse_account, parse_cursor, ApiState, Query};
-use crate::api_error::ApiError;
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new().routes(routes!(audit))

@@ -15,9 +15,9 @@ use salus_types::{Hash, Tx};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::ApiError;
 use super::{page_end, page_size, parse_account, parse_cursor, ApiState, JsonBody, Path, Query};
-use crate::api_error::ApiError;
-use crate::mempool::AdmitError;
+use crate::admission::mempool::AdmitError;
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -57,7 +57,7 @@ fn admit_code(error: &AdmitError) -> &'static str {
 fn admit(state: &ApiState, txs: Vec<Tx>) -> Result<Vec<Result<Hash, AdmitError>>, ApiError> {
     let copies = txs.clone();
     let started = std::time::Instant::now();
-    let verdicts = crate::gossip::admit(&state.chain, &state.mempool, txs)?;
+    let verdicts = crate::admission::admit(&state.chain, &state.mempool, txs)?;
     tracing::debug!(
         count = copies.len(),
         took_ms = started.elapsed().as_millis() as u64,

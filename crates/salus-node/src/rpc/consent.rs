@@ -13,9 +13,9 @@ use salus_types::records::Category;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::ApiError;
 use super::records::parse_record;
 use super::{parse_account, ApiState, Query};
-use crate::api_error::ApiError;
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()

@@ -8,6 +8,7 @@ mod audit;
 mod chain;
 mod consent;
 mod credentials;
+mod error;
 mod identity;
 mod records;
 mod vault;
@@ -23,8 +24,8 @@ use salus_types::{AccountId, Did, EventCursor, EventRecord};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::api_error::{ApiError, Rejection};
-use crate::mempool::Mempool;
+use crate::admission::mempool::Mempool;
+use error::{ApiError, Rejection};
 
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(Rejection))]
@@ -44,7 +45,7 @@ pub struct ApiState {
     pub chain: Arc<Chain>,
     pub mempool: Arc<Mempool>,
     /// Hands admitted transactions to the other validators.
-    pub gossip: crate::gossip::Gossip,
+    pub gossip: crate::admission::gossip::Gossip,
     pub vault: Arc<salus_vault::Vault>,
     pub validators: Vec<String>,
     /// The network's finalized tip as this node knows it.
@@ -94,7 +95,7 @@ pub fn router(state: ApiState) -> Router {
             )
         })
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            crate::api_error::panic_response,
+            error::panic_response,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

@@ -10,8 +10,8 @@ use salus_types::records::RecordId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::ApiError;
 use super::{page_size, parse_account, ApiState, Path, Query};
-use crate::api_error::ApiError;
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()

@@ -17,8 +17,8 @@ use salus_vault::{Opened, Served, Upload, VaultError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::ApiError;
 use super::{ApiState, JsonBody};
-use crate::api_error::ApiError;
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use salus_client::record_flow::Actor;
 use salus_client::{actions, Client, Signer};
 use salus_crypto::{AgreementSecret, SigningKey};
-use salus_node::config::{dev_chain, DevChain};
+use salus_node::layout::dev::{dev_chain, DevChain};
 use salus_node::{NodeConfig, SpawnedNode};
 use salus_types::identity::Role;
 
@@ -21,7 +21,7 @@ pub fn now_ms() -> u64 {
 }
 
 pub fn free_addr() -> SocketAddr {
-    let port = salus_node::network_config::free_ports(1).expect("a free loopback port");
+    let port = salus_node::layout::ports::free_ports(1).expect("a free loopback port");
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 

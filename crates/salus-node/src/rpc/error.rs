@@ -78,7 +78,7 @@ impl From<axum::extract::rejection::JsonRejection> for Rejection {
                 "body_too_large",
                 format!(
                     "the body is larger than the limit of {} MiB",
-                    crate::rpc::MAX_BODY_BYTES >> 20
+                    super::MAX_BODY_BYTES >> 20
                 ),
             ));
         }

@@ -1,10 +1,12 @@
-//! Node configuration: the single-validator dev chain, created on first start
-//! in the data directory and reused on every restart.
+//! The single-validator dev chain, created on first start in the data
+//! directory and reused on every restart.
 
 use std::path::Path;
 
 use salus_consensus::engine::Timing;
 use salus_crypto::keystore::{KdfParams, KeyDir, KeyDirError, KeyFile, KeyPair};
+
+use super::ConfigError;
 use salus_crypto::SigningKey;
 use salus_types::audit::{AuditGenesis, VaultOperator};
 use salus_types::identity::{IdentityGenesis, Role, RoleAuthority};
@@ -17,21 +19,6 @@ pub const DEV_CHAIN_ID: &str = "salus-dev";
 pub const DEV_AUTHORITY_FUNDS: u128 = 1_000_000_000_000_000;
 const VALIDATOR_KEY: &str = "validator";
 const AUTHORITY_KEY: &str = "dev-authority";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error(transparent)]
-    Keys(#[from] KeyDirError),
-    #[error("cannot read or write {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("genesis file {path} is invalid: {reason}")]
-    Genesis { path: String, reason: String },
-    #[error("{path}: {reason}")]
-    Invalid { path: String, reason: String },
-}
 
 /// A dev chain's genesis and the keys that run it.
 pub struct DevChain {

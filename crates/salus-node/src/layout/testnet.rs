@@ -1,5 +1,5 @@
-//! A network of validators: the per-node TOML file, and a local testnet laid
-//! out in one folder (genesis, encrypted keys, one file per node).
+//! A local testnet laid out in one folder (genesis, encrypted keys, one node
+//! file per validator), and one whose nodes all run in this process.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,9 +9,10 @@ use salus_types::audit::{AuditGenesis, VaultOperator};
 use salus_types::identity::{IdentityGenesis, Role, RoleAuthority};
 use salus_types::token::{Allocation, TokenGenesis};
 use salus_types::{AccountId, Genesis, GenesisValidator};
-use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use super::node_file::{io, NodeFile};
+use super::ports::free_ports;
+use super::ConfigError;
 use crate::NodeConfig;
 
 pub const TESTNET_CHAIN_ID: &str = "salus-testnet";
@@ -20,75 +21,6 @@ pub const TESTNET_AUTHORITY: &str = "testnet-authority";
 pub const TESTNET_AUTHORITY_FUNDS: u128 = 1_000_000_000_000_000;
 /// The most validators `init_testnet` lays out.
 pub const MAX_TESTNET_VALIDATORS: usize = 64;
-
-/// One node, as a TOML file. Relative paths are relative to the file's folder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NodeFile {
-    pub data_dir: PathBuf,
-    pub genesis: PathBuf,
-    /// The folder of encrypted key files, and this validator's key in it.
-    pub keys: PathBuf,
-    pub key: String,
-    pub http: SocketAddr,
-    pub p2p: SocketAddr,
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ConfigError + '_ {
-    move |source| ConfigError::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-impl NodeFile {
-    /// Reads a node file and builds the node's configuration, opening its key
-    /// with `passphrase`.
-    pub fn load(path: &Path, passphrase: &[u8]) -> Result<NodeConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(io(path))?;
-        let file: NodeFile = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-            path: path.display().to_string(),
-            reason: e.message().to_owned(),
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        file.config(base, passphrase)
-    }
-
-    fn config(self, base: &Path, passphrase: &[u8]) -> Result<NodeConfig, ConfigError> {
-        let genesis_path = base.join(&self.genesis);
-        let text = std::fs::read_to_string(&genesis_path).map_err(io(&genesis_path))?;
-        let genesis = Genesis::from_json(&text).map_err(|e| ConfigError::Genesis {
-            path: genesis_path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        let addresses = genesis
-            .validators
-            .iter()
-            .map(|v| {
-                v.address
-                    .parse::<SocketAddr>()
-                    .map_err(|_| ConfigError::Genesis {
-                        path: genesis_path.display().to_string(),
-                        reason: format!("validator {} has no host:port address", v.public_key),
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let keys = KeyDir::new(base.join(&self.keys));
-        let validator = keys
-            .load(&self.key)?
-            .open(passphrase)
-            .map_err(salus_crypto::keystore::KeyDirError::from)?;
-        let mut config = NodeConfig::single_validator(
-            base.join(&self.data_dir),
-            genesis,
-            validator.signing,
-            self.p2p,
-        );
-        config.validator_addresses = addresses;
-        config.http_listen = self.http;
-        Ok(config)
-    }
-}
 
 /// A testnet laid out by [`init_testnet`].
 pub struct Testnet {
@@ -227,38 +159,6 @@ pub fn init_testnet_with(
     })
 }
 
-/// Where [`free_ports`] looks: below Linux's default ephemeral range
-/// (32768–60999), so that no outgoing connection of this or another process
-/// takes a node's port while the node is down for a restart.
-const LOCAL_PORTS: std::ops::Range<u32> = 10_000..32_000;
-
-/// The first of `count` consecutive loopback ports that are free now.
-///
-/// Each call in a process starts its search elsewhere: two testnets laid out
-/// at once in one process would otherwise both find the same ports free,
-/// before either binds them.
-pub fn free_ports(count: u16) -> Result<u16, ConfigError> {
-    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let too_many = || ConfigError::Invalid {
-        path: "127.0.0.1".into(),
-        reason: format!("no {count} consecutive free ports"),
-    };
-    let span = (LOCAL_PORTS.end - LOCAL_PORTS.start)
-        .checked_sub(u32::from(count))
-        .filter(|span| *span > 0)
-        .ok_or_else(too_many)?;
-    let mut state = (std::process::id() ^ 0x5a5a).wrapping_add(call.wrapping_mul(7_919));
-    for _ in 0..1_000 {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        let base = (LOCAL_PORTS.start + (state >> 8) % span) as u16;
-        if (0..count).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return Ok(base);
-        }
-    }
-    Err(too_many())
-}
-
 /// A laid-out testnet whose nodes all run in this process.
 pub struct LocalTestnet {
     pub testnet: Testnet,
@@ -323,25 +223,6 @@ mod tests {
         std::fs::write(other.path().join("bad.toml"), "data_dir = 3").unwrap();
         assert!(matches!(
             NodeFile::load(&other.path().join("bad.toml"), b"pw"),
-            Err(ConfigError::Invalid { .. })
-        ));
-    }
-
-    #[test]
-    fn free_ports_stay_below_the_ephemeral_range_and_differ_call_by_call() {
-        let bases: Vec<u16> = (0..16).map(|_| free_ports(8).unwrap()).collect();
-        for base in &bases {
-            assert!(LOCAL_PORTS.contains(&u32::from(*base)));
-            assert!(u32::from(*base) + 8 <= LOCAL_PORTS.end);
-        }
-        let mut distinct = bases.clone();
-        distinct.sort_unstable();
-        distinct.dedup();
-        // Free ports are searched from a new start per call; sixteen calls
-        // landing on fewer than twelve bases would mean they do not.
-        assert!(distinct.len() >= 12, "{bases:?}");
-        assert!(matches!(
-            free_ports(u16::MAX),
             Err(ConfigError::Invalid { .. })
         ));
     }

@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use commonware_p2p::{Receiver, Recipients, Sender};
 use futures::FutureExt as _;
-use salus_app::{auth, Chain};
-use salus_state::StateError;
-use salus_types::{codec, Hash, Tx};
+use salus_app::Chain;
+use salus_types::{codec, Tx};
 use tracing::{debug, warn};
 
-use crate::mempool::{AdmitError, Mempool};
+use super::admit;
+use super::mempool::Mempool;
 
 /// The most bytes of transactions in one gossip message (well below the p2p
 /// message limit).
@@ -48,45 +48,6 @@ impl Gossip {
             warn!("the gossip outbox is full; these transactions wait for this node to lead");
         }
     }
-}
-
-/// Admits transactions against the finalized state: one verdict per
-/// transaction, in order.
-pub fn admit(
-    chain: &Chain,
-    mempool: &Mempool,
-    txs: Vec<Tx>,
-) -> Result<Vec<Result<Hash, AdmitError>>, StateError> {
-    let copies = txs.clone();
-    let snapshot = chain.store().snapshot()?;
-    let failure = std::cell::RefCell::new(None);
-    let checked = |hash: &Hash| chain.signature_checked(hash);
-    let verdicts = mempool.admit_checked(txs, checked, |id| match auth::account(&snapshot, id) {
-        Ok(account) => account,
-        Err(e) => {
-            *failure.borrow_mut() = Some(e);
-            // Refuse everything rather than guess at an account we cannot read.
-            auth::Account {
-                nonce: u64::MAX,
-                key: None,
-                disabled: true,
-            }
-        }
-    });
-    if let Some(e) = failure.into_inner() {
-        return Err(e);
-    }
-    chain.note_verified(verdicts.iter().filter_map(|v| v.as_ref().ok()).copied());
-    // Modules' pre-checks (a role claim's zero-knowledge proof, say) run
-    // now, off the consensus path, so blocks that carry these execute quickly.
-    let admitted: Vec<Tx> = copies
-        .into_iter()
-        .zip(&verdicts)
-        .filter(|(_, verdict)| verdict.is_ok())
-        .map(|(tx, _)| tx)
-        .collect();
-    chain.precheck(&snapshot, &admitted)?;
-    Ok(verdicts)
 }
 
 /// Splits transactions into messages of at most [`MAX_GOSSIP_BYTES`].

@@ -1,0 +1,26 @@
+//! How nodes are laid out on disk: the dev chain ([`dev`]), a validator's
+//! node file ([`node_file`]), a local testnet ([`testnet`]) and the loopback
+//! ports they listen on ([`ports`]).
+
+pub mod dev;
+pub mod node_file;
+pub mod ports;
+pub mod testnet;
+
+use salus_crypto::keystore::KeyDirError;
+
+/// Why a layout cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Keys(#[from] KeyDirError),
+    #[error("cannot read or write {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("genesis file {path} is invalid: {reason}")]
+    Genesis { path: String, reason: String },
+    #[error("{path}: {reason}")]
+    Invalid { path: String, reason: String },
+}

@@ -1,0 +1,81 @@
+//! One validator's TOML file: where its data, genesis and key live and
+//! where it listens. Relative paths are relative to the file's folder.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use salus_crypto::keystore::KeyDir;
+use salus_types::Genesis;
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+use crate::NodeConfig;
+
+/// One node, as a TOML file. Relative paths are relative to the file's folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    pub data_dir: PathBuf,
+    pub genesis: PathBuf,
+    /// The folder of encrypted key files, and this validator's key in it.
+    pub keys: PathBuf,
+    pub key: String,
+    pub http: SocketAddr,
+    pub p2p: SocketAddr,
+}
+
+pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ConfigError + '_ {
+    move |source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl NodeFile {
+    /// Reads a node file and builds the node's configuration, opening its key
+    /// with `passphrase`.
+    pub fn load(path: &Path, passphrase: &[u8]) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(io(path))?;
+        let file: NodeFile = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.display().to_string(),
+            reason: e.message().to_owned(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        file.config(base, passphrase)
+    }
+
+    fn config(self, base: &Path, passphrase: &[u8]) -> Result<NodeConfig, ConfigError> {
+        let genesis_path = base.join(&self.genesis);
+        let text = std::fs::read_to_string(&genesis_path).map_err(io(&genesis_path))?;
+        let genesis = Genesis::from_json(&text).map_err(|e| ConfigError::Genesis {
+            path: genesis_path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let addresses = genesis
+            .validators
+            .iter()
+            .map(|v| {
+                v.address
+                    .parse::<SocketAddr>()
+                    .map_err(|_| ConfigError::Genesis {
+                        path: genesis_path.display().to_string(),
+                        reason: format!("validator {} has no host:port address", v.public_key),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let keys = KeyDir::new(base.join(&self.keys));
+        let validator = keys
+            .load(&self.key)?
+            .open(passphrase)
+            .map_err(salus_crypto::keystore::KeyDirError::from)?;
+        let mut config = NodeConfig::single_validator(
+            base.join(&self.data_dir),
+            genesis,
+            validator.signing,
+            self.p2p,
+        );
+        config.validator_addresses = addresses;
+        config.http_listen = self.http;
+        Ok(config)
+    }
+}
