@@ -15,6 +15,7 @@
 //! proof), uses no floating point and no hash-map order.
 
 use salus_state::{Overlay, StateError, StateRead};
+pub use salus_types::credentials::date_of;
 use salus_types::credentials::{
     claim_nonce, ClaimedRole, CredentialAction, CredentialEvent, DefinitionRecord, RoleRule,
     ISSUER_ROLES, MAX_OBJECT_BYTES, MAX_RULE_REQUIREMENTS,
@@ -63,22 +64,6 @@ pub fn claimed_role(
     role: Role,
 ) -> Result<Option<ClaimedRole>, StateError> {
     read(state, &claimed_key(subject, role))
-}
-
-/// The calendar date (YYYYMMDD, UTC) of a block timestamp. Integer-only
-/// (Howard Hinnant's days-to-civil), as the state machine requires.
-pub fn date_of(timestamp_ms: u64) -> u32 {
-    let days = (timestamp_ms / 86_400_000) as i64 + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year * 10_000 + month * 100 + day) as u32
 }
 
 /// Decodes a ZK object from an action, refusing oversized or malformed JSON.
@@ -529,19 +514,5 @@ impl Module for Credentials {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::date_of;
-
-    #[test]
-    fn block_dates_are_civil_dates() {
-        assert_eq!(date_of(0), 1970_01_01);
-        assert_eq!(date_of(951_782_400_000), 2000_02_29);
-        assert_eq!(date_of(1_795_305_600_000), 2026_11_22);
-        assert_eq!(date_of(1_795_391_999_999), 2026_11_22);
-        assert_eq!(date_of(4_102_444_800_000), 2100_01_01);
     }
 }

@@ -1,21 +1,8 @@
 //! `salus`: the one binary for every role.
 
-mod bench;
-mod bench_records;
-mod bench_testnet;
-mod bench_zk;
 mod cli;
-mod credentials;
-mod demo;
-mod demo_credentials;
-mod dev;
-mod keys;
+mod commands;
 mod output;
-mod query;
-mod records;
-mod sim;
-mod testnet;
-mod txs;
 
 use clap::Parser as _;
 

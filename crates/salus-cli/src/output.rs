@@ -1,6 +1,7 @@
 //! Shared CLI plumbing: output mode, keystore, passphrases, the async client.
 
 use std::io::IsTerminal as _;
+use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _, Result};
 use salus_client::{Client, Signer};
@@ -35,10 +36,7 @@ impl Context {
     /// Prints `value` as JSON, or `prose` for people.
     pub fn emit(&self, value: &impl serde::Serialize, prose: impl FnOnce() -> String) {
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).expect("API bodies serialize to JSON")
-            );
+            println!("{}", pretty(value));
         } else {
             println!("{}", prose());
         }
@@ -90,6 +88,16 @@ impl Context {
         std::fs::write(&path, account.did().to_string())
             .with_context(|| format!("cannot write {}", path.display()))
     }
+}
+
+/// A chain timestamp (milliseconds since the epoch) as RFC 3339, for people.
+pub fn when(ms: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+/// Indented JSON, for people.
+pub fn pretty(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("API bodies serialize to JSON")
 }
 
 /// The passphrase from `SALUS_PASSPHRASE`, or typed at a terminal.

@@ -6,13 +6,16 @@
 //! - [`verify_state`] checks a state value against a finalized block header,
 //!   trusting nothing the node says beyond that header.
 //! - [`credentials`] fetches definitions, revocations and sets, builds
-//!   presentations locally and verifies them through a node.
+//!   presentations locally and verifies them through a node; [`issuer`]
+//!   keeps an issuer's secrets sealed at rest and turns claims (values, or a
+//!   FHIR Immunization) into attribute values.
 //! - [`records`] seals FHIR content on the client (the node never sees a data
 //!   key) and opens what vaults serve; [`fhir`] checks content before sealing.
 
 pub mod actions;
 pub mod credentials;
 pub mod fhir;
+pub mod issuer;
 pub mod record_flow;
 pub mod records;
 mod rpc;

@@ -15,6 +15,9 @@ use salus_types::{AccountId, Genesis, GenesisValidator};
 use std::time::Duration;
 
 pub const DEV_CHAIN_ID: &str = "salus-dev";
+/// The passphrase of a dev chain's keys when no other is given: for dev
+/// chains, the demo and benchmarks only.
+pub const DEV_PASSPHRASE: &str = "salus-dev-insecure";
 /// The dev authority's initial balance, in base units.
 pub const DEV_AUTHORITY_FUNDS: u128 = 1_000_000_000_000_000;
 const VALIDATOR_KEY: &str = "validator";

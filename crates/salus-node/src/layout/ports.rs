@@ -34,6 +34,11 @@ pub fn free_ports(count: u16) -> Result<u16, ConfigError> {
     Err(too_many())
 }
 
+/// A free loopback address (from [`free_ports`]).
+pub fn free_loopback_addr() -> Result<std::net::SocketAddr, ConfigError> {
+    Ok(std::net::SocketAddr::from(([127, 0, 0, 1], free_ports(1)?)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,8 +21,7 @@ pub fn now_ms() -> u64 {
 }
 
 pub fn free_addr() -> SocketAddr {
-    let port = salus_node::layout::ports::free_ports(1).expect("a free loopback port");
-    SocketAddr::from(([127, 0, 0, 1], port))
+    salus_node::layout::ports::free_loopback_addr().expect("a free loopback port")
 }
 
 /// A wall clock that tests can move forward.

@@ -17,8 +17,9 @@ use salus_zk::{
 };
 use serde_json::json;
 
-use crate::credentials::{from_immunization, parse_value};
-use crate::demo::{Party, Tour};
+use super::Cast;
+use crate::tour::{Party, Tour};
+use salus_client::issuer::{attribute_value, immunization_claims};
 
 fn credentials(action: CredentialAction) -> Vec<Action> {
     vec![Action::Credentials(action)]
@@ -49,15 +50,15 @@ fn immunization_record(patient: &str) -> serde_json::Value {
     })
 }
 
-pub(crate) async fn credentials_tour(
-    tour: &mut Tour<'_>,
-    chain_id: &str,
-    authority: &mut Party,
-    hospital: &mut Party,
-    patient: &mut Party,
-) -> Result<()> {
+pub(crate) async fn run(tour: &mut Tour<'_>, chain_id: &str, cast: &mut Cast) -> Result<()> {
+    let Cast {
+        authority,
+        hospital,
+        patient,
+        ..
+    } = cast;
     let client = tour.client.clone();
-    let today = salus_app::credentials::date_of(crate::dev::now_ms());
+    let today = salus_types::credentials::date_of(salus_types::clock::now_ms());
     let mut board = Party::new("The State Medical Board", chain_id);
     let mut physician = Party::new("Dr. Rivera", chain_id);
     tour.send(
@@ -179,7 +180,7 @@ pub(crate) async fn credentials_tour(
     )
     .await?;
     let patient_did = patient.actor.signer.account.did().to_string();
-    let mut claims = from_immunization(&immunization_record(&patient_did))?;
+    let mut claims = immunization_claims(&immunization_record(&patient_did))?;
     claims.push(("patient_did".into(), json!(patient_did)));
     claims.push(("birth_date".into(), json!("1988-03-14")));
     let mut values = Vec::new();
@@ -188,7 +189,7 @@ pub(crate) async fn credentials_tour(
             .iter()
             .find(|(n, _)| *n == spec.name)
             .context("a claim per attribute")?;
-        values.push(parse_value(spec.kind, raw)?);
+        values.push(attribute_value(spec.kind, raw)?);
     }
     let mut vaccination = immunization_issuer.issue(values)?;
     tour.say(

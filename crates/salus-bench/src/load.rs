@@ -15,9 +15,10 @@ use salus_types::token::Allocation;
 use salus_types::{AccountId, Hash, Tx};
 use serde_json::json;
 
-use crate::demo::free_port;
-use crate::dev::{now_ms, DEV_PASSPHRASE};
-use crate::output::Context;
+use crate::Report;
+use salus_node::layout::dev::DEV_PASSPHRASE;
+use salus_node::layout::ports::free_loopback_addr;
+use salus_types::clock::now_ms;
 
 #[derive(clap::Args, Debug)]
 pub struct TpsArgs {
@@ -118,7 +119,7 @@ impl BenchNode {
                 dir.to_path_buf(),
                 genesis,
                 validator.clone(),
-                free_port()?,
+                free_loopback_addr()?,
             )
         })?;
         let client = Client::new(format!("http://{}", node.handle.http_addr));
@@ -337,7 +338,7 @@ pub fn transfers(signers: &mut [Signer], count: usize) -> Vec<Tx> {
     txs
 }
 
-pub fn tps(ctx: &Context, args: TpsArgs) -> Result<()> {
+pub fn tps(args: TpsArgs) -> Result<Report> {
     anyhow::ensure!(
         args.senders > 0 && args.txs > 0 && args.batch > 0,
         "--txs, --senders and --batch must be positive"
@@ -385,11 +386,14 @@ pub fn tps(ctx: &Context, args: TpsArgs) -> Result<()> {
     });
     node.stop()?;
     let value = result?;
-    ctx.emit(&value, || {
+    let summary = {
         format!(
             "{} transfers committed in {} blocks: {} tx/s; submit-to-final p50 {} ms, p99 {} ms; signature-verification ceiling {} /s",
             value["txs"], value["blocks"], value["tx_per_s"], value["p50_ms"], value["p99_ms"], value["verify_ceiling_per_s"]
         )
-    });
-    Ok(())
+    };
+    Ok(Report {
+        json: value,
+        summary,
+    })
 }

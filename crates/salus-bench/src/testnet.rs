@@ -13,9 +13,9 @@ use anyhow::{ensure, Result};
 use salus_node::layout::testnet::{LocalTestnet, TESTNET_CHAIN_ID};
 use serde_json::json;
 
-use crate::bench::{drive, funded_senders, machine, speed_probe, transfers, Load};
-use crate::dev::now_ms;
-use crate::output::Context;
+use crate::load::{drive, funded_senders, machine, speed_probe, transfers, Load};
+use crate::Report;
+use salus_types::clock::now_ms;
 
 #[derive(clap::Args, Debug)]
 pub struct TestnetArgs {
@@ -57,16 +57,11 @@ fn part(load: &Load, offered: Option<f64>, probe_per_s: f64) -> serde_json::Valu
     })
 }
 
-pub fn testnet(ctx: &Context, args: TestnetArgs) -> Result<()> {
+pub fn testnet(args: TestnetArgs) -> Result<Report> {
     ensure!(
         (1..=16).contains(&args.validators) && args.senders > 0 && args.txs > 0,
         "--validators must be 1..=16, --senders and --txs positive"
     );
-    // The nodes' logs (per-block execution and commit times at debug level)
-    // only when asked for: they would bury the figures.
-    if std::env::var_os("SALUS_LOG").is_some() {
-        crate::dev::init_logging();
-    }
     let (allocations, mut signers) = funded_senders(args.senders, TESTNET_CHAIN_ID);
     let dir = tempfile::tempdir()?;
     let net = LocalTestnet::start(
@@ -114,7 +109,7 @@ pub fn testnet(ctx: &Context, args: TestnetArgs) -> Result<()> {
         node.stop()?;
     }
     let value = result?;
-    ctx.emit(&value, || {
+    let summary = {
         format!(
             "{} validators: saturation {} tx/s (p50 {} ms, p99 {} ms); at half load ({} tx/s offered) {} tx/s, p50 {} ms, p99 {} ms; machine speed before each: {} and {} signature checks/s on one thread",
             args.validators,
@@ -128,6 +123,9 @@ pub fn testnet(ctx: &Context, args: TestnetArgs) -> Result<()> {
             value["saturation"]["probe_signature_checks_per_s"],
             value["half_load"]["probe_signature_checks_per_s"]
         )
-    });
-    Ok(())
+    };
+    Ok(Report {
+        json: value,
+        summary,
+    })
 }

@@ -1,13 +1,23 @@
-//! `salus keys`.
+//! `salus keys`: create, list and show encrypted keys.
 
 use anyhow::Result;
+use clap::Subcommand;
 use salus_crypto::didkey::DidKey;
 use salus_crypto::keystore::{KdfParams, KeyFile, KeyPair};
 use salus_types::AccountId;
 use serde_json::json;
 
-use crate::cli::KeysCommand;
-use crate::output::{passphrase, Context};
+use crate::output::{passphrase, pretty, Context};
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create a new key pair (ed25519 signing + x25519 agreement).
+    New { name: String },
+    /// List keys in the keystore.
+    List,
+    /// Show a key's public parts and DIDs.
+    Show { name: String },
+}
 
 fn describe(file: &KeyFile) -> serde_json::Value {
     let account = AccountId::from_public_key(&file.public_key);
@@ -71,9 +81,7 @@ pub fn run(ctx: &Context, command: KeysCommand) -> Result<()> {
         }
         KeysCommand::Show { name } => {
             let value = describe(&ctx.keys.load(&name)?);
-            ctx.emit(&value, || {
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            });
+            ctx.emit(&value, || pretty(&value));
         }
     }
     Ok(())

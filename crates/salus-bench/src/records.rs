@@ -32,9 +32,10 @@ use salus_types::{AccountId, Action, Hash, Tx};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use crate::bench::{machine, BenchNode};
-use crate::dev::{now_ms, DEV_PASSPHRASE};
-use crate::output::Context;
+use crate::load::{machine, BenchNode};
+use crate::Report;
+use salus_node::layout::dev::DEV_PASSPHRASE;
+use salus_types::clock::now_ms;
 
 #[derive(clap::Args, Debug)]
 pub struct RecordsArgs {
@@ -459,7 +460,7 @@ fn run_size(size: usize, count: usize, reads_per_record: usize) -> Result<Value>
     result
 }
 
-pub fn records(ctx: &Context, args: RecordsArgs) -> Result<()> {
+pub fn records(args: RecordsArgs) -> Result<Report> {
     let small = run_size(4 * 1024, args.records_4k, args.reads)?;
     let large = run_size(1 << 20, args.records_1m, args.reads)?;
     let value = json!({
@@ -469,11 +470,14 @@ pub fn records(ctx: &Context, args: RecordsArgs) -> Result<()> {
         "durable_vault_writes": true,
         "machine": machine(),
     });
-    ctx.emit(&value, || {
+    let summary = {
         format!(
             "4 KiB records: {} writes/s, {} reads/s; 1 MiB records: {} writes/s, {} reads/s (writes: seal + anchor until final + durable upload; reads: consent check + audit + fetch + decrypt)",
             value["record_4k"]["writes_per_s"], value["record_4k"]["reads_per_s"], value["record_1m"]["writes_per_s"], value["record_1m"]["reads_per_s"]
         )
-    });
-    Ok(())
+    };
+    Ok(Report {
+        json: value,
+        summary,
+    })
 }

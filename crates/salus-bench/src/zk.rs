@@ -16,8 +16,8 @@ use salus_zk::{
 };
 use serde_json::json;
 
-use crate::bench::machine;
-use crate::output::Context;
+use crate::load::machine;
+use crate::Report;
 
 #[derive(clap::Args, Debug)]
 pub struct ZkArgs {
@@ -70,7 +70,7 @@ fn request(definition: &str, full: bool, run: usize) -> PresentationRequest {
     }
 }
 
-pub fn zk(ctx: &Context, args: ZkArgs) -> Result<()> {
+pub fn zk(args: ZkArgs) -> Result<Report> {
     ensure!(args.runs > 0, "--runs must be at least 1");
     let zk = |e: salus_zk::ZkError| anyhow!(e);
     let schema = Schema::new(
@@ -145,7 +145,7 @@ pub fn zk(ctx: &Context, args: ZkArgs) -> Result<()> {
         "full_statement": "2 disclosed; 3 range predicates (dates and a decimal); hidden code in a published set; not revoked",
         "machine": machine(),
     });
-    ctx.emit(&report, || {
+    let summary = {
         let line = |part: &serde_json::Value| {
             format!(
                 "issue {:.1} ms, prove {:.1} ms, verify {:.1} ms, proof {} bytes",
@@ -161,6 +161,9 @@ pub fn zk(ctx: &Context, args: ZkArgs) -> Result<()> {
             line(&report["full"]),
             args.runs
         )
-    });
-    Ok(())
+    };
+    Ok(Report {
+        json: report,
+        summary,
+    })
 }

@@ -1,37 +1,34 @@
 //! `salus dev`: a single-validator chain on embedded storage.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
+use clap::Args;
 use salus_node::layout::dev::dev_chain;
 use salus_node::NodeConfig;
+use salus_types::clock::now_ms;
 
-use crate::cli::DevArgs;
+use super::node::{ctrl_c, init_logging, node_passphrase, NODE_PASSPHRASE_ENV};
 use crate::output::Context;
 
-/// The dev node's key files are encrypted with this passphrase unless
-/// `SALUS_NODE_PASSPHRASE` says otherwise. Dev chains only: a real node must set it.
-pub const DEV_PASSPHRASE: &str = "salus-dev-insecure";
-pub const NODE_PASSPHRASE_ENV: &str = "SALUS_NODE_PASSPHRASE";
-
-pub fn node_passphrase() -> String {
-    std::env::var(NODE_PASSPHRASE_ENV).unwrap_or_else(|_| DEV_PASSPHRASE.to_owned())
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SALUS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,commonware=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+#[derive(Args, Debug)]
+pub struct DevArgs {
+    /// Data directory (created on first start, reused after).
+    #[arg(long, default_value = ".salus-dev")]
+    pub data_dir: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    pub http: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:26656")]
+    pub p2p: SocketAddr,
+    /// Keep vault blobs in this S3-compatible endpoint instead of the data
+    /// directory (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+    #[arg(long, requires = "vault_s3_bucket")]
+    pub vault_s3_endpoint: Option<String>,
+    #[arg(long, requires = "vault_s3_endpoint")]
+    pub vault_s3_bucket: Option<String>,
+    #[arg(long, default_value = "us-east-1")]
+    pub vault_s3_region: String,
 }
 
 pub fn run(ctx: &Context, args: DevArgs) -> Result<()> {
@@ -73,9 +70,6 @@ pub fn run(ctx: &Context, args: DevArgs) -> Result<()> {
             secret_access_key: credential("AWS_SECRET_ACCESS_KEY")?,
         };
     }
-    let shutdown = Box::pin(async {
-        let _ = tokio::signal::ctrl_c().await;
-    });
-    salus_node::run(config, None, shutdown)?;
+    salus_node::run(config, None, ctrl_c())?;
     Ok(())
 }

@@ -1,38 +1,35 @@
-//! `salus node` and `salus testnet`: a network of validators on loopback.
+//! `salus testnet`: lay out and run a network of validators on loopback.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{bail, Context as _, Result};
+use clap::Subcommand;
 use salus_crypto::keystore::{KdfParams, KeyFile};
-use salus_node::layout::{
-    node_file::NodeFile,
-    testnet::{init_testnet, TESTNET_AUTHORITY},
-};
+use salus_node::layout::testnet::{init_testnet, TESTNET_AUTHORITY};
+use salus_types::clock::now_ms;
 use serde_json::json;
 
-use crate::cli::{NodeArgs, TestnetCommand};
-use crate::dev::{init_logging, node_passphrase, now_ms};
+use super::node::node_passphrase;
 use crate::output::Context;
 
-/// Runs one validator until Ctrl-C.
-pub fn node(ctx: &Context, args: NodeArgs) -> Result<()> {
-    init_logging();
-    let config = NodeFile::load(&args.config, node_passphrase().as_bytes())
-        .with_context(|| format!("cannot load the node file {}", args.config.display()))?;
-    if !ctx.json {
-        eprintln!(
-            "salus node: chain {} as validator {}, API on http://{}",
-            config.genesis.chain_id,
-            config.validator_key.public_key(),
-            config.http_listen
-        );
-    }
-    let shutdown = Box::pin(async {
-        let _ = tokio::signal::ctrl_c().await;
-    });
-    salus_node::run(config, None, shutdown)?;
-    Ok(())
+#[derive(Subcommand, Debug)]
+pub enum TestnetCommand {
+    /// Write genesis, encrypted keys and one node file per validator into a folder.
+    Init {
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        #[arg(long)]
+        dir: PathBuf,
+        /// Node i uses p2p port base+2i and HTTP port base+2i+1.
+        #[arg(long, default_value_t = 27_000)]
+        base_port: u16,
+    },
+    /// Run every node of a laid-out testnet as a child process until Ctrl-C.
+    Up {
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 pub fn run(ctx: &Context, command: TestnetCommand) -> Result<()> {
@@ -83,7 +80,7 @@ pub fn run(ctx: &Context, command: TestnetCommand) -> Result<()> {
 }
 
 /// The node files of a laid-out testnet, in order.
-fn node_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+fn node_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for i in 0.. {
         let path = dir.join(format!("node-{i}.toml"));

@@ -2,23 +2,23 @@
 //! authorities set role rules; verifiers write requests and verify;
 //! holders present, claim roles and export W3C credentials.
 //!
-//! An issuer's secrets (BBS key, revocation registry) live in the keystore
-//! directory, sealed under a key derived from the issuer's own signing key,
-//! which is itself passphrase-encrypted: nothing secret rests in plaintext.
+//! An issuer's secrets live in the keystore's `issuers/` folder, sealed by
+//! `salus_client::issuer` under a key derived from its own signing key.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, ensure, Context as _, Result};
+use anyhow::{anyhow, ensure, Context as _, Result};
 use clap::Subcommand;
 use salus_client::credentials::present;
-use salus_crypto::keystore::KeyPair;
-use salus_crypto::seal::{decrypt_content, encrypt_content, DataKey};
+use salus_client::issuer::{attribute_value, immunization_claims, IssuerSecrets};
+use salus_types::clock::now_ms;
+use salus_types::credentials::date_of;
 use salus_types::credentials::{CredentialAction, RoleRule};
 use salus_types::identity::Role;
 use salus_types::Action;
 use salus_zk::{
-    parse_date, parse_decimal, AttributeKind, AttributeValue, Credential, Issuer, Predicate,
-    Presentation, PresentationRequest, PublicSet, Schema,
+    AttributeValue, Credential, Issuer, Predicate, Presentation, PresentationRequest, PublicSet,
+    Schema,
 };
 use serde_json::{json, Value};
 
@@ -164,97 +164,13 @@ fn split_pair<'a>(text: &'a str, what: &str) -> Result<(&'a str, &'a str)> {
         .ok_or_else(|| anyhow!("{what} `{text}` must look like name=value"))
 }
 
-/// Reads a value as the attribute's kind wants it.
-pub(crate) fn parse_value(kind: AttributeKind, raw: &Value) -> Result<AttributeValue> {
-    let text = match raw {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        other => bail!("`{other}` is neither a string nor a number"),
-    };
-    Ok(match kind {
-        AttributeKind::Text => AttributeValue::Text(text),
-        AttributeKind::Date => AttributeValue::Date(parse_date(&text)?),
-        AttributeKind::Integer => AttributeValue::Integer(
-            text.parse()
-                .map_err(|_| anyhow!("`{text}` is not a whole number"))?,
-        ),
-        AttributeKind::Decimal { scale } => AttributeValue::Decimal(parse_decimal(&text, scale)?),
-    })
-}
-
-/// The claims an Immunization resource makes, under the attribute names
-/// the immunization schemas use.
-pub(crate) fn from_immunization(resource: &Value) -> Result<Vec<(String, Value)>> {
-    ensure!(
-        resource["resourceType"] == "Immunization",
-        "--from-fhir expects a FHIR R4 Immunization resource"
-    );
-    let mut claims = Vec::new();
-    let codings = resource["vaccineCode"]["coding"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if let Some(cvx) = codings
-        .iter()
-        .find(|c| c["system"] == "http://hl7.org/fhir/sid/cvx")
-        .and_then(|c| c["code"].as_str())
-    {
-        claims.push(("vaccine_code".into(), json!(cvx)));
-    }
-    if let Some(date) = resource["occurrenceDateTime"].as_str() {
-        claims.push(("occurrence_date".into(), json!(date)));
-    }
-    if let Some(lot) = resource["lotNumber"].as_str() {
-        claims.push(("lot_number".into(), json!(lot)));
-    }
-    if let Some(status) = resource["status"].as_str() {
-        claims.push(("status".into(), json!(status)));
-    }
-    Ok(claims)
-}
-
-/// Where an issuer's sealed secrets live.
-fn issuer_path(ctx: &Context, key: &str, name: &str) -> Result<PathBuf> {
-    ensure!(
-        !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')),
-        "a credential name is [A-Za-z0-9._-]"
-    );
-    let dir = ctx.keys.path().join("issuers");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir.join(format!("{key}.{name}.sealed")))
-}
-
-fn sealing_key(pair: &KeyPair) -> DataKey {
-    DataKey::derive("salus/issuer-secrets/v1", pair.signing.seed().as_slice())
-}
-
-fn save_issuer(path: &Path, pair: &KeyPair, issuer: &Issuer) -> Result<()> {
-    let plain = zeroize::Zeroizing::new(serde_json::to_vec(issuer).expect("issuers serialize"));
-    let sealed = encrypt_content(&sealing_key(pair), b"salus issuer", &plain);
-    // Write then rename, so a crash never leaves a half-written registry.
-    let partial = path.with_extension("partial");
-    std::fs::write(&partial, sealed)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
-}
-
-fn load_issuer(path: &Path, pair: &KeyPair) -> Result<Issuer> {
-    let sealed = std::fs::read(path).with_context(|| {
-        format!(
-            "no issuer secrets at {} (run `credential define` first)",
-            path.display()
-        )
-    })?;
-    let plain = decrypt_content(&sealing_key(pair), b"salus issuer", &sealed)
-        .map_err(|_| anyhow!("{} does not open with this key", path.display()))?;
-    serde_json::from_slice(&plain).context("issuer secrets are corrupt")
+/// Where this keystore keeps issuers' sealed secrets.
+fn issuer_secrets(ctx: &Context) -> IssuerSecrets {
+    IssuerSecrets::new(ctx.keys.path().join("issuers"))
 }
 
 fn today() -> u32 {
-    salus_app::credentials::date_of(crate::dev::now_ms())
+    date_of(now_ms())
 }
 
 pub fn run(ctx: &Context, command: CredentialCommand) -> Result<()> {
@@ -273,18 +189,21 @@ async fn run_async(ctx: &Context, command: CredentialCommand) -> Result<()> {
         } => {
             let schema: Schema = read_json(&schema, "schema")?;
             let (mut signer, pair) = ctx.signer(&key, &client).await?;
-            let path = issuer_path(ctx, &key, &name)?;
-            ensure!(!path.exists(), "{} already exists", path.display());
+            let secrets = issuer_secrets(ctx);
+            ensure!(
+                !secrets.exists(&key, &name)?,
+                "`{key}` already holds the secrets of a credential named `{name}`"
+            );
             let id = format!("{}#{name}", signer.account.did());
             let issuer = Issuer::new(id.clone(), schema, capacity)?;
-            save_issuer(&path, &pair, &issuer)?;
+            secrets.save(&key, &name, &pair, &issuer)?;
             let action = CredentialAction::Define {
                 definition: serde_json::to_string(issuer.definition())?,
                 status: serde_json::to_string(&issuer.status())?,
             };
             let outcome =
-                crate::txs::send(&client, &mut signer, vec![Action::Credentials(action)]).await?;
-            crate::txs::report(ctx, &format!("defined {id}"), &outcome);
+                super::tx::send(&client, &mut signer, vec![Action::Credentials(action)]).await?;
+            super::tx::report(ctx, &format!("defined {id}"), &outcome);
         }
         CredentialCommand::Issue {
             key,
@@ -295,13 +214,13 @@ async fn run_async(ctx: &Context, command: CredentialCommand) -> Result<()> {
             out,
         } => {
             let pair = ctx.open_key(&key)?;
-            let path = issuer_path(ctx, &key, &name)?;
-            let mut issuer = load_issuer(&path, &pair)?;
+            let secrets = issuer_secrets(ctx);
+            let mut issuer = secrets.load(&key, &name, &pair)?;
             // FHIR supplies what it has; the schema takes what it names. Values
             // given explicitly must each name an attribute.
             let mut claims: Vec<(String, Value)> = Vec::new();
             if let Some(fhir) = from_fhir {
-                claims.extend(from_immunization(&read_json(&fhir, "FHIR resource")?)?);
+                claims.extend(immunization_claims(&read_json(&fhir, "FHIR resource")?)?);
             }
             let mut explicit: Vec<(String, Value)> = Vec::new();
             if let Some(values) = values {
@@ -326,12 +245,12 @@ async fn run_async(ctx: &Context, command: CredentialCommand) -> Result<()> {
                     .find(|(n, _)| *n == spec.name)
                     .ok_or_else(|| anyhow!("no value for attribute `{}`", spec.name))?;
                 ordered.push(
-                    parse_value(spec.kind, &raw.1)
+                    attribute_value(spec.kind, &raw.1)
                         .with_context(|| format!("attribute `{}`", spec.name))?,
                 );
             }
             let credential = issuer.issue(ordered)?;
-            save_issuer(&path, &pair, &issuer)?;
+            secrets.save(&key, &name, &pair, &issuer)?;
             write_json(&out, &credential)?;
             ctx.emit(
                 &json!({"definition": credential.definition, "index": credential.index, "out": out}),
@@ -345,8 +264,8 @@ async fn run_async(ctx: &Context, command: CredentialCommand) -> Result<()> {
             holder,
         } => {
             let (mut signer, pair) = ctx.signer(&key, &client).await?;
-            let path = issuer_path(ctx, &key, &name)?;
-            let mut issuer = load_issuer(&path, &pair)?;
+            let secrets = issuer_secrets(ctx);
+            let mut issuer = secrets.load(&key, &name, &pair)?;
             let holder = holder.as_deref().map(parse_account).transpose()?;
             let update = issuer.revoke(index)?;
             let action = CredentialAction::Revoke {
@@ -355,11 +274,11 @@ async fn run_async(ctx: &Context, command: CredentialCommand) -> Result<()> {
                 holder,
             };
             let outcome =
-                crate::txs::send(&client, &mut signer, vec![Action::Credentials(action)]).await;
+                super::tx::send(&client, &mut signer, vec![Action::Credentials(action)]).await;
             // Keep the registry in step with the chain only once the chain has it.
             let outcome = outcome?;
-            save_issuer(&path, &pair, &issuer)?;
-            crate::txs::report(
+            secrets.save(&key, &name, &pair, &issuer)?;
+            super::tx::report(
                 ctx,
                 &format!("revoked credential {index} (epoch {})", update.epoch),
                 &outcome,
@@ -377,8 +296,8 @@ async fn run_async(ctx: &Context, command: CredentialCommand) -> Result<()> {
                 set: serde_json::to_string(&set)?,
             };
             let outcome =
-                crate::txs::send(&client, &mut signer, vec![Action::Credentials(action)]).await?;
-            crate::txs::report(ctx, &format!("published set {id}"), &outcome);
+                super::tx::send(&client, &mut signer, vec![Action::Credentials(action)]).await?;
+            super::tx::report(ctx, &format!("published set {id}"), &outcome);
         }
         CredentialCommand::Rule {
             key,
@@ -402,8 +321,8 @@ async fn run_async(ctx: &Context, command: CredentialCommand) -> Result<()> {
             };
             let action = CredentialAction::SetRoleRule { rule };
             let outcome =
-                crate::txs::send(&client, &mut signer, vec![Action::Credentials(action)]).await?;
-            crate::txs::report(ctx, &format!("set the rule for role {role}"), &outcome);
+                super::tx::send(&client, &mut signer, vec![Action::Credentials(action)]).await?;
+            super::tx::report(ctx, &format!("set the rule for role {role}"), &outcome);
         }
         CredentialCommand::Request {
             definition,
@@ -419,7 +338,7 @@ async fn run_async(ctx: &Context, command: CredentialCommand) -> Result<()> {
             let bound = |text: &str, what: &str| -> Result<(String, AttributeValue)> {
                 let (name, value) = split_pair(text, what)?;
                 let (_, kind) = schema.attribute(name)?;
-                Ok((name.to_owned(), parse_value(kind, &json!(value))?))
+                Ok((name.to_owned(), attribute_value(kind, &json!(value))?))
             };
             let mut predicates = Vec::new();
             for text in &at_least {
@@ -513,8 +432,8 @@ async fn run_async(ctx: &Context, command: CredentialCommand) -> Result<()> {
                 presentation: serde_json::to_string(&presentation)?,
             };
             let outcome =
-                crate::txs::send(&client, &mut signer, vec![Action::Credentials(action)]).await?;
-            crate::txs::report(ctx, &format!("claimed role {role}"), &outcome);
+                super::tx::send(&client, &mut signer, vec![Action::Credentials(action)]).await?;
+            super::tx::report(ctx, &format!("claimed role {role}"), &outcome);
         }
         CredentialCommand::Export { credential } => {
             let credential: Credential = read_json(&credential, "credential")?;

@@ -1,15 +1,39 @@
 //! `salus query`: reads, with state proofs verified on the client.
 
 use anyhow::{Context as _, Result};
+use clap::Subcommand;
 use salus_client::Client;
 use serde_json::json;
 
-use crate::cli::QueryCommand;
-use crate::output::{parse_account, Context};
+use crate::output::{parse_account, pretty, Context};
+
+#[derive(Subcommand, Debug)]
+pub enum QueryCommand {
+    /// Node status.
+    Status,
+    /// An account's nonce, balance and roles.
+    Account { account: String },
+    /// A finalized block (`latest` for the tip).
+    Block { height: String },
+    /// A raw state key (hex) with its proof, verified against the block header.
+    State {
+        key: String,
+        #[arg(long)]
+        height: Option<u64>,
+    },
+    /// A token balance, proven against the latest header.
+    Balance { account: String },
+    /// Events that concern an account.
+    Events {
+        account: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
 
 /// Fetches `key` with its proof, fetches the header independently and checks
 /// the proof against it. Returns (value, height, state root).
-pub async fn proven_value(
+async fn proven_value(
     client: &Client,
     key: &[u8],
     height: Option<u64>,
@@ -70,12 +94,7 @@ pub fn run(ctx: &Context, command: QueryCommand) -> Result<()> {
     })
 }
 
-/// Indented JSON, for people.
-pub fn pretty(value: &impl serde::Serialize) -> String {
-    serde_json::to_string_pretty(value).expect("API bodies serialize to JSON")
-}
-
-pub fn borsh_u128(bytes: &[u8]) -> Result<u128> {
+fn borsh_u128(bytes: &[u8]) -> Result<u128> {
     let array: [u8; 16] = bytes.try_into().context("a balance is 16 bytes")?;
     Ok(u128::from_le_bytes(array))
 }

@@ -1,0 +1,37 @@
+//! `salus bench`: measure performance (see `salus-bench`). Each prints one
+//! JSON object with `--json`, or a line for people.
+
+use anyhow::Result;
+use clap::Subcommand;
+use salus_bench::{load, records, testnet, zk, Report};
+
+use crate::output::Context;
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Token-transfer throughput and submit-to-final latency on a dev chain.
+    Tps(load::TpsArgs),
+    /// Encrypted record writes and authorized reads per second (4 KiB and 1 MiB).
+    Records(records::RecordsArgs),
+    /// Throughput and finality of a multi-validator network on this machine.
+    Testnet(testnet::TestnetArgs),
+    /// Credential issuance, presentation proving and verification, proof size.
+    Zk(zk::ZkArgs),
+}
+
+pub fn run(ctx: &Context, command: BenchCommand) -> Result<()> {
+    let report: Report = match command {
+        BenchCommand::Tps(args) => load::tps(args)?,
+        BenchCommand::Records(args) => records::records(args)?,
+        BenchCommand::Testnet(args) => {
+            // The network bench is the one whose nodes' logs explain a bad figure.
+            if std::env::var_os("SALUS_LOG").is_some() {
+                super::node::init_logging();
+            }
+            testnet::testnet(args)?
+        }
+        BenchCommand::Zk(args) => zk::zk(args)?,
+    };
+    ctx.emit(&report.json, || report.summary.clone());
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! One file per command: its arguments (clap) and what it does. A module's
+//! command lives in the file named after it.
+
+pub mod audit;
+pub mod bench;
+pub mod consent;
+pub mod credential;
+pub mod demo;
+pub mod dev;
+pub mod did;
+pub mod keys;
+pub mod node;
+pub mod query;
+pub mod record;
+pub mod role;
+pub mod sim;
+pub mod testnet;
+pub mod tx;

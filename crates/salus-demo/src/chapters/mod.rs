@@ -1,0 +1,33 @@
+//! The demo's chapters, one per capability, in the order they run. Each
+//! takes the tour and the cast, and adds its steps.
+
+pub(crate) mod agreement;
+mod credentials;
+mod identity;
+mod records;
+
+use anyhow::Result;
+use salus_crypto::keystore::KeyPair;
+
+use crate::tour::{Party, Tour};
+
+/// The parties every chapter shares.
+pub(crate) struct Cast {
+    pub(crate) authority: Party,
+    pub(crate) hospital: Party,
+    pub(crate) patient: Party,
+    pub(crate) insurer: Party,
+}
+
+/// Every chapter, in order.
+pub(crate) async fn run_all(tour: &mut Tour<'_>, chain_id: &str, authority: KeyPair) -> Result<()> {
+    let mut cast = Cast {
+        authority: Party::with_keys("the consortium authority", chain_id, authority),
+        hospital: Party::new("St. Mary's Hospital", chain_id),
+        patient: Party::new("the patient", chain_id),
+        insurer: Party::new("Acme Health Insurance", chain_id),
+    };
+    identity::run(tour, chain_id, &mut cast).await?;
+    records::run(tour, chain_id, &mut cast).await?;
+    credentials::run(tour, chain_id, &mut cast).await
+}

@@ -1,0 +1,81 @@
+//! The Salus demo: a throwaway chain (one validator, or a local network)
+//! and a scripted tour through the real HTTP API, one chapter per
+//! capability. `salus demo` runs it and prints what it narrates.
+//!
+//! A harness of the `salus` binary, so its errors are `anyhow`'s, like the
+//! binary's own (see `docs/decisions/harness-errors.md`).
+
+mod chapters;
+mod tour;
+
+use anyhow::{ensure, Context as _, Result};
+use salus_client::Client;
+use salus_node::layout::dev::{dev_chain, DEV_PASSPHRASE};
+use salus_node::layout::ports::free_loopback_addr;
+use salus_node::layout::testnet::LocalTestnet;
+use salus_node::NodeConfig;
+use salus_types::clock::now_ms;
+use serde::Serialize;
+
+use tour::Tour;
+
+/// The most validators the demo starts on one machine.
+pub const MAX_DEMO_VALIDATORS: usize = 7;
+
+/// What the demo did: every step, with what the API answered.
+#[derive(Debug, Serialize)]
+pub struct DemoReport {
+    pub chain_id: String,
+    pub steps: Vec<serde_json::Value>,
+}
+
+/// Runs the demo on `validators` validators, calling `narrate` with a line
+/// for people at each step.
+pub fn run(validators: usize, narrate: &dyn Fn(&str)) -> Result<DemoReport> {
+    ensure!(
+        (1..=MAX_DEMO_VALIDATORS).contains(&validators),
+        "the demo runs 1..={MAX_DEMO_VALIDATORS} validators"
+    );
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let (nodes, chain_id, authority) = if validators == 1 {
+        let chain = dev_chain(dir.path(), DEV_PASSPHRASE.as_bytes(), None, now_ms())?;
+        let node = salus_node::spawn(NodeConfig::single_validator(
+            dir.path().to_path_buf(),
+            chain.genesis.clone(),
+            chain.validator.clone(),
+            free_loopback_addr()?,
+        ))?;
+        (vec![node], chain.genesis.chain_id, chain.authority)
+    } else {
+        let net = LocalTestnet::start(dir.path(), validators, now_ms(), Vec::new(), |_| {})?;
+        let chain_id = net.testnet.genesis.chain_id.clone();
+        (net.nodes, chain_id, net.testnet.authority)
+    };
+    let apis: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("http://{}", n.handle.http_addr))
+        .collect();
+    narrate(&format!(
+        "Salus demo: chain `{chain_id}` with {} validator(s) in {} (APIs {})\n",
+        nodes.len(),
+        dir.path().display(),
+        apis.join(", ")
+    ));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let steps = runtime.block_on(async {
+        let mut tour = Tour::new(Client::new(apis[0].clone()), narrate);
+        chapters::run_all(&mut tour, &chain_id, authority).await?;
+        if nodes.len() > 1 {
+            chapters::agreement::validators_agree(&mut tour, &apis).await?;
+        }
+        Ok::<_, anyhow::Error>(tour.into_steps())
+    })?;
+    for node in nodes {
+        node.stop()?;
+    }
+    narrate("\nDemo complete: every step above went through the node's HTTP API and was final on chain.");
+    Ok(DemoReport { chain_id, steps })
+}
