@@ -1,6 +1,8 @@
 //! Helpers shared by the state-machine tests.
 #![allow(dead_code)]
 
+pub mod records;
+
 use salus_app::Chain;
 use salus_crypto::{AgreementSecret, SigningKey};
 use salus_state::Store;
