@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, ensure, Result};
 use salus_zk::{
-    AttributeKind as Kind, AttributeValue as V, Issuer, Predicate, Presentation,
+    catalog, AttributeKind as Kind, AttributeValue as V, Issuer, Predicate, Presentation,
     PresentationRequest, PublicSet, Schema,
 };
 use serde_json::json;
@@ -73,36 +73,25 @@ fn request(definition: &str, full: bool, run: usize) -> PresentationRequest {
 pub fn zk(args: ZkArgs) -> Result<Report> {
     ensure!(args.runs > 0, "--runs must be at least 1");
     let zk = |e: salus_zk::ZkError| anyhow!(e);
-    let schema = Schema::new(
-        "bench-immunization-v1",
-        &[
-            ("patient_name", Kind::Text),
-            ("birth_date", Kind::Date),
-            ("vaccine_code", Kind::Text),
-            ("vaccine_target", Kind::Text),
-            ("occurrence_date", Kind::Date),
-            ("dose_ml", Kind::Decimal { scale: 2 }),
-            ("lot_number", Kind::Text),
-            ("issuer_site", Kind::Text),
-        ],
-    )
-    .map_err(zk)?;
+    // The catalog's immunization, and two attributes the request discloses.
+    let attributes = [
+        catalog::IMMUNIZATION,
+        &[("vaccine_target", Kind::Text), ("issuer_site", Kind::Text)],
+    ]
+    .concat();
+    let schema = Schema::new("bench-immunization-v1", &attributes).map_err(zk)?;
     let mut issuer = Issuer::new("did:salus:bench#immunization-v1", schema, 4_096).map_err(zk)?;
-    let set = PublicSet::publish(
-        "cvx-covid-19",
-        &["207", "208", "210", "212", "213", "217", "218"],
-    )
-    .map_err(zk)?;
+    let set = PublicSet::publish("cvx-covid-19", catalog::COVID19_CVX).map_err(zk)?;
     let definition = issuer.definition().clone();
     let status = issuer.status();
     let values = vec![
         V::Text("Ada Lovelace".into()),
         V::Date(1990_04_12),
         V::Text("208".into()),
-        V::Text("COVID-19".into()),
         V::Date(2021_09_30),
-        V::Decimal(30),
         V::Text("LOT-4471".into()),
+        V::Decimal(30),
+        V::Text("COVID-19".into()),
         V::Text("General Hospital".into()),
     ];
 

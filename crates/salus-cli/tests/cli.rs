@@ -45,16 +45,7 @@ fn cli_drives_a_dev_chain() {
         "--service",
         "vault=SalusVault=https://vault.example",
     ]);
-    env.json(&[
-        "role",
-        "attest",
-        "--key",
-        "dev-authority",
-        "--subject",
-        &did,
-        "--role",
-        "patient",
-    ]);
+    env.attest(&did, "patient");
     let account = env.json(&["query", "account", &did]);
     assert_eq!(account["roles"][0], "patient");
     env.json(&["did", "rotate", "--key", "alice", "--new-key", "alice-next"]);

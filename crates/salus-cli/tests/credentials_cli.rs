@@ -37,16 +37,7 @@ fn credentials_through_the_cli() {
         env.json(&["did", "register", "--key", name]);
     }
     for (subject, role) in [(&board, "board"), (&hospital, "provider")] {
-        env.json(&[
-            "role",
-            "attest",
-            "--key",
-            "dev-authority",
-            "--subject",
-            subject,
-            "--role",
-            role,
-        ]);
+        env.attest(subject, role);
     }
 
     // License → provider role, by rule, with no attestation.

@@ -25,16 +25,7 @@ fn records_consent_and_audit_through_the_cli() {
         env.json(&["did", "register", "--key", name]);
     }
     for subject in [&hospital, &specialist] {
-        env.json(&[
-            "role",
-            "attest",
-            "--key",
-            "dev-authority",
-            "--subject",
-            subject,
-            "--role",
-            "provider",
-        ]);
+        env.attest(subject, "provider");
     }
     let record_file = salus_testkit::fixture_path("Observation-f001.json")
         .display()

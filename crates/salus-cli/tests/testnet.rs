@@ -147,7 +147,14 @@ fn wipe(path: &Path) {
 async fn four_validators_survive_crashes_halt_safely_and_resync() {
     let dir = tempfile::tempdir().unwrap();
     let base = free_base_port();
-    let net = init_testnet(dir.path(), 4, base, PASSPHRASE.as_bytes(), common::now_ms()).unwrap();
+    let net = init_testnet(
+        dir.path(),
+        4,
+        base,
+        PASSPHRASE.as_bytes(),
+        salus_types::clock::now_ms(),
+    )
+    .unwrap();
     let mut nodes: Vec<Node> = net
         .node_files
         .iter()

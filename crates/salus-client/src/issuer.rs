@@ -147,8 +147,9 @@ pub fn attribute_value(kind: AttributeKind, raw: &Value) -> Result<AttributeValu
 }
 
 /// The claims a FHIR R4 Immunization resource makes, under the attribute
-/// names the immunization schemas use: `vaccine_code` (CVX),
-/// `occurrence_date`, `lot_number` and `status`.
+/// names of `salus_zk::catalog::IMMUNIZATION`: `vaccine_code` (CVX),
+/// `occurrence_date`, `lot_number`, `dose_ml` (a dose given in mL) and
+/// `status`.
 pub fn immunization_claims(resource: &Value) -> Result<Vec<(String, Value)>, ClaimError> {
     if resource["resourceType"] != "Immunization" {
         return Err(ClaimError::NotImmunization);
@@ -169,6 +170,12 @@ pub fn immunization_claims(resource: &Value) -> Result<Vec<(String, Value)>, Cla
     for (name, value) in fields {
         if let Some(value) = value {
             claims.push((name.to_owned(), Value::from(value)));
+        }
+    }
+    let dose = &resource["doseQuantity"];
+    if dose["code"] == "mL" || dose["unit"] == "mL" {
+        if let Some(ml) = dose.get("value").filter(|v| v.is_number()) {
+            claims.push(("dose_ml".to_owned(), ml.clone()));
         }
     }
     Ok(claims)
@@ -225,5 +232,16 @@ mod tests {
         );
         assert!(attribute_value(AttributeKind::Integer, &Value::from("x")).is_err());
         assert!(attribute_value(AttributeKind::Text, &Value::Null).is_err());
+        let mut dosed = resource.clone();
+        dosed["doseQuantity"] = serde_json::json!({"value": 0.3, "code": "mL"});
+        let dose = immunization_claims(&dosed).unwrap().pop().unwrap();
+        assert_eq!(dose.0, "dose_ml");
+        let scale = AttributeKind::Decimal { scale: 2 };
+        assert_eq!(
+            attribute_value(scale, &dose.1).unwrap(),
+            AttributeValue::Decimal(30)
+        );
+        dosed["doseQuantity"] = serde_json::json!({"value": 300, "code": "uL"});
+        assert_eq!(immunization_claims(&dosed).unwrap().len(), 3, "only mL");
     }
 }

@@ -51,7 +51,7 @@ pub enum FlowError {
     Client(#[from] ClientError),
     #[error(transparent)]
     Record(#[from] RecordError),
-    #[error("the content is not FHIR R4 JSON: {0}")]
+    #[error("the content is not FHIR R4 JSON")]
     Fhir(#[from] FhirError),
     #[error("the chain refused the transaction ({code}): {message}")]
     Rejected { code: String, message: String },

@@ -286,7 +286,7 @@ pub enum KeyDirError {
     NotFound(String),
     #[error("a key named `{0}` already exists")]
     Exists(String),
-    #[error("key directory I/O failed: {0}")]
+    #[error("key directory I/O failed")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Keystore(#[from] KeystoreError),

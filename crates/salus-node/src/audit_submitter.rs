@@ -109,6 +109,7 @@ fn step(
         // Admitted here and gossiped, so whichever validator leads includes it.
         let verdict = crate::admission::admit(chain, mempool, vec![tx.clone()])
             .map_err(|e| e.to_string())?
+            .verdicts
             .pop()
             .expect("one verdict per transaction");
         match verdict {

@@ -84,7 +84,7 @@ impl NodeConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
-    #[error("cannot open the chain store: {0}")]
+    #[error("cannot open the chain store")]
     Store(#[from] salus_state::StateError),
     #[error(transparent)]
     Chain(#[from] ChainError),
@@ -92,7 +92,7 @@ pub enum NodeError {
     NotAValidator(salus_types::PublicKey),
     #[error("genesis lists {validators} validators but {addresses} addresses were given")]
     AddressCount { validators: usize, addresses: usize },
-    #[error("cannot listen for HTTP on {addr}: {source}")]
+    #[error("cannot listen for HTTP on {addr}")]
     HttpBind {
         addr: SocketAddr,
         source: std::io::Error,
@@ -101,7 +101,7 @@ pub enum NodeError {
     Executor(String),
     #[error("cannot create the data directory: {0}")]
     DataDir(std::io::Error),
-    #[error("cannot open the vault: {0}")]
+    #[error("cannot open the vault")]
     Vault(#[from] salus_vault::VaultError),
     #[error(transparent)]
     Config(layout::ConfigError),

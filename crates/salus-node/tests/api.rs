@@ -16,9 +16,9 @@ async fn expect_error(response: reqwest::Response, status: StatusCode, code: &st
     assert_eq!(response.status(), status);
     let body: Value = response.json().await.expect("error bodies are JSON");
     assert_eq!(body["error"]["code"], code, "body: {body}");
-    assert!(body["error"]["message"]
-        .as_str()
-        .is_some_and(|m| !m.is_empty()));
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "body: {body}");
+    salus_testkit::assert_says_each_cause_once(message);
     body
 }
 

@@ -40,6 +40,20 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// An error printed as its chain of causes (`a: b: c`) names each cause
+/// once: a message that repeats its source reads as `a: b: b`.
+pub fn assert_says_each_cause_once(message: &str) {
+    for line in message.lines() {
+        let causes: Vec<&str> = line.split(": ").map(str::trim).collect();
+        for (i, cause) in causes.iter().enumerate() {
+            assert!(
+                !causes[i + 1..].contains(cause),
+                "`{cause}` is said twice in: {line}"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +66,14 @@ mod tests {
         assert!(fixture("Observation-f001.json").starts_with(b"{"));
         let dir = fixture_path("").canonicalize().unwrap();
         assert!(files_under(&dir).len() >= 6);
+    }
+
+    #[test]
+    fn a_cause_said_twice_is_caught() {
+        assert_says_each_cause_once("error: cannot open key `a`: wrong passphrase");
+        let repeated = std::panic::catch_unwind(|| {
+            assert_says_each_cause_once("error: tx is malformed: tx is malformed: short");
+        });
+        assert!(repeated.is_err());
     }
 }

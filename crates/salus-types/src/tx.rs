@@ -96,7 +96,9 @@ impl From<DecodeError> for TxError {
     fn from(e: DecodeError) -> Self {
         match e {
             DecodeError::TooLarge { actual, limit, .. } => TxError::TooLarge { actual, limit },
-            other => TxError::Malformed(other.to_string()),
+            // The reason only: "transaction is malformed" is said once, by TxError.
+            DecodeError::Malformed { reason, .. } => TxError::Malformed(reason),
+            DecodeError::NotCanonical { .. } => TxError::Malformed("not in canonical form".into()),
         }
     }
 }
@@ -212,6 +214,8 @@ mod tests {
         let huge = vec![0u8; MAX_TX_BYTES + 1];
         assert!(matches!(Tx::decode(&huge), Err(TxError::TooLarge { .. })));
         assert!(matches!(Tx::decode(&[]), Err(TxError::Malformed(_))));
+        let message = Tx::decode(&padded).unwrap_err().to_string();
+        assert_eq!(message.matches("malformed").count(), 1, "{message}");
     }
 
     #[test]

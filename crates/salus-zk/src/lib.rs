@@ -26,6 +26,7 @@
 //! issuer can sign any credential it likes anyway, so this adds no trust.
 
 mod attributes;
+pub mod catalog;
 mod codec;
 mod credential;
 mod error;

@@ -2,24 +2,17 @@
 //! record, revocation, and every way a presentation can be wrong.
 
 use salus_zk::{
-    AttributeKind as Kind, AttributeValue as V, Credential, CredentialDefinition, Issuer,
-    Predicate, Presentation, PresentationRequest, PublicSet, RevocationStatus, Schema, ZkError,
+    catalog, AttributeValue as V, Credential, CredentialDefinition, Issuer, Predicate,
+    Presentation, PresentationRequest, PublicSet, RevocationStatus, ZkError,
 };
 
 fn immunization_issuer() -> Issuer {
-    let schema = Schema::new(
-        "immunization-v1",
-        &[
-            ("patient_name", Kind::Text),
-            ("birth_date", Kind::Date),
-            ("vaccine_code", Kind::Text),
-            ("occurrence_date", Kind::Date),
-            ("lot_number", Kind::Text),
-            ("dose_ml", Kind::Decimal { scale: 2 }),
-        ],
+    Issuer::new(
+        "did:salus:hospital#immunization-v1",
+        catalog::immunization(),
+        64,
     )
-    .unwrap();
-    Issuer::new("did:salus:hospital#immunization-v1", schema, 64).unwrap()
+    .unwrap()
 }
 
 fn immunization(issuer: &mut Issuer, birth: u32, code: &str, date: u32) -> Credential {
@@ -42,13 +35,7 @@ fn nonce(tag: u8) -> Vec<u8> {
 }
 
 fn covid_codes() -> PublicSet {
-    PublicSet::publish(
-        "cvx-covid-19",
-        &[
-            "207", "208", "210", "212", "213", "217", "218", "219", "221",
-        ],
-    )
-    .unwrap()
+    PublicSet::publish("cvx-covid-19", catalog::COVID19_CVX).unwrap()
 }
 
 /// "Vaccinated with a COVID-19 vaccine on or after 2021-06-01, and at least
@@ -158,18 +145,12 @@ fn a_presentation_answers_one_nonce_only() {
 }
 
 fn license_issuer() -> Issuer {
-    let schema = Schema::new(
-        "medical-license-v1",
-        &[
-            ("holder_did", Kind::Text),
-            ("full_name", Kind::Text),
-            ("specialty", Kind::Text),
-            ("license_number", Kind::Text),
-            ("valid_until", Kind::Date),
-        ],
+    Issuer::new(
+        "did:salus:medical-board#license-v1",
+        catalog::medical_license(),
+        16,
     )
-    .unwrap();
-    Issuer::new("did:salus:medical-board#license-v1", schema, 16).unwrap()
+    .unwrap()
 }
 
 fn license(issuer: &mut Issuer, holder: &str, specialty: &str) -> Credential {

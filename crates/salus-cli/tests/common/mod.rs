@@ -160,6 +160,20 @@ impl Env {
     }
 
     /// Waits until the node answers.
+    /// The dev authority attests `role` for `subject` (a DID).
+    pub fn attest(&self, subject: &str, role: &str) -> Value {
+        self.json(&[
+            "role",
+            "attest",
+            "--key",
+            "dev-authority",
+            "--subject",
+            subject,
+            "--role",
+            role,
+        ])
+    }
+
     pub fn wait_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !self.salus(&["query", "status"]).status.success() {
@@ -181,14 +195,7 @@ impl Env {
             !stderr.contains("panicked"),
             "salus {args:?} panicked: {stderr}"
         );
+        salus_testkit::assert_says_each_cause_once(&stderr);
         stderr.into_owned()
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("the clock is after 1970")
-        .as_millis() as u64
 }

@@ -11,10 +11,7 @@ use salus_client::ClientError;
 use salus_types::credentials::{CredentialAction, RoleRule};
 use salus_types::identity::Role;
 use salus_types::Action;
-use salus_zk::{
-    AttributeKind as Kind, AttributeValue, Issuer, Predicate, PresentationRequest, PublicSet,
-    Schema,
-};
+use salus_zk::{catalog, AttributeValue, Issuer, Predicate, PresentationRequest, PublicSet};
 use serde_json::json;
 
 use super::Cast;
@@ -46,6 +43,7 @@ fn immunization_record(patient: &str) -> serde_json::Value {
         "patient": {"reference": patient},
         "occurrenceDateTime": "2021-09-30",
         "lotNumber": "FF2588",
+        "doseQuantity": {"value": 0.3, "unit": "mL", "system": "http://unitsofmeasure.org", "code": "mL"},
         "primarySource": true
     })
 }
@@ -86,17 +84,7 @@ pub(crate) async fn run(tour: &mut Tour<'_>, chain_id: &str, cast: &mut Cast) ->
     // The board publishes a license credential; the authority says a valid
     // cardiology license earns the provider role.
     let license_id = format!("{}#medical-license-v1", board.actor.signer.account.did());
-    let schema = Schema::new(
-        "medical-license-v1",
-        &[
-            ("holder_did", Kind::Text),
-            ("full_name", Kind::Text),
-            ("specialty", Kind::Text),
-            ("license_number", Kind::Text),
-            ("valid_until", Kind::Date),
-        ],
-    )?;
-    let mut license_issuer = Issuer::new(license_id.clone(), schema, 64)?;
+    let mut license_issuer = Issuer::new(license_id.clone(), catalog::medical_license(), 64)?;
     let height = tour.send(&mut board, define(&license_issuer)?).await?;
     let rule = RoleRule {
         role: Role::Provider,
@@ -155,23 +143,11 @@ pub(crate) async fn run(tour: &mut Tour<'_>, chain_id: &str, cast: &mut Cast) ->
     // Immunization: the hospital issues from a FHIR record; the patient
     // proves code, date and age to a verifier without disclosing them.
     let immunization_id = format!("{}#immunization-v1", hospital.actor.signer.account.did());
-    let schema = Schema::new(
-        "immunization-v1",
-        &[
-            ("patient_did", Kind::Text),
-            ("birth_date", Kind::Date),
-            ("vaccine_code", Kind::Text),
-            ("occurrence_date", Kind::Date),
-            ("lot_number", Kind::Text),
-        ],
-    )?;
+    let schema = catalog::immunization();
     let mut immunization_issuer = Issuer::new(immunization_id.clone(), schema.clone(), 1_024)?;
     tour.send(hospital, define(&immunization_issuer)?).await?;
     let set_id = format!("{}#cvx-covid-19", hospital.actor.signer.account.did());
-    let set = PublicSet::publish(
-        set_id.clone(),
-        &["207", "208", "210", "212", "213", "217", "218", "219"],
-    )?;
+    let set = PublicSet::publish(set_id.clone(), catalog::COVID19_CVX)?;
     tour.send(
         hospital,
         credentials(CredentialAction::PublishSet {
@@ -181,7 +157,7 @@ pub(crate) async fn run(tour: &mut Tour<'_>, chain_id: &str, cast: &mut Cast) ->
     .await?;
     let patient_did = patient.actor.signer.account.did().to_string();
     let mut claims = immunization_claims(&immunization_record(&patient_did))?;
-    claims.push(("patient_did".into(), json!(patient_did)));
+    claims.push(("patient".into(), json!(patient_did)));
     claims.push(("birth_date".into(), json!("1988-03-14")));
     let mut values = Vec::new();
     for spec in &schema.attributes {

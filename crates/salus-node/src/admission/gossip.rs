@@ -113,8 +113,8 @@ pub async fn run<S, R>(
                     continue;
                 };
                 match admitted {
-                    Ok(verdicts) => {
-                        let admitted = verdicts.iter().filter(|v| v.is_ok()).count();
+                    Ok(admission) => {
+                        let admitted = admission.admitted.len();
                         let took_ms = started.elapsed().as_millis() as u64;
                         debug!(%peer, count, admitted, took_ms, "gossiped transactions");
                     }

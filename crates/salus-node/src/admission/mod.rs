@@ -13,13 +13,17 @@ use salus_types::{Hash, Tx};
 
 use mempool::{AdmitError, Mempool};
 
-/// Admits transactions against the finalized state: one verdict per
-/// transaction, in order.
-pub fn admit(
-    chain: &Chain,
-    mempool: &Mempool,
-    txs: Vec<Tx>,
-) -> Result<Vec<Result<Hash, AdmitError>>, StateError> {
+/// What [`admit`] made of a batch.
+#[derive(Debug)]
+pub struct Admission {
+    /// One verdict per transaction, in the batch's order.
+    pub verdicts: Vec<Result<Hash, AdmitError>>,
+    /// The transactions admitted, in the batch's order: what to gossip.
+    pub admitted: Vec<Tx>,
+}
+
+/// Admits transactions against the finalized state.
+pub fn admit(chain: &Chain, mempool: &Mempool, txs: Vec<Tx>) -> Result<Admission, StateError> {
     let copies = txs.clone();
     let snapshot = chain.store().snapshot()?;
     let failure = std::cell::RefCell::new(None);
@@ -49,5 +53,5 @@ pub fn admit(
         .map(|(tx, _)| tx)
         .collect();
     chain.precheck(&snapshot, &admitted)?;
-    Ok(verdicts)
+    Ok(Admission { verdicts, admitted })
 }

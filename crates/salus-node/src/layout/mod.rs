@@ -14,7 +14,7 @@ use salus_crypto::keystore::KeyDirError;
 pub enum ConfigError {
     #[error(transparent)]
     Keys(#[from] KeyDirError),
-    #[error("cannot read or write {path}: {source}")]
+    #[error("cannot read or write {path}")]
     Io {
         path: String,
         source: std::io::Error,

@@ -55,22 +55,16 @@ fn admit_code(error: &AdmitError) -> &'static str {
 
 /// Admits client transactions and gossips those admitted to the other validators.
 fn admit(state: &ApiState, txs: Vec<Tx>) -> Result<Vec<Result<Hash, AdmitError>>, ApiError> {
-    let copies = txs.clone();
-    let started = std::time::Instant::now();
-    let verdicts = crate::admission::admit(&state.chain, &state.mempool, txs)?;
+    let (count, started) = (txs.len(), std::time::Instant::now());
+    let admission = crate::admission::admit(&state.chain, &state.mempool, txs)?;
     tracing::debug!(
-        count = copies.len(),
+        count,
+        admitted = admission.admitted.len(),
         took_ms = started.elapsed().as_millis() as u64,
         "admitted client transactions"
     );
-    let admitted: Vec<Tx> = copies
-        .into_iter()
-        .zip(&verdicts)
-        .filter(|(_, verdict)| verdict.is_ok())
-        .map(|(tx, _)| tx)
-        .collect();
-    state.gossip.share(admitted);
-    Ok(verdicts)
+    state.gossip.share(admission.admitted);
+    Ok(admission.verdicts)
 }
 
 /// Submit one signed transaction.

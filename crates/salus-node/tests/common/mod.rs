@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use salus_client::record_flow::Actor;
 use salus_client::{actions, Client, Signer};
@@ -13,12 +12,7 @@ use salus_node::layout::dev::{dev_chain, DevChain};
 use salus_node::{NodeConfig, SpawnedNode};
 use salus_types::identity::Role;
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
+pub use salus_types::clock::now_ms;
 
 pub fn free_addr() -> SocketAddr {
     salus_node::layout::ports::free_loopback_addr().expect("a free loopback port")
