@@ -9,16 +9,15 @@ use anyhow::{Context as _, Result};
 use salus_client::{actions, Client, Signer};
 use salus_crypto::SigningKey;
 use salus_node::admission::mempool::MempoolLimits;
-use salus_node::layout::dev::{dev_chain, dev_genesis};
+use salus_node::layout::dev::{dev_chain, dev_genesis, DEV_CHAIN_ID, DEV_PASSPHRASE};
+use salus_node::layout::ports::free_loopback_addr;
 use salus_node::NodeConfig;
+use salus_types::clock::now_ms;
 use salus_types::token::Allocation;
 use salus_types::{AccountId, Hash, Tx};
 use serde_json::json;
 
 use crate::Report;
-use salus_node::layout::dev::DEV_PASSPHRASE;
-use salus_node::layout::ports::free_loopback_addr;
-use salus_types::clock::now_ms;
 
 #[derive(clap::Args, Debug)]
 pub struct TpsArgs {
@@ -298,10 +297,6 @@ pub fn speed_probe(txs: &[Tx]) -> f64 {
     txs.len() as f64 / start.elapsed().as_secs_f64()
 }
 
-fn genesis_chain_id() -> String {
-    salus_node::layout::dev::DEV_CHAIN_ID.to_owned()
-}
-
 /// `count` deterministic sender keys, funded by genesis allocations.
 pub fn funded_senders(count: usize, chain_id: &str) -> (Vec<Allocation>, Vec<Signer>) {
     let signers: Vec<Signer> = (0..count)
@@ -345,7 +340,7 @@ pub fn tps(args: TpsArgs) -> Result<Report> {
     );
     let dir = tempfile::tempdir()?;
     let base = dev_chain(dir.path(), DEV_PASSPHRASE.as_bytes(), None, now_ms())?;
-    let (allocations, mut signers) = funded_senders(args.senders, &genesis_chain_id());
+    let (allocations, mut signers) = funded_senders(args.senders, DEV_CHAIN_ID);
     let authority = AccountId::from_public_key(&base.authority.signing.public_key());
     let genesis = dev_genesis(&base.validator, &authority, now_ms(), allocations);
     let txs = transfers(&mut signers, args.txs);
@@ -386,12 +381,10 @@ pub fn tps(args: TpsArgs) -> Result<Report> {
     });
     node.stop()?;
     let value = result?;
-    let summary = {
-        format!(
+    let summary = format!(
             "{} transfers committed in {} blocks: {} tx/s; submit-to-final p50 {} ms, p99 {} ms; signature-verification ceiling {} /s",
             value["txs"], value["blocks"], value["tx_per_s"], value["p50_ms"], value["p99_ms"], value["verify_ceiling_per_s"]
-        )
-    };
+        );
     Ok(Report {
         json: value,
         summary,

@@ -22,8 +22,9 @@ use salus_client::record_flow::Actor;
 use salus_client::records::{open_version, seal_version, KeyCache, Reader, SealedVersion};
 use salus_client::{actions, Client, Signer};
 use salus_crypto::{AgreementSecret, SigningKey};
-use salus_node::layout::dev::dev_chain;
+use salus_node::layout::dev::{dev_chain, DEV_PASSPHRASE};
 use salus_node::FinalizedNotice;
+use salus_types::clock::now_ms;
 use salus_types::consent::{ConsentAction, Purpose, Scope};
 use salus_types::identity::Role;
 use salus_types::records::{Category, RecordId};
@@ -34,8 +35,6 @@ use tokio::sync::broadcast;
 
 use crate::load::{machine, BenchNode};
 use crate::Report;
-use salus_node::layout::dev::DEV_PASSPHRASE;
-use salus_types::clock::now_ms;
 
 #[derive(clap::Args, Debug)]
 pub struct RecordsArgs {
@@ -470,12 +469,10 @@ pub fn records(args: RecordsArgs) -> Result<Report> {
         "durable_vault_writes": true,
         "machine": machine(),
     });
-    let summary = {
-        format!(
+    let summary = format!(
             "4 KiB records: {} writes/s, {} reads/s; 1 MiB records: {} writes/s, {} reads/s (writes: seal + anchor until final + durable upload; reads: consent check + audit + fetch + decrypt)",
             value["record_4k"]["writes_per_s"], value["record_4k"]["reads_per_s"], value["record_1m"]["writes_per_s"], value["record_1m"]["reads_per_s"]
-        )
-    };
+        );
     Ok(Report {
         json: value,
         summary,

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use salus_node::layout::testnet::{LocalTestnet, TESTNET_CHAIN_ID};
+use salus_types::clock::now_ms;
 use serde_json::json;
 
 use crate::load::{drive, funded_senders, machine, speed_probe, transfers, Load};
 use crate::Report;
-use salus_types::clock::now_ms;
 
 #[derive(clap::Args, Debug)]
 pub struct TestnetArgs {
@@ -109,8 +109,7 @@ pub fn testnet(args: TestnetArgs) -> Result<Report> {
         node.stop()?;
     }
     let value = result?;
-    let summary = {
-        format!(
+    let summary = format!(
             "{} validators: saturation {} tx/s (p50 {} ms, p99 {} ms); at half load ({} tx/s offered) {} tx/s, p50 {} ms, p99 {} ms; machine speed before each: {} and {} signature checks/s on one thread",
             args.validators,
             value["saturation"]["tx_per_s"],
@@ -122,8 +121,7 @@ pub fn testnet(args: TestnetArgs) -> Result<Report> {
             value["half_load"]["p99_ms"],
             value["saturation"]["probe_signature_checks_per_s"],
             value["half_load"]["probe_signature_checks_per_s"]
-        )
-    };
+        );
     Ok(Report {
         json: value,
         summary,

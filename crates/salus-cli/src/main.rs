@@ -8,10 +8,8 @@ use clap::Parser as _;
 
 /// jemalloc instead of the C library's allocator. Validators allocate and free
 /// small objects (tree nodes, overlays, encoded transactions) on many threads;
-/// glibc kept returning heap to the kernel and faulting it back in. Profiled on
-/// the 4-validator bench at 7,000 tx/s, malloc, free and page clearing took
-/// about a quarter of the CPU; with jemalloc the cores were about 0.1 less busy
-/// and the median finality fell from 135 to 93 ms (five runs each).
+/// glibc kept returning heap to the kernel and faulting it back in (figures in
+/// `docs/decisions/jemalloc-allocator.md`).
 #[cfg(all(unix, not(target_env = "musl")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -20,7 +20,7 @@ const SEALING_AAD: &[u8] = b"salus issuer";
 
 #[derive(Debug, thiserror::Error)]
 pub enum IssuerError {
-    #[error("a credential name is 1 or more of [A-Za-z0-9._-]")]
+    #[error("a key name is [A-Za-z0-9_-]+ and a credential name [A-Za-z0-9._-]+")]
     BadName,
     #[error("cannot read or write {path}")]
     Io {
@@ -47,12 +47,17 @@ impl IssuerSecrets {
         IssuerSecrets { dir: dir.into() }
     }
 
+    /// `<key>.<credential>.sealed`. Key names hold no dot (as in the
+    /// keystore), so no two pairs share a file; no name holds a slash, so
+    /// none leaves the folder.
     fn path(&self, key_name: &str, credential: &str) -> Result<PathBuf, IssuerError> {
-        let well_formed = !credential.is_empty()
-            && credential
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        if !well_formed {
+        let well_formed = |name: &str, dot: bool| {
+            !name.is_empty()
+                && name.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_') || (dot && b == b'.')
+                })
+        };
+        if !well_formed(key_name, false) || !well_formed(credential, true) {
             return Err(IssuerError::BadName);
         }
         Ok(self.dir.join(format!("{key_name}.{credential}.sealed")))
@@ -81,9 +86,21 @@ impl IssuerSecrets {
             serde_json::to_vec(issuer).expect("issuer secrets serialize to JSON"),
         );
         let sealed = encrypt_content(&sealing_key(pair), SEALING_AAD, &plain);
+        // Written and synced under another name, then renamed into place and
+        // the folder synced: a crash leaves the old registry or the new one.
         let partial = path.with_extension("partial");
-        std::fs::write(&partial, sealed).map_err(io(&partial))?;
-        std::fs::rename(&partial, &path).map_err(io(&path))
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&partial).map_err(io(&partial))?;
+        std::io::Write::write_all(&mut file, &sealed)
+            .and_then(|()| file.sync_all())
+            .map_err(io(&partial))?;
+        std::fs::rename(&partial, &path).map_err(io(&path))?;
+        std::fs::File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(io(&self.dir))
     }
 
     /// Opens the issuer stored for `key_name` and `credential` with `pair`.
@@ -206,6 +223,10 @@ mod tests {
         ));
         assert!(matches!(
             store.save("board", "../escape", &pair, &issuer),
+            Err(IssuerError::BadName)
+        ));
+        assert!(matches!(
+            store.load("../board", "s", &pair),
             Err(IssuerError::BadName)
         ));
         let files = std::fs::read_dir(dir.path().join("issuers"))

@@ -121,11 +121,9 @@ pub struct NodeHandle {
 /// the shared one. Work finished off the workers lands in the shared queue: a
 /// block executed on the blocking pool, a storage write or sync completed. A
 /// verified block's vote could wait there behind a worker's queue of gossip
-/// and p2p tasks. Looking every 4 polls instead of tokio's self-tuned default
-/// took half-load p50 finality from 190 to 161 ms and p99 from 401 to 306 ms
-/// (medians of six alternating runs each: 4 validators, 11,000 tx/s paced, on
-/// the 2-core bench machine), with slightly less CPU busy (1.81 against 1.88
-/// cores).
+/// and p2p tasks. Looking every 4 polls rather than at tokio's self-tuned
+/// interval shortened finality at half load (figures in
+/// `docs/decisions/blocks-execute-on-blocking-pool.md`).
 const GLOBAL_QUEUE_INTERVAL: u32 = 4;
 
 /// Runs a node until `shutdown` resolves (or the chain halts). Blocks the

@@ -235,8 +235,8 @@ impl Store {
     ///
     /// A flush rewrites thousands of pages, and waiting for them to reach the
     /// disk also makes every other durable write on the file system wait
-    /// (consensus votes among them). Skipping that wait on most flushes took
-    /// tens of milliseconds off finality at half load on the bench machine.
+    /// (consensus votes among them); see
+    /// `docs/decisions/most-flushes-not-durable.md`.
     pub fn flush_lazily(&self) -> Result<(), StateError> {
         let behind = {
             let buffer = self.buffer();

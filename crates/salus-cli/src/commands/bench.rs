@@ -32,6 +32,6 @@ pub fn run(ctx: &Context, command: BenchCommand) -> Result<()> {
         }
         BenchCommand::Zk(args) => zk::zk(args)?,
     };
-    ctx.emit(&report.json, || report.summary.clone());
+    ctx.emit(&report.json, || report.summary);
     Ok(())
 }

@@ -7,6 +7,7 @@
 use anyhow::{bail, ensure, Context as _, Result};
 use salus_client::actions;
 use salus_client::credentials::present;
+use salus_client::issuer::{attribute_value, immunization_claims};
 use salus_client::ClientError;
 use salus_types::credentials::{CredentialAction, RoleRule};
 use salus_types::identity::Role;
@@ -16,7 +17,6 @@ use serde_json::json;
 
 use super::Cast;
 use crate::tour::{Party, Tour};
-use salus_client::issuer::{attribute_value, immunization_claims};
 
 fn credentials(action: CredentialAction) -> Vec<Action> {
     vec![Action::Credentials(action)]

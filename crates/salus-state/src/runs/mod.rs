@@ -3,9 +3,8 @@
 //!
 //! Inserting a flush's entries one by one into a B-tree keyed at random
 //! touches one page per entry once the tree outgrows the flush, and redb
-//! copies every page a transaction touches: a flush of 12,800 transactions
-//! rewrote most of the transaction-hash index each time, and at half load
-//! those writes were the largest single cost on the path to finality. Here
+//! copies every page a transaction touches, so each flush rewrote most of
+//! these indexes (see `docs/decisions/randomly-keyed-indexes-as-sorted-runs.md`). Here
 //! every entry's key starts with its run's first height (big-endian), so a
 //! flush's run lands at the right edge of the tree, on fresh pages.
 //!
@@ -16,8 +15,8 @@
 //! takes only the oldest of those runs that fit and seals the result, so no
 //! single flush rewrites more than that, and sealed runs hold close to the
 //! maximum each. Sealed runs are never merged again: a lookup costs one seek
-//! per sealed run, about one per million entries ever written (see
-//! ARCHITECTURE.md for what would lift that).
+//! per sealed run, about one per million entries ever written (the decision
+//! record says what would lift that).
 //!
 //! Runs cover disjoint, increasing height ranges, which is what lets a reader
 //! walk them newest first and get entries in height order. Each run's entries

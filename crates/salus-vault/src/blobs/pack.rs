@@ -1,9 +1,8 @@
 //! The pack format: many record versions in one object.
 //!
 //! A vault receives versions in batches, and one object per version costs a
-//! file creation each on a local disk (the kernel's inode allocation came to
-//! over half of the vault's write time) and a PUT each on S3. So each batch
-//! becomes one pack:
+//! file creation each on a local disk and a PUT each on S3 (see
+//! `docs/decisions/one-pack-per-batch.md`). So each batch becomes one pack:
 //!
 //! ```text
 //! "SALUSPK1" · entry · entry · …      entry = borsh(PackedVersion)
