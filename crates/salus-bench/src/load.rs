@@ -268,10 +268,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank]
 }
 
-/// Signature verifications per second with the node's own batch verifier.
+/// Signature verifications per second with the node's own batch verifier:
+/// the signature checks alone, their messages encoded before the clock starts.
 fn verify_ceiling(txs: &[Tx]) -> f64 {
+    let keys: Vec<_> = txs.iter().map(|t| t.body.public_key).collect();
+    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.body.signing_bytes()).collect();
+    let messages: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let signatures: Vec<_> = txs.iter().map(|t| t.signature).collect();
     let start = Instant::now();
-    let verdicts = Tx::verify_signatures(txs);
+    let verdicts = salus_crypto::verify_batch(&keys, &messages, &signatures)
+        .expect("one key, message and signature per transaction");
     let elapsed = start.elapsed().as_secs_f64();
     assert!(
         verdicts.iter().all(|ok| *ok),
