@@ -19,7 +19,7 @@ use salus_types::{
 
 use crate::bounded_set::BoundedSet;
 use crate::dispatch::{self, tx_weight, ModuleCaches};
-use crate::execute::{apply_tx, execute_block, Applied, BlockEnv, BlockError};
+use crate::execute::{apply_tx, end_block, execute_block, Applied, BlockEnv, BlockError};
 use crate::genesis::{genesis_writes, GenesisError};
 
 /// Why the chain refused a block or could not proceed.
@@ -304,6 +304,7 @@ impl Chain {
                 Applied::Invalid(error) => rejected.push((tx.hash(), error)),
             }
         }
+        end_block(&env, &mut overlay, &mut receipts)?;
         let writes = overlay.into_writes();
         let state = self.store.prepare(&snapshot, &pendings, height, writes)?;
         let block = Block {

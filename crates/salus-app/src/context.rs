@@ -29,6 +29,14 @@ pub struct TxContext<'a> {
     pub timestamp_ms: u64,
 }
 
+/// What the block's own work (after its transactions) sees.
+#[derive(Clone, Copy)]
+pub struct BlockContext<'a> {
+    pub chain_id: &'a str,
+    pub height: u64,
+    pub timestamp_ms: u64,
+}
+
 /// A module of the state machine, with the phases of Penumbra's components.
 ///
 /// A module owns its state keys (all under `PREFIX/`; the layout is in its
@@ -49,6 +57,10 @@ pub struct TxContext<'a> {
 /// 3. [`Module::weight`]: the action's share of the block weight budget
 ///    (`salus_types::MAX_BLOCK_WEIGHT`).
 /// 4. [`Module::execute`]: the rules, on the block's state.
+///
+/// After a block's transactions, every module's [`Module::end_block`] runs,
+/// in registry order: the block's own work (deadlines, expiries,
+/// settlements).
 pub trait Module {
     /// Every state key of this module starts with this prefix and a `/`.
     const PREFIX: &'static str;
@@ -87,6 +99,19 @@ pub trait Module {
     fn weight(action: &Self::Action) -> u64 {
         let _ = action;
         0
+    }
+
+    /// The block's own work after its transactions, in registry order, so a
+    /// module sees what modules before it did in this block. Nothing here
+    /// may be refused by the rules: a rejection means an invariant broke,
+    /// and it stops the block (every node stops at the same place).
+    fn end_block(
+        ctx: &BlockContext<'_>,
+        state: &mut Overlay<'_>,
+        events: &mut Events,
+    ) -> ExecResult<()> {
+        let _ = (ctx, state, events);
+        Ok(())
     }
 
     /// Runs one action. A rule violation is `ExecError::Rejected` (the whole

@@ -6,7 +6,9 @@
 use salus_state::{Overlay, StateError, StateRead};
 use salus_types::{Action, Genesis, Tx, TxError, MAX_BLOCK_WEIGHT};
 
-use crate::context::{ActionError, Events, ExecResult, Module, TxContext, TxOrigin};
+use crate::context::{
+    ActionError, BlockContext, Events, ExecError, ExecResult, Module, TxContext, TxOrigin,
+};
 use crate::genesis::GenesisError;
 
 /// Why admission refuses a transaction before any state is read.
@@ -113,6 +115,30 @@ macro_rules! dispatch {
                     })
                 })*
             }
+        }
+
+        /// Every module's end-of-block work, in registry order, each confined
+        /// to its prefix. A rule rejection there is a broken invariant.
+        pub(crate) fn end_block(
+            ctx: &BlockContext<'_>,
+            state: &mut Overlay<'_>,
+            events: &mut Events,
+        ) -> Result<(), StateError> {
+            $(
+            $(#[$attr])*
+            {
+                type M = crate::$module::$variant;
+                state
+                    .confine(M::PREFIX, |state| M::end_block(ctx, state, events))
+                    .map_err(|error| match error {
+                        ExecError::State(error) => error,
+                        ExecError::Rejected(rejection) => StateError::Corrupt(format!(
+                            concat!("the end of block ", "{}", " broke an invariant of module `", stringify!($module), "`: {}"),
+                            ctx.height, rejection
+                        )),
+                    })?;
+            })*
+            Ok(())
         }
 
         /// Every module's genesis, in registry order, each confined to its

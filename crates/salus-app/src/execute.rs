@@ -10,8 +10,8 @@ use salus_state::{Overlay, StateError};
 use salus_types::{ErrorCode, Receipt, Tx, TxError};
 
 use crate::auth;
-use crate::context::{Events, ExecError, TxContext};
-use crate::dispatch::{execute_action, origin_of, ModuleCaches};
+use crate::context::{BlockContext, Events, ExecError, TxContext};
+use crate::dispatch::{self, execute_action, origin_of, ModuleCaches};
 
 /// What a block gives its transactions.
 #[derive(Clone, Copy)]
@@ -122,5 +122,28 @@ pub fn execute_block(
             Applied::Invalid(error) => return Err(BlockError::InvalidTx { index, error }),
         }
     }
+    end_block(env, block, &mut receipts)?;
     Ok(receipts)
+}
+
+/// Runs every module's end-of-block work after the block's transactions;
+/// if it emitted events, appends the block's own receipt for them.
+pub fn end_block(
+    env: &BlockEnv<'_>,
+    block: &mut Overlay<'_>,
+    receipts: &mut Vec<Receipt>,
+) -> Result<(), StateError> {
+    let ctx = BlockContext {
+        chain_id: env.chain_id,
+        height: env.height,
+        timestamp_ms: env.timestamp_ms,
+    };
+    let mut events = Events::default();
+    dispatch::end_block(&ctx, block, &mut events)?;
+    if !events.0.is_empty() {
+        let index =
+            u32::try_from(receipts.len()).expect("block size is bounded far below u32::MAX");
+        receipts.push(Receipt::end_of_block(env.height, index, events.0));
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@
 //! The same blocks give the same state root on every node.
 //!
 //! Layout, Penumbra-style: each module (`identity`, `token`, `records`,
-//! `consent`, `audit`, `credentials`, one line each in the registry,
+//! `consent`, `audit`, `credentials`, `oracle`, `insurance`, one line each in the registry,
 //! `salus_types::with_modules!`) owns its state keys under its own prefix,
 //! checks, executes and weighs its own actions, emits its own events and
 //! answers its own queries; [`dispatch`] routes every phase to it. `auth`
@@ -25,13 +25,17 @@ mod dispatch;
 pub mod execute;
 pub mod genesis;
 pub mod identity;
+pub mod insurance;
+pub mod oracle;
 pub mod records;
 pub mod token;
 #[cfg(feature = "toy-module")]
 pub mod toy;
 
 pub use chain::{Chain, ChainError, Proposal};
-pub use context::{ActionError, Events, ExecError, ExecResult, Module, TxContext, TxOrigin};
+pub use context::{
+    ActionError, BlockContext, Events, ExecError, ExecResult, Module, TxContext, TxOrigin,
+};
 pub use dispatch::{
     action_weight, check_actions, precheck, tx_weight, ModuleCaches, StatelessError,
 };

@@ -27,6 +27,41 @@ fn set_balance(state: &mut Overlay<'_>, account: &AccountId, amount: u128) {
     }
 }
 
+/// Moves `amount` from `from` to `to`, with the event. This is how every
+/// module moves tokens (into its custody account and out of it); it confines
+/// itself to the token prefix, so callers in other modules may use it.
+pub fn transfer(
+    state: &mut Overlay<'_>,
+    from: &AccountId,
+    to: &AccountId,
+    amount: u128,
+    events: &mut Events,
+) -> ExecResult<()> {
+    state.confine(PREFIX, |state| {
+        let from_balance = balance(state, from)?;
+        let remaining = from_balance.checked_sub(amount).ok_or_else(|| {
+            ActionError::new(
+                ErrorCode::InsufficientBalance,
+                format!("balance {from_balance} is below {amount}"),
+            )
+        })?;
+        if from == to {
+            return Ok(());
+        }
+        let to_balance = balance(state, to)?
+            .checked_add(amount)
+            .ok_or_else(|| ActionError::new(ErrorCode::Overflow, "recipient balance overflows"))?;
+        set_balance(state, from, remaining);
+        set_balance(state, to, to_balance);
+        events.emit(TokenEvent::Transferred {
+            from: *from,
+            to: *to,
+            amount,
+        });
+        Ok(())
+    })
+}
+
 /// The token module.
 pub struct Token;
 
@@ -84,25 +119,7 @@ impl Module for Token {
     ) -> ExecResult<()> {
         match action {
             TokenAction::Transfer { to, amount } => {
-                let (from, amount) = (ctx.tx.signer, *amount);
-                let from_balance = balance(state, &from)?;
-                let remaining = from_balance.checked_sub(amount).ok_or_else(|| {
-                    ActionError::new(
-                        ErrorCode::InsufficientBalance,
-                        format!("balance {from_balance} is below {amount}"),
-                    )
-                })?;
-                let to_balance = balance(state, to)?.checked_add(amount).ok_or_else(|| {
-                    ActionError::new(ErrorCode::Overflow, "recipient balance overflows")
-                })?;
-                set_balance(state, &from, remaining);
-                set_balance(state, to, to_balance);
-                events.emit(TokenEvent::Transferred {
-                    from,
-                    to: *to,
-                    amount,
-                });
-                Ok(())
+                transfer(state, &ctx.tx.signer, to, *amount, events)
             }
         }
     }

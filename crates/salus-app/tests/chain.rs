@@ -40,6 +40,8 @@ fn genesis(users: &[&User], authority: &User) -> Genesis {
                 .collect(),
         },
         audit: Default::default(),
+        oracle: Default::default(),
+        insurance: Default::default(),
     }
 }
 

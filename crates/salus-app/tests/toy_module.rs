@@ -32,7 +32,7 @@ fn the_registry_line_is_all_the_encoding_needs() {
     );
     assert!(salus_types::modules()
         .iter()
-        .any(|m| m.name == "toy" && m.tag == 250 && m.errors == (900..1000)));
+        .any(|m| m.name == "toy" && m.tag == 250 && m.errors == (9900..10000)));
     assert_eq!(ErrorCode::ToyZero.name(), "toy_zero");
     assert_eq!(ErrorCode::from_name("toy_zero"), Some(ErrorCode::ToyZero));
 }

@@ -142,6 +142,8 @@ fn genesis(validators: &[SigningKey], senders: &[SigningKey]) -> Genesis {
                 .collect(),
         },
         audit: Default::default(),
+        oracle: Default::default(),
+        insurance: Default::default(),
     }
 }
 

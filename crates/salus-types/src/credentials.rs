@@ -153,21 +153,7 @@ pub fn claim_nonce(chain_id: &str, claimant: &AccountId, role: Role, tx_nonce: u
         .to_vec()
 }
 
-/// The calendar date (YYYYMMDD, UTC) of a block timestamp. Integer-only
-/// (Howard Hinnant's days-to-civil), as the state machine requires.
-pub fn date_of(timestamp_ms: u64) -> u32 {
-    let days = (timestamp_ms / 86_400_000) as i64 + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year * 10_000 + month * 100 + day) as u32
-}
+pub use crate::calendar::date_of;
 
 // Error codes: 700..799 (the registry's range for this module).
 
@@ -211,18 +197,4 @@ pub fn claimed_key(subject: &AccountId, role: Role) -> Vec<u8> {
     let mut raw = subject.0.to_vec();
     raw.push(role.code());
     key(PREFIX, "claimed", &raw)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::date_of;
-
-    #[test]
-    fn block_dates_are_civil_dates() {
-        assert_eq!(date_of(0), 1970_01_01);
-        assert_eq!(date_of(951_782_400_000), 2000_02_29);
-        assert_eq!(date_of(1_795_305_600_000), 2026_11_22);
-        assert_eq!(date_of(1_795_391_999_999), 2026_11_22);
-        assert_eq!(date_of(4_102_444_800_000), 2100_01_01);
-    }
 }

@@ -81,6 +81,8 @@ mod tests {
             identity: Default::default(),
             token: Default::default(),
             audit: Default::default(),
+            oracle: Default::default(),
+            insurance: Default::default(),
         }
     }
 

@@ -60,12 +60,24 @@ macro_rules! with_modules {
                 event: $crate::credentials::CredentialEvent,
                 errors: 700..800,
             },
+            6 => oracle Oracle {
+                action: $crate::oracle::OracleAction,
+                event: $crate::oracle::OracleEvent,
+                genesis: $crate::oracle::OracleGenesis,
+                errors: 800..900,
+            },
+            7 => insurance Insurance {
+                action: $crate::insurance::InsuranceAction,
+                event: $crate::insurance::InsuranceEvent,
+                genesis: $crate::insurance::InsuranceGenesis,
+                errors: 900..1000,
+            },
             // The template module, for the test of "Adding a module" only.
             #[cfg(feature = "toy-module")]
             250 => toy Toy {
                 action: $crate::toy::ToyAction,
                 event: $crate::toy::ToyEvent,
-                errors: 900..1000,
+                errors: 9900..10000,
             },
         }
     };
@@ -170,6 +182,12 @@ macro_rules! wire_types {
                 });
             )*
             modules
+        }
+
+        /// Every module's registry tag, by module name.
+        #[allow(non_upper_case_globals)]
+        pub mod tag {
+            $($(#[$attr])* pub const $module: u8 = $tag;)*
         }
 
         /// The envelope's error codes, then every module's.

@@ -26,6 +26,30 @@ impl Receipt {
     pub fn succeeded(&self) -> bool {
         self.code == ErrorCode::Ok
     }
+
+    /// The receipt of a block's own work after its transactions (deadlines,
+    /// expiries, settlements): it follows the transactions' receipts, at
+    /// `index` = their count, under a hash no transaction can have.
+    pub fn end_of_block(height: u64, index: u32, events: Vec<Event>) -> Receipt {
+        Receipt {
+            tx_hash: Receipt::end_of_block_hash(height),
+            height,
+            index,
+            code: ErrorCode::Ok,
+            message: String::new(),
+            failed_action: None,
+            events,
+        }
+    }
+
+    /// What stands for a transaction hash in block `height`'s own receipt.
+    pub fn end_of_block_hash(height: u64) -> Hash {
+        salus_crypto::sha256("salus/end-of-block/v1", &height.to_be_bytes())
+    }
+
+    pub fn is_end_of_block(&self) -> bool {
+        self.tx_hash == Receipt::end_of_block_hash(self.height)
+    }
 }
 
 /// A position in an account's events, for paging back: listing continues

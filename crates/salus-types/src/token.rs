@@ -75,6 +75,16 @@ pub fn balance_key(account: &AccountId) -> Vec<u8> {
     key(PREFIX, "bal", &account.0)
 }
 
+/// The account a module holds tokens in (bonds, pool capital). No key
+/// controls it: its id is a digest in a domain that account keys never use,
+/// so only its module's rules move its tokens.
+pub fn module_account(module: &str) -> AccountId {
+    let digest = salus_crypto::sha256("salus/module-account/v1", module.as_bytes());
+    let mut id = [0u8; 20];
+    id.copy_from_slice(&digest.0[..20]);
+    AccountId(id)
+}
+
 pub fn supply_key() -> Vec<u8> {
     key(PREFIX, "supply", &[])
 }

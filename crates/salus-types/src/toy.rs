@@ -34,10 +34,10 @@ impl ToyEvent {
     }
 }
 
-// Error codes: 900..999 (the registry's range for this module).
+// Error codes: 9900..9999 (the registry's range for this module).
 
 crate::error_codes! {
-    ToyZero = 901 => "toy_zero",
+    ToyZero = 9901 => "toy_zero",
 }
 
 // State layout: every key of this module starts with `PREFIX/`.

@@ -13,6 +13,8 @@ use salus_types::consent::{
 };
 use salus_types::credentials::{CredentialAction, CredentialEvent, RoleRule};
 use salus_types::identity::{IdentityAction, IdentityEvent, Role, Service};
+use salus_types::insurance::{Coverage, InsuranceAction, InsuranceEvent, PoolTerms, Product};
+use salus_types::oracle::{Answer, Evidence, OracleAction, OracleEvent};
 use salus_types::records::{Category, RecordAction, RecordEvent, RecordId};
 use salus_types::token::{TokenAction, TokenEvent};
 use salus_types::{codec, AccountId, Action, Event, TxBody};
@@ -352,6 +354,128 @@ fn samples() -> Vec<(&'static str, String)> {
                 subject: account(3),
                 role: Role::Provider,
                 definition: "did:salus:01#license".into(),
+            }),
+        ),
+        (
+            "tx/oracle",
+            wrap(
+                vec![
+                    OracleAction::Bond { amount: 5_000 },
+                    OracleAction::Unbond { amount: 7 },
+                    OracleAction::Withdraw,
+                    OracleAction::Answer {
+                        question: 3,
+                        answer: Answer::Approve { amount: 42 },
+                    },
+                ]
+                .into_iter()
+                .map(Action::Oracle)
+                .collect(),
+            ),
+        ),
+        (
+            "tx/insurance",
+            wrap(
+                vec![
+                    InsuranceAction::CreatePool {
+                        terms: PoolTerms {
+                            products: vec![
+                                Product {
+                                    name: "indemnity".into(),
+                                    coverage: Coverage::Indemnity {
+                                        diagnosis_codes: vec!["J18.9".into()],
+                                        currency: "USD".into(),
+                                        units_per_cent: 2,
+                                        deductible: 500,
+                                    },
+                                },
+                                Product {
+                                    name: "cash".into(),
+                                    coverage: Coverage::Parametric {
+                                        per_day: 100,
+                                        max_days: 9,
+                                    },
+                                },
+                            ],
+                            premium_rate_bps: 300,
+                            min_capital_ratio_bps: 12_000,
+                            max_cover: 1_000_000,
+                            lockup_ms: 60_000,
+                        },
+                    },
+                    InsuranceAction::Deposit {
+                        pool: 1,
+                        amount: 9_000,
+                    },
+                    InsuranceAction::Withdraw { pool: 1, shares: 8 },
+                    InsuranceAction::BuyPolicy {
+                        pool: 1,
+                        product: 1,
+                        holder: account(4),
+                        cover: 700,
+                        term_ms: 86_400_000,
+                    },
+                    InsuranceAction::FileClaim {
+                        policy: 2,
+                        evidence: vec![Evidence {
+                            record: RecordId([3; 16]),
+                            version: 1,
+                        }],
+                        amount: 650,
+                        payee: account(5),
+                    },
+                ]
+                .into_iter()
+                .map(Action::Insurance)
+                .collect(),
+            ),
+        ),
+        (
+            "event/oracle/asked",
+            event_hex(OracleEvent::Asked {
+                question: 3,
+                asker: account(1),
+                subject: account(2),
+                committee: vec![account(3), account(4)],
+                deadline_height: 99,
+            }),
+        ),
+        (
+            "event/oracle/resolved",
+            event_hex(OracleEvent::Resolved {
+                question: 3,
+                asker: account(1),
+                subject: account(2),
+                answer: Answer::Deny,
+                agreed: vec![account(3)],
+            }),
+        ),
+        (
+            "event/oracle/slashed",
+            event_hex(OracleEvent::Slashed {
+                question: 3,
+                oracle: account(3),
+                amount: 100,
+            }),
+        ),
+        (
+            "event/insurance/claim_filed",
+            event_hex(InsuranceEvent::ClaimFiled {
+                claim: 1,
+                policy: 2,
+                holder: account(2),
+                claimant: account(2),
+                question: 3,
+                amount: 650,
+            }),
+        ),
+        (
+            "event/insurance/claim_paid",
+            event_hex(InsuranceEvent::ClaimPaid {
+                claim: 1,
+                holder: account(2),
+                payee: account(5),
+                amount: 600,
             }),
         ),
         (

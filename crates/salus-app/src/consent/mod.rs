@@ -31,6 +31,105 @@ mod access;
 
 pub use access::*;
 
+/// A grant to open: what [`ConsentAction::Grant`] names.
+pub struct NewGrant {
+    pub patient: AccountId,
+    pub grantee: AccountId,
+    pub scope: Scope,
+    pub purpose: Purpose,
+    pub expires_ms: u64,
+}
+
+/// Opens a grant, checked against the expiry and per-patient limits, and
+/// returns its id. The caller has decided that `by` may grant for the
+/// patient: the patient or a delegate, or another module's rule the patient
+/// agreed to (an insurance claim's committee). Confines itself to the
+/// consent prefix.
+pub fn open_grant(
+    state: &mut Overlay<'_>,
+    new: NewGrant,
+    now: u64,
+    by: &AccountId,
+    events: &mut Events,
+) -> ExecResult<u64> {
+    state.confine(PREFIX, |state| {
+        let NewGrant {
+            patient,
+            grantee,
+            scope,
+            purpose,
+            expires_ms,
+        } = new;
+        check_scope(&scope)?;
+        check_expiry(now, expires_ms)?;
+        let active: u32 = read(state, &active_count_key(&patient))?.unwrap_or(0);
+        if active >= MAX_ACTIVE_GRANTS {
+            return reject(
+                ErrorCode::TooManyGrants,
+                format!("at most {MAX_ACTIVE_GRANTS} unrevoked grants; revoke expired ones"),
+            );
+        }
+        let id: u64 = read(state, &next_grant_key())?.unwrap_or(1);
+        let grant = Grant {
+            id,
+            patient,
+            grantee,
+            scope,
+            purpose,
+            created_ms: now,
+            expires_ms,
+            granted_by: *by,
+            revoked_ms: None,
+        };
+        write(state, grant_key(id), &grant);
+        write(state, next_grant_key(), &(id + 1));
+        write(state, active_count_key(&patient), &(active + 1));
+        write(state, patient_grant_key(&patient, id), &());
+        let mut pair = pair_prefix(&grantee, &patient);
+        pair.extend_from_slice(&id.to_be_bytes());
+        write(state, pair, &());
+        events.emit(ConsentEvent::Granted {
+            grant: id,
+            patient,
+            grantee,
+            purpose,
+            expires_ms,
+            by: *by,
+        });
+        Ok(id)
+    })
+}
+
+/// Revokes `grant` (which must not be revoked yet) from `now` on. The
+/// caller has decided that `by` may. Confines itself to the consent prefix.
+pub fn close_grant(
+    state: &mut Overlay<'_>,
+    mut grant: Grant,
+    now: u64,
+    by: &AccountId,
+    events: &mut Events,
+) -> ExecResult<()> {
+    assert!(grant.revoked_ms.is_none(), "a grant is revoked once");
+    state.confine(PREFIX, |state| {
+        let id = grant.id;
+        grant.revoked_ms = Some(now);
+        write(state, grant_key(id), &grant);
+        state.delete(patient_grant_key(&grant.patient, id));
+        let active: u32 = read(state, &active_count_key(&grant.patient))?.unwrap_or(0);
+        let active = active
+            .checked_sub(1)
+            .ok_or_else(|| StateError::Corrupt("active grant count underflows".into()))?;
+        write(state, active_count_key(&grant.patient), &active);
+        events.emit(ConsentEvent::Revoked {
+            grant: id,
+            patient: grant.patient,
+            grantee: grant.grantee,
+            by: *by,
+        });
+        Ok(())
+    })
+}
+
 /// The consent module.
 pub struct Consent;
 
@@ -88,46 +187,22 @@ impl Module for Consent {
                         "emergency access is opened by break-glass, not granted",
                     );
                 }
-                check_expiry(now, *expires_ms)?;
-                let active: u32 = read(state, &active_count_key(patient))?.unwrap_or(0);
-                if active >= MAX_ACTIVE_GRANTS {
-                    return reject(
-                        ErrorCode::TooManyGrants,
-                        format!(
-                            "at most {MAX_ACTIVE_GRANTS} unrevoked grants; revoke expired ones"
-                        ),
-                    );
-                }
-                let id: u64 = read(state, &next_grant_key())?.unwrap_or(1);
-                let grant = Grant {
-                    id,
-                    patient: *patient,
-                    grantee: *grantee,
-                    scope: scope.clone(),
-                    purpose: *purpose,
-                    created_ms: now,
-                    expires_ms: *expires_ms,
-                    granted_by: me,
-                    revoked_ms: None,
-                };
-                write(state, grant_key(id), &grant);
-                write(state, next_grant_key(), &(id + 1));
-                write(state, active_count_key(patient), &(active + 1));
-                write(state, patient_grant_key(patient, id), &());
-                let mut pair = pair_prefix(grantee, patient);
-                pair.extend_from_slice(&id.to_be_bytes());
-                write(state, pair, &());
-                events.emit(ConsentEvent::Granted {
-                    grant: id,
-                    patient: *patient,
-                    grantee: *grantee,
-                    purpose: *purpose,
-                    expires_ms: *expires_ms,
-                    by: me,
-                });
+                open_grant(
+                    state,
+                    NewGrant {
+                        patient: *patient,
+                        grantee: *grantee,
+                        scope: scope.clone(),
+                        purpose: *purpose,
+                        expires_ms: *expires_ms,
+                    },
+                    now,
+                    &me,
+                    events,
+                )?;
             }
             ConsentAction::Revoke { grant: id } => {
-                let Some(mut grant) = grant(state, *id)? else {
+                let Some(grant) = grant(state, *id)? else {
                     return reject(ErrorCode::GrantNotFound, format!("grant {id} is unknown"));
                 };
                 require_patient_or_delegate(state, &grant.patient, &me, now)?;
@@ -137,20 +212,7 @@ impl Module for Consent {
                         format!("grant {id} is already revoked"),
                     );
                 }
-                grant.revoked_ms = Some(now);
-                write(state, grant_key(*id), &grant);
-                state.delete(patient_grant_key(&grant.patient, *id));
-                let active: u32 = read(state, &active_count_key(&grant.patient))?.unwrap_or(0);
-                let active = active
-                    .checked_sub(1)
-                    .ok_or_else(|| StateError::Corrupt("active grant count underflows".into()))?;
-                write(state, active_count_key(&grant.patient), &active);
-                events.emit(ConsentEvent::Revoked {
-                    grant: *id,
-                    patient: grant.patient,
-                    grantee: grant.grantee,
-                    by: me,
-                });
+                close_grant(state, grant, now, &me, events)?;
             }
             ConsentAction::Delegate {
                 delegate,

@@ -1,6 +1,7 @@
 //! Helpers shared by the state-machine tests.
 #![allow(dead_code)]
 
+pub mod insurance;
 pub mod records;
 
 use salus_app::Chain;
@@ -86,6 +87,8 @@ pub fn genesis(authority: &User, time_ms: u64) -> Genesis {
         },
         token: Default::default(),
         audit: Default::default(),
+        oracle: Default::default(),
+        insurance: Default::default(),
     }
 }
 
@@ -103,11 +106,20 @@ pub fn step_receipts(
     chain: &Chain,
     txs: &[Tx],
 ) -> (salus_types::Block, Vec<Receipt>, Vec<(Hash, TxError)>) {
+    step_after(chain, txs, 1_000)
+}
+
+/// Like [`step_receipts`], with the block `elapsed_ms` after the tip.
+pub fn step_after(
+    chain: &Chain,
+    txs: &[Tx],
+    elapsed_ms: u64,
+) -> (salus_types::Block, Vec<Receipt>, Vec<(Hash, TxError)>) {
     let (tip, digest) = chain.tip();
     let proposal = chain
         .propose(
             &digest,
-            tip.timestamp_ms + 1_000,
+            tip.timestamp_ms + elapsed_ms,
             proposer_key().public_key(),
             txs,
         )
@@ -140,7 +152,12 @@ impl Net {
     /// Proposes `txs`, finalizes on the chain, verifies and finalizes on the
     /// follower, and checks both agree.
     pub fn block(&self, txs: &[Tx]) -> Vec<Receipt> {
-        let (block, receipts, rejected) = step_receipts(&self.chain, txs);
+        self.block_after(txs, 1_000)
+    }
+
+    /// Like [`Net::block`], with the block `elapsed_ms` after the tip.
+    pub fn block_after(&self, txs: &[Tx], elapsed_ms: u64) -> Vec<Receipt> {
+        let (block, receipts, rejected) = step_after(&self.chain, txs, elapsed_ms);
         assert!(rejected.is_empty(), "{rejected:?}");
         self.follower.verify(&block).unwrap();
         self.follower.finalize(&block).unwrap();

@@ -68,6 +68,8 @@ pub fn dev_genesis(
                 endpoint: String::new(),
             }],
         },
+        oracle: Default::default(),
+        insurance: Default::default(),
     }
 }
 

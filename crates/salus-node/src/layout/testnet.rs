@@ -150,6 +150,8 @@ pub fn init_testnet_with(
                 })
                 .collect(),
         },
+        oracle: Default::default(),
+        insurance: Default::default(),
     };
     std::fs::write(&genesis_path, genesis.to_json()).map_err(io(&genesis_path))?;
     Ok(Testnet {

@@ -1,0 +1,458 @@
+//! Oracles and insurance through `Chain`, on a chain and a follower that
+//! agree on every root: pools and shares, policies, claims settled by an
+//! oracle quorum in the block it forms, slashing, deadlines, and every
+//! refusal.
+
+mod common;
+
+use salus_app::{consent, insurance, oracle};
+use salus_types::insurance::{ClaimStatus, InsuranceAction, InsuranceEvent};
+use salus_types::oracle::{Answer, Evidence, OracleAction, OracleEvent};
+use salus_types::records::RecordId;
+use salus_types::{Action, ErrorCode, Event};
+
+use common::insurance::{events, Cast, BOND, DEADLINE, FEE};
+
+const MINUTE: u64 = 60_000;
+
+/// A pool with 1,000,000 of capital and a patient's policy of 200,000 cover
+/// on the indemnity product; returns (pool, policy).
+fn insured(cast: &mut Cast) -> (u64, u64) {
+    let pool = cast.funded_pool(500_000);
+    let buy = cast.buy(pool, 0, 200_000, 60 * MINUTE);
+    cast.all_ok(&[buy]);
+    (pool, 1)
+}
+
+fn filed_question(receipts: &[salus_types::Receipt]) -> (u64, u64) {
+    events(receipts, |e| match e {
+        Event::Insurance(InsuranceEvent::ClaimFiled {
+            claim, question, ..
+        }) => Some((*claim, *question)),
+        _ => None,
+    })[0]
+}
+
+#[test]
+fn a_claim_pays_in_the_block_where_the_quorum_forms() {
+    let mut cast = Cast::new();
+    let (pool, policy) = insured(&mut cast);
+    let supply = cast.supply();
+    let evidence = cast.evidence();
+    let file = cast.file(policy, vec![evidence], 50_000);
+    let (claim, question) = filed_question(&cast.all_ok(&[file]));
+    let asked = cast.question(question);
+    assert_eq!(asked.committee.len(), 3);
+    assert!(asked.committee.iter().all(|m| m.stake == BOND));
+    assert!(asked.committee.iter().all(|m| m.oracle != cast.patient.id));
+
+    // Each member may read exactly the evidence, for payment, while it runs.
+    let snapshot = cast.snapshot();
+    for member in &asked.committee {
+        let access = consent::decide(
+            &snapshot,
+            &member.oracle,
+            &evidence.record,
+            Some(1),
+            salus_types::consent::Purpose::Payment,
+            cast.net.now(),
+        )
+        .unwrap();
+        assert!(matches!(access, consent::Access::Decided { reason, .. } if reason.allows()));
+    }
+
+    let [first, second, silent] = [0, 1, 2].map(|i| asked.committee[i].oracle);
+    let before = cast.balance(&cast.patient.id);
+    let approve = Answer::Approve { amount: 45_000 };
+    let answer = cast.answer(first, question, approve.clone());
+    let receipts = cast.all_ok(&[answer]);
+    assert!(events(&receipts, |e| matches!(
+        e,
+        Event::Insurance(InsuranceEvent::ClaimPaid { .. })
+    )
+    .then_some(()))
+    .is_empty());
+    let answer = cast.answer(second, question, approve.clone());
+    let receipts = cast.all_ok(&[answer]);
+    let paid = events(&receipts, |e| match e {
+        Event::Insurance(InsuranceEvent::ClaimPaid { amount, .. }) => Some(*amount),
+        _ => None,
+    });
+    assert_eq!(
+        paid,
+        vec![45_000],
+        "paid in the block where the quorum formed"
+    );
+    assert_eq!(cast.balance(&cast.patient.id), before + 45_000 + FEE);
+    assert!(matches!(
+        cast.claim(claim).status,
+        ClaimStatus::Paid { amount: 45_000, .. }
+    ));
+    let state = cast.pool(pool);
+    assert_eq!(state.capital, 1_000_000 + state.premiums - 45_000);
+    assert_eq!(state.active_cover, 200_000 - 45_000);
+
+    // The silent member lost its fee (refunded to the claimant) and missed.
+    let snapshot = cast.snapshot();
+    let record = oracle::oracle(&snapshot, &silent).unwrap().unwrap();
+    assert_eq!((record.missed, record.fees_earned), (1, 0));
+    let record = oracle::oracle(&snapshot, &first).unwrap().unwrap();
+    assert_eq!((record.agreed, record.fees_earned), (1, FEE));
+    // The committee's access ended with the question.
+    for member in &asked.committee {
+        let access = consent::decide(
+            &snapshot,
+            &member.oracle,
+            &evidence.record,
+            Some(1),
+            salus_types::consent::Purpose::Payment,
+            cast.net.now(),
+        )
+        .unwrap();
+        assert!(matches!(access, consent::Access::Decided { reason, .. } if !reason.allows()));
+    }
+    // A late answer is refused: the question is closed.
+    let late = cast.answer(silent, question, approve);
+    assert_eq!(cast.net.code(late), ErrorCode::QuestionClosed);
+    assert_eq!(cast.supply(), supply, "no token is created or destroyed");
+
+    // The patient saw the claim, the question, the attestations and the payout.
+    let mut seen = Vec::new();
+    let snapshot = cast.snapshot();
+    for event in snapshot
+        .events_for_account(&cast.patient.id, None, 1_000)
+        .unwrap()
+    {
+        seen.push(match event.event {
+            Event::Insurance(InsuranceEvent::ClaimFiled { .. }) => "filed",
+            Event::Oracle(OracleEvent::Asked { .. }) => "asked",
+            Event::Oracle(OracleEvent::Answered { .. }) => "answered",
+            Event::Oracle(OracleEvent::Resolved { .. }) => "resolved",
+            Event::Insurance(InsuranceEvent::ClaimPaid { .. }) => "paid",
+            _ => continue,
+        });
+    }
+    for kind in ["filed", "asked", "answered", "resolved", "paid"] {
+        assert!(
+            seen.contains(&kind),
+            "the patient's events lack {kind}: {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn a_member_that_answers_against_the_quorum_is_slashed() {
+    let mut cast = Cast::new();
+    let (_, policy) = insured(&mut cast);
+    let evidence = cast.evidence();
+    let file = cast.file(policy, vec![evidence], 50_000);
+    let (claim, question) = filed_question(&cast.all_ok(&[file]));
+    let committee: Vec<_> = cast
+        .question(question)
+        .committee
+        .iter()
+        .map(|m| m.oracle)
+        .collect();
+    let liar = committee[0];
+    let liar_balance = cast.balance(&liar);
+    let lie = cast.answer(liar, question, Answer::Deny);
+    let honest: Vec<_> = committee[1..]
+        .iter()
+        .map(|o| cast.answer(*o, question, Answer::Approve { amount: 45_000 }))
+        .collect();
+    cast.all_ok(&[lie]);
+    let receipts = cast.all_ok(&honest);
+    let slashed = events(&receipts, |e| match e {
+        Event::Oracle(OracleEvent::Slashed { oracle, amount, .. }) => Some((*oracle, *amount)),
+        _ => None,
+    });
+    assert_eq!(slashed, vec![(liar, BOND / 10)]);
+    let snapshot = cast.snapshot();
+    let record = oracle::oracle(&snapshot, &liar).unwrap().unwrap();
+    assert_eq!(
+        (record.bond, record.disputed, record.fees_earned),
+        (BOND - BOND / 10, 1, 0)
+    );
+    assert_eq!(oracle::treasury(&snapshot).unwrap(), BOND / 10);
+    assert_eq!(cast.balance(&liar), liar_balance, "a liar earns no fee");
+    assert!(matches!(cast.claim(claim).status, ClaimStatus::Paid { .. }));
+}
+
+#[test]
+fn without_a_quorum_by_the_deadline_a_claim_is_unresolved_and_pays_nothing() {
+    let mut cast = Cast::new();
+    let (pool, policy) = insured(&mut cast);
+    let evidence = cast.evidence();
+    let file = cast.file(policy, vec![evidence], 50_000);
+    let receipts = cast.all_ok(&[file]);
+    let (claim, question) = filed_question(&receipts);
+    let asked = cast.question(question);
+    assert_eq!(asked.deadline_height, asked.asked_height + DEADLINE);
+    // One approval, one denial: no two-thirds quorum.
+    let a = cast.answer(
+        asked.committee[0].oracle,
+        question,
+        Answer::Approve { amount: 10 },
+    );
+    let b = cast.answer(asked.committee[1].oracle, question, Answer::Deny);
+    cast.all_ok(&[a, b]);
+    let capital = cast.pool(pool).capital;
+    let receipts = cast.advance_to(asked.deadline_height);
+    let unresolved = events(&receipts, |e| match e {
+        Event::Insurance(InsuranceEvent::ClaimUnresolved { claim, .. }) => Some(*claim),
+        _ => None,
+    });
+    assert_eq!(unresolved, vec![claim]);
+    assert!(matches!(
+        cast.claim(claim).status,
+        ClaimStatus::Unresolved { .. }
+    ));
+    assert_eq!(cast.pool(pool).capital, capital, "nothing paid");
+    assert_eq!(cast.pool(pool).active_cover, 200_000);
+    // Nobody is slashed without a resolved answer; the evidence is free again.
+    assert_eq!(oracle::treasury(&cast.snapshot()).unwrap(), 0);
+    let again = cast.file(policy, vec![evidence], 50_000);
+    cast.all_ok(&[again]);
+}
+
+#[test]
+fn attestations_from_outside_the_committee_are_refused() {
+    let mut cast = Cast::new();
+    let (_, policy) = insured(&mut cast);
+    let first = cast.evidence();
+    let second = cast.evidence();
+    let files = [
+        cast.file(policy, vec![first], 10_000),
+        cast.file(policy, vec![second], 10_000),
+    ];
+    let receipts = cast.all_ok(&files);
+    let questions: Vec<u64> = events(&receipts, |e| match e {
+        Event::Insurance(InsuranceEvent::ClaimFiled { question, .. }) => Some(*question),
+        _ => None,
+    });
+    let committee = cast.question(questions[0]).committee;
+    let outsider = cast
+        .oracles
+        .iter()
+        .map(|o| o.id)
+        .find(|o| committee.iter().all(|m| m.oracle != *o))
+        .expect("four oracles, three seats");
+    let tx = cast.answer(outsider, questions[0], Answer::Deny);
+    assert_eq!(cast.net.code(tx), ErrorCode::NotACommitteeMember);
+    let tx = cast.answer(committee[0].oracle, 99, Answer::Deny);
+    assert_eq!(cast.net.code(tx), ErrorCode::QuestionNotFound);
+    let stranger = cast.stranger.tx(vec![Action::Oracle(OracleAction::Answer {
+        question: questions[0],
+        answer: Answer::Deny,
+    })]);
+    assert_eq!(cast.net.code(stranger), ErrorCode::NotACommitteeMember);
+    // Twice from the same member, and above the rule's cap.
+    let member = committee[0].oracle;
+    let first = cast.answer(member, questions[0], Answer::Deny);
+    cast.all_ok(&[first]);
+    let twice = cast.answer(member, questions[0], Answer::Deny);
+    assert_eq!(cast.net.code(twice), ErrorCode::AlreadyAnswered);
+    let member = committee[1].oracle;
+    let greedy = cast.answer(member, questions[0], Answer::Approve { amount: 10_001 });
+    assert_eq!(cast.net.code(greedy), ErrorCode::BadAnswer);
+}
+
+#[test]
+fn claims_are_refused_with_typed_errors() {
+    let mut cast = Cast::new();
+    let (_, policy) = insured(&mut cast);
+    let evidence = cast.evidence();
+
+    // A foreign policy: the stranger is neither holder, guardian nor author.
+    let payee = cast.stranger.id;
+    let foreign = cast.stranger.tx(vec![InsuranceAction::FileClaim {
+        policy,
+        evidence: vec![evidence],
+        amount: 1_000,
+        payee,
+    }
+    .into()]);
+    assert_eq!(cast.net.code(foreign), ErrorCode::NotPolicyHolder);
+    let unknown = cast.file(99, vec![evidence], 1_000);
+    assert_eq!(cast.net.code(unknown), ErrorCode::PolicyNotFound);
+    // Evidence that is not anchored, or not the patient's.
+    let missing = Evidence {
+        record: RecordId([9; 16]),
+        version: 1,
+    };
+    let tx = cast.file(policy, vec![missing], 1_000);
+    assert_eq!(cast.net.code(tx), ErrorCode::EvidenceNotAnchored);
+    let tx = cast.file(
+        policy,
+        vec![Evidence {
+            version: 2,
+            ..evidence
+        }],
+        1_000,
+    );
+    assert_eq!(cast.net.code(tx), ErrorCode::EvidenceNotAnchored);
+    // More than the cover.
+    let tx = cast.file(policy, vec![evidence], 200_001);
+    assert_eq!(cast.net.code(tx), ErrorCode::OverCover);
+    // A payee that is neither the insured nor the evidence's author.
+    let payee = cast.stranger.id;
+    let tx = cast.patient.tx(vec![InsuranceAction::FileClaim {
+        policy,
+        evidence: vec![evidence],
+        amount: 1_000,
+        payee,
+    }
+    .into()]);
+    assert_eq!(cast.net.code(tx), ErrorCode::BadPayee);
+
+    // Paid evidence is remembered: no second claim on it, by anyone.
+    let file = cast.file(policy, vec![evidence], 150_000);
+    let (_, question) = filed_question(&cast.all_ok(&[file]));
+    let more = cast.evidence();
+    let pending = cast.file(policy, vec![more], 50_001);
+    assert_eq!(
+        cast.net.code(pending),
+        ErrorCode::OverCover,
+        "pending claims reserve cover"
+    );
+    let committee = cast.question(question).committee;
+    let answers: Vec<_> = committee[..2]
+        .iter()
+        .map(|m| cast.answer(m.oracle, question, Answer::Approve { amount: 150_000 }))
+        .collect();
+    cast.all_ok(&answers);
+    let tx = cast.file(policy, vec![evidence], 1_000);
+    assert_eq!(cast.net.code(tx), ErrorCode::EvidenceAlreadyClaimed);
+    let hospital_payee = cast.hospital.id;
+    let by_provider = cast.hospital.tx(vec![InsuranceAction::FileClaim {
+        policy,
+        evidence: vec![evidence],
+        amount: 1_000,
+        payee: hospital_payee,
+    }
+    .into()]);
+    assert_eq!(
+        cast.net.code(by_provider),
+        ErrorCode::EvidenceAlreadyClaimed
+    );
+
+    // The provider that wrote new evidence may file for the insured.
+    let fresh = cast.evidence();
+    let by_provider = cast.hospital.tx(vec![InsuranceAction::FileClaim {
+        policy,
+        evidence: vec![fresh],
+        amount: 1_000,
+        payee: hospital_payee,
+    }
+    .into()]);
+    cast.all_ok(&[by_provider]);
+
+    // An expired policy.
+    let ends = insurance::policy(&cast.snapshot(), policy)
+        .unwrap()
+        .unwrap()
+        .ends_ms;
+    cast.wait_until(ends);
+    let late = cast.evidence();
+    let tx = cast.file(policy, vec![late], 1_000);
+    assert_eq!(cast.net.code(tx), ErrorCode::PolicyNotRunning);
+}
+
+#[test]
+fn shares_price_premiums_and_payouts_and_withdrawals_wait_for_the_lockup() {
+    let mut cast = Cast::new();
+    let pool = cast.funded_pool(500_000);
+    assert_eq!(cast.pool(pool).shares, 1_000_000);
+    // Cover beyond the capital is refused, and so is cover above the maximum.
+    let tx = cast.buy(pool, 1, 1_000_001, 60 * MINUTE);
+    assert_eq!(cast.net.code(tx), ErrorCode::BadCover);
+    let buy = cast.buy(pool, 1, 900_000, 60 * MINUTE);
+    cast.all_ok(&[buy]);
+    let tx = cast.buy(pool, 1, 200_000, 60 * MINUTE);
+    assert_eq!(cast.net.code(tx), ErrorCode::CapitalRatio);
+    let premium = cast.pool(pool).premiums;
+    assert!(premium > 0);
+
+    // Locked: the lockup is 30 s from the deposit.
+    let lp = &mut cast.lps[0];
+    let tx = lp.tx(vec![InsuranceAction::Withdraw { pool, shares: 1 }.into()]);
+    assert_eq!(cast.net.code(tx), ErrorCode::StillLocked);
+    for _ in 0..30 {
+        cast.net.block(&[]);
+    }
+    // Withdrawing everything would leave 900,000 of cover unfunded.
+    let lp = &mut cast.lps[0];
+    let tx = lp.tx(vec![InsuranceAction::Withdraw {
+        pool,
+        shares: 500_000,
+    }
+    .into()]);
+    assert_eq!(cast.net.code(tx), ErrorCode::CapitalRatio);
+    // A late deposit buys fewer shares: premiums raised the price.
+    let lp = &mut cast.lps[1];
+    let tx = lp.tx(vec![InsuranceAction::Deposit {
+        pool,
+        amount: 100_000,
+    }
+    .into()]);
+    let receipts = cast.all_ok(&[tx]);
+    let minted = events(&receipts, |e| match e {
+        Event::Insurance(InsuranceEvent::Deposited { shares, .. }) => Some(*shares),
+        _ => None,
+    })[0];
+    assert_eq!(minted, 100_000 * 1_000_000 / (1_000_000 + premium));
+    // After the policy ends, its cover is released and the first provider
+    // withdraws at the new price: its half of the premiums with its capital.
+    let ends = insurance::policy(&cast.snapshot(), 1)
+        .unwrap()
+        .unwrap()
+        .ends_ms;
+    cast.wait_until(ends + MINUTE);
+    assert_eq!(cast.pool(pool).active_cover, 0);
+    let before = cast.balance(&cast.lps[0].id);
+    let state = cast.pool(pool);
+    let lp = &mut cast.lps[0];
+    let tx = lp.tx(vec![InsuranceAction::Withdraw {
+        pool,
+        shares: 500_000,
+    }
+    .into()]);
+    cast.all_ok(&[tx]);
+    let out = cast.balance(&cast.lps[0].id) - before;
+    assert_eq!(out, 500_000 * state.capital / state.shares);
+    assert!(out > 500_000, "the provider earned premiums");
+}
+
+#[test]
+fn oracles_bond_unbond_and_withdraw_after_the_period() {
+    let mut cast = Cast::new();
+    let oracle_id = cast.oracles[0].id;
+    let stranger = cast
+        .stranger
+        .tx(vec![OracleAction::Bond { amount: BOND }.into()]);
+    assert_eq!(cast.net.code(stranger), ErrorCode::NotAnOracle);
+    let small = cast.oracles[0].tx(vec![OracleAction::Unbond { amount: BOND }.into()]);
+    cast.all_ok(&[small]);
+    let snapshot = cast.snapshot();
+    assert!(oracle::eligible(&snapshot)
+        .unwrap()
+        .iter()
+        .all(|(o, _)| *o != oracle_id));
+    let record = oracle::oracle(&snapshot, &oracle_id).unwrap().unwrap();
+    let early = cast.oracles[0].tx(vec![OracleAction::Withdraw.into()]);
+    assert_eq!(cast.net.code(early), ErrorCode::StillUnbonding);
+    cast.advance_to(record.release_height);
+    let before = cast.balance(&oracle_id);
+    let withdraw = cast.oracles[0].tx(vec![OracleAction::Withdraw.into()]);
+    cast.all_ok(&[withdraw]);
+    assert_eq!(cast.balance(&oracle_id), before + BOND);
+    // Three oracles left for a committee of three; a fourth unbonding
+    // leaves too few to ask anything.
+    let mut cast2 = cast;
+    let (_, policy) = insured(&mut cast2);
+    let leave = cast2.oracles[1].tx(vec![OracleAction::Unbond { amount: BOND }.into()]);
+    cast2.all_ok(&[leave]);
+    let evidence = cast2.evidence();
+    let tx = cast2.file(policy, vec![evidence], 1_000);
+    assert_eq!(cast2.net.code(tx), ErrorCode::NotEnoughOracles);
+}
