@@ -17,6 +17,8 @@ pub mod consent;
 pub mod credentials;
 mod error;
 pub mod identity;
+pub mod insurance;
+pub mod oracle;
 pub mod records;
 pub mod vault;
 

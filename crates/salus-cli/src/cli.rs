@@ -7,8 +7,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    audit, bench, consent, credential, demo, dev, did, keys, node, query, record, role, sim,
-    testnet, tx,
+    audit, bench, claim, consent, credential, demo, dev, did, keys, node, oracle, policy, pool,
+    query, record, role, sim, testnet, tx,
 };
 
 #[derive(Parser, Debug)]
@@ -74,6 +74,18 @@ pub enum Command {
     Credential(credential::CredentialCommand),
     /// A patient's audit trail: who accessed what, when, allowed or denied, and why.
     Audit(audit::AuditArgs),
+    /// Bond as an oracle, unbond, show, and run the oracle daemon.
+    #[command(subcommand)]
+    Oracle(oracle::OracleCommand),
+    /// Insurance pools: create, deposit, withdraw, show.
+    #[command(subcommand)]
+    Pool(pool::PoolCommand),
+    /// Buy cover and show policies.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// File claims that oracles settle, and follow them.
+    #[command(subcommand)]
+    Claim(claim::ClaimCommand),
     /// Measure performance.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -97,6 +109,10 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Record(command) => record::run(&ctx, command),
         Command::Consent(command) => consent::run(&ctx, command),
         Command::Audit(args) => audit::run(&ctx, args),
+        Command::Oracle(command) => oracle::run(&ctx, command),
+        Command::Pool(command) => pool::run(&ctx, command),
+        Command::Policy(command) => policy::run(&ctx, command),
+        Command::Claim(command) => claim::run(&ctx, command),
         Command::Credential(command) => credential::run(&ctx, command),
         Command::Bench(command) => bench::run(&ctx, command),
         Command::Sim(args) => sim::run(&ctx, args),

@@ -11,14 +11,18 @@
 //!   FHIR Immunization) into attribute values.
 //! - [`records`] seals FHIR content on the client (the node never sees a data
 //!   key) and opens what vaults serve; [`fhir`] checks content before sealing.
+//! - [`rules`] evaluates an oracle question's rule on decrypted FHIR
+//!   resources, as every honest oracle does.
 
 pub mod actions;
 pub mod credentials;
 pub mod fhir;
+mod insurance_rpc;
 pub mod issuer;
 pub mod record_flow;
 pub mod records;
 mod rpc;
+pub mod rules;
 mod vault_rpc;
 
 pub use rpc::{Client, ClientError, Proven, TxOutcome};

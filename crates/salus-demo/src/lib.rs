@@ -8,6 +8,8 @@
 mod chapters;
 mod tour;
 
+use std::path::Path;
+
 use anyhow::{ensure, Context as _, Result};
 use salus_client::Client;
 use salus_node::layout::dev::{dev_chain, DEV_PASSPHRASE};
@@ -30,8 +32,9 @@ pub struct DemoReport {
 }
 
 /// Runs the demo on `validators` validators, calling `narrate` with a line
-/// for people at each step.
-pub fn run(validators: usize, narrate: &dyn Fn(&str)) -> Result<DemoReport> {
+/// for people at each step. `salus` is the `salus` binary, which the
+/// insurance chapter starts as oracle daemons.
+pub fn run(validators: usize, narrate: &dyn Fn(&str), salus: &Path) -> Result<DemoReport> {
     ensure!(
         (1..=MAX_DEMO_VALIDATORS).contains(&validators),
         "the demo runs 1..={MAX_DEMO_VALIDATORS} validators"
@@ -67,7 +70,7 @@ pub fn run(validators: usize, narrate: &dyn Fn(&str)) -> Result<DemoReport> {
         .context("cannot start the async runtime")?;
     let steps = runtime.block_on(async {
         let mut tour = Tour::new(Client::new(apis[0].clone()), narrate);
-        chapters::run_all(&mut tour, &chain_id, authority).await?;
+        chapters::run_all(&mut tour, &chain_id, authority, salus, dir.path()).await?;
         if nodes.len() > 1 {
             chapters::agreement::validators_agree(&mut tour, &apis).await?;
         }

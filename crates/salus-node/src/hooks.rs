@@ -158,7 +158,12 @@ impl Hooks for NodeHooks {
         self.finalized_txs
             .fetch_add(block.txs.len() as u64, Ordering::Relaxed);
         // Receipts carry each transaction's hash: no need to hash them again.
-        let tx_hashes: Vec<Hash> = receipts.iter().map(|r| r.tx_hash).collect();
+        // The block's own receipt (end-of-block events), if any, comes last.
+        let tx_hashes: Vec<Hash> = receipts
+            .iter()
+            .take(block.txs.len())
+            .map(|r| r.tx_hash)
+            .collect();
         for waited in self
             .mempool
             .finalized(block, &tx_hashes, self.committed_nonce())

@@ -1,7 +1,7 @@
 //! `salus demo`: a throwaway chain and a tour of every capability (see
 //! `salus-demo`).
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::Args;
 
 use crate::output::Context;
@@ -19,7 +19,8 @@ pub fn run(ctx: &Context, args: DemoArgs) -> Result<()> {
             println!("{line}");
         }
     };
-    let report = salus_demo::run(args.validators, &narrate)?;
+    let salus = std::env::current_exe().context("cannot find the salus binary")?;
+    let report = salus_demo::run(args.validators, &narrate, &salus)?;
     if ctx.json {
         println!("{}", crate::output::pretty(&report));
     }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod claim;
 pub mod consent;
 pub mod credential;
 pub mod demo;
@@ -10,6 +11,9 @@ pub mod dev;
 pub mod did;
 pub mod keys;
 pub mod node;
+pub mod oracle;
+pub mod policy;
+pub mod pool;
 pub mod query;
 pub mod record;
 pub mod role;

@@ -4,7 +4,10 @@
 pub(crate) mod agreement;
 mod credentials;
 mod identity;
+mod insurance;
 mod records;
+
+use std::path::Path;
 
 use anyhow::Result;
 use salus_crypto::keystore::KeyPair;
@@ -20,7 +23,15 @@ pub(crate) struct Cast {
 }
 
 /// Every chapter, in order.
-pub(crate) async fn run_all(tour: &mut Tour<'_>, chain_id: &str, authority: KeyPair) -> Result<()> {
+/// `salus` is the binary the oracle daemons run as; `workdir` a scratch
+/// directory for their keystore.
+pub(crate) async fn run_all(
+    tour: &mut Tour<'_>,
+    chain_id: &str,
+    authority: KeyPair,
+    salus: &Path,
+    workdir: &Path,
+) -> Result<()> {
     let mut cast = Cast {
         authority: Party::with_keys("the consortium authority", chain_id, authority),
         hospital: Party::new("St. Mary's Hospital", chain_id),
@@ -29,5 +40,6 @@ pub(crate) async fn run_all(tour: &mut Tour<'_>, chain_id: &str, authority: KeyP
     };
     identity::run(tour, chain_id, &mut cast).await?;
     records::run(tour, chain_id, &mut cast).await?;
-    credentials::run(tour, chain_id, &mut cast).await
+    credentials::run(tour, chain_id, &mut cast).await?;
+    insurance::run(tour, chain_id, &mut cast, salus, workdir).await
 }

@@ -10,6 +10,8 @@ mod consent;
 mod credentials;
 mod error;
 mod identity;
+mod insurance;
+mod oracle;
 mod records;
 mod vault;
 
@@ -59,7 +61,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 #[derive(OpenApi)]
 #[openapi(info(
     title = "Salus node API",
-    description = "Submit transactions; read blocks, receipts, state with Merkle proofs, events and DIDs; anchor, share and read encrypted health records; read a patient's audit trail; read credential definitions, revocation registries and published sets, and verify zero-knowledge presentations."
+    description = "Submit transactions; read blocks, receipts, state with Merkle proofs, events and DIDs; anchor, share and read encrypted health records; read a patient's audit trail; read credential definitions, revocation registries and published sets, and verify zero-knowledge presentations; read oracles and their questions, insurance pools, policies and claims."
 ))]
 struct ApiInfo;
 
@@ -72,6 +74,8 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .merge(consent::routes())
         .merge(audit::routes())
         .merge(credentials::routes())
+        .merge(oracle::routes())
+        .merge(insurance::routes())
         .merge(vault::routes())
         .routes(utoipa_axum::routes!(openapi_json))
 }
