@@ -6,12 +6,14 @@
 //! - [`load`]: `tps`, token transfers through one dev node, and the load
 //!   driver the network bench shares;
 //! - [`records`]: encrypted record writes and consent-checked reads;
+//! - [`claims`]: insurance claims settled by oracle daemons, file to payout;
 //! - [`testnet`]: a validator network at saturation and at half load;
 //! - [`zk`]: credential issuance, proving and verification.
 //!
 //! A harness of the `salus` binary, so its errors are `anyhow`'s, like the
 //! binary's own (see `docs/decisions/harness-errors.md`).
 
+pub mod claims;
 pub mod load;
 pub mod records;
 pub mod testnet;

@@ -290,6 +290,55 @@ async fn api_serves_proofs_and_refuses_bad_input_with_typed_json_errors() {
             "bad_category",
         ),
         ("/v1/audit", StatusCode::BAD_REQUEST, "bad_request"),
+        // Oracle and insurance reads.
+        (
+            "/v1/oracle/oracles/bob",
+            StatusCode::BAD_REQUEST,
+            "bad_account",
+        ),
+        (
+            &format!("/v1/oracle/oracles/{recipient}") as &str,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        ("/v1/oracle/questions/7", StatusCode::NOT_FOUND, "not_found"),
+        (
+            "/v1/oracle/questions/seven",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/v1/oracle/assigned/bob",
+            StatusCode::BAD_REQUEST,
+            "bad_account",
+        ),
+        ("/v1/insurance/pools/1", StatusCode::NOT_FOUND, "not_found"),
+        (
+            "/v1/insurance/pools/x",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            &format!("/v1/insurance/pools/1/positions/{recipient}") as &str,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "/v1/insurance/policies/1",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "/v1/insurance/policies?holder=bob",
+            StatusCode::BAD_REQUEST,
+            "bad_account",
+        ),
+        ("/v1/insurance/claims/1", StatusCode::NOT_FOUND, "not_found"),
+        (
+            "/v1/insurance/claims",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
     ] {
         expect_error(get(path).await.unwrap(), status, code).await;
     }
@@ -367,6 +416,16 @@ async fn api_serves_proofs_and_refuses_bad_input_with_typed_json_errors() {
         "/v1/vault/read",
         "/v1/vault/records",
         "/v1/vault/replica",
+        "/v1/oracle/params",
+        "/v1/oracle/oracles/{account}",
+        "/v1/oracle/questions/{id}",
+        "/v1/oracle/assigned/{account}",
+        "/v1/insurance/pools/{id}",
+        "/v1/insurance/pools/{id}/positions/{account}",
+        "/v1/insurance/policies",
+        "/v1/insurance/policies/{id}",
+        "/v1/insurance/claims",
+        "/v1/insurance/claims/{id}",
         "/openapi.json",
     ] {
         assert!(doc["paths"][path].is_object(), "OpenAPI lacks {path}");

@@ -9,7 +9,11 @@
 //! plaintext least of all, so a restart at any moment (even kill -9) resumes
 //! with the questions still unanswered.
 
+pub mod process;
+
 use std::time::Duration;
+
+use futures::StreamExt as _;
 
 use salus_client::record_flow::{Actor, FlowError, RecordFlow};
 use salus_client::{rules, Client, ClientError};
@@ -24,6 +28,9 @@ pub const DEFAULT_POLL: Duration = Duration::from_millis(250);
 /// for finality), bounding what a restart may have to redo.
 pub const MAX_ANSWERS_PER_ROUND: usize = 256;
 
+/// Questions whose evidence is read at once: enough to hide a vault round
+/// trip behind the others.
+const READS_IN_FLIGHT: usize = 16;
 /// How long a round waits for its answers to be final.
 const FINALITY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -104,14 +111,19 @@ impl Daemon {
             return Ok(Round::default());
         }
         let flow = RecordFlow::connect(&self.client).await?;
+        let judged: Vec<(u64, Result<Answer, FlowError>)> = futures::stream::iter(pending)
+            .map(|question| async { (question.id, self.judge(&flow, question).await) })
+            .buffered(READS_IN_FLIGHT)
+            .collect()
+            .await;
         let mut answers = Vec::new();
         let mut round = Round::default();
-        for question in pending {
-            match self.judge(&flow, question).await {
-                Ok(answer) => answers.push((question.id, answer)),
+        for (question, judged) in judged {
+            match judged {
+                Ok(answer) => answers.push((question, answer)),
                 Err(error) => {
-                    // The code and question only: the error never holds content.
-                    tracing::debug!(question = question.id, %error, "evidence not readable yet");
+                    // The question and the error only: errors never hold content.
+                    tracing::debug!(question, %error, "evidence not readable yet");
                     round.waiting += 1;
                 }
             }

@@ -1,9 +1,10 @@
 //! `salus bench`: measure performance (see `salus-bench`). Each prints one
 //! JSON object with `--json`, or a line for people.
 
+use anyhow::Context as _;
 use anyhow::Result;
 use clap::Subcommand;
-use salus_bench::{load, records, testnet, zk, Report};
+use salus_bench::{claims, load, records, testnet, zk, Report};
 
 use crate::output::Context;
 
@@ -13,6 +14,9 @@ pub enum BenchCommand {
     Tps(load::TpsArgs),
     /// Encrypted record writes and authorized reads per second (4 KiB and 1 MiB).
     Records(records::RecordsArgs),
+    /// Insurance claims settled end to end by three oracle daemons: claims/s
+    /// and file-to-payout latency.
+    Claims(claims::ClaimsArgs),
     /// Throughput and finality of a multi-validator network on this machine.
     Testnet(testnet::TestnetArgs),
     /// Credential issuance, presentation proving and verification, proof size.
@@ -31,6 +35,10 @@ pub fn run(ctx: &Context, command: BenchCommand) -> Result<()> {
             testnet::testnet(args)?
         }
         BenchCommand::Zk(args) => zk::zk(args)?,
+        BenchCommand::Claims(args) => {
+            let salus = std::env::current_exe().context("cannot find the salus binary")?;
+            claims::claims(args, &salus)?
+        }
     };
     ctx.emit(&report.json, || report.summary);
     Ok(())

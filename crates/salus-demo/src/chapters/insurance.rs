@@ -7,13 +7,13 @@
 //! withdraws after the lockup at the new share price.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context as _, Result};
 use salus_client::actions;
 use salus_client::record_flow::RecordFlow;
-use salus_crypto::keystore::{KdfParams, KeyDir, KeyFile, KeyPair};
+use salus_crypto::keystore::KeyPair;
+use salus_oracle::process::Daemons;
 use salus_types::audit::AuditEvent;
 use salus_types::consent::Purpose;
 use salus_types::identity::Role;
@@ -27,60 +27,6 @@ use crate::tour::{Party, Tour};
 
 const BOND: u128 = 250_000;
 const LOCKUP_MS: u64 = 4_000;
-/// The passphrase of the demo's throwaway oracle keystore.
-const ORACLE_PASSPHRASE: &str = "salus-demo-oracles";
-
-/// The oracle daemons; dropping this kills them, so no process outlives the demo.
-struct Daemons(Vec<Child>);
-
-impl Drop for Daemons {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Writes `keys` to a keystore and starts `salus oracle run` on it.
-fn start_daemon(
-    salus: &Path,
-    node: &str,
-    keystore: &Path,
-    name: &str,
-    keys: &KeyPair,
-    fault: Option<&str>,
-) -> Result<Child> {
-    // The cheapest Argon2id the keystore accepts: a throwaway key, opened once.
-    let kdf = KdfParams {
-        m_cost_kib: 8,
-        t_cost: 1,
-        p_cost: 1,
-    };
-    KeyDir::new(keystore).save(&KeyFile::seal(
-        name,
-        keys,
-        ORACLE_PASSPHRASE.as_bytes(),
-        kdf,
-    )?)?;
-    let mut command = Command::new(salus);
-    command
-        .args(["oracle", "run", "--key", name, "--poll-ms", "100"])
-        .env("SALUS_NODE", node)
-        .env("SALUS_KEYSTORE", keystore)
-        .env("SALUS_PASSPHRASE", ORACLE_PASSPHRASE)
-        .env("SALUS_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if let Some(fault) = fault {
-        command.args(["--fault", fault]);
-    }
-    command
-        .spawn()
-        .with_context(|| format!("cannot start the oracle daemon {}", salus.display()))
-}
-
 fn fhir_date(date: u32) -> String {
     format!(
         "{}-{:02}-{:02}",
@@ -141,9 +87,16 @@ pub(crate) async fn run(
             .enumerate()
             .map(|(i, keys)| {
                 let fault = (i == 2).then_some("always-deny");
-                start_daemon(salus, &node, &keystore, &format!("oracle-{i}"), keys, fault)
+                salus_oracle::process::spawn(
+                    salus,
+                    &node,
+                    &keystore,
+                    &format!("oracle-{i}"),
+                    keys,
+                    fault,
+                )
             })
-            .collect::<Result<_>>()?,
+            .collect::<Result<_, _>>()?,
     );
     tour.say(
         "Three oracles registered DIDs, were attested, bonded 250,000 usal each, and started their daemons (separate `salus oracle run` processes); the third is a drill that answers without reading.".into(),
