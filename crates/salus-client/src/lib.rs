@@ -20,6 +20,7 @@ pub mod fhir;
 mod insurance_rpc;
 pub mod issuer;
 pub mod record_flow;
+mod record_reads;
 pub mod records;
 mod rpc;
 pub mod rules;

@@ -87,7 +87,7 @@ pub struct RecordFlow<'a> {
     pub keys: KeyCache,
 }
 
-fn item<T>(result: ItemResult<T>) -> Result<T, FlowError> {
+pub(crate) fn item<T>(result: ItemResult<T>) -> Result<T, FlowError> {
     result.into_result().map_err(|e| FlowError::Vault {
         code: e.code,
         message: e.message,
@@ -347,6 +347,18 @@ impl RecordFlow<'_> {
                     .latest_version
             }
         };
+        self.open_served(reader, record, wanted, served).await
+    }
+
+    /// Checks that `served` is version `wanted` of `record` as the chain
+    /// anchors it (read with a proof), and decrypts it.
+    pub(crate) async fn open_served(
+        &self,
+        reader: &Actor,
+        record: RecordId,
+        wanted: u32,
+        served: ServedRecord,
+    ) -> Result<Read, FlowError> {
         if served.version != wanted {
             return Err(FlowError::Invalid(format!(
                 "asked for version {wanted}, the vault served {}",

@@ -13,12 +13,11 @@ pub mod process;
 
 use std::time::Duration;
 
-use futures::StreamExt as _;
-
 use salus_client::record_flow::{Actor, FlowError, RecordFlow};
 use salus_client::{rules, Client, ClientError};
 use salus_types::consent::Purpose;
 use salus_types::oracle::{Answer, OracleAction, Question};
+use salus_types::records::RecordId;
 use salus_types::{Action, Tx};
 use serde_json::Value;
 
@@ -28,9 +27,6 @@ pub const DEFAULT_POLL: Duration = Duration::from_millis(250);
 /// for finality), bounding what a restart may have to redo.
 pub const MAX_ANSWERS_PER_ROUND: usize = 256;
 
-/// Questions whose evidence is read at once: enough to hide a vault round
-/// trip behind the others.
-const READS_IN_FLIGHT: usize = 16;
 /// How long a round waits for its answers to be final.
 const FINALITY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -111,14 +107,9 @@ impl Daemon {
             return Ok(Round::default());
         }
         let flow = RecordFlow::connect(&self.client).await?;
-        let judged: Vec<(u64, Result<Answer, FlowError>)> = futures::stream::iter(pending)
-            .map(|question| async { (question.id, self.judge(&flow, question).await) })
-            .buffered(READS_IN_FLIGHT)
-            .collect()
-            .await;
         let mut answers = Vec::new();
         let mut round = Round::default();
-        for (question, judged) in judged {
+        for (question, judged) in self.judge_all(&flow, &pending).await? {
             match judged {
                 Ok(answer) => answers.push((question, answer)),
                 Err(error) => {
@@ -157,24 +148,44 @@ impl Daemon {
         Ok(round)
     }
 
-    /// Reads the evidence and applies the rule.
-    async fn judge(&self, flow: &RecordFlow<'_>, question: &Question) -> Result<Answer, FlowError> {
+    /// Reads the evidence of every question (in vault calls of many reads)
+    /// and applies each question's rule; a question with evidence it
+    /// cannot read yet gets that error instead of an answer.
+    async fn judge_all(
+        &self,
+        flow: &RecordFlow<'_>,
+        questions: &[&Question],
+    ) -> Result<Vec<(u64, Result<Answer, FlowError>)>, DaemonError> {
         if self.fault == Some(Fault::AlwaysDeny) {
-            return Ok(Answer::Deny);
+            return Ok(questions.iter().map(|q| (q.id, Ok(Answer::Deny))).collect());
         }
-        let mut resources = Vec::with_capacity(question.evidence.len());
-        for item in &question.evidence {
-            let read = flow
-                .get(
-                    &self.actor,
-                    item.record,
-                    Some(item.version),
-                    Purpose::Payment,
-                )
-                .await?;
-            // Content that is not JSON counts for nothing: the rule denies.
-            resources.push(serde_json::from_slice(&read.plaintext).unwrap_or(Value::Null));
+        let wanted: Vec<(RecordId, u32)> = questions
+            .iter()
+            .flat_map(|q| q.evidence.iter().map(|e| (e.record, e.version)))
+            .collect();
+        let mut reads = Vec::with_capacity(wanted.len());
+        for chunk in wanted.chunks(salus_client::api::vault::MAX_VAULT_BATCH) {
+            reads.extend(flow.get_many(&self.actor, chunk, Purpose::Payment).await?);
         }
-        Ok(rules::evaluate(&question.rule, &resources))
+        let mut reads = reads.into_iter();
+        let mut judged = Vec::with_capacity(questions.len());
+        for question in questions {
+            let mut resources = Vec::with_capacity(question.evidence.len());
+            let mut failure = None;
+            for read in reads.by_ref().take(question.evidence.len()) {
+                match read {
+                    // Content that is not JSON counts for nothing: the rule denies.
+                    Ok(read) => resources
+                        .push(serde_json::from_slice(&read.plaintext).unwrap_or(Value::Null)),
+                    Err(error) => failure = Some(error),
+                }
+            }
+            let answer = match failure {
+                Some(error) => Err(error),
+                None => Ok(rules::evaluate(&question.rule, &resources)),
+            };
+            judged.push((question.id, answer));
+        }
+        Ok(judged)
     }
 }
