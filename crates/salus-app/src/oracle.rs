@@ -101,6 +101,9 @@ pub struct Ask {
     pub reference: u64,
     /// The patient whose records are the evidence; never on the committee.
     pub subject: AccountId,
+    /// Others who may not judge this question (who would be paid, who
+    /// would pay); never on the committee either.
+    pub conflicted: Vec<AccountId>,
     pub evidence: Vec<Evidence>,
     pub rule: Rule,
     pub fee_per_member: u128,
@@ -132,7 +135,9 @@ pub fn ask(
     }
     check_evidence(state, &ask.subject, &ask.evidence)?;
     let id: u64 = read(state, &next_question_key())?.unwrap_or(1);
-    let committee = draw(state, &params, id, height, &[ask.asker, ask.subject])?;
+    let mut excluded = vec![ask.asker, ask.subject];
+    excluded.extend(&ask.conflicted);
+    let committee = draw(state, &params, id, height, &excluded)?;
     let fees = ask
         .fee_per_member
         .checked_mul(committee.len() as u128)
@@ -200,18 +205,31 @@ fn check_evidence(
         return reject(ErrorCode::BadEvidence, "a record is named twice");
     }
     for item in evidence {
-        let anchored = match records::head(state, &item.record)? {
-            Some(head) if head.patient == *subject && head.erased_ms.is_none() => {
-                records::version(state, &item.record, item.version)?.is_some()
+        let head = match records::head(state, &item.record)? {
+            Some(head)
+                if head.patient == *subject
+                    && head.erased_ms.is_none()
+                    && records::version(state, &item.record, item.version)?.is_some() =>
+            {
+                head
             }
-            _ => false,
+            _ => {
+                return reject(
+                    ErrorCode::EvidenceNotAnchored,
+                    format!(
+                        "record {} version {} is not an anchored, unerased record of the patient",
+                        item.record, item.version
+                    ),
+                )
+            }
         };
-        if !anchored {
+        // A corrected record supersedes what it corrects.
+        if item.version != head.latest_version {
             return reject(
-                ErrorCode::EvidenceNotAnchored,
+                ErrorCode::EvidenceOutdated,
                 format!(
-                    "record {} version {} is not an anchored, unerased record of the patient",
-                    item.record, item.version
+                    "record {} is at version {}; version {} is superseded",
+                    item.record, head.latest_version, item.version
                 ),
             );
         }

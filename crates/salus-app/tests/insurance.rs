@@ -5,7 +5,7 @@
 
 mod common;
 
-use salus_app::{consent, insurance, oracle};
+use salus_app::{consent, insurance, oracle, records};
 use salus_types::insurance::{ClaimStatus, InsuranceAction, InsuranceEvent};
 use salus_types::oracle::{Answer, Evidence, OracleAction, OracleEvent};
 use salus_types::records::RecordId;
@@ -291,6 +291,43 @@ fn claims_are_refused_with_typed_errors() {
         1_000,
     );
     assert_eq!(cast.net.code(tx), ErrorCode::EvidenceNotAnchored);
+    // The patient's own record is no evidence, nor is a superseded version.
+    let own = RecordId::random();
+    let patient_id = cast.patient.id;
+    let tx = common::records::anchor(
+        &mut cast.patient,
+        own,
+        patient_id,
+        salus_types::records::Category::Financial,
+        1,
+        None,
+    );
+    cast.all_ok(&[tx]);
+    let tx = cast.file(
+        policy,
+        vec![Evidence {
+            record: own,
+            version: 1,
+        }],
+        1_000,
+    );
+    assert_eq!(cast.net.code(tx), ErrorCode::EvidenceNotFromProvider);
+    let corrected = cast.evidence();
+    let previous = records::version(&cast.snapshot(), &corrected.record, 1)
+        .unwrap()
+        .unwrap()
+        .digest(&corrected.record);
+    let tx = common::records::anchor(
+        &mut cast.hospital,
+        corrected.record,
+        patient_id,
+        salus_types::records::Category::Financial,
+        2,
+        Some(previous),
+    );
+    cast.all_ok(&[tx]);
+    let tx = cast.file(policy, vec![corrected], 1_000);
+    assert_eq!(cast.net.code(tx), ErrorCode::EvidenceOutdated);
     // More than the cover.
     let tx = cast.file(policy, vec![evidence], 200_001);
     assert_eq!(cast.net.code(tx), ErrorCode::OverCover);
@@ -361,6 +398,14 @@ fn claims_are_refused_with_typed_errors() {
 #[test]
 fn shares_price_premiums_and_payouts_and_withdrawals_wait_for_the_lockup() {
     let mut cast = Cast::new();
+    // A pool without providers sells nothing: its premiums would be the first depositor's.
+    let create = cast.insurer.tx(vec![InsuranceAction::CreatePool {
+        terms: common::insurance::terms(),
+    }
+    .into()]);
+    cast.all_ok(&[create]);
+    let tx = cast.buy(1, 0, 1_000, 60 * MINUTE);
+    assert_eq!(cast.net.code(tx), ErrorCode::NoLiquidity);
     let pool = cast.funded_pool(500_000);
     assert_eq!(cast.pool(pool).shares, 1_000_000);
     // Cover beyond the capital is refused, and so is cover above the maximum.

@@ -45,6 +45,8 @@ const HOSPITALS: usize = 8;
 const SHARES_IN_FLIGHT: usize = 64;
 /// Claims submitted per API call.
 const FILE_BATCH: usize = 100;
+/// Each patient's policy term.
+const TERM_MS: u64 = 30 * 86_400_000;
 /// How long the timed phase may take.
 const TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -55,18 +57,10 @@ fn party(chain_id: &str, keys: &KeyPair) -> Actor {
     }
 }
 
-fn fhir_date(date: u32) -> String {
-    format!(
-        "{}-{:02}-{:02}",
-        date / 10_000,
-        date / 100 % 100,
-        date % 100
-    )
-}
-
-/// A FHIR Claim for a pneumonia admission billed today.
-fn claim_resource(index: usize) -> Vec<u8> {
-    let today = fhir_date(salus_types::calendar::date_of(salus_types::clock::now_ms()));
+/// A FHIR Claim for a pneumonia admission at `admitted_ms` (after the
+/// policies began).
+fn claim_resource(index: usize, admitted_ms: u64) -> Vec<u8> {
+    let today = salus_types::calendar::fhir_instant(admitted_ms);
     json!({
         "resourceType": "Claim", "status": "active", "use": "claim",
         "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}]},
@@ -220,18 +214,28 @@ pub fn claims(args: ClaimsArgs, salus: &Path) -> Result<Report> {
                     product: 0,
                     holder,
                     cover: 1_000_000,
-                    term_ms: 30 * 86_400_000,
+                    term_ms: TERM_MS,
                 }
                 .into()])
             })
             .collect();
         let bought = settle_all(&client, &buys).await?;
         let mut policies: HashMap<AccountId, u64> = HashMap::new();
+        let mut last_end = 0;
         for event in bought.iter().flat_map(|r| &r.events) {
-            if let Event::Insurance(InsuranceEvent::PolicyBought { policy, holder, .. }) = event {
+            if let Event::Insurance(InsuranceEvent::PolicyBought {
+                policy,
+                holder,
+                ends_ms,
+                ..
+            }) = event
+            {
                 policies.insert(*holder, *policy);
+                last_end = last_end.max(*ends_ms);
             }
         }
+        // The next whole second after the last policy began.
+        let admitted_ms = ((last_end - TERM_MS) / 1000 + 1) * 1000;
 
         // The hospitals write one Claim per patient, in parallel.
         let patient_ids: Vec<AccountId> = patients.iter().map(Actor::account).collect();
@@ -249,7 +253,13 @@ pub fn claims(args: ClaimsArgs, salus: &Path) -> Result<Report> {
                     let mut out = Vec::with_capacity(mine.len());
                     for (i, patient) in mine {
                         let put = flow
-                            .put(hospital, patient, None, None, &claim_resource(i))
+                            .put(
+                                hospital,
+                                patient,
+                                None,
+                                None,
+                                &claim_resource(i, admitted_ms),
+                            )
                             .await?;
                         out.push((
                             patient,

@@ -116,8 +116,12 @@ fn a_claim_settles_through_oracle_daemons_that_are_killed_and_restarted() {
     ]);
     let policy = bought["policy"].as_u64().unwrap().to_string();
 
-    // The hospital's EHR writes the claim, dated today, for the patient.
-    let today = salus_types::calendar::date_of(salus_types::clock::now_ms());
+    // The hospital's EHR writes the claim, for care after the policy began
+    // (a FHIR dateTime has whole seconds: the next one).
+    let starts_ms = env.json(&["policy", "show", "--policy", &policy])["policy"]["starts_ms"]
+        .as_u64()
+        .unwrap();
+    let admitted = salus_types::calendar::fhir_instant((starts_ms / 1000 + 1) * 1000);
     let claim_fhir = dir.path().join("claim.json");
     std::fs::write(
         &claim_fhir,
@@ -125,8 +129,8 @@ fn a_claim_settles_through_oracle_daemons_that_are_killed_and_restarted() {
             "resourceType": "Claim", "status": "active", "use": "claim",
             "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}]},
             "patient": {"display": SECRETS[0]},
-            "created": format!("{}-{:02}-{:02}", today / 10000, today / 100 % 100, today % 100),
-            "billablePeriod": {"start": format!("{}-{:02}-{:02}", today / 10000, today / 100 % 100, today % 100)},
+            "created": admitted,
+            "billablePeriod": {"start": admitted},
             "diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": {"coding": [
                 {"system": "http://hl7.org/fhir/sid/icd-10", "code": "J18.9"}]}}],
             "total": {"value": 48213.77, "currency": "USD"}

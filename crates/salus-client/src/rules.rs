@@ -1,11 +1,12 @@
 //! How an oracle judges evidence: a question's [`Rule`] evaluated on the
 //! decrypted FHIR R4 resources, the same way by every honest oracle. Pure
-//! and exact: money is parsed as decimal text into cents (never through
-//! floating point), dates as calendar days, and anything malformed or out of
-//! the rule's scope counts for nothing, so a bad document denies rather than
-//! pays.
+//! and conservative: money is read as decimal digits into cents (rounded
+//! down; serde_json keeps numbers as f64, so an amount past 15 significant
+//! digits or in exponent form is not read at all), a date without a time
+//! counts as its whole day, and anything malformed or out of the rule's
+//! scope counts for nothing, so a bad document denies rather than pays.
 
-use salus_types::calendar::{day_number, parse_fhir_date};
+use salus_types::calendar::{day_number, parse_fhir_time, FhirTime};
 use salus_types::oracle::{Answer, Rule};
 use serde_json::Value;
 
@@ -15,8 +16,8 @@ pub fn evaluate(rule: &Rule, resources: &[Value]) -> Answer {
     let owed = match rule {
         Rule::Indemnity {
             diagnosis_codes,
-            from_date,
-            to_date,
+            from_ms,
+            to_ms,
             currency,
             units_per_cent,
             deductible,
@@ -24,7 +25,7 @@ pub fn evaluate(rule: &Rule, resources: &[Value]) -> Answer {
         } => {
             let billed: u128 = resources
                 .iter()
-                .filter_map(|r| covered_claim(r, diagnosis_codes, *from_date, *to_date, currency))
+                .filter_map(|r| covered_claim(r, diagnosis_codes, (*from_ms, *to_ms), currency))
                 .fold(0, u128::saturating_add);
             billed
                 .saturating_mul(*units_per_cent)
@@ -34,13 +35,13 @@ pub fn evaluate(rule: &Rule, resources: &[Value]) -> Answer {
         Rule::Parametric {
             per_day,
             max_days,
-            from_date,
-            to_date,
+            from_ms,
+            to_ms,
             cap,
         } => {
             let days: u64 = resources
                 .iter()
-                .filter_map(|r| inpatient_days(r, *from_date, *to_date))
+                .filter_map(|r| inpatient_days(r, (*from_ms, *to_ms)))
                 .fold(0, u64::saturating_add);
             u128::from(days.min(u64::from(*max_days)))
                 .saturating_mul(*per_day)
@@ -71,21 +72,25 @@ fn is_type(resource: &Value, kind: &str) -> bool {
     resource.get("resourceType").and_then(Value::as_str) == Some(kind)
 }
 
-fn date_at(resource: &Value, path: &[&str]) -> Option<u32> {
+fn time_at(resource: &Value, path: &[&str]) -> Option<FhirTime> {
     path.iter()
         .try_fold(resource, |value, step| value.get(step))?
         .as_str()
-        .and_then(parse_fhir_date)
+        .and_then(parse_fhir_time)
+}
+
+/// Whether `time` lies wholly in the window `[from_ms, to_ms)`.
+fn within(time: FhirTime, (from_ms, to_ms): (u64, u64)) -> bool {
+    time.earliest_ms() >= from_ms && time.latest_ms() < to_ms
 }
 
 /// The cents a FHIR `Claim` bills for covered services, if it is covered: an
-/// ICD-10 diagnosis in `codes`, a service date in the window, and a total
+/// ICD-10 diagnosis in `codes`, a service time in the window, and a total
 /// in `currency`.
 fn covered_claim(
     claim: &Value,
     codes: &[String],
-    from_date: u32,
-    to_date: u32,
+    window: (u64, u64),
     currency: &str,
 ) -> Option<u128> {
     if !is_type(claim, "Claim") {
@@ -114,14 +119,14 @@ fn covered_claim(
     if !diagnosed {
         return None;
     }
-    let served = date_at(claim, &["billablePeriod", "start"]).or_else(|| {
+    let served = time_at(claim, &["billablePeriod", "start"]).or_else(|| {
         claim
             .get("item")?
             .as_array()?
             .iter()
-            .find_map(|item| date_at(item, &["servicedDate"]))
+            .find_map(|item| time_at(item, &["servicedDate"]))
     })?;
-    if served < from_date || served > to_date {
+    if !within(served, window) {
         return None;
     }
     let total = claim.get("total")?;
@@ -154,8 +159,8 @@ pub fn cents(value: &Value) -> Option<u128> {
         .checked_add(tenths * 10 + hundredths)
 }
 
-/// Whole days of a finished inpatient `Encounter` inside the window.
-fn inpatient_days(encounter: &Value, from_date: u32, to_date: u32) -> Option<u64> {
+/// Nights of a finished inpatient `Encounter` inside the window.
+fn inpatient_days(encounter: &Value, window: (u64, u64)) -> Option<u64> {
     if !is_type(encounter, "Encounter") {
         return None;
     }
@@ -165,12 +170,12 @@ fn inpatient_days(encounter: &Value, from_date: u32, to_date: u32) -> Option<u64
     if encounter.pointer("/class/code").and_then(Value::as_str) != Some("IMP") {
         return None;
     }
-    let start = date_at(encounter, &["period", "start"])?;
-    let end = date_at(encounter, &["period", "end"])?;
-    if start < from_date || end > to_date || end < start {
+    let start = time_at(encounter, &["period", "start"])?;
+    let end = time_at(encounter, &["period", "end"])?;
+    if !within(start, window) || !within(end, window) {
         return None;
     }
-    Some(day_number(end)? - day_number(start)?)
+    day_number(end.date())?.checked_sub(day_number(start.date())?)
 }
 
 #[cfg(test)]
@@ -178,11 +183,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// 2026-01-01T00:00:00Z and 2027-01-01T00:00:00Z.
+    const YEAR_2026: (u64, u64) = (1_767_225_600_000, 1_798_761_600_000);
+
     fn indemnity() -> Rule {
         Rule::Indemnity {
             diagnosis_codes: vec!["J18.9".into()],
-            from_date: 2026_01_01,
-            to_date: 2026_12_31,
+            from_ms: YEAR_2026.0,
+            to_ms: YEAR_2026.1,
             currency: "USD".into(),
             units_per_cent: 1,
             deductible: 5_000,
@@ -204,6 +212,11 @@ mod tests {
     #[test]
     fn an_indemnity_pays_billed_cents_less_the_deductible_up_to_the_cap() {
         let covered = claim("J18.9", "2026-03-04", json!(1234.56));
+        let at_midnight = claim("J18.9", "2026-01-01T00:00:00Z", json!(1234.56));
+        assert_eq!(
+            evaluate(&indemnity(), &[at_midnight]),
+            evaluate(&indemnity(), std::slice::from_ref(&covered))
+        );
         assert_eq!(
             evaluate(&indemnity(), &[covered]),
             Answer::Approve {
@@ -222,6 +235,8 @@ mod tests {
         for resource in [
             claim("E11.9", "2026-03-04", json!(100)),
             claim("J18.9", "2025-12-31", json!(100)),
+            claim("J18.9", "2025-12-31T23:59:59Z", json!(100)),
+            claim("J18.9", "2026-01-01T01:00:00+02:00", json!(100)),
             claim("J18.9", "2026-03-04", json!("100")),
             claim("J18.9", "2026-03-04", json!(-100)),
             claim("J18.9", "2026-03-04", json!(4.99)),
@@ -236,8 +251,8 @@ mod tests {
         let rule = Rule::Parametric {
             per_day: 20_000,
             max_days: 3,
-            from_date: 2026_01_01,
-            to_date: 2026_12_31,
+            from_ms: YEAR_2026.0,
+            to_ms: YEAR_2026.1,
             cap: 50_000,
         };
         let stay = |class: &str, status: &str, start: &str, end: &str| {

@@ -60,6 +60,119 @@ pub fn parse_fhir_date(text: &str) -> Option<u32> {
     day_number(date).map(|_| date)
 }
 
+/// When a FHIR `date`, `dateTime` or `instant` says something happened:
+/// a whole day when it names no time, an instant when it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FhirTime {
+    /// `YYYYMMDD`, UTC.
+    Day(u32),
+    /// Milliseconds since the epoch.
+    Instant(u64),
+}
+
+impl FhirTime {
+    /// The first millisecond it may stand for.
+    pub fn earliest_ms(self) -> u64 {
+        match self {
+            FhirTime::Day(date) => day_number(date).map_or(u64::MAX, |d| d * MS_PER_DAY),
+            FhirTime::Instant(ms) => ms,
+        }
+    }
+
+    /// The last millisecond it may stand for.
+    pub fn latest_ms(self) -> u64 {
+        match self {
+            FhirTime::Day(date) => day_number(date).map_or(u64::MAX, |d| (d + 1) * MS_PER_DAY - 1),
+            FhirTime::Instant(ms) => ms,
+        }
+    }
+
+    /// Its calendar day (UTC).
+    pub fn date(self) -> u32 {
+        match self {
+            FhirTime::Day(date) => date,
+            FhirTime::Instant(ms) => date_of(ms),
+        }
+    }
+}
+
+/// Parses a FHIR `date` (a whole day) or `dateTime`/`instant` with a time
+/// and a zone (`Z` or `±hh:mm`). Partial dates, and times without a zone,
+/// do not say when something happened precisely enough: `None`.
+pub fn parse_fhir_time(text: &str) -> Option<FhirTime> {
+    let date = parse_fhir_date(text)?;
+    let rest = &text[10..];
+    if rest.is_empty() {
+        return Some(FhirTime::Day(date));
+    }
+    let bytes = rest.as_bytes();
+    if bytes.len() < 9 || bytes[0] != b'T' || bytes[3] != b':' || bytes[6] != b':' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u64> {
+        let part = rest.get(range)?;
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (hours, minutes, seconds) = (number(1..3)?, number(4..6)?, number(7..9)?);
+    if hours > 23 || minutes > 59 || seconds > 59 {
+        return None;
+    }
+    let mut zone = &rest[9..];
+    let mut millis = 0;
+    if let Some(fraction) = zone.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        // Milliseconds, truncated.
+        let kept = &fraction[..digits.min(3)];
+        millis = kept.parse::<u64>().ok()? * 10u64.pow(3 - kept.len() as u32);
+        zone = &fraction[digits..];
+    }
+    let offset_minutes: i64 = match zone {
+        "Z" => 0,
+        _ if zone.len() == 6 && zone.as_bytes()[3] == b':' => {
+            let sign = match zone.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let hours: i64 = zone.get(1..3)?.parse().ok()?;
+            let minutes: i64 = zone.get(4..6)?.parse().ok()?;
+            if hours > 14 || minutes > 59 {
+                return None;
+            }
+            sign * (hours * 60 + minutes)
+        }
+        _ => return None,
+    };
+    let local = i64::try_from(
+        day_number(date)? * MS_PER_DAY + (hours * 3600 + minutes * 60 + seconds) * 1000 + millis,
+    )
+    .ok()?;
+    u64::try_from(local - offset_minutes * 60_000)
+        .ok()
+        .map(FhirTime::Instant)
+}
+
+/// `YYYY-MM-DDThh:mm:ssZ` for a timestamp (whole seconds, rounded down):
+/// how Salus's own tools write a FHIR `dateTime`.
+pub fn fhir_instant(timestamp_ms: u64) -> String {
+    let date = date_of(timestamp_ms);
+    let seconds = timestamp_ms / 1000 % 86_400;
+    format!(
+        "{}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        date / 10_000,
+        date / 100 % 100,
+        date % 100,
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +199,43 @@ mod tests {
             day_number(2024_02_29).map(|d| date_of(d * MS_PER_DAY)),
             Some(2024_02_29)
         );
+    }
+
+    #[test]
+    fn fhir_times_parse_with_their_zone() {
+        let noon = 1_795_305_600_000 + 12 * 3_600_000;
+        assert_eq!(
+            parse_fhir_time("2026-11-22"),
+            Some(FhirTime::Day(2026_11_22))
+        );
+        assert_eq!(
+            parse_fhir_time("2026-11-22T12:00:00Z"),
+            Some(FhirTime::Instant(noon))
+        );
+        assert_eq!(
+            parse_fhir_time("2026-11-22T14:00:00+02:00"),
+            Some(FhirTime::Instant(noon))
+        );
+        assert_eq!(
+            parse_fhir_time("2026-11-22T07:00:00.250-05:00"),
+            Some(FhirTime::Instant(noon + 250))
+        );
+        assert_eq!(
+            parse_fhir_time(&fhir_instant(noon + 999)),
+            Some(FhirTime::Instant(noon))
+        );
+        for bad in [
+            "2026-11-22T12:00:00",
+            "2026-11-22T25:00:00Z",
+            "2026-11-22T12:00Z",
+            "2026-11-22 12:00:00Z",
+            "2026-11-22T12:00:00+2:00",
+        ] {
+            assert_eq!(parse_fhir_time(bad), None, "{bad}");
+        }
+        let day = FhirTime::Day(2026_11_22);
+        assert_eq!(day.earliest_ms(), 1_795_305_600_000);
+        assert_eq!(day.latest_ms(), 1_795_391_999_999);
     }
 
     #[test]

@@ -32,6 +32,11 @@ pub const EXPIRY_BUCKET_MS: u64 = 60_000;
 /// At most this many expiry buckets are swept per block, so a chain that
 /// stood still for a day catches up over a few blocks instead of one huge one.
 pub const MAX_BUCKETS_PER_BLOCK: u64 = 64;
+/// At most this many policies wait in one expiry bucket; a full bucket
+/// sends a policy to the next one (its cover is released a minute later).
+pub const MAX_BUCKET_POLICIES: usize = 1_024;
+/// At most this many policies are released per block.
+pub const MAX_RELEASES_PER_BLOCK: usize = 1_024;
 
 /// The module's parameters. Genesis sets them; they live under
 /// `insurance/params`, for governance to move.
@@ -354,6 +359,8 @@ crate::error_codes! {
     BadPayee = 918 => "bad_payee",
     ClaimNotFound = 919 => "claim_not_found",
     BadAmount = 920 => "bad_amount",
+    EvidenceNotFromProvider = 921 => "evidence_not_from_provider",
+    NoLiquidity = 922 => "no_liquidity",
 }
 
 // State layout: every key of this module starts with `PREFIX/`.

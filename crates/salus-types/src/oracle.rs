@@ -26,6 +26,8 @@ pub const MAX_EVIDENCE: usize = 16;
 pub const MAX_RULE_CODES: usize = 64;
 /// The longest code (ICD-10, CPT, SNOMED CT ids all fit).
 pub const MAX_CODE_LEN: usize = 32;
+/// The longest unbonding period or deadline, in blocks.
+pub const MAX_PERIOD_BLOCKS: u64 = 100_000_000;
 /// Basis points in one whole.
 pub const BPS: u128 = 10_000;
 
@@ -63,7 +65,7 @@ impl Default for OracleParams {
             quorum_denominator: 3,
             slash_bps: 1_000,
             min_deadline_blocks: 5,
-            max_deadline_blocks: 2_000,
+            max_deadline_blocks: 1_000,
         }
     }
 }
@@ -100,8 +102,12 @@ impl OracleParams {
         if min_deadline_blocks == 0 || min_deadline_blocks > max_deadline_blocks {
             return Some("deadlines need 0 < min_deadline_blocks <= max_deadline_blocks".into());
         }
-        if unbonding_blocks < max_deadline_blocks {
-            return Some("unbonding_blocks must be at least max_deadline_blocks".into());
+        // Strictly longer, so stake on a question is still bonded in the
+        // question's deadline block.
+        if unbonding_blocks <= max_deadline_blocks || unbonding_blocks > MAX_PERIOD_BLOCKS {
+            return Some(format!(
+                "unbonding_blocks must exceed max_deadline_blocks and be at most {MAX_PERIOD_BLOCKS}"
+            ));
         }
         None
     }
@@ -152,11 +158,12 @@ pub struct Evidence {
 pub enum Rule {
     /// Services billed on a FHIR `Claim`: approve the billed total less the
     /// deductible, up to `cap`, when a diagnosis code is in `diagnosis_codes`
-    /// and the service date lies in `[from_date, to_date]` (YYYYMMDD).
+    /// and the service lies wholly in `[from_ms, to_ms)` (a date-only
+    /// service date counts as its whole day).
     Indemnity {
         diagnosis_codes: Vec<String>,
-        from_date: u32,
-        to_date: u32,
+        from_ms: u64,
+        to_ms: u64,
         /// The ISO 4217 code the claim must bill in.
         currency: String,
         /// Base units paid per cent billed.
@@ -168,14 +175,14 @@ pub enum Rule {
         cap: u128,
     },
     /// Inpatient days from a FHIR `Encounter` of class inpatient whose
-    /// period lies in `[from_date, to_date]`: `per_day` for each whole day,
+    /// period lies wholly in `[from_ms, to_ms)`: `per_day` for each night,
     /// at most `max_days`, up to `cap`.
     Parametric {
         #[serde(with = "crate::amount")]
         per_day: u128,
         max_days: u32,
-        from_date: u32,
-        to_date: u32,
+        from_ms: u64,
+        to_ms: u64,
         #[serde(with = "crate::amount")]
         cap: u128,
     },
@@ -191,11 +198,11 @@ impl Rule {
 
     /// Why the rule is malformed, if it is.
     pub fn problem(&self) -> Option<String> {
-        let (from_date, to_date) = match self {
+        let (from_ms, to_ms) = match self {
             Rule::Indemnity {
                 diagnosis_codes,
-                from_date,
-                to_date,
+                from_ms,
+                to_ms,
                 currency,
                 units_per_cent,
                 ..
@@ -214,30 +221,22 @@ impl Rule {
                 if *units_per_cent == 0 {
                     return Some("units_per_cent must be positive".into());
                 }
-                (*from_date, *to_date)
+                (*from_ms, *to_ms)
             }
             Rule::Parametric {
                 per_day,
                 max_days,
-                from_date,
-                to_date,
+                from_ms,
+                to_ms,
                 ..
             } => {
                 if *per_day == 0 || *max_days == 0 {
                     return Some("per_day and max_days must be positive".into());
                 }
-                (*from_date, *to_date)
+                (*from_ms, *to_ms)
             }
         };
-        match (
-            crate::calendar::day_number(from_date),
-            crate::calendar::day_number(to_date),
-        ) {
-            (Some(from), Some(to)) if from <= to => None,
-            _ => Some(
-                "the rule's window must be two real dates, the first not after the second".into(),
-            ),
-        }
+        (from_ms >= to_ms).then(|| "the rule's window must end after it starts".into())
     }
 }
 
@@ -472,6 +471,7 @@ crate::error_codes! {
     NotEnoughOracles = 814 => "not_enough_oracles",
     BadDeadline = 815 => "bad_deadline",
     EvidenceNotAnchored = 816 => "evidence_not_anchored",
+    EvidenceOutdated = 817 => "evidence_outdated",
 }
 
 // State layout: every key of this module starts with `PREFIX/`.

@@ -4,7 +4,6 @@
 //! evidence for another try) and revokes those grants.
 
 use salus_state::{Overlay, StateError, StateRead};
-use salus_types::calendar::date_of;
 use salus_types::consent::{Purpose, Scope};
 use salus_types::identity::Role;
 use salus_types::insurance::{
@@ -27,10 +26,10 @@ pub fn claim(state: &dyn StateRead, id: u64) -> Result<Option<Claim>, StateError
 }
 
 /// The rule the committee applies: the product's coverage over the policy's
-/// term, capped at the amount asked.
+/// term (services before the purchase, even earlier that day, are not
+/// covered), capped at the amount asked.
 fn rule_for(pool: &Pool, policy: &Policy, cap: u128) -> Rule {
-    let from_date = date_of(policy.starts_ms);
-    let to_date = date_of(policy.ends_ms - 1);
+    let (from_ms, to_ms) = (policy.starts_ms, policy.ends_ms);
     match &pool.terms.products[usize::from(policy.product)].coverage {
         Coverage::Indemnity {
             diagnosis_codes,
@@ -39,8 +38,8 @@ fn rule_for(pool: &Pool, policy: &Policy, cap: u128) -> Rule {
             deductible,
         } => Rule::Indemnity {
             diagnosis_codes: diagnosis_codes.clone(),
-            from_date,
-            to_date,
+            from_ms,
+            to_ms,
             currency: currency.clone(),
             units_per_cent: *units_per_cent,
             deductible: *deductible,
@@ -49,8 +48,8 @@ fn rule_for(pool: &Pool, policy: &Policy, cap: u128) -> Rule {
         Coverage::Parametric { per_day, max_days } => Rule::Parametric {
             per_day: *per_day,
             max_days: *max_days,
-            from_date,
-            to_date,
+            from_ms,
+            to_ms,
             cap,
         },
     }
@@ -120,6 +119,29 @@ pub(super) fn file(
             format!("policy {policy_id} is not running"),
         );
     }
+    // Facts come from providers: a patient's own notes prove nothing to an insurer.
+    for item in evidence {
+        let Some(version) = records::version(state, &item.record, item.version)? else {
+            return reject(
+                ErrorCode::EvidenceNotAnchored,
+                format!(
+                    "record {} version {} is not anchored",
+                    item.record, item.version
+                ),
+            );
+        };
+        if version.author == policy.holder
+            || identity::role(state, &version.author, Role::Provider)?.is_none()
+        {
+            return reject(
+                ErrorCode::EvidenceNotFromProvider,
+                format!(
+                    "record {} was not written by an attested provider",
+                    item.record
+                ),
+            );
+        }
+    }
     if payee != policy.holder && !wrote_all(state, &payee, evidence)? {
         return reject(
             ErrorCode::BadPayee,
@@ -160,6 +182,7 @@ pub(super) fn file(
             client: CLIENT_TAG,
             reference: claim_id,
             subject: policy.holder,
+            conflicted: vec![payee, pool.insurer],
             evidence: evidence.to_vec(),
             rule: rule_for(&pool, &policy, amount),
             fee_per_member: params.oracle_fee,
@@ -335,7 +358,10 @@ fn pay(
     policy.remaining -= amount;
     policy.pending -= claim.amount;
     pool.capital -= amount;
-    pool.paid_out += amount;
+    pool.paid_out = pool
+        .paid_out
+        .checked_add(amount)
+        .ok_or_else(|| StateError::Corrupt("the pool's payouts overflow".into()))?;
     write(state, policy_key(policy.id), &policy);
     write(state, pool_key(pool.id), &pool);
     Ok(amount)

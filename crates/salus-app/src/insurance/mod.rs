@@ -19,15 +19,17 @@
 //!   down, premiums round up.
 
 use salus_state::{Overlay, StateError, StateRead, StateScan};
+use salus_types::consent::MAX_GRANT_MS;
 use salus_types::identity::Role;
 use salus_types::insurance::{
     claims_prefix, expiry_cursor_key, expiry_key, holder_policy_key, holder_prefix,
     next_policy_key, next_pool_key, params_key, policy_key, pool_key, position_key, Claim,
     Coverage, InsuranceAction, InsuranceEvent, InsuranceGenesis, InsuranceParams, Policy, Pool,
-    PoolTerms, Position, EXPIRY_BUCKET_MS, MAX_LOCKUP_MS, MAX_PRODUCTS, MAX_PRODUCT_NAME,
-    MAX_TERM_MS, MIN_TERM_MS, PREFIX, YEAR_MS,
+    PoolTerms, Position, EXPIRY_BUCKET_MS, MAX_BUCKETS_PER_BLOCK, MAX_BUCKET_POLICIES,
+    MAX_LOCKUP_MS, MAX_PRODUCTS, MAX_PRODUCT_NAME, MAX_RELEASES_PER_BLOCK, MAX_TERM_MS,
+    MIN_TERM_MS, PREFIX, YEAR_MS,
 };
-use salus_types::oracle::{is_code, BPS, MAX_RULE_CODES};
+use salus_types::oracle::{is_code, BPS, MAX_PERIOD_BLOCKS, MAX_RULE_CODES};
 use salus_types::token::module_account;
 use salus_types::{AccountId, ErrorCode};
 
@@ -221,10 +223,12 @@ impl Module for Insurance {
         genesis: &InsuranceGenesis,
     ) -> Result<(), GenesisError> {
         let params = &genesis.params;
-        if params.claim_deadline_blocks == 0 || params.claim_grant_ms == 0 {
-            return Err(GenesisError::Invalid(
-                "insurance parameters: claim deadlines and grants must be positive".into(),
-            ));
+        if !(1..=MAX_PERIOD_BLOCKS).contains(&params.claim_deadline_blocks)
+            || !(1..=MAX_GRANT_MS).contains(&params.claim_grant_ms)
+        {
+            return Err(GenesisError::Invalid(format!(
+                "insurance parameters: a claim deadline is 1..={MAX_PERIOD_BLOCKS} blocks and its grants 1..={MAX_GRANT_MS} ms"
+            )));
         }
         // Absent parameters are the defaults, as on a chain whose genesis
         // predates this module: both have the same state root.
@@ -317,10 +321,12 @@ impl Module for Insurance {
                         "the deposit is worth less than one share",
                     );
                 }
+                let overflow =
+                    || ActionError::new(ErrorCode::Overflow, "the pool's books overflow");
+                pool.capital = pool.capital.checked_add(*amount).ok_or_else(overflow)?;
+                pool.deposited = pool.deposited.checked_add(*amount).ok_or_else(overflow)?;
+                pool.shares = pool.shares.checked_add(shares).ok_or_else(overflow)?;
                 token::transfer(state, &me, &custody(), *amount, events)?;
-                pool.capital += amount;
-                pool.deposited += amount;
-                pool.shares += shares;
                 let mut position = position(state, *id, &me)?.unwrap_or(Position {
                     shares: 0,
                     unlocks_ms: 0,
@@ -374,7 +380,9 @@ impl Module for Insurance {
                     token::transfer(state, &custody(), &me, amount, events)?;
                 }
                 pool.capital = capital;
-                pool.withdrawn += amount;
+                pool.withdrawn = pool.withdrawn.checked_add(amount).ok_or_else(|| {
+                    ActionError::new(ErrorCode::Overflow, "the pool's books overflow")
+                })?;
                 pool.shares -= shares;
                 position.shares -= shares;
                 if position.shares == 0 {
@@ -410,12 +418,23 @@ impl Module for Insurance {
                         format!("cover is 1..={} base units", pool.terms.max_cover),
                     );
                 }
+                // Premiums paid into a pool without providers would belong to
+                // whoever deposited first.
+                if pool.shares == 0 {
+                    return reject(
+                        ErrorCode::NoLiquidity,
+                        format!("pool {id} has no liquidity providers"),
+                    );
+                }
                 identity::require_live(state, holder)?;
                 let premium = premium(&pool.terms, *cover, *term_ms).ok_or_else(|| {
                     ActionError::new(ErrorCode::Overflow, "the premium overflows")
                 })?;
-                let capital = pool.capital + premium;
-                let active_cover = pool.active_cover + cover;
+                let overflow =
+                    || ActionError::new(ErrorCode::Overflow, "the pool's books overflow");
+                let capital = pool.capital.checked_add(premium).ok_or_else(overflow)?;
+                let active_cover = pool.active_cover.checked_add(*cover).ok_or_else(overflow)?;
+                let premiums = pool.premiums.checked_add(premium).ok_or_else(overflow)?;
                 if !solvent(&pool.terms, capital, active_cover) {
                     return reject(
                         ErrorCode::CapitalRatio,
@@ -424,7 +443,7 @@ impl Module for Insurance {
                 }
                 token::transfer(state, &me, &custody(), premium, events)?;
                 pool.capital = capital;
-                pool.premiums += premium;
+                pool.premiums = premiums;
                 pool.active_cover = active_cover;
                 let policy_id: u64 = read(state, &next_policy_key())?.unwrap_or(1);
                 let policy = Policy {
@@ -445,10 +464,7 @@ impl Module for Insurance {
                 write(state, policy_key(policy_id), &policy);
                 write(state, holder_policy_key(holder, policy_id), &());
                 write(state, pool_key(*id), &pool);
-                let bucket = policy.ends_ms / EXPIRY_BUCKET_MS;
-                let mut queued: Vec<u64> = read(state, &expiry_key(bucket))?.unwrap_or_default();
-                queued.push(policy_id);
-                write(state, expiry_key(bucket), &queued);
+                queue_expiry(state, &policy)?;
                 if read::<u64>(state, &expiry_cursor_key())?.is_none() {
                     write(state, expiry_cursor_key(), &(now / EXPIRY_BUCKET_MS));
                 }
@@ -482,6 +498,21 @@ impl Module for Insurance {
     }
 }
 
+/// Queues `policy` in the first bucket from its end with room: a full bucket
+/// delays a release by a minute rather than growing without bound.
+fn queue_expiry(state: &mut Overlay<'_>, policy: &Policy) -> Result<(), StateError> {
+    let mut bucket = policy.ends_ms / EXPIRY_BUCKET_MS;
+    loop {
+        let mut queued: Vec<u64> = read(state, &expiry_key(bucket))?.unwrap_or_default();
+        if queued.len() < MAX_BUCKET_POLICIES {
+            queued.push(policy.id);
+            write(state, expiry_key(bucket), &queued);
+            return Ok(());
+        }
+        bucket += 1;
+    }
+}
+
 fn existing_pool(state: &dyn StateRead, id: u64) -> ExecResult<Pool> {
     match pool(state, id)? {
         Some(pool) => Ok(pool),
@@ -498,14 +529,13 @@ fn release_ended(
     state: &mut Overlay<'_>,
     events: &mut Events,
 ) -> ExecResult<()> {
-    use salus_types::insurance::MAX_BUCKETS_PER_BLOCK;
     let Some(mut cursor) = read::<u64>(state, &expiry_cursor_key())? else {
         return Ok(());
     };
     let now = ctx.timestamp_ms;
     let last = now / EXPIRY_BUCKET_MS;
-    let mut swept = 0;
-    while cursor <= last && swept < MAX_BUCKETS_PER_BLOCK {
+    let (mut swept, mut released) = (0, 0);
+    while cursor <= last && swept < MAX_BUCKETS_PER_BLOCK && released < MAX_RELEASES_PER_BLOCK {
         let queued: Vec<u64> = read(state, &expiry_key(cursor))?.unwrap_or_default();
         let (ended, waiting): (Vec<u64>, Vec<u64>) = {
             let mut ended = Vec::new();
@@ -513,7 +543,7 @@ fn release_ended(
             for id in queued {
                 let policy = policy(state, id)?
                     .ok_or_else(|| StateError::Corrupt(format!("queued policy {id} is missing")))?;
-                if policy.ends_ms <= now {
+                if policy.ends_ms <= now && released + ended.len() < MAX_RELEASES_PER_BLOCK {
                     ended.push(id);
                 } else {
                     waiting.push(id);
@@ -521,16 +551,19 @@ fn release_ended(
             }
             (ended, waiting)
         };
+        released += ended.len();
         for id in ended {
             release(state, id, events)?;
         }
-        if waiting.is_empty() {
+        let done = waiting.is_empty();
+        if done {
             state.delete(expiry_key(cursor));
         } else {
             write(state, expiry_key(cursor), &waiting);
         }
-        // The current bucket may still fill; sweep it again next block.
-        if cursor == last {
+        // The current bucket may still fill, and a bucket cut short by the
+        // release limit is not done: sweep it again next block.
+        if cursor == last || !done {
             break;
         }
         cursor += 1;

@@ -27,15 +27,6 @@ use crate::tour::{Party, Tour};
 
 const BOND: u128 = 250_000;
 const LOCKUP_MS: u64 = 4_000;
-fn fhir_date(date: u32) -> String {
-    format!(
-        "{}-{:02}-{:02}",
-        date / 10_000,
-        date / 100 % 100,
-        date % 100
-    )
-}
-
 pub(crate) async fn run(
     tour: &mut Tour<'_>,
     chain_id: &str,
@@ -165,13 +156,15 @@ pub(crate) async fn run(
         json!({"policy": policy}),
     );
 
-    let today = salus_types::calendar::date_of(salus_types::clock::now_ms());
+    // Admitted after the policy began (a FHIR dateTime has whole seconds:
+    // the next one), as a policy requires.
+    let admitted = salus_types::calendar::fhir_instant((policy.starts_ms / 1000 + 1) * 1000);
     let claim_fhir = json!({
         "resourceType": "Claim", "status": "active", "use": "claim",
         "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}]},
         "patient": {"display": "the demo patient"},
-        "created": fhir_date(today),
-        "billablePeriod": {"start": fhir_date(today), "end": fhir_date(today)},
+        "created": admitted,
+        "billablePeriod": {"start": admitted, "end": admitted},
         "provider": {"display": hospital.name},
         "priority": {"coding": [{"code": "normal"}]},
         "diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": {"coding": [
