@@ -266,6 +266,7 @@ impl Chain {
         let env = BlockEnv {
             chain_id: &self.chain_id,
             height,
+            parent: *parent,
             timestamp_ms: timestamp_ms.max(parent_header.timestamp_ms + 1),
             caches: &self.caches,
         };
@@ -367,6 +368,7 @@ impl Chain {
         let env = BlockEnv {
             chain_id: &self.chain_id,
             height: header.height,
+            parent: header.parent,
             timestamp_ms: header.timestamp_ms,
             caches: &self.caches,
         };

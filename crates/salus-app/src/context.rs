@@ -25,6 +25,10 @@ pub struct TxOrigin<'a> {
 pub struct TxContext<'a> {
     pub tx: TxOrigin<'a>,
     pub height: u64,
+    /// The digest of the block this one builds on. No signer knows it when
+    /// it signs (it does not know which block will take its transaction),
+    /// so it seeds draws that a signer must not be able to aim.
+    pub parent: salus_types::Hash,
     /// The block's timestamp: the only notion of time in the state machine.
     pub timestamp_ms: u64,
 }

@@ -7,7 +7,7 @@
 //! succeeds. A failed transaction is still included, with its error code.
 
 use salus_state::{Overlay, StateError};
-use salus_types::{ErrorCode, Receipt, Tx, TxError};
+use salus_types::{ErrorCode, Hash, Receipt, Tx, TxError};
 
 use crate::auth;
 use crate::context::{BlockContext, Events, ExecError, TxContext};
@@ -18,6 +18,8 @@ use crate::dispatch::{self, execute_action, origin_of, ModuleCaches};
 pub struct BlockEnv<'a> {
     pub chain_id: &'a str,
     pub height: u64,
+    /// The digest of the block this one builds on.
+    pub parent: Hash,
     pub timestamp_ms: u64,
     /// What the modules' pre-checks remembered at admission.
     pub caches: &'a ModuleCaches,
@@ -64,6 +66,7 @@ pub fn apply_tx(
     let ctx = TxContext {
         tx: origin_of(tx),
         height: env.height,
+        parent: env.parent,
         timestamp_ms: env.timestamp_ms,
     };
     let (outcome, writes, events) = {

@@ -116,10 +116,11 @@ pub struct Ask {
 /// module's, to take the fees).
 pub fn ask(
     state: &mut Overlay<'_>,
-    height: u64,
+    ctx: &TxContext<'_>,
     ask: Ask,
     events: &mut Events,
 ) -> ExecResult<Question> {
+    let height = ctx.height;
     let params = params(state)?;
     if let Some(problem) = ask.rule.problem() {
         return reject(ErrorCode::BadRule, problem);
@@ -137,7 +138,7 @@ pub fn ask(
     let id: u64 = read(state, &next_question_key())?.unwrap_or(1);
     let mut excluded = vec![ask.asker, ask.subject];
     excluded.extend(&ask.conflicted);
-    let committee = draw(state, &params, id, height, &excluded)?;
+    let committee = draw(state, &params, id, ctx, &excluded)?;
     let fees = ask
         .fee_per_member
         .checked_mul(committee.len() as u128)
@@ -238,14 +239,15 @@ fn check_evidence(
 }
 
 /// Draws `committee_size` distinct oracles, each with probability
-/// proportional to its bond among those left, from a seed of the question id
-/// and the height. Oracles in `excluded`, and those whose role was revoked,
+/// proportional to its bond among those left, from a seed of the question id,
+/// the height and the parent block's digest (which the asker cannot know
+/// when it signs). Oracles in `excluded`, and those whose role was revoked,
 /// are not drawn.
 fn draw(
     state: &dyn StateRead,
     params: &OracleParams,
     question: u64,
-    height: u64,
+    ctx: &TxContext<'_>,
     excluded: &[AccountId],
 ) -> ExecResult<Vec<(AccountId, u128)>> {
     let mut pool = Vec::new();
@@ -267,9 +269,10 @@ fn draw(
     let mut committee = Vec::with_capacity(size);
     for seat in 0..size {
         let total: u128 = pool.iter().map(|(_, bond)| bond).sum();
-        let mut seed = Vec::with_capacity(24);
+        let mut seed = Vec::with_capacity(56);
         seed.extend_from_slice(&question.to_be_bytes());
-        seed.extend_from_slice(&height.to_be_bytes());
+        seed.extend_from_slice(&ctx.height.to_be_bytes());
+        seed.extend_from_slice(&ctx.parent.0);
         seed.extend_from_slice(&(seat as u64).to_be_bytes());
         let digest = salus_crypto::sha256("salus/oracle-draw/v1", &seed);
         let mut point = u128::from_be_bytes(digest.0[..16].try_into().expect("16 bytes"));

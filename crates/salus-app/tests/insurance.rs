@@ -501,3 +501,48 @@ fn oracles_bond_unbond_and_withdraw_after_the_period() {
     let tx = cast2.file(policy, vec![evidence], 1_000);
     assert_eq!(cast2.net.code(tx), ErrorCode::NotEnoughOracles);
 }
+
+#[test]
+fn expiries_queue_in_bounded_buckets_and_release_in_bounded_blocks() {
+    use salus_types::insurance::{EXPIRY_BUCKET_MS, MAX_BUCKET_POLICIES};
+
+    let mut cast = Cast::new();
+    let pool = cast.funded_pool(500_000);
+    let count = MAX_BUCKET_POLICIES + 6;
+    // One block: every policy ends in the same minute.
+    let buys: Vec<_> = (0..count)
+        .map(|_| cast.buy(pool, 1, 1, 2 * MINUTE))
+        .collect();
+    cast.all_ok(&buys);
+    assert_eq!(cast.pool(pool).active_cover, count as u128);
+    let ends = insurance::policy(&cast.snapshot(), 1)
+        .unwrap()
+        .unwrap()
+        .ends_ms;
+    let bucket = ends / EXPIRY_BUCKET_MS;
+    let queued = |bucket: u64| -> usize {
+        salus_app::insurance::queued_expiries(&cast.snapshot(), bucket)
+            .unwrap()
+            .len()
+    };
+    assert_eq!(
+        (queued(bucket), queued(bucket + 1)),
+        (MAX_BUCKET_POLICIES, 6)
+    );
+    let receipts = cast.wait_until(ends + 2 * EXPIRY_BUCKET_MS);
+    let per_block: Vec<usize> = receipts
+        .iter()
+        .map(|r| {
+            r.events
+                .iter()
+                .filter(|e| matches!(e, Event::Insurance(InsuranceEvent::PolicyEnded { .. })))
+                .count()
+        })
+        .filter(|n| *n > 0)
+        .collect();
+    assert_eq!(per_block.iter().sum::<usize>(), count);
+    assert!(per_block
+        .iter()
+        .all(|n| *n <= salus_types::insurance::MAX_RELEASES_PER_BLOCK));
+    assert_eq!(cast.pool(pool).active_cover, 0);
+}

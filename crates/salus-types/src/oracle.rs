@@ -453,6 +453,108 @@ impl OracleEvent {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_that_cannot_run_a_network_are_named() {
+        assert_eq!(OracleParams::default().problem(), None);
+        let bad = [
+            OracleParams {
+                min_bond: 0,
+                ..Default::default()
+            },
+            OracleParams {
+                committee_size: 0,
+                ..Default::default()
+            },
+            OracleParams {
+                committee_size: MAX_COMMITTEE + 1,
+                ..Default::default()
+            },
+            // Half is not a quorum: two answers could both reach it.
+            OracleParams {
+                quorum_numerator: 1,
+                quorum_denominator: 2,
+                ..Default::default()
+            },
+            OracleParams {
+                quorum_numerator: 4,
+                quorum_denominator: 3,
+                ..Default::default()
+            },
+            OracleParams {
+                slash_bps: 10_001,
+                ..Default::default()
+            },
+            OracleParams {
+                min_deadline_blocks: 0,
+                ..Default::default()
+            },
+            OracleParams {
+                unbonding_blocks: 1_000,
+                ..Default::default()
+            },
+        ];
+        for params in bad {
+            assert!(params.problem().is_some(), "{params:?}");
+        }
+    }
+
+    #[test]
+    fn a_quorum_is_two_thirds_of_the_committee_stake() {
+        let params = OracleParams::default();
+        assert!(params.is_quorum(2, 3));
+        assert!(!params.is_quorum(1, 3));
+        assert!(params.is_quorum(200, 300));
+        assert!(!params.is_quorum(199, 300));
+    }
+
+    #[test]
+    fn malformed_rules_are_named() {
+        let good = Rule::Parametric {
+            per_day: 1,
+            max_days: 1,
+            from_ms: 1,
+            to_ms: 2,
+            cap: 1,
+        };
+        assert_eq!(good.problem(), None);
+        let indemnity = |codes: Vec<&str>, currency: &str| Rule::Indemnity {
+            diagnosis_codes: codes.into_iter().map(String::from).collect(),
+            from_ms: 1,
+            to_ms: 2,
+            currency: currency.into(),
+            units_per_cent: 1,
+            deductible: 0,
+            cap: 1,
+        };
+        assert_eq!(indemnity(vec!["J18.9"], "USD").problem(), None);
+        for rule in [
+            indemnity(vec![], "USD"),
+            indemnity(vec!["J18 9"], "USD"),
+            indemnity(vec!["J18.9"], "usd"),
+            Rule::Parametric {
+                per_day: 1,
+                max_days: 1,
+                from_ms: 2,
+                to_ms: 2,
+                cap: 1,
+            },
+            Rule::Parametric {
+                per_day: 0,
+                max_days: 1,
+                from_ms: 1,
+                to_ms: 2,
+                cap: 1,
+            },
+        ] {
+            assert!(rule.problem().is_some(), "{rule:?}");
+        }
+    }
+}
+
 // Error codes: 800..899 (the registry's range for this module).
 
 crate::error_codes! {

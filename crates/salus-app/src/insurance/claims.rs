@@ -176,7 +176,7 @@ pub(super) fn file(
     let claim_id: u64 = read(state, &next_claim_key())?.unwrap_or(1);
     let question = oracle::ask(
         state,
-        ctx.height,
+        ctx,
         oracle::Ask {
             asker: me,
             client: CLIENT_TAG,

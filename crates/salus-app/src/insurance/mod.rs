@@ -74,6 +74,11 @@ pub fn policy(state: &dyn StateRead, id: u64) -> Result<Option<Policy>, StateErr
     read(state, &policy_key(id))
 }
 
+/// The policies queued to end in expiry bucket `bucket`.
+pub fn queued_expiries(state: &dyn StateRead, bucket: u64) -> Result<Vec<u64>, StateError> {
+    Ok(read(state, &expiry_key(bucket))?.unwrap_or_default())
+}
+
 /// Ids listed under `prefix` (8-byte big-endian suffixes), after `after`.
 fn ids_under<S: StateScan>(
     state: &S,
