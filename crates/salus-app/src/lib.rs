@@ -5,7 +5,7 @@
 //! The same blocks give the same state root on every node.
 //!
 //! Layout, Penumbra-style: each module (`identity`, `token`, `records`,
-//! `consent`, `audit`, `credentials`, `oracle`, `insurance`, one line each in the registry,
+//! `consent`, `audit`, `credentials`, `oracle`, `insurance`, `staking`, one line each in the registry,
 //! `salus_types::with_modules!`) owns its state keys under its own prefix,
 //! checks, executes and weighs its own actions, emits its own events and
 //! answers its own queries; [`dispatch`] routes every phase to it. `auth`
@@ -28,6 +28,7 @@ pub mod identity;
 pub mod insurance;
 pub mod oracle;
 pub mod records;
+pub mod staking;
 pub mod token;
 #[cfg(feature = "toy-module")]
 pub mod toy;

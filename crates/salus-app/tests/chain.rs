@@ -42,6 +42,7 @@ fn genesis(users: &[&User], authority: &User) -> Genesis {
         audit: Default::default(),
         oracle: Default::default(),
         insurance: Default::default(),
+        staking: Default::default(),
     }
 }
 

@@ -144,6 +144,7 @@ fn genesis(validators: &[SigningKey], senders: &[SigningKey]) -> Genesis {
         audit: Default::default(),
         oracle: Default::default(),
         insurance: Default::default(),
+        staking: Default::default(),
     }
 }
 

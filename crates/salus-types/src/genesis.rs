@@ -83,6 +83,7 @@ mod tests {
             audit: Default::default(),
             oracle: Default::default(),
             insurance: Default::default(),
+            staking: Default::default(),
         }
     }
 

@@ -37,6 +37,7 @@ pub mod oracle;
 pub mod proof;
 mod receipt;
 pub mod records;
+pub mod staking;
 pub mod token;
 #[cfg(feature = "toy-module")]
 pub mod toy;

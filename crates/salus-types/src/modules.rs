@@ -72,6 +72,12 @@ macro_rules! with_modules {
                 genesis: $crate::insurance::InsuranceGenesis,
                 errors: 900..1000,
             },
+            8 => staking Staking {
+                action: $crate::staking::StakingAction,
+                event: $crate::staking::StakingEvent,
+                genesis: $crate::staking::StakingGenesis,
+                errors: 1000..1100,
+            },
             // The template module, for the test of "Adding a module" only.
             #[cfg(feature = "toy-module")]
             250 => toy Toy {

@@ -16,6 +16,7 @@ use salus_types::identity::{IdentityAction, IdentityEvent, Role, Service};
 use salus_types::insurance::{Coverage, InsuranceAction, InsuranceEvent, PoolTerms, Product};
 use salus_types::oracle::{Answer, Evidence, OracleAction, OracleEvent};
 use salus_types::records::{Category, RecordAction, RecordEvent, RecordId};
+use salus_types::staking::{StakingAction, StakingEvent};
 use salus_types::token::{TokenAction, TokenEvent};
 use salus_types::{codec, AccountId, Action, Event, TxBody};
 
@@ -429,6 +430,31 @@ fn samples() -> Vec<(&'static str, String)> {
                 .map(Action::Insurance)
                 .collect(),
             ),
+        ),
+        (
+            "tx/staking",
+            wrap(
+                vec![
+                    StakingAction::Bond { amount: 700 },
+                    StakingAction::Unbond { amount: 70 },
+                    StakingAction::Withdraw,
+                    StakingAction::Delegate {
+                        to: Some(account(6)),
+                    },
+                    StakingAction::Delegate { to: None },
+                ]
+                .into_iter()
+                .map(Action::Staking)
+                .collect(),
+            ),
+        ),
+        (
+            "event/staking/delegated",
+            event_hex(StakingEvent::Delegated {
+                account: account(1),
+                from: None,
+                to: Some(account(6)),
+            }),
         ),
         (
             "event/oracle/asked",

@@ -89,6 +89,7 @@ pub fn genesis(authority: &User, time_ms: u64) -> Genesis {
         audit: Default::default(),
         oracle: Default::default(),
         insurance: Default::default(),
+        staking: Default::default(),
     }
 }
 

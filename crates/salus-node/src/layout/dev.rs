@@ -70,6 +70,7 @@ pub fn dev_genesis(
         },
         oracle: Default::default(),
         insurance: Default::default(),
+        staking: Default::default(),
     }
 }
 
