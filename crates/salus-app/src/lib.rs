@@ -5,7 +5,7 @@
 //! The same blocks give the same state root on every node.
 //!
 //! Layout, Penumbra-style: each module (`identity`, `token`, `records`,
-//! `consent`, `audit`, `credentials`, `oracle`, `insurance`, `staking`, one line each in the registry,
+//! `consent`, `audit`, `credentials`, `oracle`, `insurance`, `staking`, `governance`, one line each in the registry,
 //! `salus_types::with_modules!`) owns its state keys under its own prefix,
 //! checks, executes and weighs its own actions, emits its own events and
 //! answers its own queries; [`dispatch`] routes every phase to it. `auth`
@@ -24,6 +24,7 @@ pub mod credentials;
 mod dispatch;
 pub mod execute;
 pub mod genesis;
+pub mod governance;
 pub mod identity;
 pub mod insurance;
 pub mod oracle;

@@ -44,6 +44,15 @@ pub fn params(state: &dyn StateRead) -> Result<OracleParams, StateError> {
     Ok(read(state, &params_key())?.unwrap_or_default())
 }
 
+/// Replaces the parameters (governance, after checking their bounds).
+pub fn set_params(state: &mut Overlay<'_>, params: &OracleParams) {
+    assert!(
+        params.problem().is_none(),
+        "parameters are checked before they are set"
+    );
+    state.confine(PREFIX, |state| write(state, params_key(), params));
+}
+
 pub fn oracle(
     state: &dyn StateRead,
     account: &AccountId,

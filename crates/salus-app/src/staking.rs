@@ -32,6 +32,15 @@ pub fn params(state: &dyn StateRead) -> Result<StakingParams, StateError> {
     Ok(read(state, &params_key())?.unwrap_or_default())
 }
 
+/// Replaces the parameters (governance, after checking their bounds).
+pub fn set_params(state: &mut Overlay<'_>, params: &StakingParams) {
+    assert!(
+        params.problem().is_none(),
+        "parameters are checked before they are set"
+    );
+    state.confine(PREFIX, |state| write(state, params_key(), params));
+}
+
 pub fn stake(state: &dyn StateRead, account: &AccountId) -> Result<Stake, StateError> {
     Ok(read(state, &stake_key(account))?.unwrap_or_default())
 }

@@ -145,6 +145,7 @@ fn genesis(validators: &[SigningKey], senders: &[SigningKey]) -> Genesis {
         oracle: Default::default(),
         insurance: Default::default(),
         staking: Default::default(),
+        governance: Default::default(),
     }
 }
 

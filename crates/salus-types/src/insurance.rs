@@ -62,6 +62,21 @@ impl Default for InsuranceParams {
     }
 }
 
+impl InsuranceParams {
+    /// Why these parameters cannot run claims, if they cannot.
+    pub fn problem(&self) -> Option<String> {
+        use crate::consent::MAX_GRANT_MS;
+        use crate::oracle::MAX_PERIOD_BLOCKS;
+        (!(1..=MAX_PERIOD_BLOCKS).contains(&self.claim_deadline_blocks)
+            || !(1..=MAX_GRANT_MS).contains(&self.claim_grant_ms))
+        .then(|| {
+            format!(
+                "a claim deadline is 1..={MAX_PERIOD_BLOCKS} blocks and its grants 1..={MAX_GRANT_MS} ms"
+            )
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InsuranceGenesis {

@@ -27,6 +27,7 @@ pub mod credentials;
 pub mod did_document;
 mod error_code;
 mod genesis;
+pub mod governance;
 pub mod identity;
 mod ids;
 pub mod insurance;

@@ -78,6 +78,12 @@ macro_rules! with_modules {
                 genesis: $crate::staking::StakingGenesis,
                 errors: 1000..1100,
             },
+            9 => governance Governance {
+                action: $crate::governance::GovernanceAction,
+                event: $crate::governance::GovernanceEvent,
+                genesis: $crate::governance::GovernanceGenesis,
+                errors: 1100..1200,
+            },
             // The template module, for the test of "Adding a module" only.
             #[cfg(feature = "toy-module")]
             250 => toy Toy {

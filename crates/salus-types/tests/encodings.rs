@@ -12,9 +12,12 @@ use salus_types::consent::{
     AccessReason, ConsentAction, ConsentEvent, DelegateKind, EmergencyReason, Purpose, Scope,
 };
 use salus_types::credentials::{CredentialAction, CredentialEvent, RoleRule};
+use salus_types::governance::{
+    GovernanceAction, GovernanceEvent, Outcome, ParamChange, VoteOption,
+};
 use salus_types::identity::{IdentityAction, IdentityEvent, Role, Service};
 use salus_types::insurance::{Coverage, InsuranceAction, InsuranceEvent, PoolTerms, Product};
-use salus_types::oracle::{Answer, Evidence, OracleAction, OracleEvent};
+use salus_types::oracle::{Answer, Evidence, OracleAction, OracleEvent, OracleParams};
 use salus_types::records::{Category, RecordAction, RecordEvent, RecordId};
 use salus_types::staking::{StakingAction, StakingEvent};
 use salus_types::token::{TokenAction, TokenEvent};
@@ -454,6 +457,35 @@ fn samples() -> Vec<(&'static str, String)> {
                 account: account(1),
                 from: None,
                 to: Some(account(6)),
+            }),
+        ),
+        (
+            "tx/governance",
+            wrap(
+                vec![
+                    GovernanceAction::Propose {
+                        title: "Committees of five".into(),
+                        change: ParamChange::Oracle(OracleParams {
+                            committee_size: 5,
+                            ..OracleParams::default()
+                        }),
+                    },
+                    GovernanceAction::Vote {
+                        proposal: 1,
+                        option: VoteOption::Veto,
+                    },
+                ]
+                .into_iter()
+                .map(Action::Governance)
+                .collect(),
+            ),
+        ),
+        (
+            "event/governance/closed",
+            event_hex(GovernanceEvent::Closed {
+                proposal: 1,
+                proposer: account(2),
+                outcome: Outcome::Passed,
             }),
         ),
         (

@@ -19,7 +19,6 @@
 //!   down, premiums round up.
 
 use salus_state::{Overlay, StateError, StateRead, StateScan};
-use salus_types::consent::MAX_GRANT_MS;
 use salus_types::identity::Role;
 use salus_types::insurance::{
     claims_prefix, expiry_cursor_key, expiry_key, holder_policy_key, holder_prefix,
@@ -29,7 +28,7 @@ use salus_types::insurance::{
     MAX_LOCKUP_MS, MAX_PRODUCTS, MAX_PRODUCT_NAME, MAX_RELEASES_PER_BLOCK, MAX_TERM_MS,
     MIN_TERM_MS, PREFIX, YEAR_MS,
 };
-use salus_types::oracle::{is_code, BPS, MAX_PERIOD_BLOCKS, MAX_RULE_CODES};
+use salus_types::oracle::{is_code, BPS, MAX_RULE_CODES};
 use salus_types::token::module_account;
 use salus_types::{AccountId, ErrorCode};
 
@@ -51,6 +50,15 @@ pub fn custody() -> AccountId {
 
 pub fn params(state: &dyn StateRead) -> Result<InsuranceParams, StateError> {
     Ok(read(state, &params_key())?.unwrap_or_default())
+}
+
+/// Replaces the parameters (governance, after checking their bounds).
+pub fn set_params(state: &mut Overlay<'_>, params: &InsuranceParams) {
+    assert!(
+        params.problem().is_none(),
+        "parameters are checked before they are set"
+    );
+    state.confine(PREFIX, |state| write(state, params_key(), params));
 }
 
 pub fn pool(state: &dyn StateRead, id: u64) -> Result<Option<Pool>, StateError> {
@@ -228,11 +236,9 @@ impl Module for Insurance {
         genesis: &InsuranceGenesis,
     ) -> Result<(), GenesisError> {
         let params = &genesis.params;
-        if !(1..=MAX_PERIOD_BLOCKS).contains(&params.claim_deadline_blocks)
-            || !(1..=MAX_GRANT_MS).contains(&params.claim_grant_ms)
-        {
+        if let Some(problem) = params.problem() {
             return Err(GenesisError::Invalid(format!(
-                "insurance parameters: a claim deadline is 1..={MAX_PERIOD_BLOCKS} blocks and its grants 1..={MAX_GRANT_MS} ms"
+                "insurance parameters: {problem}"
             )));
         }
         // Absent parameters are the defaults, as on a chain whose genesis

@@ -71,6 +71,7 @@ pub fn dev_genesis(
         oracle: Default::default(),
         insurance: Default::default(),
         staking: Default::default(),
+        governance: Default::default(),
     }
 }
 

@@ -153,6 +153,7 @@ pub fn init_testnet_with(
         oracle: Default::default(),
         insurance: Default::default(),
         staking: Default::default(),
+        governance: Default::default(),
     };
     std::fs::write(&genesis_path, genesis.to_json()).map_err(io(&genesis_path))?;
     Ok(Testnet {

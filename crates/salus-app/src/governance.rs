@@ -1,0 +1,317 @@
+//! The governance module: proposals to change module parameters, voted on
+//! with staked power at the proposal's start, executed after a timelock.
+//!
+//! State (layout in `salus_types::governance`): `governance/params`,
+//! `governance/proposal/<id>` (with its running tally),
+//! `governance/ballot/<proposal><voter>`, and the queues
+//! `governance/ending/<height>` and `governance/executing/<height>` that the
+//! end of the block works through. Deposits sit in the module account;
+//! vetoed ones stay there, in the treasury (`governance/treasury`).
+//!
+//! The tally is kept as votes arrive (a vote replacing an earlier one takes
+//! the earlier weight back), so closing a proposal reads one value: its cost
+//! is O(votes cast), never O(holders).
+
+use salus_state::{Overlay, StateError, StateRead};
+use salus_types::governance::{
+    ballot_key, ending_key, executing_key, next_proposal_key, params_key, proposal_key, Ballot,
+    GovernanceAction, GovernanceEvent, GovernanceGenesis, GovernanceParams, Outcome, ParamChange,
+    Proposal, ProposalStatus, Tally, MAX_TITLE, PREFIX,
+};
+use salus_types::layout::key;
+use salus_types::token::module_account;
+use salus_types::{AccountId, ErrorCode};
+
+use crate::context::{
+    read, refuse, reject, write, ActionError, BlockContext, Events, ExecResult, Module, TxContext,
+    TxOrigin,
+};
+use crate::genesis::GenesisError;
+use crate::{insurance, oracle, staking, token};
+
+/// The account that holds deposits and the treasury.
+pub fn custody() -> AccountId {
+    module_account(PREFIX)
+}
+
+fn treasury_key() -> Vec<u8> {
+    key(PREFIX, "treasury", &[])
+}
+
+pub fn params(state: &dyn StateRead) -> Result<GovernanceParams, StateError> {
+    Ok(read(state, &params_key())?.unwrap_or_default())
+}
+
+pub fn proposal(state: &dyn StateRead, id: u64) -> Result<Option<Proposal>, StateError> {
+    read(state, &proposal_key(id))
+}
+
+pub fn ballot(
+    state: &dyn StateRead,
+    proposal: u64,
+    voter: &AccountId,
+) -> Result<Option<Ballot>, StateError> {
+    read(state, &ballot_key(proposal, voter))
+}
+
+/// Vetoed deposits, held for the network.
+pub fn treasury(state: &dyn StateRead) -> Result<u128, StateError> {
+    Ok(read(state, &treasury_key())?.unwrap_or(0))
+}
+
+fn queue(state: &mut Overlay<'_>, key: Vec<u8>, id: u64) -> Result<(), StateError> {
+    let mut ids: Vec<u64> = read(state, &key)?.unwrap_or_default();
+    ids.push(id);
+    write(state, key, &ids);
+    Ok(())
+}
+
+/// The governance module.
+pub struct Governance;
+
+impl Module for Governance {
+    const PREFIX: &'static str = PREFIX;
+    type Action = GovernanceAction;
+    type Cache = ();
+    type Genesis = GovernanceGenesis;
+
+    fn init_genesis(
+        state: &mut Overlay<'_>,
+        genesis: &GovernanceGenesis,
+    ) -> Result<(), GenesisError> {
+        if let Some(problem) = genesis.params.problem() {
+            return Err(GenesisError::Invalid(format!(
+                "governance parameters: {problem}"
+            )));
+        }
+        // Absent parameters are the defaults, as on a chain whose genesis
+        // predates this module: both have the same state root.
+        if genesis.params != GovernanceParams::default() {
+            write(state, params_key(), &genesis.params);
+        }
+        Ok(())
+    }
+
+    fn check(_tx: &TxOrigin<'_>, action: &GovernanceAction) -> Result<(), ActionError> {
+        match action {
+            GovernanceAction::Propose { title, change } => {
+                if title.trim().is_empty()
+                    || title.len() > MAX_TITLE
+                    || title.chars().any(char::is_control)
+                {
+                    return refuse(
+                        ErrorCode::BadProposal,
+                        format!("a title is 1..={MAX_TITLE} bytes of printable text"),
+                    );
+                }
+                match change.problem() {
+                    Some(problem) => refuse(ErrorCode::ParamsOutOfBounds, problem),
+                    None => Ok(()),
+                }
+            }
+            GovernanceAction::Vote { .. } => Ok(()),
+        }
+    }
+
+    fn execute(
+        ctx: &TxContext<'_>,
+        _cache: &(),
+        state: &mut Overlay<'_>,
+        action: &GovernanceAction,
+        events: &mut Events,
+    ) -> ExecResult<()> {
+        let me = ctx.tx.signer;
+        match action {
+            GovernanceAction::Propose { title, change } => {
+                let params = params(state)?;
+                // Weights are the power before this block: bonding in the
+                // proposal's own block buys nothing.
+                let start_height = ctx.height - 1;
+                let bonded = staking::total_at(state, start_height)?;
+                if bonded == 0 {
+                    return reject(
+                        ErrorCode::BadProposal,
+                        "nothing is bonded: no one could vote",
+                    );
+                }
+                token::transfer(state, &me, &custody(), params.min_deposit, events)?;
+                let id: u64 = read(state, &next_proposal_key())?.unwrap_or(1);
+                let end_height = ctx.height + params.voting_blocks;
+                let proposal = Proposal {
+                    id,
+                    proposer: me,
+                    title: title.clone(),
+                    change: change.clone(),
+                    deposit: params.min_deposit,
+                    start_height,
+                    end_height,
+                    bonded,
+                    cap: (bonded * u128::from(params.cap_bps) / 10_000).max(1),
+                    tally: Tally::default(),
+                    status: ProposalStatus::Voting,
+                };
+                write(state, next_proposal_key(), &(id + 1));
+                write(state, proposal_key(id), &proposal);
+                queue(state, ending_key(end_height), id)?;
+                events.emit(GovernanceEvent::Proposed {
+                    proposal: id,
+                    proposer: me,
+                    end_height,
+                });
+            }
+            GovernanceAction::Vote {
+                proposal: id,
+                option,
+            } => {
+                let Some(mut proposal) = proposal(state, *id)? else {
+                    return reject(
+                        ErrorCode::ProposalNotFound,
+                        format!("proposal {id} is unknown"),
+                    );
+                };
+                if proposal.status != ProposalStatus::Voting || ctx.height > proposal.end_height {
+                    return reject(
+                        ErrorCode::VotingClosed,
+                        format!(
+                            "proposal {id} took votes until height {}",
+                            proposal.end_height
+                        ),
+                    );
+                }
+                let power = staking::power_at(state, &me, proposal.start_height)?;
+                let weight = power.min(proposal.cap);
+                if weight == 0 {
+                    return reject(
+                        ErrorCode::NoVotingPower,
+                        format!(
+                            "{} had no voting power at height {}",
+                            me.did(),
+                            proposal.start_height
+                        ),
+                    );
+                }
+                if let Some(previous) = ballot(state, *id, &me)? {
+                    *proposal.tally.of(previous.option) -= previous.weight;
+                }
+                *proposal.tally.of(*option) += weight;
+                write(
+                    state,
+                    ballot_key(*id, &me),
+                    &Ballot {
+                        option: *option,
+                        weight,
+                    },
+                );
+                write(state, proposal_key(*id), &proposal);
+                events.emit(GovernanceEvent::Voted {
+                    proposal: *id,
+                    voter: me,
+                    option: *option,
+                    weight,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn end_block(
+        ctx: &BlockContext<'_>,
+        state: &mut Overlay<'_>,
+        events: &mut Events,
+    ) -> ExecResult<()> {
+        let ending: Vec<u64> = read(state, &ending_key(ctx.height))?.unwrap_or_default();
+        state.delete(ending_key(ctx.height));
+        for id in ending {
+            close(ctx, state, id, events)?;
+        }
+        let executing: Vec<u64> = read(state, &executing_key(ctx.height))?.unwrap_or_default();
+        state.delete(executing_key(ctx.height));
+        for id in executing {
+            run(ctx, state, id, events)?;
+        }
+        Ok(())
+    }
+}
+
+fn existing(state: &dyn StateRead, id: u64) -> Result<Proposal, StateError> {
+    proposal(state, id)?
+        .ok_or_else(|| StateError::Corrupt(format!("queued proposal {id} is missing")))
+}
+
+/// Ends a proposal's voting: decides it, refunds the deposit unless it was
+/// vetoed, and queues a passed one for its timelock.
+fn close(
+    ctx: &BlockContext<'_>,
+    state: &mut Overlay<'_>,
+    id: u64,
+    events: &mut Events,
+) -> ExecResult<()> {
+    let mut proposal = existing(state, id)?;
+    let params = params(state)?;
+    let outcome = proposal.tally.outcome(&params, proposal.bonded);
+    if outcome == Outcome::Vetoed {
+        let treasury = treasury(state)? + proposal.deposit;
+        write(state, treasury_key(), &treasury);
+    } else {
+        token::transfer(
+            state,
+            &custody(),
+            &proposal.proposer,
+            proposal.deposit,
+            events,
+        )?;
+    }
+    proposal.status = if outcome == Outcome::Passed {
+        let execute_height = ctx.height + params.timelock_blocks;
+        queue(state, executing_key(execute_height), id)?;
+        ProposalStatus::Queued { execute_height }
+    } else {
+        ProposalStatus::Closed {
+            outcome,
+            height: ctx.height,
+        }
+    };
+    write(state, proposal_key(id), &proposal);
+    events.emit(GovernanceEvent::Closed {
+        proposal: id,
+        proposer: proposal.proposer,
+        outcome,
+    });
+    Ok(())
+}
+
+/// Executes a passed proposal whose timelock ended, unless its change has
+/// become invalid meanwhile (the events say why).
+fn run(
+    ctx: &BlockContext<'_>,
+    state: &mut Overlay<'_>,
+    id: u64,
+    events: &mut Events,
+) -> ExecResult<()> {
+    let mut proposal = existing(state, id)?;
+    if let Some(reason) = proposal.change.problem() {
+        proposal.status = ProposalStatus::Failed {
+            height: ctx.height,
+            reason: reason.clone(),
+        };
+        events.emit(GovernanceEvent::ExecutionFailed {
+            proposal: id,
+            proposer: proposal.proposer,
+            reason,
+        });
+    } else {
+        match &proposal.change {
+            ParamChange::Oracle(params) => oracle::set_params(state, params),
+            ParamChange::Insurance(params) => insurance::set_params(state, params),
+            ParamChange::Staking(params) => staking::set_params(state, params),
+            ParamChange::Governance(params) => write(state, params_key(), params),
+        }
+        proposal.status = ProposalStatus::Executed { height: ctx.height };
+        events.emit(GovernanceEvent::Executed {
+            proposal: id,
+            proposer: proposal.proposer,
+        });
+    }
+    write(state, proposal_key(id), &proposal);
+    Ok(())
+}
