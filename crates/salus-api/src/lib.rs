@@ -16,6 +16,7 @@ pub mod chain;
 pub mod consent;
 pub mod credentials;
 mod error;
+pub mod governance;
 pub mod identity;
 pub mod insurance;
 pub mod oracle;

@@ -54,6 +54,24 @@ pub fn ballot(
     read(state, &ballot_key(proposal, voter))
 }
 
+/// Proposals after `after`, oldest first, at most `limit`.
+pub fn proposals<S: salus_state::StateScan>(
+    state: &S,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<Vec<Proposal>, StateError> {
+    let prefix = key(PREFIX, "proposal", &[]);
+    let after = after.map(proposal_key);
+    state
+        .scan_prefix(&prefix, after.as_deref(), limit)?
+        .into_iter()
+        .map(|(_, value)| {
+            borsh::from_slice(&value)
+                .map_err(|e| StateError::Corrupt(format!("undecodable proposal: {e}")))
+        })
+        .collect()
+}
+
 /// Vetoed deposits, held for the network.
 pub fn treasury(state: &dyn StateRead) -> Result<u128, StateError> {
     Ok(read(state, &treasury_key())?.unwrap_or(0))

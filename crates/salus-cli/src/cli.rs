@@ -7,8 +7,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    audit, bench, claim, consent, credential, demo, dev, did, keys, node, oracle, policy, pool,
-    query, record, role, sim, testnet, tx,
+    audit, bench, claim, consent, credential, demo, dev, did, gov, keys, node, oracle, policy,
+    pool, query, record, role, sim, stake, testnet, tx,
 };
 
 #[derive(Parser, Debug)]
@@ -86,6 +86,12 @@ pub enum Command {
     /// File claims that oracles settle, and follow them.
     #[command(subcommand)]
     Claim(claim::ClaimCommand),
+    /// Bond tokens for voting power, unbond, withdraw, delegate.
+    #[command(subcommand)]
+    Stake(stake::StakeCommand),
+    /// Propose parameter changes, vote, follow proposals.
+    #[command(subcommand)]
+    Gov(gov::GovCommand),
     /// Measure performance.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -113,6 +119,8 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Pool(command) => pool::run(&ctx, command),
         Command::Policy(command) => policy::run(&ctx, command),
         Command::Claim(command) => claim::run(&ctx, command),
+        Command::Stake(command) => stake::run(&ctx, command),
+        Command::Gov(command) => gov::run(&ctx, command),
         Command::Credential(command) => credential::run(&ctx, command),
         Command::Bench(command) => bench::run(&ctx, command),
         Command::Sim(args) => sim::run(&ctx, args),

@@ -17,8 +17,8 @@
 pub mod actions;
 pub mod credentials;
 pub mod fhir;
-mod insurance_rpc;
 pub mod issuer;
+mod module_rpc;
 pub mod record_flow;
 mod record_reads;
 pub mod records;

@@ -82,3 +82,18 @@ impl<'a> Tour<'a> {
         self.steps
     }
 }
+
+/// Polls `done` every 100 ms for up to a minute.
+pub(crate) async fn wait_for<F, Fut>(done: F) -> Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    for _ in 0..600 {
+        if done().await? {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    bail!("gave up after a minute")
+}

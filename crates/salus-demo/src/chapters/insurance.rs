@@ -23,7 +23,7 @@ use salus_types::{Action, ErrorCode, Event};
 use serde_json::json;
 
 use super::Cast;
-use crate::tour::{Party, Tour};
+use crate::tour::{wait_for, Party, Tour};
 
 const BOND: u128 = 250_000;
 const LOCKUP_MS: u64 = 4_000;
@@ -335,19 +335,4 @@ pub(crate) async fn run(
         json!({"shares": shares.to_string(), "received": (after - before).to_string(), "balance_before": before.to_string(), "balance_after": after.to_string()}),
     );
     Ok(())
-}
-
-/// Polls `done` every 100 ms for up to a minute.
-async fn wait_for<F, Fut>(done: F) -> Result<()>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<bool>>,
-{
-    for _ in 0..600 {
-        if done().await? {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    bail!("gave up after a minute")
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod agreement;
 mod credentials;
+mod governance;
 mod identity;
 mod insurance;
 mod records;
@@ -41,5 +42,6 @@ pub(crate) async fn run_all(
     identity::run(tour, chain_id, &mut cast).await?;
     records::run(tour, chain_id, &mut cast).await?;
     credentials::run(tour, chain_id, &mut cast).await?;
-    insurance::run(tour, chain_id, &mut cast, salus, workdir).await
+    insurance::run(tour, chain_id, &mut cast, salus, workdir).await?;
+    governance::run(tour, chain_id, &mut cast).await
 }

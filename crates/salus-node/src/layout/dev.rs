@@ -1,6 +1,7 @@
 //! The single-validator dev chain, created on first start in the data
 //! directory and reused on every restart.
 
+use super::quick_governance;
 use std::path::Path;
 
 use salus_consensus::engine::Timing;
@@ -71,7 +72,7 @@ pub fn dev_genesis(
         oracle: Default::default(),
         insurance: Default::default(),
         staking: Default::default(),
-        governance: Default::default(),
+        governance: quick_governance(),
     }
 }
 

@@ -24,3 +24,16 @@ pub enum ConfigError {
     #[error("{path}: {reason}")]
     Invalid { path: String, reason: String },
 }
+
+/// Governance on a dev chain or a local testnet: votes and timelocks that
+/// last seconds, not hours, so a demo or a trial can see them through.
+pub fn quick_governance() -> salus_types::governance::GovernanceGenesis {
+    salus_types::governance::GovernanceGenesis {
+        params: salus_types::governance::GovernanceParams {
+            min_deposit: 10_000,
+            voting_blocks: 20,
+            timelock_blocks: 10,
+            ..Default::default()
+        },
+    }
+}

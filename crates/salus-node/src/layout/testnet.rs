@@ -1,6 +1,7 @@
 //! A local testnet laid out in one folder (genesis, encrypted keys, one node
 //! file per validator), and one whose nodes all run in this process.
 
+use super::quick_governance;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -153,7 +154,7 @@ pub fn init_testnet_with(
         oracle: Default::default(),
         insurance: Default::default(),
         staking: Default::default(),
-        governance: Default::default(),
+        governance: quick_governance(),
     };
     std::fs::write(&genesis_path, genesis.to_json()).map_err(io(&genesis_path))?;
     Ok(Testnet {

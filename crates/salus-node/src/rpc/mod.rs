@@ -9,6 +9,7 @@ mod chain;
 mod consent;
 mod credentials;
 mod error;
+mod governance;
 mod identity;
 mod insurance;
 mod oracle;
@@ -61,7 +62,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 #[derive(OpenApi)]
 #[openapi(info(
     title = "Salus node API",
-    description = "Submit transactions; read blocks, receipts, state with Merkle proofs, events and DIDs; anchor, share and read encrypted health records; read a patient's audit trail; read credential definitions, revocation registries and published sets, and verify zero-knowledge presentations; read oracles and their questions, insurance pools, policies and claims."
+    description = "Submit transactions; read blocks, receipts, state with Merkle proofs, events and DIDs; anchor, share and read encrypted health records; read a patient's audit trail; read credential definitions, revocation registries and published sets, and verify zero-knowledge presentations; read oracles and their questions, insurance pools, policies and claims; read stakes, voting power and governance proposals."
 ))]
 struct ApiInfo;
 
@@ -76,6 +77,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .merge(credentials::routes())
         .merge(oracle::routes())
         .merge(insurance::routes())
+        .merge(governance::routes())
         .merge(vault::routes())
         .routes(utoipa_axum::routes!(openapi_json))
 }

@@ -1,4 +1,5 @@
-//! The oracle network's and insurance's read endpoints.
+//! The read endpoints of the oracle network, insurance, staking and
+//! governance.
 
 use salus_api::insurance::{
     ClaimList, ClaimView, HolderParams, PolicyList, PolicyView, PoolView, PositionView,
@@ -82,5 +83,37 @@ fn holder_params(holder: &AccountId) -> HolderParams {
         holder: holder.to_hex(),
         after: None,
         limit: None,
+    }
+}
+
+impl Client {
+    pub async fn stake(
+        &self,
+        account: &AccountId,
+    ) -> Result<salus_api::governance::StakeView, ClientError> {
+        self.get(&format!(
+            "{}/{}",
+            salus_api::governance::STAKE,
+            account.to_hex()
+        ))
+        .await
+    }
+
+    pub async fn governance_params(
+        &self,
+    ) -> Result<salus_api::governance::GovernanceView, ClientError> {
+        self.get(salus_api::governance::PARAMS).await
+    }
+
+    pub async fn proposal(
+        &self,
+        id: u64,
+    ) -> Result<salus_api::governance::ProposalView, ClientError> {
+        self.get(&format!("{}/{id}", salus_api::governance::PROPOSALS))
+            .await
+    }
+
+    pub async fn proposals(&self) -> Result<salus_api::governance::ProposalList, ClientError> {
+        self.get(salus_api::governance::PROPOSALS).await
     }
 }
