@@ -14,9 +14,9 @@
 
 use salus_state::{Overlay, StateError, StateRead};
 use salus_types::governance::{
-    ballot_key, ending_key, executing_key, next_proposal_key, params_key, proposal_key, Ballot,
-    GovernanceAction, GovernanceEvent, GovernanceGenesis, GovernanceParams, Outcome, ParamChange,
-    Proposal, ProposalStatus, Tally, MAX_TITLE, PREFIX,
+    ballot_key, ending_key, executing_key, next_proposal_key, params_key, proposal_key,
+    reclaimed_key, Ballot, GovernanceAction, GovernanceEvent, GovernanceGenesis, GovernanceParams,
+    Outcome, ParamChange, Proposal, ProposalStatus, Tally, MAX_TITLE, PREFIX,
 };
 use salus_types::layout::key;
 use salus_types::token::module_account;
@@ -196,8 +196,7 @@ impl Module for Governance {
                         ),
                     );
                 }
-                let power = staking::power_at(state, &me, proposal.start_height)?;
-                let weight = power.min(proposal.cap);
+                let weight = weight_of(state, &proposal, &me)?;
                 if weight == 0 {
                     return reject(
                         ErrorCode::NoVotingPower,
@@ -208,8 +207,10 @@ impl Module for Governance {
                         ),
                     );
                 }
-                if let Some(previous) = ballot(state, *id, &me)? {
-                    *proposal.tally.of(previous.option) -= previous.weight;
+                match ballot(state, *id, &me)? {
+                    Some(previous) => *proposal.tally.of(previous.option) -= previous.weight,
+                    // A delegator's first vote takes its tokens back from its delegate.
+                    None => take_back(state, &mut proposal, &me)?,
                 }
                 *proposal.tally.of(*option) += weight;
                 write(
@@ -249,6 +250,47 @@ impl Module for Governance {
         }
         Ok(())
     }
+}
+
+/// `voter`'s weight on `proposal`: its power at the start, less what its
+/// delegators took back by voting themselves, plus its own tokens if it had
+/// delegated them (voting itself takes them back), capped.
+fn weight_of(
+    state: &dyn StateRead,
+    proposal: &Proposal,
+    voter: &AccountId,
+) -> Result<u128, StateError> {
+    let power = staking::power_at(state, voter, proposal.start_height)?;
+    let taken: u128 = read(state, &reclaimed_key(proposal.id, voter))?.unwrap_or(0);
+    let (own, delegate) = staking::own_at(state, voter, proposal.start_height)?;
+    let brought = if delegate.is_some() { own } else { 0 };
+    let weight = power.checked_sub(taken).ok_or_else(|| {
+        StateError::Corrupt("delegators took back more than their delegate held".into())
+    })? + brought;
+    Ok(weight.min(proposal.cap))
+}
+
+/// On a delegator's first vote: moves its own tokens out of its delegate's
+/// weight, and re-weighs the delegate's ballot if it has voted.
+fn take_back(
+    state: &mut Overlay<'_>,
+    proposal: &mut Proposal,
+    delegator: &AccountId,
+) -> Result<(), StateError> {
+    let (own, delegate) = staking::own_at(state, delegator, proposal.start_height)?;
+    let Some(delegate) = delegate.filter(|_| own > 0) else {
+        return Ok(());
+    };
+    let key = reclaimed_key(proposal.id, &delegate);
+    let taken: u128 = read(state, &key)?.unwrap_or(0);
+    write(state, key, &(taken + own));
+    if let Some(mut ballot) = ballot(state, proposal.id, &delegate)? {
+        *proposal.tally.of(ballot.option) -= ballot.weight;
+        ballot.weight = weight_of(state, proposal, &delegate)?;
+        *proposal.tally.of(ballot.option) += ballot.weight;
+        write(state, ballot_key(proposal.id, &delegate), &ballot);
+    }
+    Ok(())
 }
 
 fn existing(state: &dyn StateRead, id: u64) -> Result<Proposal, StateError> {

@@ -11,8 +11,9 @@
 
 use salus_state::{Overlay, StateError, StateRead};
 use salus_types::staking::{
-    params_key, power_key, stake_key, total_key, value_at, Checkpoint, Stake, StakingAction,
-    StakingEvent, StakingGenesis, StakingParams, Unbonding, MAX_UNBONDING_ENTRIES, PREFIX,
+    own_key, params_key, power_key, stake_key, total_key, value_at, Checkpoint, OwnCheckpoint,
+    Stake, StakingAction, StakingEvent, StakingGenesis, StakingParams, Unbonding,
+    MAX_UNBONDING_ENTRIES, PREFIX,
 };
 use salus_types::token::module_account;
 use salus_types::{AccountId, ErrorCode};
@@ -53,6 +54,59 @@ pub fn power_at(
 ) -> Result<u128, StateError> {
     let checkpoints: Vec<Checkpoint> = read(state, &power_key(account))?.unwrap_or_default();
     Ok(value_at(&checkpoints, height))
+}
+
+/// `account`'s own bonded tokens and delegate at `height` (within the
+/// history window).
+pub fn own_at(
+    state: &dyn StateRead,
+    account: &AccountId,
+    height: u64,
+) -> Result<(u128, Option<AccountId>), StateError> {
+    let checkpoints: Vec<OwnCheckpoint> = read(state, &own_key(account))?.unwrap_or_default();
+    let after = checkpoints.partition_point(|c| c.height <= height);
+    Ok(after.checked_sub(1).map_or((0, None), |i| {
+        (checkpoints[i].bonded, checkpoints[i].delegate)
+    }))
+}
+
+/// Records `stake`'s bonded tokens and delegate from `height` on, pruned to
+/// the history window like the power checkpoints.
+fn record_own(
+    state: &mut Overlay<'_>,
+    account: &AccountId,
+    stake: &Stake,
+    height: u64,
+    history: u64,
+) -> Result<(), StateError> {
+    let key = own_key(account);
+    let mut checkpoints: Vec<OwnCheckpoint> = read(state, &key)?.unwrap_or_default();
+    if checkpoints
+        .last()
+        .is_some_and(|c| c.bonded == stake.bonded && c.delegate == stake.delegate)
+    {
+        return Ok(());
+    }
+    let entry = OwnCheckpoint {
+        height,
+        bonded: stake.bonded,
+        delegate: stake.delegate,
+    };
+    match checkpoints.last_mut() {
+        Some(last) if last.height == height => *last = entry,
+        _ => checkpoints.push(entry),
+    }
+    let start = height.saturating_sub(history);
+    let keep_from = checkpoints
+        .partition_point(|c| c.height <= start)
+        .saturating_sub(1);
+    checkpoints.drain(..keep_from);
+    if checkpoints.len() == 1 && checkpoints[0].bonded == 0 && checkpoints[0].delegate.is_none() {
+        state.delete(key);
+    } else {
+        write(state, key, &checkpoints);
+    }
+    Ok(())
 }
 
 /// The total bonded at `height` (within the history window).
@@ -253,6 +307,7 @@ impl Module for Staking {
                 });
             }
         }
+        record_own(state, &me, &stake, height, history)?;
         if stake == Stake::default() {
             state.delete(stake_key(&me));
         } else {

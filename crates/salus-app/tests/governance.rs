@@ -30,6 +30,12 @@ struct Polity {
 }
 
 fn polity(whale_bond: u128) -> Polity {
+    polity_with(whale_bond, GovernanceParams::default().cap_bps, |_| {})
+}
+
+/// A polity with a weight cap of `cap_bps`, where `before` may act (delegate)
+/// before any proposal.
+fn polity_with(whale_bond: u128, cap_bps: u32, before: impl FnOnce(&mut Polity)) -> Polity {
     let authority = User::new(1);
     let mut holders: Vec<User> = (30..40).map(User::new).collect();
     let mut whale = User::new(40);
@@ -51,6 +57,7 @@ fn polity(whale_bond: u128) -> Polity {
                 min_deposit: DEPOSIT,
                 voting_blocks: VOTING,
                 timelock_blocks: TIMELOCK,
+                cap_bps,
                 ..GovernanceParams::default()
             },
         },
@@ -67,12 +74,14 @@ fn polity(whale_bond: u128) -> Polity {
         })]));
     }
     assert!(net.codes(&bonds).iter().all(|c| *c == ErrorCode::Ok));
-    Polity {
+    let mut polity = Polity {
         net,
         holders,
         whale,
         latecomer,
-    }
+    };
+    before(&mut polity);
+    polity
 }
 
 fn committee_of_five() -> ParamChange {
@@ -260,4 +269,50 @@ fn malformed_proposals_and_votes_are_refused_with_typed_errors() {
     p.net.ok(tx);
     let tx = vote(&mut p.latecomer, 1, VoteOption::Yes);
     assert_eq!(p.net.code(tx), ErrorCode::NoVotingPower);
+}
+
+/// Holder 0 delegates to holder 1 before the proposal.
+fn delegated() -> Polity {
+    polity_with(0, 10_000, |p| {
+        let to = Some(p.holders[1].id);
+        let tx = p.holders[0].tx(vec![Action::Staking(StakingAction::Delegate { to })]);
+        p.net.ok(tx);
+    })
+}
+
+fn tally_of(p: &Polity, proposal: u64) -> (u128, u128) {
+    let snapshot = p.net.chain.store().snapshot().unwrap();
+    let tally = governance::proposal(&snapshot, proposal)
+        .unwrap()
+        .unwrap()
+        .tally;
+    (tally.yes, tally.no)
+}
+
+#[test]
+fn a_delegators_own_vote_overrides_its_delegate_in_either_order() {
+    // The delegate votes first with both holdings; the delegator then takes its own back.
+    let mut p = delegated();
+    let tx = propose(&mut p.holders[2], committee_of_five());
+    p.net.ok(tx);
+    let tx = vote(&mut p.holders[1], 1, VoteOption::Yes);
+    p.net.ok(tx);
+    assert_eq!(tally_of(&p, 1), (200, 0));
+    let tx = vote(&mut p.holders[0], 1, VoteOption::No);
+    p.net.ok(tx);
+    assert_eq!(tally_of(&p, 1), (100, 100));
+    // Voting again does not take anything back twice.
+    let tx = vote(&mut p.holders[0], 1, VoteOption::No);
+    p.net.ok(tx);
+    assert_eq!(tally_of(&p, 1), (100, 100));
+
+    // The delegator votes first; its delegate then votes with what is left.
+    let mut p = delegated();
+    let tx = propose(&mut p.holders[2], committee_of_five());
+    p.net.ok(tx);
+    let tx = vote(&mut p.holders[0], 1, VoteOption::No);
+    p.net.ok(tx);
+    let tx = vote(&mut p.holders[1], 1, VoteOption::Yes);
+    p.net.ok(tx);
+    assert_eq!(tally_of(&p, 1), (100, 100));
 }

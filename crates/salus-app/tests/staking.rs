@@ -154,6 +154,7 @@ proptest! {
             let mut held = 0;
             for id in &ids {
                 let stake = staking::stake(&snapshot, id).unwrap();
+                prop_assert_eq!(staking::own_at(&snapshot, id, height).unwrap(), (stake.bonded, stake.delegate));
                 let voter = stake.delegate.unwrap_or(*id);
                 let at = ids.iter().position(|i| *i == voter).unwrap();
                 expected[at] += stake.bonded;

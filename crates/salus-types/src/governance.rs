@@ -320,6 +320,14 @@ pub fn ballot_key(proposal: u64, voter: &AccountId) -> Vec<u8> {
     key(PREFIX, "ballot", &id)
 }
 
+/// How much of `voter`'s power at a proposal's start its delegators took
+/// back by voting themselves.
+pub fn reclaimed_key(proposal: u64, voter: &AccountId) -> Vec<u8> {
+    let mut id = proposal.to_be_bytes().to_vec();
+    id.extend_from_slice(&voter.0);
+    key(PREFIX, "reclaimed", &id)
+}
+
 /// Proposals whose voting ends at `height`.
 pub fn ending_key(height: u64) -> Vec<u8> {
     key(PREFIX, "ending", &height.to_be_bytes())

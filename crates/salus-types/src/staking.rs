@@ -87,6 +87,16 @@ pub struct Checkpoint {
     pub power: u128,
 }
 
+/// An account's own bonded tokens and its delegate from `height` on: what
+/// a delegator brings back when it votes itself.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct OwnCheckpoint {
+    pub height: u64,
+    #[serde(with = "crate::amount")]
+    pub bonded: u128,
+    pub delegate: Option<AccountId>,
+}
+
 /// The value of `checkpoints` (sorted by height) at `height`: the last one
 /// at or before it, or zero.
 pub fn value_at(checkpoints: &[Checkpoint], height: u64) -> u128 {
@@ -178,6 +188,11 @@ pub fn stake_key(account: &AccountId) -> Vec<u8> {
 /// An account's voting-power checkpoints, oldest first.
 pub fn power_key(account: &AccountId) -> Vec<u8> {
     key(PREFIX, "power", &account.0)
+}
+
+/// An account's own bonded tokens and delegate, as checkpoints, oldest first.
+pub fn own_key(account: &AccountId) -> Vec<u8> {
+    key(PREFIX, "own", &account.0)
 }
 
 /// The total bonded's checkpoints, oldest first.
