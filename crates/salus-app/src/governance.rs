@@ -39,7 +39,7 @@ fn treasury_key() -> Vec<u8> {
 }
 
 pub fn params(state: &dyn StateRead) -> Result<GovernanceParams, StateError> {
-    Ok(read(state, &params_key())?.unwrap_or_default())
+    crate::params::load(state, &params_key())
 }
 
 pub fn proposal(state: &dyn StateRead, id: u64) -> Result<Option<Proposal>, StateError> {
@@ -97,17 +97,7 @@ impl Module for Governance {
         state: &mut Overlay<'_>,
         genesis: &GovernanceGenesis,
     ) -> Result<(), GenesisError> {
-        if let Some(problem) = genesis.params.problem() {
-            return Err(GenesisError::Invalid(format!(
-                "governance parameters: {problem}"
-            )));
-        }
-        // Absent parameters are the defaults, as on a chain whose genesis
-        // predates this module: both have the same state root.
-        if genesis.params != GovernanceParams::default() {
-            write(state, params_key(), &genesis.params);
-        }
-        Ok(())
+        crate::params::init(state, params_key(), &genesis.params, "governance")
     }
 
     fn check(_tx: &TxOrigin<'_>, action: &GovernanceAction) -> Result<(), ActionError> {

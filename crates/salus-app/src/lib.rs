@@ -28,6 +28,7 @@ pub mod governance;
 pub mod identity;
 pub mod insurance;
 pub mod oracle;
+mod params;
 pub mod records;
 pub mod staking;
 pub mod token;

@@ -41,16 +41,12 @@ pub fn custody() -> AccountId {
 }
 
 pub fn params(state: &dyn StateRead) -> Result<OracleParams, StateError> {
-    Ok(read(state, &params_key())?.unwrap_or_default())
+    crate::params::load(state, &params_key())
 }
 
 /// Replaces the parameters (governance, after checking their bounds).
 pub fn set_params(state: &mut Overlay<'_>, params: &OracleParams) {
-    assert!(
-        params.problem().is_none(),
-        "parameters are checked before they are set"
-    );
-    state.confine(PREFIX, |state| write(state, params_key(), params));
+    crate::params::store(state, PREFIX, params_key(), params);
 }
 
 pub fn oracle(
@@ -312,17 +308,7 @@ impl Module for Oracle {
     type Genesis = OracleGenesis;
 
     fn init_genesis(state: &mut Overlay<'_>, genesis: &OracleGenesis) -> Result<(), GenesisError> {
-        if let Some(problem) = genesis.params.problem() {
-            return Err(GenesisError::Invalid(format!(
-                "oracle parameters: {problem}"
-            )));
-        }
-        // Absent parameters are the defaults, as on a chain whose genesis
-        // predates this module: both have the same state root.
-        if genesis.params != OracleParams::default() {
-            write(state, params_key(), &genesis.params);
-        }
-        Ok(())
+        crate::params::init(state, params_key(), &genesis.params, "oracle")
     }
 
     fn check(_tx: &TxOrigin<'_>, action: &OracleAction) -> Result<(), ActionError> {

@@ -30,16 +30,12 @@ pub fn custody() -> AccountId {
 }
 
 pub fn params(state: &dyn StateRead) -> Result<StakingParams, StateError> {
-    Ok(read(state, &params_key())?.unwrap_or_default())
+    crate::params::load(state, &params_key())
 }
 
 /// Replaces the parameters (governance, after checking their bounds).
 pub fn set_params(state: &mut Overlay<'_>, params: &StakingParams) {
-    assert!(
-        params.problem().is_none(),
-        "parameters are checked before they are set"
-    );
-    state.confine(PREFIX, |state| write(state, params_key(), params));
+    crate::params::store(state, PREFIX, params_key(), params);
 }
 
 pub fn stake(state: &dyn StateRead, account: &AccountId) -> Result<Stake, StateError> {
@@ -96,11 +92,11 @@ fn record_own(
         Some(last) if last.height == height => *last = entry,
         _ => checkpoints.push(entry),
     }
-    let start = height.saturating_sub(history);
-    let keep_from = checkpoints
-        .partition_point(|c| c.height <= start)
-        .saturating_sub(1);
-    checkpoints.drain(..keep_from);
+    prune(
+        &mut checkpoints,
+        |c| c.height,
+        height.saturating_sub(history),
+    );
     if checkpoints.len() == 1 && checkpoints[0].bonded == 0 && checkpoints[0].delegate.is_none() {
         state.delete(key);
     } else {
@@ -113,6 +109,16 @@ fn record_own(
 pub fn total_at(state: &dyn StateRead, height: u64) -> Result<u128, StateError> {
     let checkpoints: Vec<Checkpoint> = read(state, &total_key())?.unwrap_or_default();
     Ok(value_at(&checkpoints, height))
+}
+
+/// Drops the checkpoints a window starting at `start` no longer needs,
+/// keeping the newest one at or before `start`: it gives the value at every
+/// height inside the window.
+fn prune<T>(checkpoints: &mut Vec<T>, height: impl Fn(&T) -> u64, start: u64) {
+    let keep_from = checkpoints
+        .partition_point(|c| height(c) <= start)
+        .saturating_sub(1);
+    checkpoints.drain(..keep_from);
 }
 
 /// Who votes with `stake`'s bonded tokens.
@@ -142,13 +148,11 @@ fn shift(
         Some(last) if last.height == height => last.power = power,
         _ => checkpoints.push(Checkpoint { height, power }),
     }
-    // Keep the newest checkpoint at or before the window's start: it gives
-    // the value at every height inside the window.
-    let start = height.saturating_sub(history);
-    let keep_from = checkpoints
-        .partition_point(|c| c.height <= start)
-        .saturating_sub(1);
-    checkpoints.drain(..keep_from);
+    prune(
+        &mut checkpoints,
+        |c| c.height,
+        height.saturating_sub(history),
+    );
     if checkpoints.len() == 1 && checkpoints[0].power == 0 {
         state.delete(key);
     } else {
@@ -167,17 +171,7 @@ impl Module for Staking {
     type Genesis = StakingGenesis;
 
     fn init_genesis(state: &mut Overlay<'_>, genesis: &StakingGenesis) -> Result<(), GenesisError> {
-        if let Some(problem) = genesis.params.problem() {
-            return Err(GenesisError::Invalid(format!(
-                "staking parameters: {problem}"
-            )));
-        }
-        // Absent parameters are the defaults, as on a chain whose genesis
-        // predates this module: both have the same state root.
-        if genesis.params != StakingParams::default() {
-            write(state, params_key(), &genesis.params);
-        }
-        Ok(())
+        crate::params::init(state, params_key(), &genesis.params, "staking")
     }
 
     fn check(tx: &TxOrigin<'_>, action: &StakingAction) -> Result<(), ActionError> {

@@ -49,16 +49,12 @@ pub fn custody() -> AccountId {
 }
 
 pub fn params(state: &dyn StateRead) -> Result<InsuranceParams, StateError> {
-    Ok(read(state, &params_key())?.unwrap_or_default())
+    crate::params::load(state, &params_key())
 }
 
 /// Replaces the parameters (governance, after checking their bounds).
 pub fn set_params(state: &mut Overlay<'_>, params: &InsuranceParams) {
-    assert!(
-        params.problem().is_none(),
-        "parameters are checked before they are set"
-    );
-    state.confine(PREFIX, |state| write(state, params_key(), params));
+    crate::params::store(state, PREFIX, params_key(), params);
 }
 
 pub fn pool(state: &dyn StateRead, id: u64) -> Result<Option<Pool>, StateError> {
@@ -235,18 +231,7 @@ impl Module for Insurance {
         state: &mut Overlay<'_>,
         genesis: &InsuranceGenesis,
     ) -> Result<(), GenesisError> {
-        let params = &genesis.params;
-        if let Some(problem) = params.problem() {
-            return Err(GenesisError::Invalid(format!(
-                "insurance parameters: {problem}"
-            )));
-        }
-        // Absent parameters are the defaults, as on a chain whose genesis
-        // predates this module: both have the same state root.
-        if *params != InsuranceParams::default() {
-            write(state, params_key(), params);
-        }
-        Ok(())
+        crate::params::init(state, params_key(), &genesis.params, "insurance")
     }
 
     fn check(_tx: &TxOrigin<'_>, action: &InsuranceAction) -> Result<(), ActionError> {
