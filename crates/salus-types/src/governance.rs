@@ -145,13 +145,18 @@ impl Tally {
     }
 
     pub fn turnout(&self) -> u128 {
-        self.yes + self.no + self.abstain + self.veto
+        self.yes
+            .saturating_add(self.no)
+            .saturating_add(self.abstain)
+            .saturating_add(self.veto)
     }
 
     /// The outcome under `params` with `bonded` the total bonded at the start.
     pub fn outcome(&self, params: &GovernanceParams, bonded: u128) -> Outcome {
-        let share =
-            |part: u128, whole: u128, bps: u32| part * u128::from(BPS) >= whole * u128::from(bps);
+        // Saturating: only a supply near u128::MAX could reach the bound.
+        let share = |part: u128, whole: u128, bps: u32| {
+            part.saturating_mul(u128::from(BPS)) >= whole.saturating_mul(u128::from(bps))
+        };
         let turnout = self.turnout();
         if bonded == 0 || !share(turnout, bonded, params.quorum_bps) {
             return Outcome::NoQuorum;
@@ -159,8 +164,10 @@ impl Tally {
         if turnout > 0 && share(self.veto, turnout, params.veto_bps) {
             return Outcome::Vetoed;
         }
-        let deciding = self.yes + self.no + self.veto;
-        if deciding > 0 && self.yes * u128::from(BPS) > deciding * u128::from(params.threshold_bps)
+        let deciding = self.yes.saturating_add(self.no).saturating_add(self.veto);
+        if deciding > 0
+            && self.yes.saturating_mul(u128::from(BPS))
+                > deciding.saturating_mul(u128::from(params.threshold_bps))
         {
             Outcome::Passed
         } else {
