@@ -190,6 +190,28 @@ pub fn write<T: BorshSerialize>(state: &mut Overlay<'_>, key: Vec<u8>, value: &T
     );
 }
 
+/// Reads and removes a typed value. An absent key is left alone, so that
+/// the end of an idle block writes nothing.
+pub fn take<T: BorshDeserialize>(
+    state: &mut Overlay<'_>,
+    key: &[u8],
+) -> Result<Option<T>, StateError> {
+    let value = read(state, key)?;
+    if value.is_some() {
+        state.delete(key.to_vec());
+    }
+    Ok(value)
+}
+
+/// Appends `id` to the list of ids under `key` (a queue of work that falls
+/// due together, such as the questions whose deadline is one height).
+pub fn push_id(state: &mut Overlay<'_>, key: Vec<u8>, id: u64) -> Result<(), StateError> {
+    let mut ids: Vec<u64> = read(state, &key)?.unwrap_or_default();
+    ids.push(id);
+    write(state, key, &ids);
+    Ok(())
+}
+
 /// Collects the events of one transaction.
 #[derive(Debug, Default)]
 pub struct Events(pub Vec<Event>);

@@ -23,8 +23,8 @@ use salus_types::token::module_account;
 use salus_types::{AccountId, ErrorCode};
 
 use crate::context::{
-    read, refuse, reject, write, ActionError, BlockContext, Events, ExecResult, Module, TxContext,
-    TxOrigin,
+    push_id, read, refuse, reject, take, write, ActionError, BlockContext, Events, ExecResult,
+    Module, TxContext, TxOrigin,
 };
 use crate::genesis::GenesisError;
 use crate::{insurance, oracle, staking, token};
@@ -75,13 +75,6 @@ pub fn proposals<S: salus_state::StateScan>(
 /// Vetoed deposits, held for the network.
 pub fn treasury(state: &dyn StateRead) -> Result<u128, StateError> {
     Ok(read(state, &treasury_key())?.unwrap_or(0))
-}
-
-fn queue(state: &mut Overlay<'_>, key: Vec<u8>, id: u64) -> Result<(), StateError> {
-    let mut ids: Vec<u64> = read(state, &key)?.unwrap_or_default();
-    ids.push(id);
-    write(state, key, &ids);
-    Ok(())
 }
 
 /// The governance module.
@@ -160,7 +153,7 @@ impl Module for Governance {
                 };
                 write(state, next_proposal_key(), &(id + 1));
                 write(state, proposal_key(id), &proposal);
-                queue(state, ending_key(end_height), id)?;
+                push_id(state, ending_key(end_height), id)?;
                 events.emit(GovernanceEvent::Proposed {
                     proposal: id,
                     proposer: me,
@@ -228,13 +221,11 @@ impl Module for Governance {
         state: &mut Overlay<'_>,
         events: &mut Events,
     ) -> ExecResult<()> {
-        let ending: Vec<u64> = read(state, &ending_key(ctx.height))?.unwrap_or_default();
-        state.delete(ending_key(ctx.height));
+        let ending: Vec<u64> = take(state, &ending_key(ctx.height))?.unwrap_or_default();
         for id in ending {
             close(ctx, state, id, events)?;
         }
-        let executing: Vec<u64> = read(state, &executing_key(ctx.height))?.unwrap_or_default();
-        state.delete(executing_key(ctx.height));
+        let executing: Vec<u64> = take(state, &executing_key(ctx.height))?.unwrap_or_default();
         for id in executing {
             run(ctx, state, id, events)?;
         }
@@ -313,7 +304,7 @@ fn close(
     }
     proposal.status = if outcome == Outcome::Passed {
         let execute_height = ctx.height + params.timelock_blocks;
-        queue(state, executing_key(execute_height), id)?;
+        push_id(state, executing_key(execute_height), id)?;
         ProposalStatus::Queued { execute_height }
     } else {
         ProposalStatus::Closed {

@@ -29,8 +29,8 @@ use salus_types::token::module_account;
 use salus_types::{AccountId, ErrorCode};
 
 use crate::context::{
-    read, refuse, reject, write, ActionError, BlockContext, Events, ExecResult, Module, TxContext,
-    TxOrigin,
+    push_id, read, refuse, reject, take, write, ActionError, BlockContext, Events, ExecResult,
+    Module, TxContext, TxOrigin,
 };
 use crate::genesis::GenesisError;
 use crate::{identity, records, token};
@@ -179,10 +179,7 @@ pub fn ask(
         for (oracle, _) in &committee {
             write(state, assigned_key(oracle, id), &());
         }
-        let mut due: Vec<u64> = read(state, &due_key(deadline_height))?.unwrap_or_default();
-        due.push(id);
-        write(state, due_key(deadline_height), &due);
-        Ok(())
+        push_id(state, due_key(deadline_height), id)
     })?;
     events.emit(OracleEvent::Asked {
         question: id,
@@ -410,10 +407,9 @@ impl Module for Oracle {
         events: &mut Events,
     ) -> ExecResult<()> {
         if ctx.height > 0 {
-            state.delete(closed_key(ctx.height - 1));
+            take::<Vec<u64>>(state, &closed_key(ctx.height - 1))?;
         }
-        let due: Vec<u64> = read(state, &due_key(ctx.height))?.unwrap_or_default();
-        state.delete(due_key(ctx.height));
+        let due: Vec<u64> = take(state, &due_key(ctx.height))?.unwrap_or_default();
         for id in due {
             let mut question = question(state, id)?
                 .ok_or_else(|| StateError::Corrupt(format!("due question {id} is missing")))?;
@@ -571,9 +567,7 @@ fn close(
         token::transfer(state, &custody(), &question.asker, refund, events)?;
     }
     write(state, question_key(question.id), question);
-    let mut closed = closed_at(state, height)?;
-    closed.push(question.id);
-    write(state, closed_key(height), &closed);
+    push_id(state, closed_key(height), question.id)?;
     Ok(())
 }
 

@@ -121,27 +121,44 @@ fn prune<T>(checkpoints: &mut Vec<T>, height: impl Fn(&T) -> u64, start: u64) {
     checkpoints.drain(..keep_from);
 }
 
+/// Moves bonded tokens into or out of `voter`'s power and the total.
+fn shift_bonded(
+    state: &mut Overlay<'_>,
+    voter: &AccountId,
+    height: u64,
+    history: u64,
+    change: Change,
+) -> ExecResult<()> {
+    shift(state, power_key(voter), height, history, change)?;
+    shift(state, total_key(), height, history, change)
+}
+
 /// Who votes with `stake`'s bonded tokens.
 fn voter(account: &AccountId, stake: &Stake) -> AccountId {
     stake.delegate.unwrap_or(*account)
 }
 
-/// Adds `delta` (or takes it away) to the checkpoints under `key` from
-/// `height` on, pruning those the history window no longer needs.
+/// Which way power moves.
+#[derive(Clone, Copy)]
+enum Change {
+    Up(u128),
+    Down(u128),
+}
+
+/// Applies `change` to the checkpoints under `key` from `height` on,
+/// pruning those the history window no longer needs.
 fn shift(
     state: &mut Overlay<'_>,
     key: Vec<u8>,
     height: u64,
     history: u64,
-    delta: u128,
-    add: bool,
+    change: Change,
 ) -> ExecResult<()> {
     let mut checkpoints: Vec<Checkpoint> = read(state, &key)?.unwrap_or_default();
     let current = checkpoints.last().map_or(0, |c| c.power);
-    let power = if add {
-        current.checked_add(delta)
-    } else {
-        current.checked_sub(delta)
+    let power = match change {
+        Change::Up(delta) => current.checked_add(delta),
+        Change::Down(delta) => current.checked_sub(delta),
     }
     .ok_or_else(|| StateError::Corrupt("voting power leaves its range".into()))?;
     match checkpoints.last_mut() {
@@ -206,15 +223,13 @@ impl Module for Staking {
                     .bonded
                     .checked_add(*amount)
                     .ok_or_else(|| ActionError::new(ErrorCode::Overflow, "the bond overflows"))?;
-                shift(
+                shift_bonded(
                     state,
-                    power_key(&voter(&me, &stake)),
+                    &voter(&me, &stake),
                     height,
                     history,
-                    *amount,
-                    true,
+                    Change::Up(*amount),
                 )?;
-                shift(state, total_key(), height, history, *amount, true)?;
                 events.emit(StakingEvent::Bonded {
                     account: me,
                     amount: *amount,
@@ -241,15 +256,13 @@ impl Module for Staking {
                     amount: *amount,
                     release_height,
                 });
-                shift(
+                shift_bonded(
                     state,
-                    power_key(&voter(&me, &stake)),
+                    &voter(&me, &stake),
                     height,
                     history,
-                    *amount,
-                    false,
+                    Change::Down(*amount),
                 )?;
-                shift(state, total_key(), height, history, *amount, false)?;
                 events.emit(StakingEvent::Unbonding {
                     account: me,
                     amount: *amount,
@@ -277,23 +290,11 @@ impl Module for Staking {
                 }
                 let from = stake.delegate;
                 let bonded = stake.bonded;
-                shift(
-                    state,
-                    power_key(&voter(&me, &stake)),
-                    height,
-                    history,
-                    bonded,
-                    false,
-                )?;
+                let old = power_key(&voter(&me, &stake));
+                shift(state, old, height, history, Change::Down(bonded))?;
                 stake.delegate = *to;
-                shift(
-                    state,
-                    power_key(&voter(&me, &stake)),
-                    height,
-                    history,
-                    bonded,
-                    true,
-                )?;
+                let new = power_key(&voter(&me, &stake));
+                shift(state, new, height, history, Change::Up(bonded))?;
                 events.emit(StakingEvent::Delegated {
                     account: me,
                     from,

@@ -24,6 +24,23 @@ fn insured(cast: &mut Cast) -> (u64, u64) {
     (pool, 1)
 }
 
+/// Whether consent on the latest state lets `reader` read `evidence` for payment.
+fn may_read_for_payment(cast: &Cast, reader: &salus_types::AccountId, evidence: &Evidence) -> bool {
+    let access = consent::decide(
+        &cast.snapshot(),
+        reader,
+        &evidence.record,
+        Some(evidence.version),
+        salus_types::consent::Purpose::Payment,
+        cast.net.now(),
+    )
+    .unwrap();
+    let consent::Access::Decided { reason, .. } = access else {
+        panic!("the evidence's record is unknown");
+    };
+    reason.allows()
+}
+
 fn filed_question(receipts: &[salus_types::Receipt]) -> (u64, u64) {
     events(receipts, |e| match e {
         Event::Insurance(InsuranceEvent::ClaimFiled {
@@ -47,18 +64,8 @@ fn a_claim_pays_in_the_block_where_the_quorum_forms() {
     assert!(asked.committee.iter().all(|m| m.oracle != cast.patient.id));
 
     // Each member may read exactly the evidence, for payment, while it runs.
-    let snapshot = cast.snapshot();
     for member in &asked.committee {
-        let access = consent::decide(
-            &snapshot,
-            &member.oracle,
-            &evidence.record,
-            Some(1),
-            salus_types::consent::Purpose::Payment,
-            cast.net.now(),
-        )
-        .unwrap();
-        assert!(matches!(access, consent::Access::Decided { reason, .. } if reason.allows()));
+        assert!(may_read_for_payment(&cast, &member.oracle, &evidence));
     }
 
     let [first, second, silent] = [0, 1, 2].map(|i| asked.committee[i].oracle);
@@ -100,16 +107,7 @@ fn a_claim_pays_in_the_block_where_the_quorum_forms() {
     assert_eq!((record.agreed, record.fees_earned), (1, FEE));
     // The committee's access ended with the question.
     for member in &asked.committee {
-        let access = consent::decide(
-            &snapshot,
-            &member.oracle,
-            &evidence.record,
-            Some(1),
-            salus_types::consent::Purpose::Payment,
-            cast.net.now(),
-        )
-        .unwrap();
-        assert!(matches!(access, consent::Access::Decided { reason, .. } if !reason.allows()));
+        assert!(!may_read_for_payment(&cast, &member.oracle, &evidence));
     }
     // A late answer is refused: the question is closed.
     let late = cast.answer(silent, question, approve);

@@ -7,7 +7,10 @@
 //! rule on the decrypted FHIR resources ([`salus_client::rules`]) and signs
 //! its answer. Everything it knows lives on chain: it keeps nothing on disk,
 //! plaintext least of all, so a restart at any moment (even kill -9) resumes
-//! with the questions still unanswered.
+//! with the questions still unanswered. Nothing is answered twice: a round
+//! takes its nonces from the chain, and ed25519 signatures are
+//! deterministic, so answers resubmitted after a crash are the very
+//! transactions already sent, included once.
 
 pub mod process;
 

@@ -372,7 +372,6 @@ crate::error_codes! {
     OverCover = 916 => "over_cover",
     PoolCannotPay = 917 => "pool_cannot_pay",
     BadPayee = 918 => "bad_payee",
-    ClaimNotFound = 919 => "claim_not_found",
     BadAmount = 920 => "bad_amount",
     EvidenceNotFromProvider = 921 => "evidence_not_from_provider",
     NoLiquidity = 922 => "no_liquidity",
@@ -412,11 +411,15 @@ pub fn holder_prefix(holder: &AccountId) -> Vec<u8> {
     key(PREFIX, "holder", &holder.0)
 }
 
+/// `prefix` followed by `id`: an index entry.
+fn indexed(mut prefix: Vec<u8>, id: u64) -> Vec<u8> {
+    prefix.extend_from_slice(&id.to_be_bytes());
+    prefix
+}
+
 /// Index entry: a policy held by `holder`.
 pub fn holder_policy_key(holder: &AccountId, policy: u64) -> Vec<u8> {
-    let mut out = holder_prefix(holder);
-    out.extend_from_slice(&policy.to_be_bytes());
-    out
+    indexed(holder_prefix(holder), policy)
 }
 
 pub fn next_claim_key() -> Vec<u8> {
@@ -433,9 +436,7 @@ pub fn claims_prefix(holder: &AccountId) -> Vec<u8> {
 
 /// Index entry: a claim on `holder`'s cover.
 pub fn holder_claim_key(holder: &AccountId, claim: u64) -> Vec<u8> {
-    let mut out = claims_prefix(holder);
-    out.extend_from_slice(&claim.to_be_bytes());
-    out
+    indexed(claims_prefix(holder), claim)
 }
 
 /// The claim that holds a record as evidence: pending or paid. A record

@@ -525,9 +525,10 @@ fn release_ended(
     state: &mut Overlay<'_>,
     events: &mut Events,
 ) -> ExecResult<()> {
-    let Some(mut cursor) = read::<u64>(state, &expiry_cursor_key())? else {
+    let Some(start) = read::<u64>(state, &expiry_cursor_key())? else {
         return Ok(());
     };
+    let mut cursor = start;
     let now = ctx.timestamp_ms;
     let last = now / EXPIRY_BUCKET_MS;
     let (mut swept, mut released) = (0, 0);
@@ -548,14 +549,17 @@ fn release_ended(
             (ended, waiting)
         };
         released += ended.len();
+        let done = waiting.is_empty();
+        // A bucket is rewritten only when something left it.
+        if !ended.is_empty() {
+            if done {
+                state.delete(expiry_key(cursor));
+            } else {
+                write(state, expiry_key(cursor), &waiting);
+            }
+        }
         for id in ended {
             release(state, id, events)?;
-        }
-        let done = waiting.is_empty();
-        if done {
-            state.delete(expiry_key(cursor));
-        } else {
-            write(state, expiry_key(cursor), &waiting);
         }
         // The current bucket may still fill, and a bucket cut short by the
         // release limit is not done: sweep it again next block.
@@ -565,7 +569,9 @@ fn release_ended(
         cursor += 1;
         swept += 1;
     }
-    write(state, expiry_cursor_key(), &cursor);
+    if cursor != start {
+        write(state, expiry_cursor_key(), &cursor);
+    }
     Ok(())
 }
 

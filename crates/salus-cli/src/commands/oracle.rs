@@ -40,7 +40,7 @@ pub enum OracleCommand {
         #[arg(long)]
         key: String,
         /// How often to ask for work when idle, in milliseconds.
-        #[arg(long, default_value_t = 250)]
+        #[arg(long, default_value_t = salus_oracle::DEFAULT_POLL.as_millis() as u64)]
         poll_ms: u64,
         /// A deliberate fault for drills: `always-deny` answers without reading.
         #[arg(long)]
