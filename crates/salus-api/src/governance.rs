@@ -31,8 +31,11 @@ pub struct GovernanceView {
     pub height: Option<u64>,
     #[schema(value_type = Object)]
     pub params: GovernanceParams,
-    /// Vetoed deposits held for the network, in base units.
+    /// The community treasury's balance, in base units: vetoed deposits,
+    /// slashed oracle stake and a share of premiums, less grants.
     pub treasury: String,
+    /// The treasury's account (anyone may send to it; only proposals spend).
+    pub treasury_account: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -20,8 +20,6 @@ pub struct ParamsView {
     pub height: Option<u64>,
     #[schema(value_type = Object)]
     pub params: OracleParams,
-    /// Slashed stake held for the network, in base units.
-    pub treasury: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -155,6 +155,28 @@ pub fn claim_request(
     }
 }
 
+/// Sets which credential earns `rule.role`, on behalf of `by` (an authority
+/// for the role, or governance): the definition must exist and offer the
+/// attributes the rule names.
+pub fn set_rule(
+    state: &mut Overlay<'_>,
+    by: AccountId,
+    rule: &RoleRule,
+    events: &mut Events,
+) -> ExecResult<()> {
+    state.confine(PREFIX, |state| {
+        let (_, parsed) = stored_definition(state, &rule.definition)?;
+        check_rule(rule, &parsed)?;
+        write(state, rule_key(rule.role), rule);
+        events.emit(CredentialEvent::RoleRuleSet {
+            by,
+            role: rule.role,
+            definition: rule.definition.clone(),
+        });
+        Ok(())
+    })
+}
+
 fn check_rule(rule: &RoleRule, definition: &CredentialDefinition) -> ExecResult<()> {
     let bad = |why: String| reject(ErrorCode::BadRoleRule, why);
     if rule.required.len() > MAX_RULE_REQUIREMENTS {
@@ -466,14 +488,7 @@ impl Module for Credentials {
                         ),
                     );
                 }
-                let (_, parsed) = stored_definition(state, &rule.definition)?;
-                check_rule(rule, &parsed)?;
-                write(state, rule_key(rule.role), rule);
-                events.emit(CredentialEvent::RoleRuleSet {
-                    by: me,
-                    role: rule.role,
-                    definition: rule.definition.clone(),
-                });
+                set_rule(state, me, rule, events)?;
             }
             CredentialAction::ClaimRole {
                 role,

@@ -1,12 +1,14 @@
-//! The governance module: proposals to change module parameters, voted on
+//! The governance module: proposals to change the network (parameters,
+//! treasury grants, roles and authorities, the oracle draw), voted on
 //! with staked power at the proposal's start, executed after a timelock.
 //!
 //! State (layout in `salus_types::governance`): `governance/params`,
 //! `governance/proposal/<id>` (with its running tally),
 //! `governance/ballot/<proposal><voter>`, and the queues
 //! `governance/ending/<height>` and `governance/executing/<height>` that the
-//! end of the block works through. Deposits sit in the module account;
-//! vetoed ones stay there, in the treasury (`governance/treasury`).
+//! end of the block works through. Deposits sit in the module account (its
+//! balance is the deposits of proposals still voting); vetoed ones go to the
+//! community treasury, which only an executed proposal spends.
 //!
 //! The tally is kept as votes arrive (a vote replacing an earlier one takes
 //! the earlier weight back), so closing a proposal reads one value: its cost
@@ -15,27 +17,23 @@
 use salus_state::{Overlay, StateError, StateRead};
 use salus_types::governance::{
     ballot_key, ending_key, executing_key, next_proposal_key, params_key, proposal_key,
-    reclaimed_key, Ballot, GovernanceAction, GovernanceEvent, GovernanceGenesis, GovernanceParams,
-    Outcome, ParamChange, Proposal, ProposalStatus, Tally, MAX_TITLE, PREFIX,
+    reclaimed_key, Ballot, Change, GovernanceAction, GovernanceEvent, GovernanceGenesis,
+    GovernanceParams, Outcome, ParamChange, Proposal, ProposalStatus, Tally, MAX_TITLE, PREFIX,
 };
 use salus_types::layout::key;
 use salus_types::token::module_account;
 use salus_types::{AccountId, ErrorCode};
 
 use crate::context::{
-    push_id, read, refuse, reject, take, write, ActionError, BlockContext, Events, ExecResult,
-    Module, TxContext, TxOrigin,
+    push_id, read, refuse, reject, take, write, ActionError, BlockContext, Events, ExecError,
+    ExecResult, Module, TxContext, TxOrigin,
 };
 use crate::genesis::GenesisError;
-use crate::{insurance, oracle, staking, token};
+use crate::{credentials, identity, insurance, oracle, staking, token, treasury};
 
 /// The account that holds deposits and the treasury.
 pub fn custody() -> AccountId {
     module_account(PREFIX)
-}
-
-fn treasury_key() -> Vec<u8> {
-    key(PREFIX, "treasury", &[])
 }
 
 pub fn params(state: &dyn StateRead) -> Result<GovernanceParams, StateError> {
@@ -72,11 +70,6 @@ pub fn proposals<S: salus_state::StateScan>(
         .collect()
 }
 
-/// Vetoed deposits, held for the network.
-pub fn treasury(state: &dyn StateRead) -> Result<u128, StateError> {
-    Ok(read(state, &treasury_key())?.unwrap_or(0))
-}
-
 /// The governance module.
 pub struct Governance;
 
@@ -106,7 +99,7 @@ impl Module for Governance {
                     );
                 }
                 match change.problem() {
-                    Some(problem) => refuse(ErrorCode::ParamsOutOfBounds, problem),
+                    Some(problem) => refuse(malformed(change), problem),
                     None => Ok(()),
                 }
             }
@@ -124,6 +117,7 @@ impl Module for Governance {
         let me = ctx.tx.signer;
         match action {
             GovernanceAction::Propose { title, change } => {
+                dry_run(ctx, state, change)?;
                 let params = params(state)?;
                 // Weights are the power before this block: bonding in the
                 // proposal's own block buys nothing.
@@ -290,18 +284,12 @@ fn close(
     let mut proposal = existing(state, id)?;
     let params = params(state)?;
     let outcome = proposal.tally.outcome(&params, proposal.bonded);
-    if outcome == Outcome::Vetoed {
-        let treasury = treasury(state)? + proposal.deposit;
-        write(state, treasury_key(), &treasury);
+    let refund_to = if outcome == Outcome::Vetoed {
+        treasury::account()
     } else {
-        token::transfer(
-            state,
-            &custody(),
-            &proposal.proposer,
-            proposal.deposit,
-            events,
-        )?;
-    }
+        proposal.proposer
+    };
+    token::transfer(state, &custody(), &refund_to, proposal.deposit, events)?;
     proposal.status = if outcome == Outcome::Passed {
         let execute_height = ctx.height + params.timelock_blocks;
         push_id(state, executing_key(execute_height), id)?;
@@ -321,8 +309,9 @@ fn close(
     Ok(())
 }
 
-/// Executes a passed proposal whose timelock ended, unless its change has
-/// become invalid meanwhile (the events say why).
+/// Executes a passed proposal whose timelock ended. Its change applies whole
+/// or not at all: one that no longer fits the state (the treasury holds too
+/// little, the subject lost the role) fails, and the events say why.
 fn run(
     ctx: &BlockContext<'_>,
     state: &mut Overlay<'_>,
@@ -330,29 +319,123 @@ fn run(
     events: &mut Events,
 ) -> ExecResult<()> {
     let mut proposal = existing(state, id)?;
-    if let Some(reason) = proposal.change.problem() {
-        proposal.status = ProposalStatus::Failed {
-            height: ctx.height,
-            reason: reason.clone(),
-        };
-        events.emit(GovernanceEvent::ExecutionFailed {
-            proposal: id,
-            proposer: proposal.proposer,
-            reason,
-        });
-    } else {
-        match &proposal.change {
+    let mut effects = Events::default();
+    let applied = {
+        let mut scratch = Overlay::new(&*state);
+        apply(ctx, &mut scratch, &proposal.change, &mut effects).map(|()| scratch.into_writes())
+    };
+    match applied {
+        Ok(writes) => {
+            state.absorb(writes);
+            events.0.append(&mut effects.0);
+            proposal.status = ProposalStatus::Executed { height: ctx.height };
+            events.emit(GovernanceEvent::Executed {
+                proposal: id,
+                proposer: proposal.proposer,
+            });
+        }
+        Err(ExecError::Rejected(refused)) => {
+            proposal.status = ProposalStatus::Failed {
+                height: ctx.height,
+                reason: refused.message.clone(),
+            };
+            events.emit(GovernanceEvent::ExecutionFailed {
+                proposal: id,
+                proposer: proposal.proposer,
+                reason: refused.message,
+            });
+        }
+        Err(fault @ ExecError::State(_)) => return Err(fault),
+    }
+    write(state, proposal_key(id), &proposal);
+    Ok(())
+}
+
+/// Checked last, after everything else about a grant: a dry run forgives
+/// only this.
+fn treasury_holds(state: &dyn StateRead, amount: u128) -> ExecResult<()> {
+    let held = treasury::balance(state)?;
+    if held < amount {
+        return reject(
+            ErrorCode::TreasuryShort,
+            format!("the treasury holds {held}, less than {amount}"),
+        );
+    }
+    Ok(())
+}
+
+fn malformed(change: &Change) -> ErrorCode {
+    match change {
+        Change::Params(_) => ErrorCode::ParamsOutOfBounds,
+        _ => ErrorCode::BadProposal,
+    }
+}
+
+/// Refuses a proposal whose change could not apply to the state as it is
+/// now (an unknown pool, a subject without a DID, a role not held), so that
+/// holders never vote on what cannot run. A grant larger than the treasury
+/// may wait for income, so a short treasury is left for execution to judge.
+fn dry_run(ctx: &TxContext<'_>, state: &Overlay<'_>, change: &Change) -> ExecResult<()> {
+    let block = BlockContext {
+        chain_id: ctx.tx.chain_id,
+        height: ctx.height,
+        timestamp_ms: ctx.timestamp_ms,
+    };
+    let mut scratch = Overlay::new(state);
+    match apply(&block, &mut scratch, change, &mut Events::default()) {
+        Err(ExecError::Rejected(refused)) if refused.code == ErrorCode::TreasuryShort => Ok(()),
+        other => other,
+    }
+}
+
+/// Makes `change` happen, through the owning modules' public functions,
+/// with governance's account as the actor.
+fn apply(
+    ctx: &BlockContext<'_>,
+    state: &mut Overlay<'_>,
+    change: &Change,
+    events: &mut Events,
+) -> ExecResult<()> {
+    if let Some(problem) = change.problem() {
+        return reject(malformed(change), problem);
+    }
+    let network = custody();
+    match change {
+        Change::Params(params) => match params {
             ParamChange::Oracle(params) => oracle::set_params(state, params),
             ParamChange::Insurance(params) => insurance::set_params(state, params),
             ParamChange::Staking(params) => staking::set_params(state, params),
-            ParamChange::Governance(params) => write(state, params_key(), params),
+            ParamChange::Governance(params) => {
+                crate::params::store(state, PREFIX, params_key(), params)
+            }
+        },
+        Change::Spend { to, amount } => {
+            treasury_holds(state, *amount)?;
+            token::transfer(state, &treasury::account(), to, *amount, events)?;
         }
-        proposal.status = ProposalStatus::Executed { height: ctx.height };
-        events.emit(GovernanceEvent::Executed {
-            proposal: id,
-            proposer: proposal.proposer,
-        });
+        Change::FundPool { pool, amount } => {
+            insurance::grantable(state, *pool)?;
+            treasury_holds(state, *amount)?;
+            insurance::grant(state, &treasury::account(), *pool, *amount, events)?;
+        }
+        Change::AttestRole { subject, role } => {
+            identity::grant_role(state, subject, *role, network, ctx.timestamp_ms, events)?;
+        }
+        Change::RevokeRole { subject, role } => {
+            if identity::role(state, subject, *role)?.is_none() {
+                return reject(
+                    ErrorCode::RoleNotHeld,
+                    format!("{} does not hold role {}", subject.did(), role.name()),
+                );
+            }
+            identity::withdraw_role(state, subject, *role, network, events)?;
+        }
+        Change::SetAuthority { account, roles } => {
+            identity::set_authority(state, account, roles, events)?;
+        }
+        Change::BarOracle { oracle } => oracle::set_barred(state, oracle, true)?,
+        Change::AdmitOracle { oracle } => oracle::set_barred(state, oracle, false)?,
+        Change::SetRoleRule { rule } => credentials::set_rule(state, network, rule, events)?,
     }
-    write(state, proposal_key(id), &proposal);
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The identity module: a DID registry (`did:salus:<account>`), key rotation,
-//! deactivation, and role attestation by the authorities named at genesis.
+//! deactivation, and role attestation by authorities: the first set named at
+//! genesis, later ones appointed by governance.
 
 use salus_state::{Overlay, StateError, StateRead};
 pub use salus_types::did_document::{resolve_did_key, resolve_salus};
@@ -44,7 +45,7 @@ pub fn roles(
     Ok(out)
 }
 
-/// The roles `account` may attest, as fixed at genesis.
+/// The roles `account` may attest.
 pub fn authority_roles(
     state: &dyn StateRead,
     account: &AccountId,
@@ -278,6 +279,39 @@ pub fn grant_role(
             subject: *subject,
             role: r,
             by: attested_by,
+        });
+        Ok(())
+    })
+}
+
+/// Makes `account` an authority for exactly `roles` (governance); no roles
+/// removes it. An authority needs a live DID; removing a non-authority is
+/// refused, so a stale proposal says so.
+pub fn set_authority(
+    state: &mut Overlay<'_>,
+    account: &AccountId,
+    roles: &[Role],
+    events: &mut Events,
+) -> ExecResult<()> {
+    state.confine(PREFIX, |state| {
+        let mut roles = roles.to_vec();
+        roles.sort();
+        roles.dedup();
+        if roles.is_empty() {
+            if authority_roles(state, account)?.is_empty() {
+                return reject(
+                    ErrorCode::NotAnAuthority,
+                    format!("{} is not an authority", account.did()),
+                );
+            }
+            state.delete(authority_key(account));
+        } else {
+            live_record(state, account)?;
+            write(state, authority_key(account), &roles);
+        }
+        events.emit(IdentityEvent::AuthoritySet {
+            account: *account,
+            roles,
         });
         Ok(())
     })

@@ -34,6 +34,7 @@ pub mod staking;
 pub mod token;
 #[cfg(feature = "toy-module")]
 pub mod toy;
+pub mod treasury;
 
 pub use chain::{Chain, ChainError, Proposal};
 pub use context::{

@@ -10,20 +10,20 @@
 //!   deadline is `height`; `oracle/closed/<height>`: questions closed in that
 //!   block, read by the modules that asked (in their end of block) and
 //!   deleted one block later.
-//! - `oracle/treasury`: slashed stake.
+//! - `oracle/barred/<account>`: oracles governance took out of the draw.
 //!
 //! Tokens: bonds and fees sit in the module account
 //! (`token::module_account("oracle")`). Invariant: its balance equals the
-//! sum of bonds and unbonding stake, plus the fees of open questions, plus
-//! the treasury.
+//! sum of bonds and unbonding stake, plus the fees of open questions.
+//! Slashed stake goes to the community treasury.
 
 use salus_state::{Overlay, StateError, StateRead, StateScan};
 use salus_types::identity::Role;
 use salus_types::oracle::{
-    assigned_key, assigned_prefix, closed_key, due_key, eligible_key, next_question_key,
-    oracle_key, params_key, question_key, treasury_key, Answer, Evidence, Member, OracleAction,
-    OracleEvent, OracleGenesis, OracleParams, OracleRecord, Question, QuestionStatus, Rule, BPS,
-    MAX_EVIDENCE, MAX_ORACLES, PREFIX,
+    assigned_key, assigned_prefix, barred_key, closed_key, due_key, eligible_key,
+    next_question_key, oracle_key, params_key, question_key, Answer, Evidence, Member,
+    OracleAction, OracleEvent, OracleGenesis, OracleParams, OracleRecord, Question, QuestionStatus,
+    Rule, BPS, MAX_EVIDENCE, MAX_ORACLES, PREFIX,
 };
 use salus_types::token::module_account;
 use salus_types::{AccountId, ErrorCode};
@@ -33,7 +33,7 @@ use crate::context::{
     Module, TxContext, TxOrigin,
 };
 use crate::genesis::GenesisError;
-use crate::{identity, records, token};
+use crate::{identity, records, token, treasury};
 
 /// The account that holds bonds and fees.
 pub fn custody() -> AccountId {
@@ -70,9 +70,31 @@ pub fn closed_at(state: &dyn StateRead, height: u64) -> Result<Vec<u64>, StateEr
     Ok(read(state, &closed_key(height))?.unwrap_or_default())
 }
 
-/// Slashed stake held for the network.
-pub fn treasury(state: &dyn StateRead) -> Result<u128, StateError> {
-    Ok(read(state, &treasury_key())?.unwrap_or(0))
+/// Whether governance took `oracle` out of the committee draw.
+pub fn barred(state: &dyn StateRead, oracle: &AccountId) -> Result<bool, StateError> {
+    Ok(read::<()>(state, &barred_key(oracle))?.is_some())
+}
+
+/// Takes `oracle` out of the draw (`barred`) or returns it (governance).
+/// Questions already drawn keep it as a member.
+pub fn set_barred(state: &mut Overlay<'_>, account: &AccountId, bar: bool) -> ExecResult<()> {
+    state.confine(PREFIX, |state| {
+        if barred(state, account)? == bar {
+            let already = if bar { "barred" } else { "not barred" };
+            return reject(
+                ErrorCode::BarUnchanged,
+                format!("{} is already {already}", account.did()),
+            );
+        }
+        if bar {
+            write(state, barred_key(account), &());
+        } else {
+            state.delete(barred_key(account));
+        }
+        let bond = oracle(state, account)?.map_or(0, |record| record.bond);
+        let params = params(state)?;
+        set_eligible(state, account, bond, params.min_bond)
+    })
 }
 
 /// The open questions assigned to `oracle`, after `after`, at most `limit`.
@@ -536,7 +558,7 @@ fn close(
             }
             (Some(given), Some(answer)) if given != answer => {
                 record.disputed += 1;
-                let slashed = slash(state, &params, &member.oracle, &mut record)?;
+                let slashed = slash(state, &params, &member.oracle, &mut record, events)?;
                 events.emit(OracleEvent::Slashed {
                     question: question.id,
                     oracle: member.oracle,
@@ -572,12 +594,13 @@ fn close(
 }
 
 /// Takes `slash_bps` of a member's stake (bond first, then unbonding
-/// stake), rounded up, into the treasury; returns the amount.
+/// stake), rounded up, into the community treasury; returns the amount.
 fn slash(
     state: &mut Overlay<'_>,
     params: &OracleParams,
     oracle: &AccountId,
     record: &mut OracleRecord,
+    events: &mut Events,
 ) -> ExecResult<u128> {
     let stake = record.bond + record.unbonding;
     let amount = (stake * u128::from(params.slash_bps))
@@ -587,8 +610,7 @@ fn slash(
     record.bond -= from_bond;
     record.unbonding -= amount - from_bond;
     record.slashed += amount;
-    let treasury = treasury(state)? + amount;
-    write(state, treasury_key(), &treasury);
+    token::transfer(state, &custody(), &treasury::account(), amount, events)?;
     set_eligible(state, oracle, record.bond, params.min_bond)?;
     Ok(amount)
 }
@@ -602,7 +624,8 @@ fn set_eligible(
 ) -> ExecResult<()> {
     let mut pool = eligible(state)?;
     let position = pool.binary_search_by(|(account, _)| account.cmp(oracle));
-    match (position, bond >= min_bond) {
+    let qualifies = bond >= min_bond && !barred(state, oracle)?;
+    match (position, qualifies) {
         (Ok(at), true) => pool[at].1 = bond,
         (Ok(at), false) => {
             pool.remove(at);

@@ -5,10 +5,10 @@
 
 mod common;
 
-use salus_app::{governance, oracle, token};
+use salus_app::{governance, oracle, token, treasury};
 use salus_types::governance::{
-    GovernanceAction, GovernanceEvent, GovernanceGenesis, GovernanceParams, Outcome, ParamChange,
-    ProposalStatus, VoteOption,
+    Change, GovernanceAction, GovernanceEvent, GovernanceGenesis, GovernanceParams, Outcome,
+    ParamChange, ProposalStatus, VoteOption,
 };
 use salus_types::oracle::OracleParams;
 use salus_types::staking::StakingAction;
@@ -84,14 +84,14 @@ fn polity_with(whale_bond: u128, cap_bps: u32, before: impl FnOnce(&mut Polity))
     polity
 }
 
-fn committee_of_five() -> ParamChange {
-    ParamChange::Oracle(OracleParams {
+fn committee_of_five() -> Change {
+    Change::Params(ParamChange::Oracle(OracleParams {
         committee_size: 5,
         ..OracleParams::default()
-    })
+    }))
 }
 
-fn propose(user: &mut User, change: ParamChange) -> Tx {
+fn propose(user: &mut User, change: Change) -> Tx {
     user.tx(vec![Action::Governance(GovernanceAction::Propose {
         title: "Committees of five".into(),
         change,
@@ -223,10 +223,11 @@ fn a_veto_keeps_the_deposit_and_a_rejection_refunds_it() {
         vec![Outcome::Vetoed]
     );
     let snapshot = p.net.chain.store().snapshot().unwrap();
-    assert_eq!(governance::treasury(&snapshot).unwrap(), DEPOSIT);
+    assert_eq!(treasury::balance(&snapshot).unwrap(), DEPOSIT);
     assert_eq!(
         token::balance(&snapshot, &governance::custody()).unwrap(),
-        DEPOSIT
+        0,
+        "the vetoed deposit went to the treasury"
     );
 
     let tx = propose(&mut p.holders[1], committee_of_five());
@@ -244,18 +245,19 @@ fn a_veto_keeps_the_deposit_and_a_rejection_refunds_it() {
     let snapshot = p.net.chain.store().snapshot().unwrap();
     assert_eq!(
         token::balance(&snapshot, &governance::custody()).unwrap(),
-        DEPOSIT,
-        "only the vetoed deposit stays"
+        0,
+        "the rejected deposit went back"
     );
+    assert_eq!(treasury::balance(&snapshot).unwrap(), DEPOSIT);
 }
 
 #[test]
 fn malformed_proposals_and_votes_are_refused_with_typed_errors() {
     let mut p = polity(0);
-    let out_of_bounds = ParamChange::Oracle(OracleParams {
+    let out_of_bounds = Change::Params(ParamChange::Oracle(OracleParams {
         committee_size: 0,
         ..OracleParams::default()
-    });
+    }));
     let tx = propose(&mut p.holders[0], out_of_bounds);
     assert_eq!(p.net.code(tx), ErrorCode::ParamsOutOfBounds);
     let tx = p.holders[0].tx(vec![Action::Governance(GovernanceAction::Propose {

@@ -6,15 +6,16 @@
 //! - the capital ratio never breaks, and the pool can always pay what its
 //!   pending claims ask;
 //! - no claim is paid twice, and no record backs two paid claims;
-//! - the oracle custody holds every bond, unbonding stake, open fee and the
-//!   treasury; the total token supply never changes.
+//! - the oracle custody holds every bond, unbonding stake and open fee; the
+//!   treasury holds exactly its share of premiums and the slashed stake; the
+//!   total token supply never changes.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use salus_app::{insurance, oracle, token};
+use salus_app::{insurance, oracle, token, treasury};
 use salus_types::insurance::{ClaimStatus, InsuranceAction, InsuranceEvent};
 use salus_types::oracle::{Answer, Evidence, QuestionStatus, BPS};
 use salus_types::{Event, Receipt};
@@ -204,8 +205,8 @@ impl Run {
         let pool = insurance::pool(&snapshot, self.pool).unwrap().unwrap();
         assert_eq!(
             pool.capital + pool.paid_out + pool.withdrawn,
-            pool.deposited + pool.premiums,
-            "capital is deposits + premiums - payouts - withdrawals"
+            pool.deposited + pool.premiums + pool.granted,
+            "capital is deposits + premiums + grants - payouts - withdrawals"
         );
         assert_eq!(
             token::balance(&snapshot, &insurance::custody()).unwrap(),
@@ -220,6 +221,19 @@ impl Run {
             insurance::policies_of(&snapshot, &self.cast.patient.id, None, 1_000).unwrap();
         let mut reserved = 0;
         let mut pending = 0;
+        let premiums_paid: u128 = policies.iter().map(|p| p.premium).sum();
+        let slashed: u128 = self
+            .cast
+            .oracles
+            .iter()
+            .filter_map(|o| oracle::oracle(&snapshot, &o.id).unwrap())
+            .map(|record| record.slashed)
+            .sum();
+        assert_eq!(
+            treasury::balance(&snapshot).unwrap(),
+            premiums_paid - pool.premiums + slashed,
+            "the treasury holds its share of premiums and the slashed stake"
+        );
         for policy in &policies {
             assert!(policy.pending <= policy.remaining && policy.remaining <= policy.cover);
             reserved += if policy.released {
@@ -277,8 +291,8 @@ impl Run {
                 }
             }
         }
-        // Oracle custody: bonds, unbonding stake, open fees and the treasury.
-        let mut held = oracle::treasury(&snapshot).unwrap();
+        // Oracle custody: bonds, unbonding stake and open fees.
+        let mut held = 0;
         for oracle_user in &self.cast.oracles {
             if let Some(record) = oracle::oracle(&snapshot, &oracle_user.id).unwrap() {
                 held += record.bond + record.unbonding;
@@ -295,7 +309,7 @@ impl Run {
         assert_eq!(
             token::balance(&snapshot, &oracle::custody()).unwrap(),
             held,
-            "the oracle custody holds bonds, open fees and the treasury"
+            "the oracle custody holds bonds and open fees"
         );
         // Every open question is assigned to exactly its committee.
         for oracle_user in &self.cast.oracles {

@@ -11,6 +11,8 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+use crate::credentials::RoleRule;
+use crate::identity::Role;
 use crate::insurance::InsuranceParams;
 use crate::layout::key;
 use crate::oracle::OracleParams;
@@ -106,6 +108,66 @@ impl ParamChange {
             ParamChange::Insurance(params) => params.problem(),
             ParamChange::Staking(params) => params.problem(),
             ParamChange::Governance(params) => params.problem(),
+        }
+    }
+}
+
+/// What a proposal does when it executes. Its shape is checked when it is
+/// proposed ([`Change::problem`]); whether it still applies to the state
+/// (the treasury holds enough, the subject still holds the role) is decided
+/// when its timelock ends, and a change that no longer applies fails whole,
+/// with its reason in the events.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// New parameters for one module.
+    Params(ParamChange),
+    /// Pays `amount` from the treasury to `to` (a grant, e.g. a study's
+    /// funding).
+    Spend {
+        to: AccountId,
+        #[serde(with = "crate::amount")]
+        amount: u128,
+    },
+    /// Adds `amount` from the treasury to an insurance pool's capital,
+    /// without shares: every provider's shares gain value.
+    FundPool {
+        pool: u64,
+        #[serde(with = "crate::amount")]
+        amount: u128,
+    },
+    /// The network attests `role` for `subject`.
+    AttestRole { subject: AccountId, role: Role },
+    /// The network withdraws `role` from `subject`, whoever attested it.
+    RevokeRole { subject: AccountId, role: Role },
+    /// Makes `account` an authority for exactly `roles` (none removes it).
+    SetAuthority {
+        account: AccountId,
+        roles: Vec<Role>,
+    },
+    /// Takes `oracle` out of the committee draw (open questions keep it).
+    BarOracle { oracle: AccountId },
+    /// Returns a barred oracle to the draw (if its bond still qualifies).
+    AdmitOracle { oracle: AccountId },
+    /// Sets which credential earns a role, as an authority for it would.
+    SetRoleRule { rule: RoleRule },
+}
+
+impl Change {
+    /// Why this change is malformed, if it is: what no state could fix.
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            Change::Params(change) => change.problem(),
+            Change::Spend { amount, .. } | Change::FundPool { amount, .. } if *amount == 0 => {
+                Some("a grant moves a positive amount".into())
+            }
+            Change::SetAuthority { roles, .. } => {
+                let mut sorted = roles.clone();
+                sorted.sort();
+                sorted.dedup();
+                (sorted.len() != roles.len()).then(|| "an authority's roles are distinct".into())
+            }
+            _ => None,
         }
     }
 }
@@ -214,7 +276,7 @@ pub struct Proposal {
     pub id: u64,
     pub proposer: AccountId,
     pub title: String,
-    pub change: ParamChange,
+    pub change: Change,
     #[serde(with = "crate::amount")]
     pub deposit: u128,
     /// Weights are voting power at this height.
@@ -243,7 +305,7 @@ pub struct Ballot {
 pub enum GovernanceAction {
     Propose {
         title: String,
-        change: ParamChange,
+        change: Change,
     },
     /// A second vote replaces the first.
     Vote {
@@ -303,6 +365,7 @@ crate::error_codes! {
     ProposalNotFound = 1103 => "proposal_not_found",
     VotingClosed = 1104 => "voting_closed",
     NoVotingPower = 1105 => "no_voting_power",
+    TreasuryShort = 1106 => "treasury_short",
 }
 
 // State layout: every key of this module starts with `PREFIX/`.

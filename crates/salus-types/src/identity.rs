@@ -124,6 +124,12 @@ pub enum IdentityEvent {
         role: Role,
         by: AccountId,
     },
+    /// Governance made `account` an authority for exactly `roles` (none:
+    /// no longer one).
+    AuthoritySet {
+        account: AccountId,
+        roles: Vec<Role>,
+    },
 }
 
 impl IdentityEvent {
@@ -132,14 +138,16 @@ impl IdentityEvent {
             IdentityEvent::Registered { account }
             | IdentityEvent::KeysRotated { account, .. }
             | IdentityEvent::ServicesUpdated { account }
-            | IdentityEvent::Deactivated { account } => vec![*account],
+            | IdentityEvent::Deactivated { account }
+            | IdentityEvent::AuthoritySet { account, .. } => vec![*account],
             IdentityEvent::RoleAttested { subject, by, .. }
             | IdentityEvent::RoleRevoked { subject, by, .. } => vec![*subject, *by],
         }
     }
 }
 
-/// Who may attest which roles; fixed at genesis.
+/// Who may attest which roles: the first set, named at genesis; governance
+/// appoints and removes authorities after that.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleAuthority {
     pub account: AccountId,

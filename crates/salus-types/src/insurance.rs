@@ -38,6 +38,10 @@ pub const MAX_BUCKET_POLICIES: usize = 1_024;
 /// At most this many policies are released per block.
 pub const MAX_RELEASES_PER_BLOCK: usize = 1_024;
 
+/// The most of each premium the treasury may take: a pool keeps most of
+/// what it is paid for the risk it carries.
+pub const MAX_TREASURY_SHARE_BPS: u32 = 2_000;
+
 /// The module's parameters. Genesis sets them; they live under
 /// `insurance/params`, for governance to move.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -50,6 +54,9 @@ pub struct InsuranceParams {
     pub claim_deadline_blocks: u64,
     /// A backstop for the committee's read grants, which settlement revokes.
     pub claim_grant_ms: u64,
+    /// The community treasury's share of each premium, rounded down (the
+    /// pool keeps the rest).
+    pub treasury_share_bps: u32,
 }
 
 impl Default for InsuranceParams {
@@ -58,6 +65,7 @@ impl Default for InsuranceParams {
             oracle_fee: 10,
             claim_deadline_blocks: 600,
             claim_grant_ms: 24 * 3600 * 1000,
+            treasury_share_bps: 100,
         }
     }
 }
@@ -67,11 +75,16 @@ impl InsuranceParams {
     pub fn problem(&self) -> Option<String> {
         use crate::consent::MAX_GRANT_MS;
         use crate::oracle::MAX_PERIOD_BLOCKS;
-        (!(1..=MAX_PERIOD_BLOCKS).contains(&self.claim_deadline_blocks)
-            || !(1..=MAX_GRANT_MS).contains(&self.claim_grant_ms))
-        .then(|| {
-            format!(
+        if !(1..=MAX_PERIOD_BLOCKS).contains(&self.claim_deadline_blocks)
+            || !(1..=MAX_GRANT_MS).contains(&self.claim_grant_ms)
+        {
+            return Some(format!(
                 "a claim deadline is 1..={MAX_PERIOD_BLOCKS} blocks and its grants 1..={MAX_GRANT_MS} ms"
+            ));
+        }
+        (self.treasury_share_bps > MAX_TREASURY_SHARE_BPS).then(|| {
+            format!(
+                "the treasury's share of premiums is at most {MAX_TREASURY_SHARE_BPS} basis points"
             )
         })
     }
@@ -129,7 +142,8 @@ pub struct PoolTerms {
 }
 
 /// A pool, as stored on chain. `capital` always equals
-/// `deposited + premiums - paid_out - withdrawn`.
+/// `deposited + premiums + granted - paid_out - withdrawn`, where
+/// `premiums` is what the pool kept after the treasury's share.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Pool {
     pub id: u64,
@@ -151,6 +165,9 @@ pub struct Pool {
     pub paid_out: u128,
     #[serde(with = "crate::amount")]
     pub withdrawn: u128,
+    /// Capital the treasury granted (no shares were minted for it).
+    #[serde(with = "crate::amount")]
+    pub granted: u128,
 }
 
 /// A liquidity provider's position in a pool.
@@ -331,6 +348,13 @@ pub enum InsuranceEvent {
         claim: u64,
         holder: AccountId,
     },
+    /// Capital added without shares (a treasury grant).
+    Granted {
+        pool: u64,
+        from: AccountId,
+        #[serde(with = "crate::amount")]
+        amount: u128,
+    },
 }
 
 impl InsuranceEvent {
@@ -347,6 +371,7 @@ impl InsuranceEvent {
                 holder, claimant, ..
             } => vec![*holder, *claimant],
             InsuranceEvent::ClaimPaid { holder, payee, .. } => vec![*holder, *payee],
+            InsuranceEvent::Granted { from, .. } => vec![*from],
         }
     }
 }

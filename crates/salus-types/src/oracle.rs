@@ -574,6 +574,7 @@ crate::error_codes! {
     BadDeadline = 815 => "bad_deadline",
     EvidenceNotAnchored = 816 => "evidence_not_anchored",
     EvidenceOutdated = 817 => "evidence_outdated",
+    BarUnchanged = 818 => "bar_unchanged",
 }
 
 // State layout: every key of this module starts with `PREFIX/`.
@@ -624,8 +625,7 @@ pub fn assigned_key(oracle: &AccountId, question: u64) -> Vec<u8> {
     out
 }
 
-/// Slashed stake, held by the module for the network (governance decides
-/// its use).
-pub fn treasury_key() -> Vec<u8> {
-    key(PREFIX, "treasury", &[])
+/// Marks an oracle that governance took out of the committee draw.
+pub fn barred_key(oracle: &AccountId) -> Vec<u8> {
+    key(PREFIX, "barred", &oracle.0)
 }

@@ -13,7 +13,7 @@ use salus_types::consent::{
 };
 use salus_types::credentials::{CredentialAction, CredentialEvent, RoleRule};
 use salus_types::governance::{
-    GovernanceAction, GovernanceEvent, Outcome, ParamChange, VoteOption,
+    Change, GovernanceAction, GovernanceEvent, Outcome, ParamChange, VoteOption,
 };
 use salus_types::identity::{IdentityAction, IdentityEvent, Role, Service};
 use salus_types::insurance::{Coverage, InsuranceAction, InsuranceEvent, PoolTerms, Product};
@@ -465,10 +465,24 @@ fn samples() -> Vec<(&'static str, String)> {
                 vec![
                     GovernanceAction::Propose {
                         title: "Committees of five".into(),
-                        change: ParamChange::Oracle(OracleParams {
+                        change: Change::Params(ParamChange::Oracle(OracleParams {
                             committee_size: 5,
                             ..OracleParams::default()
-                        }),
+                        })),
+                    },
+                    GovernanceAction::Propose {
+                        title: "A study grant".into(),
+                        change: Change::Spend {
+                            to: account(3),
+                            amount: 5_000,
+                        },
+                    },
+                    GovernanceAction::Propose {
+                        title: "A new oracle".into(),
+                        change: Change::AttestRole {
+                            subject: account(4),
+                            role: Role::Oracle,
+                        },
                     },
                     GovernanceAction::Vote {
                         proposal: 1,

@@ -9,14 +9,15 @@
 //! evidence (`evidence/<record>`).
 //!
 //! Invariants (proptested in `tests/insurance.rs`):
-//! - a pool's capital is `deposited + premiums - paid_out - withdrawn`, and
-//!   the pools' capital together is what the custody account holds;
+//! - a pool's capital is `deposited + premiums + granted - paid_out -
+//!   withdrawn`, and the pools' capital together is what the custody account
+//!   holds;
 //! - capital × 10000 ≥ `min_capital_ratio_bps` × active cover, after every
 //!   action (purchases and withdrawals that would break it are refused, and
 //!   with a ratio of at least one a payout cannot);
 //! - a record backs at most one paid claim, and a claim is paid at most once;
 //! - rounding favours the pool: shares minted and amounts redeemed round
-//!   down, premiums round up.
+//!   down, premiums round up, the treasury's share of a premium rounds down.
 
 use salus_state::{Overlay, StateError, StateRead, StateScan};
 use salus_types::identity::Role;
@@ -37,7 +38,7 @@ use crate::context::{
     TxOrigin,
 };
 use crate::genesis::GenesisError;
-use crate::{identity, token};
+use crate::{identity, token, treasury};
 
 mod claims;
 
@@ -287,6 +288,7 @@ impl Module for Insurance {
                     premiums: 0,
                     paid_out: 0,
                     withdrawn: 0,
+                    granted: 0,
                 };
                 write(state, next_pool_key(), &(id + 1));
                 write(state, pool_key(id), &pool);
@@ -428,16 +430,24 @@ impl Module for Insurance {
                 })?;
                 let overflow =
                     || ActionError::new(ErrorCode::Overflow, "the pool's books overflow");
-                let capital = pool.capital.checked_add(premium).ok_or_else(overflow)?;
+                let share = premium
+                    .checked_mul(u128::from(params(state)?.treasury_share_bps))
+                    .ok_or_else(overflow)?
+                    / BPS;
+                let kept = premium - share;
+                let capital = pool.capital.checked_add(kept).ok_or_else(overflow)?;
                 let active_cover = pool.active_cover.checked_add(*cover).ok_or_else(overflow)?;
-                let premiums = pool.premiums.checked_add(premium).ok_or_else(overflow)?;
+                let premiums = pool.premiums.checked_add(kept).ok_or_else(overflow)?;
                 if !solvent(&pool.terms, capital, active_cover) {
                     return reject(
                         ErrorCode::CapitalRatio,
                         format!("pool {id} lacks the capital for this cover"),
                     );
                 }
-                token::transfer(state, &me, &custody(), premium, events)?;
+                token::transfer(state, &me, &custody(), kept, events)?;
+                if share > 0 {
+                    token::transfer(state, &me, &treasury::account(), share, events)?;
+                }
                 pool.capital = capital;
                 pool.premiums = premiums;
                 pool.active_cover = active_cover;
@@ -496,6 +506,42 @@ impl Module for Insurance {
 
 /// Queues `policy` in the first bucket from its end with room: a full bucket
 /// delays a release by a minute rather than growing without bound.
+/// Adds `amount` from `from` to a pool's capital without minting shares
+/// (a treasury grant): every provider's shares gain value. A pool without
+/// providers takes none, or its first depositor would own the gift.
+pub fn grant(
+    state: &mut Overlay<'_>,
+    from: &AccountId,
+    id: u64,
+    amount: u128,
+    events: &mut Events,
+) -> ExecResult<()> {
+    let mut pool = grantable(state, id)?;
+    let overflow = || ActionError::new(ErrorCode::Overflow, "the pool's books overflow");
+    pool.capital = pool.capital.checked_add(amount).ok_or_else(overflow)?;
+    pool.granted = pool.granted.checked_add(amount).ok_or_else(overflow)?;
+    token::transfer(state, from, &custody(), amount, events)?;
+    state.confine(PREFIX, |state| write(state, pool_key(id), &pool));
+    events.emit(InsuranceEvent::Granted {
+        pool: id,
+        from: *from,
+        amount,
+    });
+    Ok(())
+}
+
+/// The pool `id`, if it exists and has providers to take a grant.
+pub fn grantable(state: &dyn StateRead, id: u64) -> ExecResult<Pool> {
+    let pool = existing_pool(state, id)?;
+    if pool.shares == 0 {
+        return reject(
+            ErrorCode::NoLiquidity,
+            format!("pool {id} has no liquidity providers"),
+        );
+    }
+    Ok(pool)
+}
+
 fn queue_expiry(state: &mut Overlay<'_>, policy: &Policy) -> Result<(), StateError> {
     let mut bucket = policy.ends_ms / EXPIRY_BUCKET_MS;
     loop {

@@ -3,6 +3,7 @@
 //! a chain and a follower that must agree on every root.
 
 use salus_app::{insurance, oracle, token};
+use salus_types::governance::{GovernanceGenesis, GovernanceParams};
 use salus_types::identity::Role;
 use salus_types::insurance::{
     Claim, Coverage, InsuranceAction, InsuranceGenesis, InsuranceParams, Pool, PoolTerms, Product,
@@ -20,6 +21,9 @@ pub const BOND: u128 = 100_000;
 /// Blocks a claim's committee has (each test block is one second).
 pub const DEADLINE: u64 = 10;
 pub const FEE: u128 = 10;
+/// Governance's voting period and timelock, in blocks.
+pub const VOTING: u64 = 4;
+pub const TIMELOCK: u64 = 2;
 
 pub struct Cast {
     pub net: Net,
@@ -92,6 +96,18 @@ impl Cast {
                     oracle_fee: FEE,
                     claim_deadline_blocks: DEADLINE,
                     claim_grant_ms: 3_600_000,
+                    treasury_share_bps: 100,
+                },
+            },
+            // Quick governance, without a weight cap: the governance tests
+            // that use this cast test what proposals do, not how they pass.
+            governance: GovernanceGenesis {
+                params: GovernanceParams {
+                    min_deposit: 100,
+                    voting_blocks: VOTING,
+                    timelock_blocks: TIMELOCK,
+                    cap_bps: 10_000,
+                    ..GovernanceParams::default()
                 },
             },
             ..genesis(&authority, 1_700_000_000_000)

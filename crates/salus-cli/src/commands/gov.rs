@@ -1,10 +1,11 @@
-//! `salus gov`: propose a parameter change, vote, and follow proposals.
+//! `salus gov`: propose a change (parameters, a treasury grant, roles,
+//! authorities, the oracle draw), vote, and follow proposals.
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
-use salus_types::governance::{GovernanceAction, GovernanceEvent, ParamChange, VoteOption};
+use salus_types::governance::{Change, GovernanceAction, GovernanceEvent, VoteOption};
 use salus_types::Event;
 use serde_json::json;
 
@@ -13,8 +14,13 @@ use crate::output::Context;
 
 #[derive(Subcommand, Debug)]
 pub enum GovCommand {
-    /// Propose new parameters for a module (JSON: {"module": "oracle", "params": {…}});
-    /// the deposit is refunded unless the proposal is vetoed.
+    /// Propose a change, from a JSON file: {"kind": "params", "module": "oracle",
+    /// "params": {…}}, {"kind": "spend", "to": ACCOUNT, "amount": "N"},
+    /// {"kind": "fund_pool", …}, {"kind": "attest_role" | "revoke_role", "subject": ACCOUNT,
+    /// "role": "oracle"}, {"kind": "set_authority", "account": ACCOUNT, "roles": […]},
+    /// {"kind": "bar_oracle" | "admit_oracle", "oracle": ACCOUNT} or
+    /// {"kind": "set_role_rule", "rule": {…}}. The deposit is refunded unless the
+    /// proposal is vetoed.
     Propose {
         #[arg(long)]
         key: String,
@@ -51,8 +57,8 @@ pub fn run(ctx: &Context, command: GovCommand) -> Result<()> {
             GovCommand::Propose { key, title, change } => {
                 let text = std::fs::read_to_string(&change)
                     .with_context(|| format!("cannot read {}", change.display()))?;
-                let change: ParamChange = serde_json::from_str(&text)
-                    .with_context(|| format!("{} is not a parameter change", change.display()))?;
+                let change: Change = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a proposal's change", change.display()))?;
                 let outcome = submit(
                     ctx,
                     &client,

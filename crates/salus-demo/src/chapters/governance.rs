@@ -1,11 +1,14 @@
 //! Chapter 5: the network governs itself. Consortium members bond tokens
 //! for voting power; a whale's proposal fails for want of a quorum because
 //! one account's weight is capped; the members pass a change to the
-//! insurance parameters, which waits out its timelock and executes itself.
+//! insurance parameters and a grant from the community treasury, which wait
+//! out their timelock and execute themselves.
 
 use anyhow::{bail, Result};
 use salus_client::actions;
-use salus_types::governance::{GovernanceAction, Outcome, ParamChange, ProposalStatus, VoteOption};
+use salus_types::governance::{
+    Change, GovernanceAction, Outcome, ParamChange, ProposalStatus, VoteOption,
+};
 use salus_types::insurance::InsuranceParams;
 use salus_types::staking::StakingAction;
 use salus_types::Action;
@@ -85,11 +88,11 @@ pub(crate) async fn run(tour: &mut Tour<'_>, chain_id: &str, cast: &mut Cast) ->
         json!({"total_bonded": stake.total_bonded, "cap_bps": params.cap_bps}),
     );
 
-    let change = ParamChange::Insurance(InsuranceParams {
+    let change = Change::Params(ParamChange::Insurance(InsuranceParams {
         claim_deadline_blocks: 300,
         ..InsuranceParams::default()
-    });
-    let propose = |title: &str| -> Action {
+    }));
+    let propose = |title: &str, change: &Change| -> Action {
         GovernanceAction::Propose {
             title: title.into(),
             change: change.clone(),
@@ -98,7 +101,7 @@ pub(crate) async fn run(tour: &mut Tour<'_>, chain_id: &str, cast: &mut Cast) ->
     };
     tour.send(
         insurer,
-        vec![propose("Oracles answer claims within 300 blocks")],
+        vec![propose("Oracles answer claims within 300 blocks", &change)],
     )
     .await?;
     tour.send(insurer, vec![vote(1, VoteOption::Yes)]).await?;
@@ -120,18 +123,41 @@ pub(crate) async fn run(tour: &mut Tour<'_>, chain_id: &str, cast: &mut Cast) ->
         json!({"proposal": whale}),
     );
 
+    let governance = tour.client.governance_params().await?;
     let (first, rest) = members.split_first_mut().expect("eight members");
+    let lab = rest[0].actor.account();
+    let grant = governance
+        .treasury
+        .parse::<u128>()
+        .map_err(|e| anyhow::anyhow!("the treasury's balance does not parse: {e}"))?;
+    tour.say_as(
+        "treasury",
+        format!(
+            "The community treasury holds {grant} usal: its share of every premium and the stake slashed from a dissenting oracle. Only a proposal spends it."
+        ),
+        json!({"treasury": governance.treasury, "account": governance.treasury_account}),
+    );
+    let spend = Change::Spend {
+        to: lab,
+        amount: grant,
+    };
     tour.send(
         first,
-        vec![propose("Oracles answer claims within 300 blocks (members)")],
+        vec![
+            propose("Oracles answer claims within 300 blocks (members)", &change),
+            propose(
+                "Fund Lakeview Labs' diabetes study from the treasury",
+                &spend,
+            ),
+        ],
     )
     .await?;
-    tour.send(first, vec![vote(2, VoteOption::Yes)]).await?;
+    let both = |option| vec![vote(2, option), vote(3, option)];
+    tour.send(first, both(VoteOption::Yes)).await?;
     for member in rest.iter_mut().take(6) {
-        tour.send(member, vec![vote(2, VoteOption::Yes)]).await?;
+        tour.send(member, both(VoteOption::Yes)).await?;
     }
-    tour.send(&mut rest[6], vec![vote(2, VoteOption::No)])
-        .await?;
+    tour.send(&mut rest[6], both(VoteOption::No)).await?;
     let queued = settled(tour, 2, false).await?;
     let ProposalStatus::Queued { execute_height } = queued else {
         bail!("the members' proposal must pass, not end {queued:?}");
@@ -139,7 +165,7 @@ pub(crate) async fn run(tour: &mut Tour<'_>, chain_id: &str, cast: &mut Cast) ->
     let tally = tour.client.proposal(2).await?.proposal.tally;
     tour.say(
         format!(
-            "Seven members voted yes and one no ({} to {}): the proposal passed and waits for its timelock, until block {execute_height}.",
+            "Seven members voted yes and one no on both proposals ({} to {}): they passed and wait for their timelock, until block {execute_height}.",
             tally.yes, tally.no
         ),
         json!({"tally": tally, "execute_height": execute_height}),
@@ -152,6 +178,18 @@ pub(crate) async fn run(tour: &mut Tour<'_>, chain_id: &str, cast: &mut Cast) ->
         "proposal executed",
         format!("At block {height} the chain executed it by itself: claims now get 300 blocks of oracle time. Each validator executes a proposal in the same block, from the same state."),
         json!({"executed_at": height}),
+    );
+    let granted = settled(tour, 3, true).await?;
+    let ProposalStatus::Executed { .. } = granted else {
+        bail!("the treasury grant must execute, not end {granted:?}");
+    };
+    let lab_balance = tour.client.account(&lab).await?.balance;
+    tour.say_as(
+        "treasury grant",
+        format!(
+            "In the same block the treasury paid its {grant} usal to Lakeview Labs, which now holds {lab_balance} usal."
+        ),
+        json!({"granted": grant, "lab_balance": lab_balance.to_string()}),
     );
     Ok(())
 }

@@ -6,7 +6,7 @@ use salus_api::governance::{
     GovernanceView, ProposalList, ProposalParams, ProposalView, StakeView,
 };
 use salus_api::ErrorBody;
-use salus_app::{governance, staking};
+use salus_app::{governance, staking, treasury};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -49,7 +49,8 @@ pub(super) async fn params(
     Ok(Json(GovernanceView {
         height: snapshot.height(),
         params: governance::params(&snapshot)?,
-        treasury: governance::treasury(&snapshot)?.to_string(),
+        treasury: treasury::balance(&snapshot)?.to_string(),
+        treasury_account: treasury::account().did().to_string(),
     }))
 }
 

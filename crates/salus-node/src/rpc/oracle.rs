@@ -20,14 +20,13 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(assigned))
 }
 
-/// The oracle module's parameters and its treasury of slashed stake.
+/// The oracle module's parameters.
 #[utoipa::path(get, path = "/v1/oracle/params", responses((status = 200, body = ParamsView)))]
 pub(super) async fn params(State(state): State<ApiState>) -> Result<Json<ParamsView>, ApiError> {
     let snapshot = state.chain.store().snapshot()?;
     Ok(Json(ParamsView {
         height: snapshot.height(),
         params: module::params(&snapshot)?,
-        treasury: module::treasury(&snapshot)?.to_string(),
     }))
 }
 
