@@ -225,7 +225,9 @@ fn governance_attests_and_revokes_roles_and_appoints_authorities() {
         account: subject,
         roles: vec![],
     };
-    assert!(executed(&enact(&mut cast, std::slice::from_ref(&dismiss))[0]));
+    assert!(executed(
+        &enact(&mut cast, std::slice::from_ref(&dismiss))[0]
+    ));
     let tx = attest(&mut cast.stranger, &User::new(14), Role::Insurer);
     assert_eq!(cast.net.code(tx), ErrorCode::NotAnAuthority);
     assert_eq!(refused(&mut cast, dismiss), ErrorCode::NotAnAuthority);
