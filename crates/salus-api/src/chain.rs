@@ -11,6 +11,8 @@ pub const SUBMIT_BATCH: &str = "/v1/txs/batch";
 pub const TX_STATUS: &str = "/v1/txs";
 /// `/v1/blocks/{height}`.
 pub const BLOCK: &str = "/v1/blocks";
+/// `/v1/blocks/{height}/finality`.
+pub const FINALITY_SUFFIX: &str = "finality";
 pub const STATE: &str = "/v1/state";
 /// `/v1/accounts/{account}`.
 pub const ACCOUNT: &str = "/v1/accounts";
@@ -86,6 +88,26 @@ pub struct BlockSummary {
     pub tx_count: usize,
     #[schema(value_type = Vec<String>)]
     pub txs: Vec<Hash>,
+}
+
+/// The most headers a finality proof walks from the block asked for up to
+/// the nearest block with a certificate of its own.
+pub const MAX_FINALITY_WALK: usize = 256;
+
+/// Why block `height` is final: a finalization certificate for a block at
+/// or above it, and the headers that link the two by parent digests.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FinalityProof {
+    /// The height the proof was asked for.
+    pub height: u64,
+    /// The simplex finalization certificate (commonware codec, hex) of the
+    /// last header in `headers`, signed by a quorum of its epoch's validators.
+    pub certificate: String,
+    /// Headers from `height` up to the certified block, in order (at most
+    /// [`MAX_FINALITY_WALK`]); each one's `parent` is the digest of the one
+    /// before.
+    #[schema(value_type = Vec<Object>)]
+    pub headers: Vec<Header>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]

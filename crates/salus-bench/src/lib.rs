@@ -7,6 +7,8 @@
 //!   driver the network bench shares;
 //! - [`records`]: encrypted record writes and consent-checked reads;
 //! - [`claims`]: insurance claims settled by oracle daemons, file to payout;
+//! - [`governance`]: votes on one proposal and the cost of closing it, on
+//!   the state machine;
 //! - [`testnet`]: a validator network at saturation and at half load;
 //! - [`zk`]: credential issuance, proving and verification.
 //!
@@ -14,6 +16,7 @@
 //! binary's own (see `docs/decisions/harness-errors.md`).
 
 pub mod claims;
+pub mod governance;
 pub mod load;
 pub mod records;
 pub mod testnet;

@@ -268,6 +268,45 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank]
 }
 
+/// How many of the newest headers [`certificate_cost`] checks.
+const CERTIFIED_HEADERS: u64 = 200;
+
+/// What checking finality costs a client, per header.
+pub struct FinalityCost {
+    /// Checking a finalization certificate and its header links, alone.
+    pub verify_us_p50: f64,
+    /// Fetching a header's finality proof and checking it, end to end.
+    pub header_ms_p50: f64,
+    /// Validators in the certificates' epoch.
+    pub signers: usize,
+}
+
+/// Measures [`FinalityCost`] over the newest `headers` blocks.
+pub async fn certificate_cost(client: &Client, headers: u64) -> Result<FinalityCost> {
+    let history = client.validator_history().await?;
+    let tip = client.status().await?.height;
+    let (mut verify_us, mut header_ms) = (Vec::new(), Vec::new());
+    for height in tip.saturating_sub(headers).max(1)..=tip {
+        let fresh = Client::trusting(client.base(), history.clone());
+        let start = Instant::now();
+        fresh.header(height).await?;
+        header_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        let proof = client.finality(height).await?;
+        let start = Instant::now();
+        salus_client::finality::verify_finality(&history, height, &proof)?;
+        verify_us.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    verify_us.sort_by(|a, b| a.total_cmp(b));
+    header_ms.sort_by(|a, b| a.total_cmp(b));
+    Ok(FinalityCost {
+        verify_us_p50: percentile(&verify_us, 0.5).round(),
+        header_ms_p50: (percentile(&header_ms, 0.5) * 100.0).round() / 100.0,
+        signers: history
+            .validators(history.latest_epoch())
+            .map_or(0, <[_]>::len),
+    })
+}
+
 /// Signature verifications per second with the node's own batch verifier:
 /// the signature checks alone, their messages encoded before the clock starts.
 fn verify_ceiling(txs: &[Tx]) -> f64 {
@@ -371,6 +410,7 @@ pub fn tps(args: TpsArgs) -> Result<Report> {
             None,
         )
         .await?;
+        let finality = certificate_cost(&client, CERTIFIED_HEADERS).await?;
         Ok::<_, anyhow::Error>(json!({
             "bench": "tps",
             "txs": total,
@@ -382,14 +422,17 @@ pub fn tps(args: TpsArgs) -> Result<Report> {
             "cpu_cores_busy": load.cpu_cores_busy,
             "p99_ms": load.p99_ms,
             "verify_ceiling_per_s": ceiling.round(),
+            "certificate_verify_us_p50": finality.verify_us_p50,
+            "certified_header_ms_p50": finality.header_ms_p50,
+            "certificate_signers": finality.signers,
             "machine": machine(),
         }))
     });
     node.stop()?;
     let value = result?;
     let summary = format!(
-            "{} transfers committed in {} blocks: {} tx/s; submit-to-final p50 {} ms, p99 {} ms; signature-verification ceiling {} /s",
-            value["txs"], value["blocks"], value["tx_per_s"], value["p50_ms"], value["p99_ms"], value["verify_ceiling_per_s"]
+            "{} transfers committed in {} blocks: {} tx/s; submit-to-final p50 {} ms, p99 {} ms; signature-verification ceiling {} /s; a client checks a header's certificate in {} µs",
+            value["txs"], value["blocks"], value["tx_per_s"], value["p50_ms"], value["p99_ms"], value["verify_ceiling_per_s"], value["certificate_verify_us_p50"]
         );
     Ok(Report {
         json: value,

@@ -97,9 +97,13 @@ pub fn testnet(args: TestnetArgs) -> Result<Report> {
         let paced = transfers(&mut signers, per_tick * ticks);
         let half_probe = speed_probe(&paced[..paced.len().min(PROBE_TXS)]);
         let half = drive(&apis, paced, &mut finalized, per_tick, Some(TICK)).await?;
+        let finality =
+            crate::load::certificate_cost(&salus_client::Client::new(apis[0].clone()), 100).await?;
         Ok::<_, anyhow::Error>(json!({
             "bench": "testnet",
             "validators": args.validators,
+            "certificate_verify_us_p50": finality.verify_us_p50,
+            "certified_header_ms_p50": finality.header_ms_p50,
             "saturation": part(&saturation, None, saturation_probe),
             "half_load": part(&half, Some(rate.round()), half_probe),
             "machine": machine(),

@@ -4,7 +4,8 @@
 //! - [`actions`] has constructors for every module's actions.
 //! - [`Client`] speaks the node's HTTP JSON API.
 //! - [`verify_state`] checks a state value against a finalized block header,
-//!   trusting nothing the node says beyond that header.
+//!   and [`finality`] checks that header's finalization certificate against
+//!   the validator sets the client tracks from genesis.
 //! - [`credentials`] fetches definitions, revocations and sets, builds
 //!   presentations locally and verifies them through a node; [`issuer`]
 //!   keeps an issuer's secrets sealed at rest and turns claims (values, or a
@@ -17,6 +18,7 @@
 pub mod actions;
 pub mod credentials;
 pub mod fhir;
+pub mod finality;
 pub mod issuer;
 mod module_rpc;
 pub mod record_flow;

@@ -4,11 +4,14 @@ use std::time::Duration;
 
 use salus_api::chain::{
     AccountResponse, BatchRequest, BatchResponse, BlockSummary, EventParams, EventsPage,
-    StateParams, StateResponse, StatusResponse, SubmitRequest, SubmitResponse, TxState, TxStatus,
+    FinalityProof, StateParams, StateResponse, StatusResponse, SubmitRequest, SubmitResponse,
+    TxState, TxStatus,
 };
 use salus_api::identity::DidResolution;
 use salus_api::ErrorBody;
 use salus_types::{AccountId, Hash, Header, Receipt, Tx};
+
+use crate::finality::{Trust, ValidatorHistory};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -26,6 +29,12 @@ pub enum ClientError {
     Timeout(Hash, Duration),
     #[error("the node's answer does not match the proven chain state: {0}")]
     Proof(String),
+    #[error("block {height} is not proven final")]
+    NotFinal {
+        height: u64,
+        #[source]
+        source: salus_finality::FinalityError,
+    },
 }
 
 impl From<reqwest::Error> for ClientError {
@@ -38,6 +47,9 @@ impl From<reqwest::Error> for ClientError {
 pub struct Client {
     pub(crate) base: String,
     pub(crate) http: reqwest::Client,
+    /// The validator sets headers are checked against, and the headers
+    /// already verified; shared by clones.
+    trust: Trust,
 }
 
 /// A finalized transaction's outcome.
@@ -66,7 +78,9 @@ impl Proven {
 }
 
 impl Client {
-    /// `base` like `http://127.0.0.1:8545`.
+    /// `base` like `http://127.0.0.1:8545`. The client pins the validator
+    /// set the node reports at its first verified read (trust on first
+    /// use); [`Client::trusting`] pins genesis's instead.
     pub fn new(base: impl Into<String>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -75,7 +89,30 @@ impl Client {
         Client {
             base: base.into().trim_end_matches('/').to_owned(),
             http,
+            trust: Trust::default(),
         }
+    }
+
+    /// A client that checks every header against `history` (from the
+    /// genesis validators on) and trusts its node for nothing else.
+    pub fn trusting(base: impl Into<String>, history: ValidatorHistory) -> Self {
+        Client {
+            trust: Trust::pinned(history),
+            ..Client::new(base)
+        }
+    }
+
+    /// The validator sets this client checks headers against, pinning its
+    /// node's genesis set on first use.
+    pub async fn validator_history(&self) -> Result<ValidatorHistory, ClientError> {
+        if let Some(history) = self.trust.history() {
+            return Ok(history);
+        }
+        let status = self.status().await?;
+        let validators = crate::finality::parse_validators(&status.validators)?;
+        let history = ValidatorHistory::from_genesis(&validators)
+            .map_err(|e| ClientError::Decode(format!("the node's validator set: {e}")))?;
+        Ok(self.trust.pin(history))
     }
 
     /// The node's base URL.
@@ -183,15 +220,27 @@ impl Client {
             .await
     }
 
-    /// The header of finalized block `height`, checked against its digest.
+    /// The node's proof that block `height` is final, unchecked.
+    pub async fn finality(&self, height: u64) -> Result<FinalityProof, ClientError> {
+        self.get(&format!(
+            "{}/{height}/{}",
+            salus_api::chain::BLOCK,
+            salus_api::chain::FINALITY_SUFFIX
+        ))
+        .await
+    }
+
+    /// The header of finalized block `height`, proven final: a quorum of
+    /// its epoch's validators certified it, or a descendant it links to.
     pub async fn header(&self, height: u64) -> Result<Header, ClientError> {
-        let block = self.block(height).await?;
-        if block.header.digest() != block.digest {
-            return Err(ClientError::Decode(
-                "block digest does not match its header".into(),
-            ));
+        if let Some(header) = self.trust.remembered(height) {
+            return Ok(header);
         }
-        Ok(block.header)
+        let history = self.validator_history().await?;
+        let proof = self.finality(height).await?;
+        let headers = crate::finality::verify_finality(&history, height, &proof)?;
+        self.trust.remember(&headers);
+        Ok(headers[0].clone())
     }
 
     pub async fn state(
@@ -207,8 +256,8 @@ impl Client {
     }
 
     /// The value of a state key at `height` (the tip when `None`), checked
-    /// with its Merkle proof against the block header, whose digest is checked
-    /// too: nothing the node says is trusted beyond that header.
+    /// with its Merkle proof against the block header, which is proven final
+    /// itself ([`Client::header`]): nothing the node says is trusted.
     pub async fn proven(&self, key: &[u8], height: Option<u64>) -> Result<Proven, ClientError> {
         let state = self.state(key, height).await?;
         let header = self.header(state.height).await?;

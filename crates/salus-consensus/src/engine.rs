@@ -107,6 +107,8 @@ pub mod channel {
 /// A running validator.
 pub struct Running {
     pub marshal: Mailbox,
+    /// The finalization certificates this validator has seen.
+    pub certificates: crate::certificates::Certificates,
     pub handles: Vec<Handle<()>>,
     /// Ends with the executor; an error means a finalized block did not apply.
     pub executor: Handle<Result<(), ChainError>>,
@@ -342,6 +344,7 @@ where
     let marshal_handle = marshal_actor.start(finalizer, buffer, backfill);
     let simplex_handle = engine.start(channels.votes, channels.certificates, channels.resolver);
     Running {
+        certificates: crate::certificates::Certificates::new(marshal_mailbox.clone()),
         marshal: marshal_mailbox,
         handles: vec![buffer_handle, marshal_handle, simplex_handle],
         executor,

@@ -18,22 +18,18 @@
 
 pub mod app;
 pub mod block;
+pub mod certificates;
 pub mod engine;
 pub mod executor;
 pub mod network;
 
 use salus_types::{Block, Hash, Receipt, Tx, TxError};
 
-/// The ed25519 multi-signature scheme for simplex votes and certificates.
-pub type Scheme = commonware_consensus::simplex::scheme::ed25519::Scheme;
-pub type Digest = commonware_cryptography::sha256::Digest;
+pub use salus_finality::{Digest, Scheme, NAMESPACE};
 pub type ConsensusContext = commonware_consensus::simplex::types::Context<
     Digest,
     commonware_cryptography::ed25519::PublicKey,
 >;
-
-/// Domain separator for every consensus signature of this network.
-pub const NAMESPACE: &[u8] = b"_SALUS_CONSENSUS";
 
 /// How the node's mempool and indexes hear from consensus.
 pub trait Hooks: Send + Sync + 'static {
@@ -67,10 +63,4 @@ pub enum Execution {
     Verified,
 }
 
-pub(crate) fn to_digest(hash: &Hash) -> Digest {
-    commonware_cryptography::sha256::Digest(hash.0)
-}
-
-pub(crate) fn to_hash(digest: &Digest) -> Hash {
-    Hash(digest.0)
-}
+pub(crate) use salus_finality::{to_digest, to_hash};

@@ -282,6 +282,7 @@ async fn serve(
             .map(|v| v.public_key.to_hex())
             .collect(),
         sync: running.sync.clone(),
+        certificates: running.certificates.clone(),
         // Ours, then everything the runtime registered (consensus views and
         // timeouts, p2p peers, storage) and our histograms.
         metrics: Arc::new(move || {

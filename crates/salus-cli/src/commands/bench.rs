@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 use anyhow::Result;
 use clap::Subcommand;
-use salus_bench::{claims, load, records, testnet, zk, Report};
+use salus_bench::{claims, governance, load, records, testnet, zk, Report};
 
 use crate::output::Context;
 
@@ -17,6 +17,9 @@ pub enum BenchCommand {
     /// Insurance claims settled end to end by three oracle daemons: claims/s
     /// and file-to-payout latency.
     Claims(claims::ClaimsArgs),
+    /// Votes per second on one proposal with many voters, and the cost of
+    /// the block that closes it (on the state machine).
+    Governance(governance::GovernanceArgs),
     /// Throughput and finality of a multi-validator network on this machine.
     Testnet(testnet::TestnetArgs),
     /// Credential issuance, presentation proving and verification, proof size.
@@ -35,6 +38,7 @@ pub fn run(ctx: &Context, command: BenchCommand) -> Result<()> {
             testnet::testnet(args)?
         }
         BenchCommand::Zk(args) => zk::zk(args)?,
+        BenchCommand::Governance(args) => governance::governance(args)?,
         BenchCommand::Claims(args) => {
             let salus = std::env::current_exe().context("cannot find the salus binary")?;
             claims::claims(args, &salus)?

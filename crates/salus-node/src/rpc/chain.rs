@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use salus_api::chain::{
     AccountResponse, BatchRejection, BatchRequest, BatchResponse, BlockSummary, EventParams,
-    EventsPage, StateParams, StateResponse, StatusResponse, SubmitRequest, SubmitResponse, TxState,
-    TxStatus, MAX_BATCH,
+    EventsPage, FinalityProof, StateParams, StateResponse, StatusResponse, SubmitRequest,
+    SubmitResponse, TxState, TxStatus, MAX_BATCH, MAX_FINALITY_WALK,
 };
 use salus_api::ErrorBody;
 use salus_app::{auth, identity, token};
@@ -25,6 +25,7 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(submit_batch))
         .routes(routes!(tx_status))
         .routes(routes!(block_by_height))
+        .routes(routes!(finality))
         .routes(routes!(state_query))
         .routes(routes!(account))
         .routes(routes!(events))
@@ -198,12 +199,7 @@ pub(super) async fn block_by_height(
 ) -> Result<Json<BlockSummary>, ApiError> {
     let snapshot = state.chain.store().snapshot()?;
     let tip = snapshot.height().unwrap_or(0);
-    let height = match height.as_str() {
-        "latest" => tip,
-        text => text.parse::<u64>().map_err(|_| {
-            ApiError::bad_request("bad_height", "height must be a number or `latest`")
-        })?,
-    };
+    let height = parse_height(&height, tip)?;
     let block = snapshot.block(height)?.ok_or_else(|| {
         ApiError::not_found(format!(
             "no finalized block at height {height} (tip is {tip})"
@@ -217,6 +213,52 @@ pub(super) async fn block_by_height(
         header: block.header,
         txs,
     }))
+}
+
+fn parse_height(text: &str, tip: u64) -> Result<u64, ApiError> {
+    match text {
+        "latest" => Ok(tip),
+        text => text.parse::<u64>().map_err(|_| {
+            ApiError::bad_request("bad_height", "height must be a number or `latest`")
+        }),
+    }
+}
+
+/// Why a finalized block is final: the finalization certificate of the
+/// nearest block at or above it that has one, and the headers linking the two.
+#[utoipa::path(get, path = "/v1/blocks/{height}/finality", params(("height" = String, Path, description = "a height, or `latest`")),
+    responses((status = 200, body = FinalityProof), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn finality(
+    State(state): State<ApiState>,
+    Path(height): Path<String>,
+) -> Result<Json<FinalityProof>, ApiError> {
+    let store = state.chain.store();
+    let tip = state.chain.tip().0.height;
+    let height = parse_height(&height, tip)?;
+    if height == 0 {
+        return Err(ApiError::not_found(
+            "the genesis block has no certificate: genesis itself fixes it",
+        ));
+    }
+    let mut headers = Vec::new();
+    let last = tip.min(height.saturating_add(MAX_FINALITY_WALK as u64 - 1));
+    for at in height..=last {
+        let block = store.block(at)?.ok_or_else(|| {
+            ApiError::not_found(format!("no finalized block at height {at} (tip is {tip})"))
+        })?;
+        headers.push(block.header);
+        if let Some(certificate) = state.certificates.at(at).await {
+            return Ok(Json(FinalityProof {
+                height,
+                certificate: hex::encode(certificate),
+                headers,
+            }));
+        }
+    }
+    Err(ApiError::not_found(format!(
+        "no certificate yet for block {height} or the {} above it",
+        last - height
+    )))
 }
 
 /// A raw state value with its Merkle proof and the header it proves against.

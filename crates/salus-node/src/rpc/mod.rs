@@ -53,6 +53,8 @@ pub struct ApiState {
     pub validators: Vec<String>,
     /// The network's finalized tip as this node knows it.
     pub sync: Arc<salus_consensus::executor::SyncProgress>,
+    /// The finalization certificates consensus produced or fetched.
+    pub certificates: salus_consensus::certificates::Certificates,
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
 }
 

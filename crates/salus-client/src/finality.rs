@@ -1,0 +1,116 @@
+//! The client's own check that a header is final: the node serves a
+//! finalization certificate and the headers linking it down to the block
+//! asked for, and the client verifies both against the validator sets it
+//! tracks (salus-finality). State proofs then hang off a verified header.
+//!
+//! Trust starts at the genesis validators. A client built with
+//! [`Client::trusting`](crate::Client::trusting) is given them; one built with
+//! [`Client::new`](crate::Client::new) pins the set its node reports at the
+//! first verified read, and catches any later header that set did not sign.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use salus_api::chain::{FinalityProof, MAX_FINALITY_WALK};
+pub use salus_finality::{Certified, FinalityError, ValidatorHistory};
+use salus_types::{Header, PublicKey};
+
+use crate::rpc::ClientError;
+
+/// How many verified headers a client remembers, newest kept.
+const REMEMBERED_HEADERS: usize = 1_024;
+
+/// What a client trusts, shared by its clones.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trust {
+    inner: Arc<Mutex<TrustState>>,
+}
+
+#[derive(Debug, Default)]
+struct TrustState {
+    history: Option<ValidatorHistory>,
+    verified: BTreeMap<u64, Header>,
+}
+
+impl Trust {
+    pub(crate) fn pinned(history: ValidatorHistory) -> Trust {
+        Trust {
+            inner: Arc::new(Mutex::new(TrustState {
+                history: Some(history),
+                verified: BTreeMap::new(),
+            })),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, TrustState> {
+        // A panic elsewhere while holding the lock leaves the map
+        // consistent (every insert is whole), so the data stays usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn history(&self) -> Option<ValidatorHistory> {
+        self.lock().history.clone()
+    }
+
+    /// Pins `history` unless a set is pinned already (the first one wins).
+    pub(crate) fn pin(&self, history: ValidatorHistory) -> ValidatorHistory {
+        self.lock().history.get_or_insert(history).clone()
+    }
+
+    pub(crate) fn remembered(&self, height: u64) -> Option<Header> {
+        self.lock().verified.get(&height).cloned()
+    }
+
+    pub(crate) fn remember(&self, headers: &[Header]) {
+        let mut state = self.lock();
+        for header in headers {
+            state.verified.insert(header.height, header.clone());
+        }
+        while state.verified.len() > REMEMBERED_HEADERS {
+            state.verified.pop_first();
+        }
+    }
+}
+
+/// Parses validator keys as a node's status lists them (hex).
+pub(crate) fn parse_validators(keys: &[String]) -> Result<Vec<PublicKey>, ClientError> {
+    keys.iter()
+        .map(|k| {
+            PublicKey::from_hex(k)
+                .map_err(|_| ClientError::Decode("a validator key is not 32 bytes of hex".into()))
+        })
+        .collect()
+}
+
+/// Checks `proof` for block `height` against `history`: the headers run
+/// from `height` upward without a gap, each names the one before as its
+/// parent, and a quorum of the right epoch's validators certified the last.
+/// Returns the verified headers, the asked-for block first.
+pub fn verify_finality(
+    history: &ValidatorHistory,
+    height: u64,
+    proof: &FinalityProof,
+) -> Result<Vec<Header>, ClientError> {
+    let forged =
+        |why: &str| ClientError::Proof(format!("finality proof for block {height}: {why}"));
+    let (Some(first), Some(last)) = (proof.headers.first(), proof.headers.last()) else {
+        return Err(forged("no headers"));
+    };
+    if proof.headers.len() > MAX_FINALITY_WALK {
+        return Err(forged("more headers than a proof may hold"));
+    }
+    if proof.height != height || first.height != height {
+        return Err(forged("it is for another block"));
+    }
+    for pair in proof.headers.windows(2) {
+        if pair[1].height != pair[0].height + 1 || pair[1].parent != pair[0].digest() {
+            return Err(forged("its headers do not form a chain"));
+        }
+    }
+    let certificate =
+        hex::decode(&proof.certificate).map_err(|_| forged("the certificate is not hex"))?;
+    history
+        .verify(&certificate, &last.digest())
+        .map_err(|source| ClientError::NotFinal { height, source })?;
+    Ok(proof.headers.clone())
+}
