@@ -15,6 +15,7 @@ pub mod audit;
 pub mod chain;
 pub mod consent;
 pub mod credentials;
+pub mod epochs;
 mod error;
 pub mod governance;
 pub mod identity;

@@ -140,6 +140,9 @@ impl Chain {
         }
         drop(snapshot);
         let snapshot = store.snapshot()?;
+        // Each epoch's last block fixes the next epoch's validators, which
+        // clients prove against it: its state must stay provable.
+        store.keep_every(crate::epochs::length(&snapshot)?);
         let height = snapshot.height().expect("genesis is committed");
         let tip = snapshot
             .block(height)?

@@ -24,5 +24,7 @@ pub fn genesis_writes(genesis: &Genesis) -> Result<WriteSet, GenesisError> {
     let mut state = Overlay::new(&empty);
     write(&mut state, chain_id_key(), &genesis.chain_id);
     init_genesis(&mut state, genesis)?;
+    // Epoch 0's validators are genesis's own list, not a module section.
+    crate::epochs::init_set(&mut state, &genesis.validators)?;
     Ok(state.into_writes())
 }

@@ -22,6 +22,7 @@ pub mod consent;
 mod context;
 pub mod credentials;
 mod dispatch;
+pub mod epochs;
 pub mod execute;
 pub mod genesis;
 pub mod governance;

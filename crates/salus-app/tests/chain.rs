@@ -43,6 +43,7 @@ fn genesis(users: &[&User], authority: &User) -> Genesis {
         oracle: Default::default(),
         insurance: Default::default(),
         staking: Default::default(),
+        epochs: Default::default(),
         governance: Default::default(),
     }
 }

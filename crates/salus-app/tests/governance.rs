@@ -52,6 +52,7 @@ fn polity_with(whale_bond: u128, cap_bps: u32, before: impl FnOnce(&mut Polity))
                 })
                 .collect(),
         },
+        epochs: Default::default(),
         governance: GovernanceGenesis {
             params: GovernanceParams {
                 min_deposit: DEPOSIT,

@@ -57,6 +57,14 @@ impl Trust {
         self.lock().history.get_or_insert(history).clone()
     }
 
+    /// Adds `epoch`'s set, proven by the caller, to the pinned history.
+    pub(crate) fn learn(&self, epoch: u64, validators: &[PublicKey]) -> Result<(), FinalityError> {
+        match self.lock().history.as_mut() {
+            Some(history) => history.learn(epoch, validators),
+            None => Err(FinalityError::UnknownEpoch(epoch)),
+        }
+    }
+
     pub(crate) fn remembered(&self, height: u64) -> Option<Header> {
         self.lock().verified.get(&height).cloned()
     }
@@ -113,4 +121,26 @@ pub fn verify_finality(
         .verify(&certificate, &last.digest())
         .map_err(|source| ClientError::NotFinal { height, source })?;
     Ok(proof.headers.clone())
+}
+
+/// Checks that `set` is epoch `set.epoch`'s validator set: proven under its
+/// key against `header`, the block that fixed it, which the caller has
+/// verified as final with the sets it already knew. Returns the keys.
+pub fn verify_epoch_set(
+    set: &salus_api::epochs::EpochSet,
+    header: &Header,
+) -> Result<Vec<PublicKey>, ClientError> {
+    let forged = |why: &str| ClientError::Proof(format!("epoch {}'s set: {why}", set.epoch));
+    if header.height != set.height {
+        return Err(forged("proven against another block"));
+    }
+    let value = borsh::to_vec(&set.validators).map_err(|_| forged("does not encode"))?;
+    crate::verify_state(
+        header,
+        &salus_types::epochs::set_key(set.epoch),
+        Some(&value),
+        &set.proof,
+    )
+    .map_err(|e| forged(&e.to_string()))?;
+    Ok(set.validators.iter().map(|v| v.key).collect())
 }

@@ -11,7 +11,8 @@ use salus_api::identity::DidResolution;
 use salus_api::ErrorBody;
 use salus_types::{AccountId, Hash, Header, Receipt, Tx};
 
-use crate::finality::{Trust, ValidatorHistory};
+use crate::finality::{FinalityError, Trust, ValidatorHistory};
+use salus_api::epochs::EpochSet;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -236,11 +237,54 @@ impl Client {
         if let Some(header) = self.trust.remembered(height) {
             return Ok(header);
         }
-        let history = self.validator_history().await?;
         let proof = self.finality(height).await?;
-        let headers = crate::finality::verify_finality(&history, height, &proof)?;
+        let history = self.validator_history().await?;
+        let headers = match crate::finality::verify_finality(&history, height, &proof) {
+            Err(ClientError::NotFinal {
+                source: FinalityError::UnknownEpoch(epoch),
+                ..
+            }) => {
+                self.learn_epochs(epoch).await?;
+                let history = self.validator_history().await?;
+                crate::finality::verify_finality(&history, height, &proof)?
+            }
+            verified => verified?,
+        };
         self.trust.remember(&headers);
         Ok(headers[0].clone())
+    }
+
+    /// Learns each epoch's validator set up to `target`, one epoch at a
+    /// time: the last block of the epoch before fixed it, and that block is
+    /// proven final by the sets already known.
+    async fn learn_epochs(&self, target: u64) -> Result<(), ClientError> {
+        loop {
+            let history = self.validator_history().await?;
+            let known = history.latest_epoch();
+            if known >= target {
+                return Ok(());
+            }
+            let next = known + 1;
+            let set: EpochSet = self
+                .get(&format!("{}/{next}", salus_api::epochs::EPOCH))
+                .await?;
+            if set.epoch != next {
+                return Err(ClientError::Proof(format!(
+                    "asked for epoch {next}'s set, got epoch {}'s",
+                    set.epoch
+                )));
+            }
+            let proof = self.finality(set.height).await?;
+            let headers = crate::finality::verify_finality(&history, set.height, &proof)?;
+            let keys = crate::finality::verify_epoch_set(&set, &headers[0])?;
+            self.trust
+                .learn(next, &keys)
+                .map_err(|source| ClientError::NotFinal {
+                    height: set.height,
+                    source,
+                })?;
+            self.trust.remember(&headers);
+        }
     }
 
     pub async fn state(

@@ -15,22 +15,24 @@ use commonware_consensus::simplex::{
     self, elector::RoundRobin, ForwardPolicy, SkipBudget, SkipPolicy,
 };
 use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
-use commonware_cryptography::certificate::{ConstantProvider, Verifier as _};
+use commonware_cryptography::certificate::Verifier as _;
 use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
 use commonware_cryptography::sha256::Sha256;
 use commonware_cryptography::{Digested, Signer as _};
+use commonware_p2p::utils::mux::{Builder as _, Muxer};
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::buffer::paged::{self, CacheRef};
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage};
 use commonware_storage::archive::immutable;
-use commonware_utils::ordered::Set;
 use commonware_utils::{NZDuration, NZUsize, NZU64};
 use salus_app::{Chain, ChainError};
 
 use crate::app::SalusApp;
 use crate::block::ConsensusBlock;
-use crate::{executor, to_digest, Digest, Hooks, Scheme, NAMESPACE};
+use crate::epochs::EpochSchemes;
+use crate::orchestrator::{EpochChannels, Orchestrator};
+use crate::{executor, to_digest, Digest, Hooks, Scheme};
 
 pub type Mailbox = MarshalMailbox<Scheme, Standard<ConsensusBlock>>;
 type FinalizationArchive<E> =
@@ -39,7 +41,7 @@ type BlockArchive<E> = immutable::Archive<E, Digest, Arc<ConsensusBlock>>;
 type Marshal<E> = MarshalActor<
     E,
     Standard<ConsensusBlock>,
-    ConstantProvider<Scheme, Epoch>,
+    EpochSchemes,
     FinalizationArchive<E>,
     BlockArchive<E>,
     FixedEpocher,
@@ -74,10 +76,10 @@ impl Default for Timing {
     }
 }
 
-/// One validator's identity and place in the network.
+/// One validator's identity and place in the network. Which epochs it
+/// signs in is the chain's to say (its `epochs` module).
 pub struct ValidatorSetup {
     pub signer: PrivateKey,
-    pub participants: Set<PublicKey>,
     /// Names this validator's storage partitions; unique per node on a shared disk.
     pub partition_prefix: String,
     pub timing: Timing,
@@ -144,10 +146,8 @@ fn archive_config<C>(
     }
 }
 
-/// Starts a validator on `context`.
-///
-/// # Panics
-/// If the signer is not among the participants: a misconfigured node must not start.
+/// Starts a validator on `context`. It takes part in every epoch whose set
+/// names its key, and follows the chain through the others.
 pub async fn start<E, B, P, S, R>(
     context: E,
     setup: ValidatorSetup,
@@ -209,9 +209,16 @@ where
         salus_types::PublicKey(me.as_ref().try_into().expect("ed25519 keys are 32 bytes"));
     let prefix = setup.partition_prefix;
     let timing = setup.timing;
-    let scheme = Scheme::signer(NAMESPACE, setup.participants, setup.signer)
-        .expect("this validator's key must be in the validator set");
-    let epocher = FixedEpocher::new(NZU64!(u64::MAX));
+    let epoch_blocks = chain
+        .store()
+        .snapshot()
+        .map_err(ChainError::from)
+        .and_then(|snapshot| Ok(salus_app::epochs::length(&snapshot)?))
+        .expect("a chain opened from genesis has an epoch length");
+    let epocher = FixedEpocher::new(
+        std::num::NonZeroU64::new(epoch_blocks).expect("genesis refuses epochs under 2 blocks"),
+    );
+    let schemes = EpochSchemes::new(chain.clone(), setup.signer.clone());
     let page_cache = CacheRef::new(paged::page_size(4096), NZUsize!(8192));
     let mailbox_size: NonZeroUsize = NZUsize!(4096);
     let genesis = ConsensusBlock::new(chain.genesis_block().clone());
@@ -268,7 +275,7 @@ where
         finalizations,
         blocks,
         marshal::Config {
-            provider: ConstantProvider::new(scheme.clone()),
+            provider: schemes.clone(),
             epocher: epocher.clone(),
             start: Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
             partition_prefix: format!("{prefix}-marshal"),
@@ -300,53 +307,106 @@ where
         epocher,
     );
 
-    let engine = simplex::Engine::new(
-        context.child("simplex"),
-        simplex::Config {
-            scheme,
-            elector: RoundRobin::<Sha256>::default(),
-            blocker,
-            automaton: wrapper.clone(),
-            relay: wrapper.clone(),
-            reporter: wrapper,
-            track_historical_votes: false,
-            strategy: Sequential,
-            partition: format!("{prefix}-simplex-e0"),
-            mailbox_size,
-            epoch: Epoch::zero(),
-            floor: simplex::Floor::Genesis(genesis_digest),
-            replay_buffer: NZUsize!(8 << 20),
-            write_buffer: NZUsize!(1 << 20),
-            page_cache,
-            leader_timeout: timing.leader_timeout,
-            certification_timeout: timing.certification_timeout,
-            timeout_retry: timing.timeout_retry,
-            view_retention: ViewDelta::new(256),
-            skip: SkipPolicy::Enabled {
-                timeout: timing.skip_timeout,
-                budget: SkipBudget::Participants,
-            },
-            fetch_timeout: NZDuration!(timing.fetch_timeout),
-            fetch_retry_delay: Duration::from_millis(100),
-            forward: ForwardPolicy::Disabled,
-        },
-    );
-
     let sync = Arc::new(executor::SyncProgress::starting_at(chain.tip().0.height));
     let (finalizer, deliveries) = executor::channel(sync.clone());
+    let (epoch_ends, ended) = futures::channel::mpsc::unbounded();
     let executor = {
-        let sync = sync.clone();
+        let (chain, sync) = (chain.clone(), sync.clone());
+        let ends = executor::EpochEnds {
+            blocks: epoch_blocks,
+            sender: epoch_ends,
+        };
         context
             .child("executor")
-            .spawn(move |_| executor::run(chain, hooks, sync, deliveries, setup.flush))
+            .spawn(move |_| executor::run(chain, hooks, sync, deliveries, setup.flush, ends))
     };
     let buffer_handle = buffer_engine.start(channels.blocks);
     let marshal_handle = marshal_actor.start(finalizer, buffer, backfill);
-    let simplex_handle = engine.start(channels.votes, channels.certificates, channels.resolver);
+    let orchestrator = Orchestrator {
+        chain,
+        schemes,
+        marshal: marshal_mailbox.clone(),
+        epoch_blocks,
+        genesis: genesis_digest,
+        ended,
+    };
+    let simplex_config = move |epoch: u64, scheme: Scheme, floor: Digest| simplex::Config {
+        scheme,
+        elector: RoundRobin::<Sha256>::default(),
+        blocker: blocker.clone(),
+        automaton: wrapper.clone(),
+        relay: wrapper.clone(),
+        reporter: wrapper.clone(),
+        track_historical_votes: false,
+        strategy: Sequential,
+        partition: format!("{prefix}-simplex-e{epoch}"),
+        mailbox_size,
+        epoch: Epoch::new(epoch),
+        floor: simplex::Floor::Genesis(floor),
+        replay_buffer: NZUsize!(8 << 20),
+        write_buffer: NZUsize!(1 << 20),
+        page_cache: page_cache.clone(),
+        leader_timeout: timing.leader_timeout,
+        certification_timeout: timing.certification_timeout,
+        timeout_retry: timing.timeout_retry,
+        view_retention: ViewDelta::new(256),
+        skip: SkipPolicy::Enabled {
+            timeout: timing.skip_timeout,
+            budget: SkipBudget::Participants,
+        },
+        fetch_timeout: NZDuration!(timing.fetch_timeout),
+        fetch_retry_delay: Duration::from_millis(100),
+        forward: ForwardPolicy::Disabled,
+    };
+    // Each epoch's instance registers its metrics under
+    // `engine_epochs_simplex_…`, with an `epoch` label.
+    let engines = context.child("epochs");
+    let orchestrator = context.child("orchestrator").spawn(move |ctx| async move {
+        // The simplex channels carry one sub-channel per epoch, so that each
+        // epoch's instance hears only its own; traffic of an epoch this node
+        // has no instance for lands in the backups.
+        let (votes_mux, votes, votes_backup) =
+            Muxer::builder(ctx.child("votes_mux"), channels.votes.0, channels.votes.1)
+                .with_backup()
+                .build();
+        let (certificates_mux, certificates, certificates_backup) = Muxer::builder(
+            ctx.child("certificates_mux"),
+            channels.certificates.0,
+            channels.certificates.1,
+        )
+        .with_backup()
+        .build();
+        let (resolver_mux, resolver) = Muxer::new(
+            ctx.child("resolver_mux"),
+            channels.resolver.0,
+            channels.resolver.1,
+        );
+        let _muxers = (
+            votes_mux.start(),
+            certificates_mux.start(),
+            resolver_mux.start(),
+        );
+        let channels = EpochChannels {
+            votes,
+            certificates,
+            resolver,
+            votes_backup,
+            certificates_backup,
+        };
+        orchestrator
+            .run(channels, move |epoch, scheme, floor, (v, c, r)| {
+                simplex::Engine::new(
+                    engines.child("simplex").with_attribute("epoch", epoch),
+                    simplex_config(epoch, scheme, floor),
+                )
+                .start(v, c, r)
+            })
+            .await;
+    });
     Running {
         certificates: crate::certificates::Certificates::new(marshal_mailbox.clone()),
         marshal: marshal_mailbox,
-        handles: vec![buffer_handle, marshal_handle, simplex_handle],
+        handles: vec![buffer_handle, marshal_handle, orchestrator],
         executor,
         sync,
     }

@@ -137,6 +137,13 @@ impl Reporter for Finalizer {
     }
 }
 
+/// Where the executor reports the end of each epoch: after it applied the
+/// epoch's last block, which fixed the next epoch's validator set.
+pub struct EpochEnds {
+    pub blocks: u64,
+    pub sender: mpsc::UnboundedSender<u64>,
+}
+
 pub fn channel(progress: Arc<SyncProgress>) -> (Finalizer, mpsc::UnboundedReceiver<Delivery>) {
     let (sender, receiver) = mpsc::unbounded();
     (Finalizer { sender, progress }, receiver)
@@ -151,6 +158,7 @@ pub async fn run(
     progress: Arc<SyncProgress>,
     mut deliveries: mpsc::UnboundedReceiver<Delivery>,
     mode: FlushMode,
+    epoch_ends: EpochEnds,
 ) -> Result<(), ChainError> {
     let mut flusher = Flusher {
         chain: chain.clone(),
@@ -180,6 +188,11 @@ pub async fn run(
                     info!(height, "finalized");
                 }
                 ack.acknowledge();
+                if salus_types::epochs::ends_epoch(height, epoch_ends.blocks) {
+                    let epoch = salus_types::epochs::epoch_of(height, epoch_ends.blocks);
+                    // Nobody listening means consensus is stopping.
+                    let _ = epoch_ends.sender.unbounded_send(epoch);
+                }
                 flusher.after_commit()?;
             }
             Err(e) => {

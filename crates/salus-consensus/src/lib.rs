@@ -20,8 +20,10 @@ pub mod app;
 pub mod block;
 pub mod certificates;
 pub mod engine;
+pub mod epochs;
 pub mod executor;
 pub mod network;
+pub mod orchestrator;
 
 use salus_types::{Block, Hash, Receipt, Tx, TxError};
 

@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use commonware_codec::DecodeExt as _;
 use commonware_runtime::{tokio as cw, Runner as _, Spawner as _, Supervisor as _};
-use commonware_utils::ordered::Set;
 use futures::FutureExt as _;
 use salus_app::{Chain, ChainError};
 use salus_consensus::engine::{self, Timing, ValidatorSetup};
@@ -232,12 +231,10 @@ async fn serve(
         config.p2p_listen,
         &peers,
     );
-    let participants = Set::from_iter_dedup(peers.iter().map(|(k, _)| k.clone()));
     let running = engine::start(
         context.child("engine"),
         ValidatorSetup {
             signer,
-            participants,
             partition_prefix: "salus".into(),
             timing: config.timing.clone(),
             flush: salus_consensus::executor::FlushMode::Background,

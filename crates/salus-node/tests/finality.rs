@@ -12,6 +12,8 @@ use salus_client::{actions, Client, ClientError};
 use salus_types::token::{balance_key, Allocation};
 use salus_types::{AccountId, GenesisValidator};
 
+const EPOCH_BLOCKS: u64 = 4;
+
 fn not_final(error: ClientError) -> FinalityError {
     match error {
         ClientError::NotFinal { source, .. } => source,
@@ -22,7 +24,11 @@ fn not_final(error: ClientError) -> FinalityError {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_verify_certificates_and_catch_forged_headers() {
     let honest_dir = tempfile::tempdir().unwrap();
-    let (honest, chain) = common::spawn_with(honest_dir.path(), |_| {});
+    // Epochs of four blocks: the client follows the validator sets across
+    // several boundaries, each switch of consensus instance included.
+    let (honest, chain) = common::spawn_with(honest_dir.path(), |config| {
+        config.genesis.epochs.epoch_blocks = EPOCH_BLOCKS;
+    });
     let genesis_keys: Vec<_> = chain
         .genesis
         .validators
@@ -46,21 +52,53 @@ async fn clients_verify_certificates_and_catch_forged_headers() {
         .submit_and_wait(&signer.sign(vec![actions::transfer(recipient, 42)]))
         .await
         .unwrap();
+    while client.status().await.unwrap().height < 4 * EPOCH_BLOCKS {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let proven = client.proven(&balance_key(&recipient), None).await.unwrap();
     assert_eq!(proven.value, Some(42u128.to_le_bytes().to_vec()));
     assert!(proven.header.height >= outcome.height);
-    // Every block verifies, whether certified itself or through a descendant.
+    // Every block verifies, whether certified itself or through a
+    // descendant, in whichever epoch: the client learns each epoch's set
+    // from the block that fixed it.
     let fresh = Client::trusting(client.base(), trusted.clone());
     for height in 1..=proven.header.height {
         assert_eq!(fresh.header(height).await.unwrap().height, height);
     }
+    let history = fresh.validator_history().await.unwrap();
+    assert!(history.latest_epoch() >= 3, "{history:?}");
+    assert_eq!(history.validators(3).unwrap(), genesis_keys.as_slice());
+    // A set proven against the wrong block is refused.
+    let set: salus_client::api::epochs::EpochSet =
+        reqwest::get(format!("{}/v1/epochs/2", client.base()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(set.height, 2 * EPOCH_BLOCKS - 1);
+    let other = fresh.header(set.height - 1).await.unwrap();
+    assert!(matches!(
+        salus_client::finality::verify_epoch_set(&set, &other),
+        Err(ClientError::Proof(_))
+    ));
+    let mut moved = set.clone();
+    moved.height = other.height;
+    assert!(salus_client::finality::verify_epoch_set(&moved, &other).is_err());
+    for (path, status) in [("/v1/epochs/999999", 404), ("/v1/epochs/two", 400)] {
+        let response = reqwest::get(format!("{}{path}", client.base()))
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path}");
+    }
 
     // Tampered proofs from the honest node are caught.
-    let height = proven.header.height;
+    let height = 2;
+    let header = fresh.header(height).await.unwrap();
     let proof = client.finality(height).await.unwrap();
     assert_eq!(
         verify_finality(&trusted, height, &proof).unwrap()[0],
-        proven.header
+        header
     );
     let mut forged_root = proof.clone();
     forged_root.headers.last_mut().unwrap().state_root.0[0] ^= 1;
@@ -77,7 +115,7 @@ async fn clients_verify_certificates_and_catch_forged_headers() {
         Err(ClientError::Proof(_))
     ));
     let mut gap = proof.clone();
-    gap.headers.insert(0, proven.header.clone());
+    gap.headers.insert(0, header.clone());
     assert!(matches!(
         verify_finality(&trusted, height, &gap),
         Err(ClientError::Proof(_))

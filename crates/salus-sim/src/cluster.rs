@@ -114,13 +114,13 @@ impl Cluster {
         let channels = register(&control).await.map_err(|e| self.broken(e))?;
         let setup = ValidatorSetup {
             signer: consensus_key(&node.key),
-            participants: Set::from_iter_dedup(self.participants.iter().cloned()),
             partition_prefix: format!("v{i}"),
             timing: timing(),
             flush: FlushMode::Inline,
         };
         let provider = self.oracle.manager();
         let (chain, mempool, lie) = (node.chain.clone(), node.mempool.clone(), node.lie);
+        let participants = self.participants.clone();
         let halts = self.halts.clone();
         let task = self
             .context
@@ -139,9 +139,11 @@ impl Cluster {
                 ));
                 let running = match lie {
                     Some(Lie::Equivocate) => {
+                        // Sets stay genesis's in the simulation, so every
+                        // epoch's scheme signs as this one does.
                         let scheme = Scheme::signer(
                             NAMESPACE,
-                            setup.participants.clone(),
+                            Set::from_iter_dedup(participants.iter().cloned()),
                             setup.signer.clone(),
                         )
                         .expect("a validator is a participant");

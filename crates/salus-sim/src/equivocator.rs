@@ -7,6 +7,7 @@
 //! The lie is told at the p2p layer, below consensus, because that is where a
 //! real Byzantine node tells it: it controls its own bytes on the wire.
 
+use commonware_codec::varint::UInt;
 use commonware_codec::{DecodeExt as _, Encode as _};
 use commonware_consensus::simplex::types::{Finalize, Notarize, Proposal, Vote};
 use commonware_cryptography::ed25519::PublicKey;
@@ -113,10 +114,16 @@ where
         let Some(scheme) = self.scheme else {
             return self.checked.send(message, priority);
         };
-        let bytes = message.clone().coalesce();
-        let forged = Vote::<Scheme, Digest>::decode(commonware_codec::Copying(bytes.as_ref()))
+        // Votes travel on their epoch's sub-channel: a varint epoch, then the vote.
+        let forged = commonware_p2p::utils::mux::parse(message.clone().coalesce())
             .ok()
-            .and_then(|vote| twin(scheme, &vote));
+            .and_then(|(epoch, vote)| {
+                let vote = Vote::<Scheme, Digest>::decode(commonware_codec::Copying(vote.as_ref()))
+                    .ok()?;
+                let mut forged = UInt(epoch).encode().to_vec();
+                forged.extend_from_slice(&twin(scheme, &vote)?.encode());
+                Some(forged)
+            });
         let Some(forged) = forged else {
             return self.checked.send(message, priority);
         };
@@ -130,7 +137,7 @@ where
         }
         if !deceived.is_empty() {
             self.spare
-                .send(Recipients::Some(deceived), forged.encode(), priority);
+                .send(Recipients::Some(deceived), forged, priority);
         }
         commonware_actor::Unreliable::new(commonware_actor::Feedback::Ok)
     }

@@ -8,6 +8,10 @@
 //! `engine::start`, `Chain`, mempool and hooks), so a failing seed replays
 //! exactly.
 //!
+//! Epochs are a few blocks long, so every run crosses several epoch
+//! boundaries, where each validator stops one consensus instance and starts
+//! the next, with the faults above falling across them.
+//!
 //! After the faults end, the run checks:
 //! - **safety**: every validator holds the same finalized block at every
 //!   height they all reached (so also the same state root), and no
@@ -47,6 +51,8 @@ pub use equivocator::Equivocating;
 
 const CHAIN_ID: &str = "salus-sim";
 const VALIDATORS: usize = 4;
+/// Short epochs, so every run crosses several boundaries, crashes included.
+const SIM_EPOCH_BLOCKS: u64 = 8;
 const SENDERS: usize = 8;
 /// The load and the faults run for this many rounds; then the network heals.
 const ROUNDS: u64 = 60;
@@ -76,6 +82,9 @@ pub struct Report {
     pub common: u64,
     /// Transactions finalized.
     pub transactions: u64,
+    /// Epoch boundaries every validator crossed, each one a switch to a
+    /// new consensus instance.
+    pub epochs_crossed: u64,
     pub faults: Vec<String>,
 }
 
@@ -145,6 +154,9 @@ fn genesis(validators: &[SigningKey], senders: &[SigningKey]) -> Genesis {
         oracle: Default::default(),
         insurance: Default::default(),
         staking: Default::default(),
+        epochs: salus_types::epochs::EpochsGenesis {
+            epoch_blocks: SIM_EPOCH_BLOCKS,
+        },
         governance: Default::default(),
     }
 }
@@ -412,6 +424,7 @@ async fn simulate(context: deterministic::Context, seed: u64) -> Result<Report, 
         heights: final_heights,
         common,
         transactions,
+        epochs_crossed: (common + 1) / SIM_EPOCH_BLOCKS,
         faults: scenario.describe(),
     })
 }

@@ -14,10 +14,18 @@ fn seeded_faults_never_fork_and_the_network_recovers() {
         .unwrap_or(1);
     for seed in first..first + seeds {
         match salus_sim::run(seed) {
-            Ok(report) => eprintln!(
-                "seed {seed}: heights {:?}, {} transactions, faults {:?}",
-                report.heights, report.transactions, report.faults
-            ),
+            Ok(report) => {
+                eprintln!(
+                    "seed {seed}: heights {:?}, {} epochs, {} transactions, faults {:?}",
+                    report.heights, report.epochs_crossed, report.transactions, report.faults
+                );
+                // Every run switches consensus instances, faults and all.
+                assert!(
+                    report.epochs_crossed >= 2,
+                    "seed {seed} crossed {} epoch boundaries",
+                    report.epochs_crossed
+                );
+            }
             Err(violation) => {
                 panic!("{violation} (replay with SALUS_SIM_FIRST={seed} SALUS_SIM_SEEDS=1)")
             }

@@ -32,6 +32,9 @@ pub struct Store {
     buffer: Arc<Mutex<Buffer>>,
     /// Held for a whole flush: one writer at a time.
     flushing: Arc<Mutex<()>>,
+    /// Heights `h` with `(h + 1) % n == 0` always end a flush, so their
+    /// state stays provable (see [`Store::keep_every`]).
+    keep_every: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A redb database held in memory (simulations and tests).
@@ -85,6 +88,7 @@ impl Store {
                 layers: Vec::new(),
             })),
             flushing: Arc::new(Mutex::new(())),
+            keep_every: Arc::default(),
         })
     }
 
@@ -250,9 +254,47 @@ impl Store {
         }
     }
 
+    /// Keeps the state of every height `h` with `(h + 1) % every == 0`
+    /// provable: a flush that would pass over such a height ends there, and
+    /// the rest of its blocks go in a second transaction. The chain keeps the
+    /// last height of every epoch this way, where the next epoch's validator
+    /// set is written and clients prove it. Zero keeps nothing extra.
+    pub fn keep_every(&self, every: u64) {
+        self.keep_every
+            .store(every, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn flush_with(&self, durability: Durability) -> Result<(), StateError> {
         let _writer = self.flushing.lock().expect("flush lock poisoned");
         let layers = self.buffer().layers.clone();
+        let every = self.keep_every.load(std::sync::atomic::Ordering::Relaxed);
+        let mut parts: Vec<&[Arc<Layer>]> = Vec::new();
+        let mut rest = layers.as_slice();
+        while let Some(split) = rest
+            .iter()
+            .position(|layer| every > 0 && (layer.height() + 1) % every == 0)
+            .filter(|&at| at + 1 < rest.len())
+        {
+            let (kept, later) = rest.split_at(split + 1);
+            parts.push(kept);
+            rest = later;
+        }
+        parts.push(rest);
+        let count = parts.len();
+        for (index, part) in parts.into_iter().enumerate() {
+            // Only the last part needs the durability asked for: a durable
+            // commit carries every commit before it to the disk.
+            let part_durability = if index + 1 == count {
+                durability
+            } else {
+                Durability::None
+            };
+            self.flush_part(part, part_durability)?;
+        }
+        Ok(())
+    }
+
+    fn flush_part(&self, layers: &[Arc<Layer>], durability: Durability) -> Result<(), StateError> {
         let (Some(first), Some(last)) = (layers.first(), layers.last()) else {
             if matches!(durability, Durability::Immediate) {
                 self.make_durable()?;
@@ -273,9 +315,9 @@ impl Store {
                 });
             }
             meta.insert(META_HEIGHT, last.height())?;
-            tables::write_state(&txn, &layers)?;
+            tables::write_state(&txn, layers)?;
         }
-        archive::write_blocks(&txn, &layers)?;
+        archive::write_blocks(&txn, layers)?;
         txn.commit()?;
         self.buffer().flushed(last.height(), durable);
         // Once durable, the blocks' journal entries go with the next block's

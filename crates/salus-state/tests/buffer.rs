@@ -452,9 +452,12 @@ proptest! {
             2..14,
         ),
         flushes in prop::collection::vec(any::<bool>(), 14),
+        keep_every in 0u64..5,
     ) {
         let reference = Store::in_memory().unwrap();
         let grouped = Store::in_memory().unwrap();
+        // Heights that end an "epoch" stay kept, whatever the grouping.
+        grouped.keep_every(keep_every);
         let mut parent = Hash::ZERO;
         let mut kept = Vec::new();
         let keys: Vec<Vec<u8>> = sets.iter().flat_map(|s| s.keys().cloned()).collect();
@@ -490,7 +493,8 @@ proptest! {
         }
         for height in 0..=tip {
             let flushed = grouped.flushed_height();
-            if !kept.contains(&height) && Some(height) <= flushed {
+            let epoch_end = keep_every > 0 && (height + 1) % keep_every == 0;
+            if !kept.contains(&height) && !epoch_end && Some(height) <= flushed {
                 let refused = matches!(
                     grouped.root(height),
                     Err(StateError::NotRetained { .. })

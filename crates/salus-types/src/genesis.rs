@@ -84,6 +84,7 @@ mod tests {
             oracle: Default::default(),
             insurance: Default::default(),
             staking: Default::default(),
+            epochs: Default::default(),
             governance: Default::default(),
         }
     }

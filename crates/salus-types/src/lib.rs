@@ -25,6 +25,7 @@ pub mod codec;
 pub mod consent;
 pub mod credentials;
 pub mod did_document;
+pub mod epochs;
 mod error_code;
 mod genesis;
 pub mod governance;

@@ -84,6 +84,12 @@ macro_rules! with_modules {
                 genesis: $crate::governance::GovernanceGenesis,
                 errors: 1100..1200,
             },
+            10 => epochs Epochs {
+                action: $crate::epochs::EpochsAction,
+                event: $crate::epochs::EpochsEvent,
+                genesis: $crate::epochs::EpochsGenesis,
+                errors: 1200..1300,
+            },
             // The template module, for the test of "Adding a module" only.
             #[cfg(feature = "toy-module")]
             250 => toy Toy {

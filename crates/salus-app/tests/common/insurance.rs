@@ -99,6 +99,7 @@ impl Cast {
                     treasury_share_bps: 100,
                 },
             },
+            epochs: Default::default(),
             // Quick governance, without a weight cap: the governance tests
             // that use this cast test what proposals do, not how they pass.
             governance: GovernanceGenesis {

@@ -90,6 +90,7 @@ pub fn genesis(authority: &User, time_ms: u64) -> Genesis {
         oracle: Default::default(),
         insurance: Default::default(),
         staking: Default::default(),
+        epochs: Default::default(),
         governance: Default::default(),
     }
 }

@@ -72,6 +72,7 @@ pub fn dev_genesis(
         oracle: Default::default(),
         insurance: Default::default(),
         staking: Default::default(),
+        epochs: super::quick_epochs(),
         governance: quick_governance(),
     }
 }

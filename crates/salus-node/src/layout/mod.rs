@@ -25,6 +25,12 @@ pub enum ConfigError {
     Invalid { path: String, reason: String },
 }
 
+/// Epochs on a dev chain or a local testnet: short enough that a run of a
+/// minute or two crosses a boundary, where consensus starts a new instance.
+pub fn quick_epochs() -> salus_types::epochs::EpochsGenesis {
+    salus_types::epochs::EpochsGenesis { epoch_blocks: 100 }
+}
+
 /// Governance on a dev chain or a local testnet: votes and timelocks that
 /// last seconds, not hours, so a demo or a trial can see them through.
 pub fn quick_governance() -> salus_types::governance::GovernanceGenesis {

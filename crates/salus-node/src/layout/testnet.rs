@@ -154,6 +154,7 @@ pub fn init_testnet_with(
         oracle: Default::default(),
         insurance: Default::default(),
         staking: Default::default(),
+        epochs: super::quick_epochs(),
         governance: quick_governance(),
     };
     std::fs::write(&genesis_path, genesis.to_json()).map_err(io(&genesis_path))?;

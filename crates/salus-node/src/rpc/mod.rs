@@ -8,6 +8,7 @@ mod audit;
 mod chain;
 mod consent;
 mod credentials;
+mod epochs;
 mod error;
 mod governance;
 mod identity;
@@ -80,6 +81,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .merge(oracle::routes())
         .merge(insurance::routes())
         .merge(governance::routes())
+        .merge(epochs::routes())
         .merge(vault::routes())
         .routes(utoipa_axum::routes!(openapi_json))
 }

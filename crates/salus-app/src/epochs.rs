@@ -1,0 +1,150 @@
+//! The epochs module: the validator set of each epoch.
+//!
+//! State (layout in `salus_types::epochs`): `epochs/length` (blocks per
+//! epoch, from genesis), `epochs/set/<epoch>` (each epoch's set, written by
+//! the last block of the epoch before; epoch 0's by genesis) and
+//! `epochs/next` (the next epoch's set while a change to it is pending).
+//!
+//! Invariants: every epoch the chain has reached has a set, of 1 to
+//! `MAX_VALIDATORS` distinct keys, sorted; a set is written once and never
+//! changes afterwards; a change made during epoch `e` shows only in the set
+//! of `e + 1`.
+
+use salus_state::{Overlay, StateError, StateRead};
+use salus_types::epochs::{
+    address_problem, ends_epoch, epoch_of, length_key, next_key, set_key, EpochsAction,
+    EpochsEvent, EpochsGenesis, Validator, MAX_VALIDATORS, PREFIX,
+};
+use salus_types::{ErrorCode, GenesisValidator};
+
+use crate::context::{
+    read, refuse, reject, take, write, ActionError, BlockContext, Events, ExecResult, Module,
+    TxContext, TxOrigin,
+};
+use crate::genesis::GenesisError;
+
+/// Blocks per epoch.
+pub fn length(state: &dyn StateRead) -> Result<u64, StateError> {
+    read(state, &length_key())?
+        .ok_or_else(|| StateError::Corrupt("the epoch length is missing".into()))
+}
+
+/// The set of `epoch`, if the chain has reached it.
+pub fn set(state: &dyn StateRead, epoch: u64) -> Result<Option<Vec<Validator>>, StateError> {
+    read(state, &set_key(epoch))
+}
+
+/// The set the current epoch's last block will fix for the next.
+pub fn next_set(state: &dyn StateRead, height: u64) -> Result<Vec<Validator>, StateError> {
+    if let Some(next) = read(state, &next_key())? {
+        return Ok(next);
+    }
+    let epoch = epoch_of(height, length(state)?);
+    set(state, epoch)?
+        .ok_or_else(|| StateError::Corrupt(format!("epoch {epoch} has no validator set")))
+}
+
+/// Epoch 0's set: genesis's validators, sorted.
+pub(crate) fn init_set(
+    state: &mut Overlay<'_>,
+    validators: &[GenesisValidator],
+) -> Result<(), GenesisError> {
+    let mut set: Vec<Validator> = validators
+        .iter()
+        .map(|v| Validator {
+            key: v.public_key,
+            address: v.address.clone(),
+        })
+        .collect();
+    set.sort();
+    if set.len() > MAX_VALIDATORS {
+        return Err(GenesisError::Invalid(format!(
+            "at most {MAX_VALIDATORS} validators"
+        )));
+    }
+    write(state, set_key(0), &set);
+    Ok(())
+}
+
+pub struct Epochs;
+
+impl Module for Epochs {
+    const PREFIX: &'static str = PREFIX;
+    type Action = EpochsAction;
+    type Genesis = EpochsGenesis;
+    type Cache = ();
+
+    fn init_genesis(state: &mut Overlay<'_>, genesis: &EpochsGenesis) -> Result<(), GenesisError> {
+        if let Some(problem) = genesis.problem() {
+            return Err(GenesisError::Invalid(problem));
+        }
+        write(state, length_key(), &genesis.epoch_blocks);
+        Ok(())
+    }
+
+    fn check(_tx: &TxOrigin<'_>, action: &EpochsAction) -> Result<(), ActionError> {
+        match action {
+            EpochsAction::SetAddress { address } => match address_problem(address) {
+                Some(problem) => refuse(ErrorCode::BadAddress, problem),
+                None => Ok(()),
+            },
+        }
+    }
+
+    fn execute(
+        ctx: &TxContext<'_>,
+        _cache: &(),
+        state: &mut Overlay<'_>,
+        action: &EpochsAction,
+        events: &mut Events,
+    ) -> ExecResult<()> {
+        match action {
+            EpochsAction::SetAddress { address } => {
+                let mut next = next_set(state, ctx.height)?;
+                let Some(me) = next.iter_mut().find(|v| v.account() == ctx.tx.signer) else {
+                    return reject(
+                        ErrorCode::NotAValidator,
+                        "only a validator of the next epoch may set its address",
+                    );
+                };
+                me.address = address.clone();
+                write(state, next_key(), &next);
+                events.emit(EpochsEvent::AddressSet {
+                    validator: ctx.tx.signer,
+                    epoch: epoch_of(ctx.height, length(state)?) + 1,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn end_block(
+        ctx: &BlockContext<'_>,
+        state: &mut Overlay<'_>,
+        events: &mut Events,
+    ) -> ExecResult<()> {
+        let blocks = length(state)?;
+        if !ends_epoch(ctx.height, blocks) {
+            return Ok(());
+        }
+        let epoch = epoch_of(ctx.height, blocks) + 1;
+        let next = match take::<Vec<Validator>>(state, &next_key())? {
+            Some(next) => next,
+            None => next_set(state, ctx.height)?,
+        };
+        assert!(
+            !next.is_empty() && next.len() <= MAX_VALIDATORS && next.is_sorted(),
+            "epoch {epoch}'s set breaks its bounds"
+        );
+        assert!(
+            set(state, epoch)?.is_none(),
+            "epoch {epoch}'s set is written once"
+        );
+        write(state, set_key(epoch), &next);
+        events.emit(EpochsEvent::NextSet {
+            epoch,
+            validators: u32::try_from(next.len()).expect("bounded by MAX_VALIDATORS"),
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,161 @@
+//! One simplex instance per epoch.
+//!
+//! The orchestrator runs the instance of the epoch this node's chain is in,
+//! over that epoch's set, and moves to the next when the executor has
+//! applied the epoch's last block (which fixed the next set): it stops the
+//! old instance and starts the new one from that block, the new epoch's
+//! genesis as commonware's marshal sees it. An epoch whose set does not
+//! name this node gets no instance: the node follows the chain through
+//! marshal. Hearing a peer in a later epoch than its own means the node is
+//! behind, so it asks that peer for the last block of its own epoch.
+
+use std::sync::Arc;
+
+use commonware_consensus::types::Height;
+use commonware_cryptography::ed25519::PublicKey;
+use commonware_p2p::utils::mux::{MuxHandle, SubReceiver, SubSender};
+use commonware_p2p::{Channel, Message, Sender};
+use commonware_runtime::Handle;
+use commonware_utils::channel::mpsc;
+use commonware_utils::vec::NonEmptyVec;
+use futures::channel::mpsc::UnboundedReceiver;
+use futures::{FutureExt as _, StreamExt as _};
+use salus_app::Chain;
+use salus_types::epochs::{epoch_of, last_height};
+use tracing::{debug, error, info};
+
+use crate::engine::Mailbox;
+use crate::epochs::EpochSchemes;
+use crate::{to_digest, Digest, Scheme};
+
+/// A sub-channel pair of one epoch.
+pub type EpochChannel<S> = (SubSender<S>, SubReceiver<PublicKey>);
+
+/// The simplex channels, split by epoch.
+pub struct EpochChannels<S: Sender<PublicKey = PublicKey>> {
+    pub votes: MuxHandle<S>,
+    pub certificates: MuxHandle<S>,
+    pub resolver: MuxHandle<S>,
+    pub votes_backup: mpsc::Receiver<(Channel, Message<PublicKey>)>,
+    pub certificates_backup: mpsc::Receiver<(Channel, Message<PublicKey>)>,
+}
+
+pub struct Orchestrator {
+    pub chain: Arc<Chain>,
+    pub schemes: EpochSchemes,
+    pub marshal: Mailbox,
+    pub epoch_blocks: u64,
+    pub genesis: Digest,
+    /// The epochs whose last block the executor has applied.
+    pub ended: UnboundedReceiver<u64>,
+}
+
+impl Orchestrator {
+    /// The block epoch `epoch` starts from: genesis, or the last block of the
+    /// epoch before, which this node has applied before it enters `epoch`.
+    fn floor(&self, epoch: u64) -> Option<Digest> {
+        let Some(previous) = epoch.checked_sub(1) else {
+            return Some(self.genesis);
+        };
+        let height = last_height(previous, self.epoch_blocks)?;
+        match self.chain.store().block(height) {
+            Ok(Some(block)) => Some(to_digest(&block.digest())),
+            Ok(None) => {
+                error!(epoch, height, "the block that starts this epoch is missing");
+                None
+            }
+            Err(e) => {
+                error!(epoch, height, error = %e, "cannot read the block that starts this epoch");
+                None
+            }
+        }
+    }
+
+    /// Runs until the executor stops. `start` starts epoch `epoch`'s
+    /// instance with its scheme, its floor and its votes, certificates and
+    /// resolver channels.
+    pub async fn run<S, F>(mut self, mut channels: EpochChannels<S>, mut start: F)
+    where
+        S: Sender<PublicKey = PublicKey>,
+        F: FnMut(
+            u64,
+            Scheme,
+            Digest,
+            (EpochChannel<S>, EpochChannel<S>, EpochChannel<S>),
+        ) -> Handle<()>,
+    {
+        let mut current = epoch_of(self.chain.tip().0.height + 1, self.epoch_blocks);
+        let mut instance: Option<Handle<()>> = None;
+        loop {
+            if let Some(old) = instance.take() {
+                old.abort();
+            }
+            instance = match (self.schemes.signer(current), self.floor(current)) {
+                (Some(scheme), Some(floor)) => {
+                    let registered = async {
+                        Some((
+                            channels.votes.register(current).await.ok()?,
+                            channels.certificates.register(current).await.ok()?,
+                            channels.resolver.register(current).await.ok()?,
+                        ))
+                    };
+                    let Some(subchannels) = registered.await else {
+                        error!(
+                            epoch = current,
+                            "the p2p channels are closed; stopping consensus"
+                        );
+                        return;
+                    };
+                    info!(epoch = current, "starting this epoch's consensus instance");
+                    Some(start(current, (*scheme).clone(), floor, subchannels))
+                }
+                (None, _) => {
+                    info!(
+                        epoch = current,
+                        "not a validator of this epoch; following the chain"
+                    );
+                    None
+                }
+                (_, None) => None,
+            };
+            // Wait for the executor to apply this epoch's last block.
+            loop {
+                futures::select! {
+                    ended = self.ended.next() => match ended {
+                        Some(epoch) if epoch >= current => {
+                            current = epoch + 1;
+                            break;
+                        }
+                        Some(_) => {}
+                        None => return,
+                    },
+                    message = channels.votes_backup.recv().fuse() => match message {
+                        Some(message) => self.behind(current, message),
+                        None => return,
+                    },
+                    message = channels.certificates_backup.recv().fuse() => match message {
+                        Some(message) => self.behind(current, message),
+                        None => return,
+                    },
+                }
+            }
+        }
+    }
+
+    /// A peer spoke in an epoch this node runs no instance for. If it is a
+    /// later one, this node is behind: ask that peer for its epoch's end.
+    fn behind(&self, current: u64, (epoch, (peer, _)): (Channel, Message<PublicKey>)) {
+        if epoch <= current {
+            return;
+        }
+        let Some(last) = last_height(current, self.epoch_blocks) else {
+            return;
+        };
+        debug!(
+            epoch,
+            current, "a peer is in a later epoch; fetching this one's end"
+        );
+        self.marshal
+            .hint_finalized(Height::new(last), NonEmptyVec::new(peer));
+    }
+}
