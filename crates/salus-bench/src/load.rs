@@ -291,9 +291,11 @@ pub async fn certificate_cost(client: &Client, headers: u64) -> Result<FinalityC
         let start = Instant::now();
         fresh.header(height).await?;
         header_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        // The fresh client learned any epoch the header needed.
+        let learned = fresh.validator_history().await?;
         let proof = client.finality(height).await?;
         let start = Instant::now();
-        salus_client::finality::verify_finality(&history, height, &proof)?;
+        salus_client::finality::verify_finality(&learned, height, &proof)?;
         verify_us.push(start.elapsed().as_secs_f64() * 1e6);
     }
     verify_us.sort_by(|a, b| a.total_cmp(b));

@@ -96,8 +96,9 @@ impl Validator {
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EpochsAction {
-    /// A validator of the current or the next epoch announces where its
-    /// p2p listener is; peers dial it there from the next epoch on.
+    /// A validator of the next epoch announces where its p2p listener is;
+    /// the address lands in that epoch's set, where every node reads it.
+    /// (Nodes still dial the addresses they were configured with.)
     SetAddress { address: String },
 }
 
