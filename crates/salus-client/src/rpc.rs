@@ -254,6 +254,12 @@ impl Client {
         Ok(headers[0].clone())
     }
 
+    /// Epoch `epoch`'s validator set and its proof, unchecked.
+    pub async fn epoch_set(&self, epoch: u64) -> Result<EpochSet, ClientError> {
+        self.get(&format!("{}/{epoch}", salus_api::epochs::EPOCH))
+            .await
+    }
+
     /// Learns each epoch's validator set up to `target`, one epoch at a
     /// time: the last block of the epoch before fixed it, and that block is
     /// proven final by the sets already known.
@@ -265,9 +271,7 @@ impl Client {
                 return Ok(());
             }
             let next = known + 1;
-            let set: EpochSet = self
-                .get(&format!("{}/{next}", salus_api::epochs::EPOCH))
-                .await?;
+            let set = self.epoch_set(next).await?;
             if set.epoch != next {
                 return Err(ClientError::Proof(format!(
                     "asked for epoch {next}'s set, got epoch {}'s",

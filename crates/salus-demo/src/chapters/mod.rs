@@ -3,6 +3,7 @@
 
 pub(crate) mod agreement;
 mod credentials;
+mod finality;
 mod governance;
 mod identity;
 mod insurance;
@@ -43,5 +44,6 @@ pub(crate) async fn run_all(
     records::run(tour, chain_id, &mut cast).await?;
     credentials::run(tour, chain_id, &mut cast).await?;
     insurance::run(tour, chain_id, &mut cast, salus, workdir).await?;
-    governance::run(tour, chain_id, &mut cast).await
+    governance::run(tour, chain_id, &mut cast).await?;
+    finality::run(tour).await
 }
