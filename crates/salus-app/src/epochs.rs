@@ -133,8 +133,10 @@ impl Module for Epochs {
             None => next_set(state, ctx.height)?,
         };
         assert!(
-            !next.is_empty() && next.len() <= MAX_VALIDATORS && next.is_sorted(),
-            "epoch {epoch}'s set breaks its bounds"
+            !next.is_empty()
+                && next.len() <= MAX_VALIDATORS
+                && next.windows(2).all(|pair| pair[0].key < pair[1].key),
+            "epoch {epoch}'s set breaks its bounds: 1..={MAX_VALIDATORS} distinct keys, sorted"
         );
         assert!(
             set(state, epoch)?.is_none(),

@@ -201,8 +201,8 @@ async fn four_validators_survive_crashes_halt_safely_and_resync() {
         "salus_state_commit_seconds_bucket",
         "salus_propose_seconds_bucket",
         "salus_verify_seconds_bucket",
-        "engine_epochs_simplex_voter_state_current_view{epoch=",
-        "engine_epochs_simplex_voter_state_timeouts",
+        "engine_orchestrator_epochs_simplex_voter_state_current_view{epoch=",
+        "engine_orchestrator_epochs_simplex_voter_state_timeouts",
         "network_p2p_tracker_directory_connected{",
     ];
     let deadline = std::time::Instant::now() + Duration::from_secs(60);

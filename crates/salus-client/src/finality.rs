@@ -3,10 +3,12 @@
 //! asked for, and the client verifies both against the validator sets it
 //! tracks (salus-finality). State proofs then hang off a verified header.
 //!
-//! Trust starts at the genesis validators. A client built with
-//! [`Client::trusting`](crate::Client::trusting) is given them; one built with
-//! [`Client::new`](crate::Client::new) pins the set its node reports at the
-//! first verified read, and catches any later header that set did not sign.
+//! Trust starts at genesis: its validators and its epoch length. A client
+//! built with [`Client::trusting`](crate::Client::trusting) is given them
+//! (`ValidatorHistory::from_genesis`); one built with
+//! [`Client::new`](crate::Client::new) pins what its node reports for epoch
+//! 0 at the first verified read, and catches any later header that those
+//! validators, or the sets they certified after them, did not sign.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -80,16 +82,6 @@ impl Trust {
     }
 }
 
-/// Parses validator keys as a node's status lists them (hex).
-pub(crate) fn parse_validators(keys: &[String]) -> Result<Vec<PublicKey>, ClientError> {
-    keys.iter()
-        .map(|k| {
-            PublicKey::from_hex(k)
-                .map_err(|_| ClientError::Decode("a validator key is not 32 bytes of hex".into()))
-        })
-        .collect()
-}
-
 /// Checks `proof` for block `height` against `history`: the headers run
 /// from `height` upward without a gap, each names the one before as its
 /// parent, and a quorum of the right epoch's validators certified the last.
@@ -111,14 +103,16 @@ pub fn verify_finality(
         return Err(forged("it is for another block"));
     }
     for pair in proof.headers.windows(2) {
-        if pair[1].height != pair[0].height + 1 || pair[1].parent != pair[0].digest() {
+        if Some(pair[1].height) != pair[0].height.checked_add(1)
+            || pair[1].parent != pair[0].digest()
+        {
             return Err(forged("its headers do not form a chain"));
         }
     }
     let certificate =
         hex::decode(&proof.certificate).map_err(|_| forged("the certificate is not hex"))?;
     history
-        .verify(&certificate, &last.digest())
+        .verify(&certificate, last)
         .map_err(|source| ClientError::NotFinal { height, source })?;
     Ok(proof.headers.clone())
 }

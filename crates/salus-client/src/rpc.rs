@@ -109,10 +109,10 @@ impl Client {
         if let Some(history) = self.trust.history() {
             return Ok(history);
         }
-        let status = self.status().await?;
-        let validators = crate::finality::parse_validators(&status.validators)?;
-        let history = ValidatorHistory::from_genesis(&validators)
-            .map_err(|e| ClientError::Decode(format!("the node's validator set: {e}")))?;
+        let genesis = self.epoch_set(0).await?;
+        let validators: Vec<_> = genesis.validators.iter().map(|v| v.key).collect();
+        let history = ValidatorHistory::new(&validators, genesis.epoch_blocks)
+            .map_err(|e| ClientError::Decode(format!("the node's genesis validators: {e}")))?;
         Ok(self.trust.pin(history))
     }
 
@@ -272,10 +272,17 @@ impl Client {
             }
             let next = known + 1;
             let set = self.epoch_set(next).await?;
-            if set.epoch != next {
+            // Only the last block of the epoch before may prove the set: it
+            // is the one block that epoch's validators certify and that
+            // already holds it.
+            let fixed_at = salus_types::epochs::last_height(known, history.epoch_blocks());
+            if set.epoch != next
+                || set.epoch_blocks != history.epoch_blocks()
+                || Some(set.height) != fixed_at
+            {
                 return Err(ClientError::Proof(format!(
-                    "asked for epoch {next}'s set, got epoch {}'s",
-                    set.epoch
+                    "asked for epoch {next}'s set as fixed at block {fixed_at:?}, got epoch {}'s at block {}",
+                    set.epoch, set.height
                 )));
             }
             let proof = self.finality(set.height).await?;
@@ -305,9 +312,17 @@ impl Client {
 
     /// The value of a state key at `height` (the tip when `None`), checked
     /// with its Merkle proof against the block header, which is proven final
-    /// itself ([`Client::header`]): nothing the node says is trusted.
+    /// itself ([`Client::header`]). A node can still answer with older
+    /// final state than it has (withhold, not forge): the header's height and
+    /// time say how old.
     pub async fn proven(&self, key: &[u8], height: Option<u64>) -> Result<Proven, ClientError> {
         let state = self.state(key, height).await?;
+        if height.is_some_and(|asked| asked != state.height) {
+            return Err(ClientError::Proof(format!(
+                "asked for the state at block {height:?}, got block {}",
+                state.height
+            )));
+        }
         let header = self.header(state.height).await?;
         let value = state
             .value

@@ -358,9 +358,6 @@ where
         fetch_retry_delay: Duration::from_millis(100),
         forward: ForwardPolicy::Disabled,
     };
-    // Each epoch's instance registers its metrics under
-    // `engine_epochs_simplex_…`, with an `epoch` label.
-    let engines = context.child("epochs");
     let orchestrator = context.child("orchestrator").spawn(move |ctx| async move {
         // The simplex channels carry one sub-channel per epoch, so that each
         // epoch's instance hears only its own; traffic of an epoch this node
@@ -393,6 +390,10 @@ where
             votes_backup,
             certificates_backup,
         };
+        // Each epoch's instance is this task's child (stopped with it), and
+        // registers its metrics under `engine_orchestrator_epochs_simplex_…`
+        // with an `epoch` label.
+        let engines = ctx.child("epochs");
         orchestrator
             .run(channels, move |epoch, scheme, floor, (v, c, r)| {
                 simplex::Engine::new(

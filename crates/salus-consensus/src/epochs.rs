@@ -15,6 +15,7 @@ use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
 use commonware_cryptography::Signer as _;
 use commonware_utils::ordered::Set;
 use salus_app::Chain;
+use salus_state::StateError;
 use salus_types::epochs::Validator;
 
 use crate::{Scheme, NAMESPACE};
@@ -44,29 +45,19 @@ impl EpochSchemes {
     }
 
     /// `epoch`'s validator set, if this node's state has it yet.
-    pub fn validators(&self, epoch: u64) -> Option<Vec<Validator>> {
-        let snapshot = match self.chain.store().snapshot() {
-            Ok(snapshot) => snapshot,
-            Err(error) => {
-                tracing::error!(%error, epoch, "cannot read the chain store for a validator set");
-                return None;
-            }
-        };
-        match salus_app::epochs::set(&snapshot, epoch) {
-            Ok(set) => set,
-            Err(error) => {
-                tracing::error!(%error, epoch, "cannot read an epoch's validator set");
-                None
-            }
-        }
+    pub fn validators(&self, epoch: u64) -> Result<Option<Vec<Validator>>, StateError> {
+        salus_app::epochs::set(&self.chain.store().snapshot()?, epoch)
     }
 
-    fn known(&self, epoch: u64) -> Option<Known> {
+    fn known(&self, epoch: u64) -> Result<Option<Known>, StateError> {
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(hit) = known.get(&epoch) {
-            return Some(hit.clone());
+            return Ok(Some(hit.clone()));
         }
-        let participants = participants(&self.validators(epoch)?);
+        let Some(set) = self.validators(epoch)? else {
+            return Ok(None);
+        };
+        let participants = participants(&set);
         let me = self.signer.public_key();
         let signs = participants.position(&me).is_some();
         let scheme = if signs {
@@ -80,12 +71,21 @@ impl EpochSchemes {
             signs,
         };
         known.insert(epoch, entry.clone());
-        Some(entry)
+        Ok(Some(entry))
     }
 
     /// `epoch`'s scheme, if this node signs in it.
-    pub fn signer(&self, epoch: u64) -> Option<Arc<Scheme>> {
-        self.known(epoch).filter(|k| k.signs).map(|k| k.scheme)
+    pub fn signer(&self, epoch: u64) -> Result<Option<Arc<Scheme>>, StateError> {
+        Ok(self.known(epoch)?.filter(|k| k.signs).map(|k| k.scheme))
+    }
+
+    /// [`EpochSchemes::known`] for marshal, which can only hear "not yet":
+    /// a store that cannot answer is logged.
+    fn known_or_logged(&self, epoch: u64) -> Option<Known> {
+        self.known(epoch).unwrap_or_else(|error| {
+            tracing::error!(%error, epoch, "cannot read an epoch's validator set");
+            None
+        })
     }
 }
 
@@ -102,7 +102,7 @@ impl Provider for EpochSchemes {
     type Scheme = Scheme;
 
     fn scoped(&self, epoch: Epoch) -> Option<Scoped<Scheme>> {
-        let known = self.known(epoch.get())?;
+        let known = self.known_or_logged(epoch.get())?;
         Some(if known.signs {
             Scoped::scheme(known.scheme)
         } else {
@@ -113,6 +113,6 @@ impl Provider for EpochSchemes {
     // Marshal checks notarizations it fetches with the full scheme; a node
     // outside an epoch's set still verifies them.
     fn scheme(&self, epoch: Epoch) -> Option<Arc<Scheme>> {
-        self.known(epoch.get()).map(|k| k.scheme)
+        self.known_or_logged(epoch.get()).map(|k| k.scheme)
     }
 }

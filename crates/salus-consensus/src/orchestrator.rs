@@ -86,11 +86,19 @@ impl Orchestrator {
     {
         let mut current = epoch_of(self.chain.tip().0.height + 1, self.epoch_blocks);
         let mut instance: Option<Handle<()>> = None;
-        loop {
+        let mut hints = Hints::default();
+        'epochs: loop {
             if let Some(old) = instance.take() {
                 old.abort();
             }
-            instance = match (self.schemes.signer(current), self.floor(current)) {
+            let scheme = match self.schemes.signer(current) {
+                Ok(scheme) => scheme,
+                Err(e) => {
+                    error!(epoch = current, error = %e, "cannot read this epoch's validator set; consensus stops");
+                    break 'epochs;
+                }
+            };
+            instance = match (scheme, self.floor(current)) {
                 (Some(scheme), Some(floor)) => {
                     let registered = async {
                         Some((
@@ -102,9 +110,9 @@ impl Orchestrator {
                     let Some(subchannels) = registered.await else {
                         error!(
                             epoch = current,
-                            "the p2p channels are closed; stopping consensus"
+                            "the p2p channels are closed; consensus stops"
                         );
-                        return;
+                        break 'epochs;
                     };
                     info!(epoch = current, "starting this epoch's consensus instance");
                     Some(start(current, (*scheme).clone(), floor, subchannels))
@@ -112,50 +120,95 @@ impl Orchestrator {
                 (None, _) => {
                     info!(
                         epoch = current,
-                        "not a validator of this epoch; following the chain"
+                        "not a validator of this epoch; following the chain until its end"
                     );
                     None
                 }
-                (_, None) => None,
+                (_, None) => {
+                    error!(
+                        epoch = current,
+                        "cannot find the block this epoch starts from; consensus stops"
+                    );
+                    break 'epochs;
+                }
             };
             // Wait for the executor to apply this epoch's last block.
             loop {
                 futures::select! {
                     ended = self.ended.next() => match ended {
-                        Some(epoch) if epoch >= current => {
+                        Some(mut epoch) if epoch >= current => {
+                            // Take every end already reported: a node catching
+                            // up must not start instances for epochs long over.
+                            while let Ok(later) = self.ended.try_recv() {
+                                epoch = epoch.max(later);
+                            }
                             current = epoch + 1;
-                            break;
+                            continue 'epochs;
                         }
                         Some(_) => {}
-                        None => return,
+                        None => break 'epochs,
                     },
                     message = channels.votes_backup.recv().fuse() => match message {
-                        Some(message) => self.behind(current, message),
-                        None => return,
+                        Some(message) => self.behind(current, message, &mut hints),
+                        None => break 'epochs,
                     },
                     message = channels.certificates_backup.recv().fuse() => match message {
-                        Some(message) => self.behind(current, message),
-                        None => return,
+                        Some(message) => self.behind(current, message, &mut hints),
+                        None => break 'epochs,
                     },
                 }
             }
+        }
+        if let Some(last) = instance.take() {
+            last.abort();
         }
     }
 
     /// A peer spoke in an epoch this node runs no instance for. If it is a
     /// later one, this node is behind: ask that peer for its epoch's end.
-    fn behind(&self, current: u64, (epoch, (peer, _)): (Channel, Message<PublicKey>)) {
+    fn behind(
+        &self,
+        current: u64,
+        (epoch, (peer, _)): (Channel, Message<PublicKey>),
+        hints: &mut Hints,
+    ) {
         if epoch <= current {
             return;
         }
         let Some(last) = last_height(current, self.epoch_blocks) else {
             return;
         };
+        if !hints.due(last) {
+            return;
+        }
         debug!(
             epoch,
             current, "a peer is in a later epoch; fetching this one's end"
         );
         self.marshal
             .hint_finalized(Height::new(last), NonEmptyVec::new(peer));
+    }
+}
+
+/// How often a lagging node asks for the same height: once, then again
+/// every [`REHINT_EVERY`] messages from later epochs (a fetch can fail),
+/// rather than on each of the hundreds a second its peers send.
+const REHINT_EVERY: u32 = 256;
+
+#[derive(Default)]
+struct Hints {
+    height: Option<u64>,
+    skipped: u32,
+}
+
+impl Hints {
+    fn due(&mut self, height: u64) -> bool {
+        if self.height == Some(height) && self.skipped < REHINT_EVERY {
+            self.skipped += 1;
+            return false;
+        }
+        self.height = Some(height);
+        self.skipped = 0;
+        true
     }
 }

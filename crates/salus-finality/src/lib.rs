@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use commonware_codec::{Copying, Decode as _, DecodeExt as _, Encode as _};
 use commonware_parallel::Sequential;
 use commonware_utils::ordered::Set;
-use salus_types::{Hash, PublicKey};
+use salus_types::epochs::{epoch_of, MIN_EPOCH_BLOCKS};
+use salus_types::{Genesis, Hash, Header, PublicKey};
 
 /// The ed25519 multi-signature scheme for simplex votes and certificates.
 pub type Scheme = commonware_consensus::simplex::scheme::ed25519::Scheme;
@@ -75,11 +76,25 @@ pub enum FinalityError {
     BadValidatorSet,
     #[error("epoch {epoch} is already known with a different validator set")]
     EpochConflict { epoch: u64 },
+    #[error("epoch {epoch} cannot be learned before epoch {missing}")]
+    EpochGap { epoch: u64, missing: u64 },
+    #[error("the certificate is epoch {epoch}'s, but block {height} belongs to epoch {expected}")]
+    WrongEpoch {
+        epoch: u64,
+        height: u64,
+        expected: u64,
+    },
+    #[error("an epoch is at least {MIN_EPOCH_BLOCKS} blocks")]
+    BadEpochLength,
 }
 
-/// The validator set of every epoch a client has learned, from genesis on.
+/// The validator set of every epoch a client has learned, from genesis on,
+/// and the epoch length, which ties each height to the one epoch whose set
+/// may certify it: a quorum of an old epoch (whose keys may since have
+/// leaked) certifies nothing after its epoch.
 #[derive(Clone)]
 pub struct ValidatorHistory {
+    epoch_blocks: u64,
     epochs: BTreeMap<u64, Epoch>,
 }
 
@@ -91,26 +106,60 @@ struct Epoch {
 
 impl std::fmt::Debug for ValidatorHistory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map()
-            .entries(self.epochs.iter().map(|(e, s)| (e, s.validators.len())))
+        f.debug_struct("ValidatorHistory")
+            .field("epoch_blocks", &self.epoch_blocks)
+            .field(
+                "validators_per_epoch",
+                &self
+                    .epochs
+                    .iter()
+                    .map(|(e, s)| (*e, s.validators.len()))
+                    .collect::<BTreeMap<_, _>>(),
+            )
             .finish()
     }
 }
 
 impl ValidatorHistory {
-    /// Trusts `validators` (genesis's) for epoch 0.
-    pub fn from_genesis(validators: &[PublicKey]) -> Result<ValidatorHistory, FinalityError> {
+    /// Trusts `validators` for epoch 0, in epochs of `epoch_blocks`.
+    pub fn new(
+        validators: &[PublicKey],
+        epoch_blocks: u64,
+    ) -> Result<ValidatorHistory, FinalityError> {
+        if epoch_blocks < MIN_EPOCH_BLOCKS {
+            return Err(FinalityError::BadEpochLength);
+        }
         let mut history = ValidatorHistory {
+            epoch_blocks,
             epochs: BTreeMap::new(),
         };
         history.learn(0, validators)?;
         Ok(history)
     }
 
-    /// Records `validators` as `epoch`'s set. The caller must have proven it
-    /// against a header certified by the epoch before; learning the same set
-    /// twice is harmless, a different one for a known epoch is refused.
+    /// Trusts what `genesis` says: its validators and its epoch length.
+    pub fn from_genesis(genesis: &Genesis) -> Result<ValidatorHistory, FinalityError> {
+        let validators: Vec<PublicKey> = genesis.validators.iter().map(|v| v.public_key).collect();
+        ValidatorHistory::new(&validators, genesis.epochs.epoch_blocks)
+    }
+
+    /// Blocks per epoch.
+    pub fn epoch_blocks(&self) -> u64 {
+        self.epoch_blocks
+    }
+
+    /// Records `validators` as `epoch`'s set, epochs in order. The caller
+    /// must have proven it against the last block of the epoch before,
+    /// certified by that epoch's set; learning the same set twice is
+    /// harmless, a different one for a known epoch is refused.
     pub fn learn(&mut self, epoch: u64, validators: &[PublicKey]) -> Result<(), FinalityError> {
+        let next = self.epochs.keys().next_back().map_or(0, |e| e + 1);
+        if epoch > next {
+            return Err(FinalityError::EpochGap {
+                epoch,
+                missing: next,
+            });
+        }
         let mut keys = Vec::with_capacity(validators.len());
         for key in validators {
             keys.push(consensus_key(key).ok_or(FinalityError::BadValidatorKey(*key))?);
@@ -151,17 +200,22 @@ impl ValidatorHistory {
         self.epochs.get(&epoch).map(|e| e.validators.as_slice())
     }
 
-    /// Checks that `certificate` is a quorum's finalization of `header_digest`
-    /// under the validator set of the epoch it names.
-    pub fn verify(
-        &self,
-        certificate: &[u8],
-        header_digest: &Hash,
-    ) -> Result<Certified, FinalityError> {
+    /// Checks that `certificate` is a quorum's finalization of `header`,
+    /// signed by the set of the epoch that `header`'s height belongs to.
+    pub fn verify(&self, certificate: &[u8], header: &Header) -> Result<Certified, FinalityError> {
+        let header_digest = header.digest();
         // Decoding refuses trailing bytes as well as short ones.
         let finalization = Finalization::decode_cfg(Copying(certificate), &MAX_VALIDATORS)
             .map_err(|e| FinalityError::Malformed(e.to_string()))?;
         let epoch = finalization.round().epoch().get();
+        let expected = epoch_of(header.height, self.epoch_blocks);
+        if epoch != expected {
+            return Err(FinalityError::WrongEpoch {
+                epoch,
+                height: header.height,
+                expected,
+            });
+        }
         let known = self
             .epochs
             .get(&epoch)
@@ -170,10 +224,10 @@ impl ValidatorHistory {
             return Err(FinalityError::NotAQuorum(epoch));
         }
         let certified = to_hash(&finalization.proposal.payload);
-        if certified != *header_digest {
+        if certified != header_digest {
             return Err(FinalityError::WrongBlock {
                 certified,
-                served: *header_digest,
+                served: header_digest,
             });
         }
         Ok(Certified {

@@ -35,7 +35,7 @@ async fn clients_verify_certificates_and_catch_forged_headers() {
         .iter()
         .map(|v| v.public_key)
         .collect();
-    let trusted = ValidatorHistory::from_genesis(&genesis_keys).unwrap();
+    let trusted = ValidatorHistory::new(&genesis_keys, EPOCH_BLOCKS).unwrap();
     let client = Client::trusting(
         format!("http://{}", honest.handle.http_addr),
         trusted.clone(),

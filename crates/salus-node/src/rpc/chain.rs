@@ -240,6 +240,11 @@ pub(super) async fn finality(
             "the genesis block has no certificate: genesis itself fixes it",
         ));
     }
+    if height > tip {
+        return Err(ApiError::not_found(format!(
+            "no finalized block at height {height} (tip is {tip})"
+        )));
+    }
     let mut headers = Vec::new();
     let last = tip.min(height.saturating_add(MAX_FINALITY_WALK as u64 - 1));
     for at in height..=last {

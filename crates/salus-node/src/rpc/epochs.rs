@@ -5,7 +5,7 @@ use axum::Json;
 use salus_api::epochs::EpochSet;
 use salus_api::ErrorBody;
 use salus_app::epochs;
-use salus_types::epochs::{last_height, set_key};
+use salus_types::epochs::{last_height, set_key, Validator};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -31,8 +31,6 @@ pub(super) async fn epoch_set(
     let snapshot = store.snapshot()?;
     let epoch_blocks = epochs::length(&snapshot)?;
     let tip = snapshot.height().unwrap_or(0);
-    // A set never changes once written: today's value is the proven one.
-    let validators = epochs::set(&snapshot, epoch)?;
     drop(snapshot);
     let height = match epoch.checked_sub(1) {
         None => 0,
@@ -44,9 +42,13 @@ pub(super) async fn epoch_set(
                 ))
             })?,
     };
-    let validators = validators
+    // The value served is the one proven, at the block that fixed it.
+    let (value, proof) = store.get_with_proof(&set_key(epoch), height)?;
+    let value = value
         .ok_or_else(|| ApiError::internal(format!("epoch {epoch}'s validator set is missing")))?;
-    let (_, proof) = store.get_with_proof(&set_key(epoch), height)?;
+    let validators: Vec<Validator> =
+        salus_types::codec::decode("a validator set", &value, value.len())
+            .map_err(|_| ApiError::internal("a stored validator set does not decode"))?;
     Ok(Json(EpochSet {
         epoch,
         epoch_blocks,
