@@ -49,13 +49,7 @@ pub(crate) fn init_set(
     state: &mut Overlay<'_>,
     validators: &[GenesisValidator],
 ) -> Result<(), GenesisError> {
-    let mut set: Vec<Validator> = validators
-        .iter()
-        .map(|v| Validator {
-            key: v.public_key,
-            address: v.address.clone(),
-        })
-        .collect();
+    let mut set: Vec<Validator> = validators.iter().map(Validator::from).collect();
     set.sort();
     if set.len() > MAX_VALIDATORS {
         return Err(GenesisError::Invalid(format!(

@@ -22,14 +22,7 @@ fn net() -> (Net, Vec<Validator>) {
         public_key: User::new(201).key.public_key(),
         address: "10.0.0.2:7000".into(),
     });
-    let mut set: Vec<Validator> = genesis
-        .validators
-        .iter()
-        .map(|v| Validator {
-            key: v.public_key,
-            address: v.address.clone(),
-        })
-        .collect();
+    let mut set: Vec<Validator> = genesis.validators.iter().map(Validator::from).collect();
     set.sort();
     (Net::new(&genesis), set)
 }

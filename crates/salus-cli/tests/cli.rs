@@ -23,16 +23,7 @@ fn cli_drives_a_dev_chain() {
     );
     env.fails(&["keys", "new", "alice"], "already exists");
 
-    env.json(&[
-        "tx",
-        "transfer",
-        "--key",
-        "dev-authority",
-        "--to",
-        &did,
-        "--amount",
-        "1000",
-    ]);
+    env.fund(&did, 1000);
     let balance = env.json(&["query", "balance", &did]);
     assert_eq!(balance["balance"], "1000");
     assert_eq!(balance["verified"], true);

@@ -28,16 +28,7 @@ fn members_pass_a_parameter_change_that_executes_itself() {
             .as_str()
             .unwrap()
             .to_owned();
-        env.json(&[
-            "tx",
-            "transfer",
-            "--key",
-            "dev-authority",
-            "--to",
-            &did,
-            "--amount",
-            "10000000",
-        ]);
+        env.fund(&did, 10_000_000);
         env.json(&[
             "stake",
             "bond",

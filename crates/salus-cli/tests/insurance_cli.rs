@@ -69,16 +69,7 @@ fn a_claim_settles_through_oracle_daemons_that_are_killed_and_restarted() {
         env.attest(oracle, "oracle");
     }
     for account in [lp, patient].into_iter().chain(oracles) {
-        env.json(&[
-            "tx",
-            "transfer",
-            "--key",
-            "dev-authority",
-            "--to",
-            account,
-            "--amount",
-            "10000000",
-        ]);
+        env.fund(account, 10_000_000);
     }
     for key in ["oracle-a", "oracle-b", "oracle-c"] {
         env.json(&["oracle", "register", "--key", key, "--bond", "50000"]);

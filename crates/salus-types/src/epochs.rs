@@ -86,6 +86,15 @@ pub struct Validator {
     pub address: String,
 }
 
+impl From<&crate::GenesisValidator> for Validator {
+    fn from(genesis: &crate::GenesisValidator) -> Validator {
+        Validator {
+            key: genesis.public_key,
+            address: genesis.address.clone(),
+        }
+    }
+}
+
 impl Validator {
     /// The account a validator signs transactions with: its key's.
     pub fn account(&self) -> AccountId {

@@ -160,6 +160,20 @@ impl Env {
     }
 
     /// Waits until the node answers.
+    /// The dev authority sends `amount` base units to `account` (a DID).
+    pub fn fund(&self, account: &str, amount: u64) -> Value {
+        self.json(&[
+            "tx",
+            "transfer",
+            "--key",
+            "dev-authority",
+            "--to",
+            account,
+            "--amount",
+            &amount.to_string(),
+        ])
+    }
+
     /// The dev authority attests `role` for `subject` (a DID).
     pub fn attest(&self, subject: &str, role: &str) -> Value {
         self.json(&[
