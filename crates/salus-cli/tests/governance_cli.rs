@@ -14,6 +14,20 @@ use serde_json::{json, Value};
 
 const BOND: u64 = 1_000_000;
 
+/// `salus gov vote` as `key`, on `proposal`, with `option`.
+fn vote<'a>(key: &'a str, proposal: &'a str, option: &'a str) -> [&'a str; 8] {
+    [
+        "gov",
+        "vote",
+        "--key",
+        key,
+        "--proposal",
+        proposal,
+        "--option",
+        option,
+    ]
+}
+
 fn args(owned: &[String]) -> Vec<&str> {
     owned.iter().map(String::as_str).collect()
 }
@@ -81,56 +95,14 @@ fn members_pass_a_parameter_change_that_executes_itself() {
     );
     let proposed = env.json(&args(&propose(&good)));
     let id = proposed["proposal"].as_u64().unwrap().to_string();
-    env.fails(
-        &[
-            "gov",
-            "vote",
-            "--key",
-            &members[1],
-            "--proposal",
-            "99",
-            "--option",
-            "yes",
-        ],
-        "proposal 99 is unknown",
-    );
-    env.fails(
-        &[
-            "gov",
-            "vote",
-            "--key",
-            &members[1],
-            "--proposal",
-            &id,
-            "--option",
-            "maybe",
-        ],
-        "maybe",
-    );
+    env.fails(&vote(&members[1], "99", "yes"), "proposal 99 is unknown");
+    env.fails(&vote(&members[1], &id, "maybe"), "maybe");
     // A member changes its mind: its last vote counts.
-    env.json(&[
-        "gov",
-        "vote",
-        "--key",
-        &members[1],
-        "--proposal",
-        &id,
-        "--option",
-        "no",
-    ]);
+    env.json(&vote(&members[1], &id, "no"));
     for name in &members {
-        let vote = env.json(&[
-            "gov",
-            "vote",
-            "--key",
-            name,
-            "--proposal",
-            &id,
-            "--option",
-            "yes",
-        ]);
+        let cast = env.json(&vote(name, &id, "yes"));
         // Seven equal members: each is capped at 5 % of everything bonded.
-        assert_eq!(vote["weight"], (7 * BOND / 20).to_string());
+        assert_eq!(cast["weight"], (7 * BOND / 20).to_string());
     }
     let shown = env.json(&["gov", "show", "--proposal", &id]);
     let tally = &shown["proposal"]["tally"];
@@ -149,19 +121,7 @@ fn members_pass_a_parameter_change_that_executes_itself() {
     };
     assert_eq!(status["state"], "executed", "{status}");
     assert_eq!(env.json(&["gov", "params"])["params"]["timelock_blocks"], 4);
-    env.fails(
-        &[
-            "gov",
-            "vote",
-            "--key",
-            &members[2],
-            "--proposal",
-            &id,
-            "--option",
-            "no",
-        ],
-        "took votes until",
-    );
+    env.fails(&vote(&members[2], &id, "no"), "took votes until");
     let listed = env.json(&["gov", "list"]);
     assert_eq!(listed["proposals"].as_array().unwrap().len(), 1, "{listed}");
     node.stop();
