@@ -5,6 +5,11 @@
 //! the last block of the epoch before; epoch 0's by genesis) and
 //! `epochs/next` (the next epoch's set while a change to it is pending).
 //!
+//! Governance adds, removes and re-keys validators through
+//! [`add_validator`], [`remove_validator`] and [`rekey_validator`]; a
+//! validator announces its own address with `SetAddress`. All of them edit
+//! `epochs/next`, never a written set.
+//!
 //! Invariants: every epoch the chain has reached has a set, of 1 to
 //! `MAX_VALIDATORS` distinct keys, sorted; a set is written once and never
 //! changes afterwards; a change made during epoch `e` shows only in the set
@@ -15,7 +20,7 @@ use salus_types::epochs::{
     address_problem, ends_epoch, epoch_of, length_key, next_key, set_key, EpochsAction,
     EpochsEvent, EpochsGenesis, Validator, MAX_VALIDATORS, PREFIX,
 };
-use salus_types::{ErrorCode, GenesisValidator};
+use salus_types::{ErrorCode, GenesisValidator, PublicKey};
 
 use crate::context::{
     read, refuse, reject, take, write, ActionError, BlockContext, Events, ExecResult, Module,
@@ -42,6 +47,116 @@ pub fn next_set(state: &dyn StateRead, height: u64) -> Result<Vec<Validator>, St
     let epoch = epoch_of(height, length(state)?);
     set(state, epoch)?
         .ok_or_else(|| StateError::Corrupt(format!("epoch {epoch} has no validator set")))
+}
+
+/// Adds `validator` to the next epoch's set (governance's `AddValidator`).
+pub fn add_validator(
+    state: &mut Overlay<'_>,
+    height: u64,
+    validator: Validator,
+    events: &mut Events,
+) -> ExecResult<()> {
+    state.confine(PREFIX, |state| {
+        let mut next = next_set(state, height)?;
+        let Err(at) = next.binary_search_by(|v| v.key.cmp(&validator.key)) else {
+            return reject(
+                ErrorCode::AlreadyAValidator,
+                format!("{} is already a validator of the next epoch", validator.key),
+            );
+        };
+        if next.len() >= MAX_VALIDATORS {
+            return reject(
+                ErrorCode::ValidatorSetFull,
+                format!("an epoch has at most {MAX_VALIDATORS} validators"),
+            );
+        }
+        let account = validator.account();
+        next.insert(at, validator);
+        let epoch = write_next(state, height, &next)?;
+        events.emit(EpochsEvent::ValidatorAdded {
+            validator: account,
+            epoch,
+        });
+        Ok(())
+    })
+}
+
+/// Takes `key` out of the next epoch's set (governance's `RemoveValidator`).
+/// The set never empties: a chain without validators could never finalize
+/// the proposal that refills it.
+pub fn remove_validator(
+    state: &mut Overlay<'_>,
+    height: u64,
+    key: &PublicKey,
+    events: &mut Events,
+) -> ExecResult<()> {
+    state.confine(PREFIX, |state| {
+        let mut next = next_set(state, height)?;
+        let at = position(&next, key)?;
+        if next.len() == 1 {
+            return reject(
+                ErrorCode::LastValidator,
+                "the last validator cannot be removed",
+            );
+        }
+        let removed = next.remove(at);
+        let epoch = write_next(state, height, &next)?;
+        events.emit(EpochsEvent::ValidatorRemoved {
+            validator: removed.account(),
+            epoch,
+        });
+        Ok(())
+    })
+}
+
+/// Moves validator `key` to `new_key` in the next epoch's set, keeping its
+/// address (governance's `RekeyValidator`).
+pub fn rekey_validator(
+    state: &mut Overlay<'_>,
+    height: u64,
+    key: &PublicKey,
+    new_key: PublicKey,
+    events: &mut Events,
+) -> ExecResult<()> {
+    state.confine(PREFIX, |state| {
+        let mut next = next_set(state, height)?;
+        let at = position(&next, key)?;
+        if next.iter().any(|v| v.key == new_key) {
+            return reject(
+                ErrorCode::AlreadyAValidator,
+                format!("{new_key} is already a validator of the next epoch"),
+            );
+        }
+        let mut moved = next.remove(at);
+        let validator = moved.account();
+        moved.key = new_key;
+        let new_account = moved.account();
+        next.push(moved);
+        next.sort();
+        let epoch = write_next(state, height, &next)?;
+        events.emit(EpochsEvent::ValidatorRekeyed {
+            validator,
+            new_account,
+            epoch,
+        });
+        Ok(())
+    })
+}
+
+fn position(set: &[Validator], key: &PublicKey) -> ExecResult<usize> {
+    match set.binary_search_by(|v| v.key.cmp(key)) {
+        Ok(at) => Ok(at),
+        Err(_) => reject(
+            ErrorCode::NotAValidator,
+            format!("{key} is not a validator of the next epoch"),
+        ),
+    }
+}
+
+/// Stores the pending next set; returns the epoch it takes effect in.
+fn write_next(state: &mut Overlay<'_>, height: u64, next: &[Validator]) -> ExecResult<u64> {
+    write(state, next_key(), &next.to_vec());
+    Ok(epoch_of(height, length(state)?) + 1)
 }
 
 /// Epoch 0's set: genesis's validators, sorted.
@@ -102,10 +217,10 @@ impl Module for Epochs {
                     );
                 };
                 me.address = address.clone();
-                write(state, next_key(), &next);
+                let epoch = write_next(state, ctx.height, &next)?;
                 events.emit(EpochsEvent::AddressSet {
                     validator: ctx.tx.signer,
-                    epoch: epoch_of(ctx.height, length(state)?) + 1,
+                    epoch,
                 });
             }
         }

@@ -15,6 +15,7 @@
 //! is O(votes cast), never O(holders).
 
 use salus_state::{Overlay, StateError, StateRead};
+use salus_types::epochs::Validator;
 use salus_types::governance::{
     ballot_key, ending_key, executing_key, next_proposal_key, params_key, proposal_key,
     reclaimed_key, Ballot, Change, GovernanceAction, GovernanceEvent, GovernanceGenesis,
@@ -29,7 +30,7 @@ use crate::context::{
     ExecResult, Module, TxContext, TxOrigin,
 };
 use crate::genesis::GenesisError;
-use crate::{credentials, identity, insurance, oracle, staking, token, treasury};
+use crate::{credentials, epochs, identity, insurance, oracle, staking, token, treasury};
 
 /// The account that holds deposits and the treasury.
 pub fn custody() -> AccountId {
@@ -436,6 +437,19 @@ fn apply(
         Change::BarOracle { oracle } => oracle::set_barred(state, oracle, true)?,
         Change::AdmitOracle { oracle } => oracle::set_barred(state, oracle, false)?,
         Change::SetRoleRule { rule } => credentials::set_rule(state, network, rule, events)?,
+        Change::AddValidator { key, address } => {
+            let validator = Validator {
+                key: *key,
+                address: address.clone(),
+            };
+            epochs::add_validator(state, ctx.height, validator, events)?;
+        }
+        Change::RemoveValidator { key } => {
+            epochs::remove_validator(state, ctx.height, key, events)?
+        }
+        Change::RekeyValidator { key, new_key } => {
+            epochs::rekey_validator(state, ctx.height, key, *new_key, events)?;
+        }
     }
     Ok(())
 }

@@ -7,97 +7,14 @@
 mod common;
 
 use salus_app::{governance, identity, insurance, oracle, treasury};
-use salus_types::governance::{
-    Change, GovernanceAction, GovernanceEvent, Proposal, ProposalStatus, VoteOption,
-};
+use salus_types::governance::Change;
 use salus_types::identity::Role;
-use salus_types::staking::StakingAction;
-use salus_types::{AccountId, Action, ErrorCode, Event, Tx};
+use salus_types::{AccountId, ErrorCode};
 
-use common::insurance::{events, Cast, TIMELOCK, VOTING};
+use common::governance::{enact, executed, failure, polity, refused};
+use common::insurance::Cast;
 use common::records::attest;
 use common::User;
-
-const STAKE: u128 = 1_000;
-
-fn voters(cast: &mut Cast) -> Vec<&mut User> {
-    let [first, second] = &mut cast.lps;
-    vec![first, second, &mut cast.insurer]
-}
-
-/// The cast, with both liquidity providers and the insurer bonded to vote.
-fn polity() -> Cast {
-    let mut cast = Cast::new();
-    let bonds: Vec<Tx> = voters(&mut cast)
-        .into_iter()
-        .map(|voter| voter.tx(vec![StakingAction::Bond { amount: STAKE }.into()]))
-        .collect();
-    cast.all_ok(&bonds);
-    cast
-}
-
-fn propose(changes: &[Change]) -> Vec<Action> {
-    changes
-        .iter()
-        .map(|change| {
-            GovernanceAction::Propose {
-                title: "A change".into(),
-                change: change.clone(),
-            }
-            .into()
-        })
-        .collect()
-}
-
-/// Proposes `changes` together, passes them all, and returns them after
-/// their timelock ended.
-fn enact(cast: &mut Cast, changes: &[Change]) -> Vec<Proposal> {
-    let tx = cast.lps[0].tx(propose(changes));
-    let ids = events(&cast.all_ok(&[tx]), |e| match e {
-        Event::Governance(GovernanceEvent::Proposed { proposal, .. }) => Some(*proposal),
-        _ => None,
-    });
-    assert_eq!(ids.len(), changes.len());
-    let votes: Vec<Tx> = voters(cast)
-        .into_iter()
-        .map(|voter| {
-            voter.tx(ids
-                .iter()
-                .map(|id| {
-                    GovernanceAction::Vote {
-                        proposal: *id,
-                        option: VoteOption::Yes,
-                    }
-                    .into()
-                })
-                .collect())
-        })
-        .collect();
-    cast.all_ok(&votes);
-    for _ in 0..VOTING + TIMELOCK {
-        cast.net.block(&[]);
-    }
-    let snapshot = cast.snapshot();
-    ids.iter()
-        .map(|id| governance::proposal(&snapshot, *id).unwrap().unwrap())
-        .collect()
-}
-
-fn executed(proposal: &Proposal) -> bool {
-    matches!(proposal.status, ProposalStatus::Executed { .. })
-}
-
-fn failure(proposal: &Proposal) -> &str {
-    match &proposal.status {
-        ProposalStatus::Failed { reason, .. } => reason,
-        other => panic!("proposal {} should have failed, not {other:?}", proposal.id),
-    }
-}
-
-fn refused(cast: &mut Cast, change: Change) -> ErrorCode {
-    let tx = cast.lps[0].tx(propose(&[change]));
-    cast.net.code(tx)
-}
 
 #[test]
 fn the_treasury_earns_a_share_of_premiums_and_pays_grants() {

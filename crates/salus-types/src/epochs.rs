@@ -106,8 +106,8 @@ impl Validator {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EpochsAction {
     /// A validator of the next epoch announces where its p2p listener is;
-    /// the address lands in that epoch's set, where every node reads it.
-    /// (Nodes still dial the addresses they were configured with.)
+    /// the address lands in that epoch's set, where every node reads it and
+    /// dials it.
     SetAddress { address: String },
 }
 
@@ -118,13 +118,30 @@ pub enum EpochsEvent {
     NextSet { epoch: u64, validators: u32 },
     /// A validator moved its p2p listener, from `epoch` on.
     AddressSet { validator: AccountId, epoch: u64 },
+    /// Governance added a validator, from `epoch` on.
+    ValidatorAdded { validator: AccountId, epoch: u64 },
+    /// Governance removed a validator, from `epoch` on.
+    ValidatorRemoved { validator: AccountId, epoch: u64 },
+    /// Governance moved a validator to a new key, from `epoch` on.
+    ValidatorRekeyed {
+        validator: AccountId,
+        new_account: AccountId,
+        epoch: u64,
+    },
 }
 
 impl EpochsEvent {
     pub fn accounts(&self) -> Vec<AccountId> {
         match self {
             EpochsEvent::NextSet { .. } => vec![],
-            EpochsEvent::AddressSet { validator, .. } => vec![*validator],
+            EpochsEvent::AddressSet { validator, .. }
+            | EpochsEvent::ValidatorAdded { validator, .. }
+            | EpochsEvent::ValidatorRemoved { validator, .. } => vec![*validator],
+            EpochsEvent::ValidatorRekeyed {
+                validator,
+                new_account,
+                ..
+            } => vec![*validator, *new_account],
         }
     }
 }
@@ -134,6 +151,9 @@ impl EpochsEvent {
 crate::error_codes! {
     NotAValidator = 1201 => "not_a_validator",
     BadAddress = 1202 => "bad_address",
+    AlreadyAValidator = 1203 => "already_a_validator",
+    LastValidator = 1204 => "last_validator",
+    ValidatorSetFull = 1205 => "validator_set_full",
 }
 
 // State layout: every key of this module starts with `PREFIX/`.
@@ -157,20 +177,16 @@ pub fn next_key() -> Vec<u8> {
     key(PREFIX, "next", &[])
 }
 
-/// Whether `address` looks like `host:port` (a name or an IP, and a port).
+/// Why `address` cannot be dialled, if it cannot: nodes dial exactly what
+/// the chain says, so it is an IP address and a port (a name would need a
+/// resolver every node agrees with, and an IP that each node checks the
+/// peer's connections against).
 pub fn address_problem(address: &str) -> Option<&'static str> {
     if address.len() > MAX_ADDRESS_LEN {
         return Some("an address is at most 255 characters");
     }
-    let Some((host, port)) = address.rsplit_once(':') else {
-        return Some("an address is host:port");
-    };
-    let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b));
-    if !host_ok || port.parse::<u16>().map_or(true, |p| p == 0) {
-        return Some("an address is host:port, with a port of 1..=65535");
+    match address.parse::<std::net::SocketAddr>() {
+        Ok(addr) if addr.port() != 0 => None,
+        _ => Some("an address is ip:port, with a port of 1..=65535"),
     }
-    None
 }

@@ -17,7 +17,7 @@ use crate::insurance::InsuranceParams;
 use crate::layout::key;
 use crate::oracle::OracleParams;
 use crate::staking::StakingParams;
-use crate::AccountId;
+use crate::{AccountId, PublicKey};
 
 /// The longest proposal title.
 pub const MAX_TITLE: usize = 140;
@@ -151,6 +151,13 @@ pub enum Change {
     AdmitOracle { oracle: AccountId },
     /// Sets which credential earns a role, as an authority for it would.
     SetRoleRule { rule: RoleRule },
+    /// Adds a validator, listening at `address`, from the next epoch on.
+    AddValidator { key: PublicKey, address: String },
+    /// Takes a validator out of the set from the next epoch on.
+    RemoveValidator { key: PublicKey },
+    /// Moves a validator to `new_key` from the next epoch on (its address
+    /// stays), for a key that is old or may have leaked.
+    RekeyValidator { key: PublicKey, new_key: PublicKey },
 }
 
 impl Change {
@@ -166,6 +173,19 @@ impl Change {
                 sorted.sort();
                 sorted.dedup();
                 (sorted.len() != roles.len()).then(|| "an authority's roles are distinct".into())
+            }
+            Change::AddValidator { key, address } => {
+                if !key.is_valid() {
+                    Some("a validator's key is a valid ed25519 public key".into())
+                } else {
+                    crate::epochs::address_problem(address).map(str::to_owned)
+                }
+            }
+            Change::RekeyValidator { key, new_key } if key == new_key => {
+                Some("a new key differs from the old".into())
+            }
+            Change::RekeyValidator { new_key, .. } if !new_key.is_valid() => {
+                Some("a validator's key is a valid ed25519 public key".into())
             }
             _ => None,
         }

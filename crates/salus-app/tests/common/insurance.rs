@@ -3,6 +3,7 @@
 //! a chain and a follower that must agree on every root.
 
 use salus_app::{insurance, oracle, token};
+use salus_types::epochs::EpochsGenesis;
 use salus_types::governance::{GovernanceGenesis, GovernanceParams};
 use salus_types::identity::Role;
 use salus_types::insurance::{
@@ -22,6 +23,8 @@ pub const BOND: u128 = 100_000;
 pub const DEADLINE: u64 = 10;
 pub const FEE: u128 = 10;
 /// Governance's voting period and timelock, in blocks.
+/// Short epochs, so that validator changes take effect within a test.
+pub const EPOCH_BLOCKS: u64 = 12;
 pub const VOTING: u64 = 4;
 pub const TIMELOCK: u64 = 2;
 
@@ -99,7 +102,9 @@ impl Cast {
                     treasury_share_bps: 100,
                 },
             },
-            epochs: Default::default(),
+            epochs: EpochsGenesis {
+                epoch_blocks: EPOCH_BLOCKS,
+            },
             // Quick governance, without a weight cap: the governance tests
             // that use this cast test what proposals do, not how they pass.
             governance: GovernanceGenesis {

@@ -1,6 +1,7 @@
 //! Helpers shared by the state-machine tests.
 #![allow(dead_code)]
 
+pub mod governance;
 pub mod insurance;
 pub mod records;
 
