@@ -188,6 +188,8 @@ pub struct StatusResponse {
     pub state_root: String,
     pub timestamp_ms: u64,
     pub mempool: usize,
+    /// The validators (hex ed25519 keys) of the epoch the next block
+    /// belongs to.
     pub validators: Vec<String>,
     /// The highest finalized height this node has heard of from its peers.
     pub network_tip: u64,

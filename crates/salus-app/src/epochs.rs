@@ -39,9 +39,14 @@ pub fn set(state: &dyn StateRead, epoch: u64) -> Result<Option<Vec<Validator>>, 
     read(state, &set_key(epoch))
 }
 
+/// The next epoch's set, if a change to it is pending.
+pub fn pending(state: &dyn StateRead) -> Result<Option<Vec<Validator>>, StateError> {
+    read(state, &next_key())
+}
+
 /// The set the current epoch's last block will fix for the next.
 pub fn next_set(state: &dyn StateRead, height: u64) -> Result<Vec<Validator>, StateError> {
-    if let Some(next) = read(state, &next_key())? {
+    if let Some(next) = pending(state)? {
         return Ok(next);
     }
     let epoch = epoch_of(height, length(state)?);

@@ -6,119 +6,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use salus_client::{actions, Client, ClientError, Signer};
-use salus_consensus::executor::SYNCING_LAG;
-use salus_node::layout::{
-    ports::free_ports,
-    testnet::{init_testnet, TESTNET_CHAIN_ID},
+use common::testnet::{
+    agree, final_height, free_base_port, height, transfer, wait_height, Node, PASSPHRASE,
 };
+use salus_client::Signer;
+use salus_consensus::executor::SYNCING_LAG;
+use salus_node::layout::testnet::{init_testnet, TESTNET_CHAIN_ID};
 use salus_types::{AccountId, Hash};
-
-const PASSPHRASE: &str = "testnet-test-passphrase";
-
-/// Eight consecutive free ports (p2p and HTTP for four nodes).
-fn free_base_port() -> u16 {
-    free_ports(8).expect("eight free loopback ports")
-}
-
-struct Node {
-    file: PathBuf,
-    log: PathBuf,
-    api: Client,
-    child: Option<Child>,
-}
-
-impl Node {
-    fn start(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        self.child = Some(
-            Command::new(env!("CARGO_BIN_EXE_salus"))
-                .arg("node")
-                .arg("--config")
-                .arg(&self.file)
-                .env("SALUS_NODE_PASSPHRASE", PASSPHRASE)
-                .env("SALUS_LOG", "info,commonware=warn")
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .expect("salus node starts"),
-        );
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-async fn height(node: &Node) -> Option<u64> {
-    node.api.status().await.ok().map(|status| status.height)
-}
-
-async fn wait_height(node: &Node, at_least: u64, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        if height(node).await.is_some_and(|h| h >= at_least) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} did not reach height {at_least}",
-            node.file.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Every running node's block at `at` has the same digest and state root.
-/// Each node is first given time to finalize `at`: one node reporting a
-/// height final says nothing about when its peers hear of it.
-async fn agree(nodes: &[&Node], at: u64) -> Hash {
-    let mut seen = None;
-    for node in nodes {
-        wait_height(node, at, Duration::from_secs(30)).await;
-        let block = node.api.block(at).await.unwrap();
-        let root = block.header.state_root.to_hex();
-        let digest = block.digest.to_hex();
-        match &seen {
-            None => seen = Some((digest, root)),
-            Some(first) => assert_eq!(first, &(digest, root), "validators disagree at height {at}"),
-        }
-    }
-    Hash::from_hex(&seen.unwrap().1).unwrap()
-}
-
-async fn transfer(via: &Node, signer: &mut Signer, amount: u128) -> Hash {
-    let tx = signer.sign(vec![actions::transfer(AccountId([9; 20]), amount)]);
-    via.api.submit(&tx).await.unwrap()
-}
-
-/// The height `hash` became final at, or `None` if it did not within
-/// `within`. Any other error fails the test: a refused request proves nothing
-/// about finality.
-async fn final_height(node: &Node, hash: &Hash, within: Duration) -> Option<u64> {
-    match node.api.wait_final(hash, within).await {
-        Ok(outcome) => Some(outcome.height),
-        Err(ClientError::Timeout(..)) => None,
-        Err(error) => panic!("{}: {error}", node.file.display()),
-    }
-}
 
 /// Waits until `node`'s height has not moved for two seconds: blocks
 /// finalized before a halt may still be on their way to it.
@@ -146,7 +43,7 @@ fn wipe(path: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_validators_survive_crashes_halt_safely_and_resync() {
     let dir = tempfile::tempdir().unwrap();
-    let base = free_base_port();
+    let base = free_base_port(4);
     let net = init_testnet(
         dir.path(),
         4,
@@ -155,16 +52,8 @@ async fn four_validators_survive_crashes_halt_safely_and_resync() {
         salus_types::clock::now_ms(),
     )
     .unwrap();
-    let mut nodes: Vec<Node> = net
-        .node_files
-        .iter()
-        .enumerate()
-        .map(|(i, file)| Node {
-            file: file.clone(),
-            log: dir.path().join(format!("node-{i}.log")),
-            api: Client::new(format!("http://127.0.0.1:{}", base + 2 * i as u16 + 1)),
-            child: None,
-        })
+    let mut nodes: Vec<Node> = (0..net.node_files.len())
+        .map(|i| Node::new(dir.path(), i, base))
         .collect();
     for node in &mut nodes {
         node.start();

@@ -91,6 +91,16 @@ pub fn verify_finality(
     height: u64,
     proof: &FinalityProof,
 ) -> Result<Vec<Header>, ClientError> {
+    verify_certified(history, height, proof).map(|(headers, _)| headers)
+}
+
+/// [`verify_finality`], which also returns what the certificate proves of
+/// the last header: its epoch, its view and who signed it.
+pub fn verify_certified(
+    history: &ValidatorHistory,
+    height: u64,
+    proof: &FinalityProof,
+) -> Result<(Vec<Header>, Certified), ClientError> {
     let forged =
         |why: &str| ClientError::Proof(format!("finality proof for block {height}: {why}"));
     let (Some(first), Some(last)) = (proof.headers.first(), proof.headers.last()) else {
@@ -111,10 +121,10 @@ pub fn verify_finality(
     }
     let certificate =
         hex::decode(&proof.certificate).map_err(|_| forged("the certificate is not hex"))?;
-    history
+    let certified = history
         .verify(&certificate, last)
         .map_err(|source| ClientError::NotFinal { height, source })?;
-    Ok(proof.headers.clone())
+    Ok((proof.headers.clone(), certified))
 }
 
 /// Checks that `set` is epoch `set.epoch`'s validator set: proven under its

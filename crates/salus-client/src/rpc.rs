@@ -11,7 +11,7 @@ use salus_api::identity::DidResolution;
 use salus_api::ErrorBody;
 use salus_types::{AccountId, Hash, Header, Receipt, Tx};
 
-use crate::finality::{FinalityError, Trust, ValidatorHistory};
+use crate::finality::{Certified, FinalityError, Trust, ValidatorHistory};
 use salus_api::epochs::EpochSet;
 
 #[derive(Debug, thiserror::Error)]
@@ -237,21 +237,36 @@ impl Client {
         if let Some(header) = self.trust.remembered(height) {
             return Ok(header);
         }
+        let (headers, _) = self.verified(height).await?;
+        Ok(headers[0].clone())
+    }
+
+    /// The verified certificate that makes block `height` final: its own,
+    /// or that of the nearest block above it that has one. It says which
+    /// validators signed.
+    pub async fn certified(&self, height: u64) -> Result<Certified, ClientError> {
+        let (_, certified) = self.verified(height).await?;
+        Ok(certified)
+    }
+
+    /// Fetches and verifies block `height`'s finality proof, learning the
+    /// epochs it needs on the way, and remembers its headers.
+    async fn verified(&self, height: u64) -> Result<(Vec<Header>, Certified), ClientError> {
         let proof = self.finality(height).await?;
         let history = self.validator_history().await?;
-        let headers = match crate::finality::verify_finality(&history, height, &proof) {
+        let verified = match crate::finality::verify_certified(&history, height, &proof) {
             Err(ClientError::NotFinal {
                 source: FinalityError::UnknownEpoch(epoch),
                 ..
             }) => {
                 self.learn_epochs(epoch).await?;
                 let history = self.validator_history().await?;
-                crate::finality::verify_finality(&history, height, &proof)?
+                crate::finality::verify_certified(&history, height, &proof)?
             }
             verified => verified?,
         };
-        self.trust.remember(&headers);
-        Ok(headers[0].clone())
+        self.trust.remember(&verified.0);
+        Ok(verified)
     }
 
     /// Epoch `epoch`'s validator set and its proof, unchecked.

@@ -116,6 +116,9 @@ pub struct Running {
     pub executor: Handle<Result<(), ChainError>>,
     /// How far the applied chain is behind the network's finalized tip.
     pub sync: Arc<executor::SyncProgress>,
+    /// Each change to whom this node should be connected, after the set
+    /// [`PeerSet::at_tip`](crate::peers::PeerSet::at_tip) gave at start.
+    pub peer_sets: futures::channel::mpsc::UnboundedReceiver<crate::peers::PeerSet>,
 }
 
 fn archive_config<C>(
@@ -310,19 +313,22 @@ where
     let sync = Arc::new(executor::SyncProgress::starting_at(chain.tip().0.height));
     let (finalizer, deliveries) = executor::channel(sync.clone());
     let (epoch_ends, ended) = futures::channel::mpsc::unbounded();
+    let (peer_sets, peer_set_changes) = futures::channel::mpsc::unbounded();
     let executor = {
         let (chain, sync) = (chain.clone(), sync.clone());
-        let ends = executor::EpochEnds {
-            blocks: epoch_blocks,
-            sender: epoch_ends,
+        let notices = executor::Notices {
+            epoch_blocks,
+            epoch_ends,
+            peer_sets,
         };
         context
             .child("executor")
-            .spawn(move |_| executor::run(chain, hooks, sync, deliveries, setup.flush, ends))
+            .spawn(move |_| executor::run(chain, hooks, sync, deliveries, setup.flush, notices))
     };
     let buffer_handle = buffer_engine.start(channels.blocks);
     let marshal_handle = marshal_actor.start(finalizer, buffer, backfill);
     let orchestrator = Orchestrator {
+        clock: context.child("follower"),
         chain,
         schemes,
         marshal: marshal_mailbox.clone(),
@@ -410,5 +416,6 @@ where
         handles: vec![buffer_handle, marshal_handle, orchestrator],
         executor,
         sync,
+        peer_sets: peer_set_changes,
     }
 }

@@ -44,6 +44,11 @@ impl EpochSchemes {
         }
     }
 
+    /// This node's consensus key.
+    pub fn public_key(&self) -> PublicKey {
+        self.signer.public_key()
+    }
+
     /// `epoch`'s validator set, if this node's state has it yet.
     pub fn validators(&self, epoch: u64) -> Result<Option<Vec<Validator>>, StateError> {
         salus_app::epochs::set(&self.chain.store().snapshot()?, epoch)
@@ -91,10 +96,7 @@ impl EpochSchemes {
 
 /// A set's keys as consensus knows them.
 pub fn participants(set: &[Validator]) -> Set<PublicKey> {
-    Set::from_iter_dedup(set.iter().map(|v| {
-        salus_finality::consensus_key(&v.key)
-            .expect("the chain admits only valid ed25519 validator keys")
-    }))
+    Set::from_iter_dedup(set.iter().map(crate::peers::consensus_key))
 }
 
 impl Provider for EpochSchemes {

@@ -23,6 +23,7 @@ use salus_state::StateError;
 use tracing::{debug, error, info};
 
 use crate::block::ConsensusBlock;
+use crate::peers::PeerSet;
 use crate::Hooks;
 
 type Delivery = (Digested<ConsensusBlock>, Exact);
@@ -137,11 +138,15 @@ impl Reporter for Finalizer {
     }
 }
 
-/// Where the executor reports the end of each epoch: after it applied the
-/// epoch's last block, which fixed the next epoch's validator set.
-pub struct EpochEnds {
-    pub blocks: u64,
-    pub sender: mpsc::UnboundedSender<u64>,
+/// Whom the executor tells what an applied block changed beyond state.
+pub struct Notices {
+    /// Blocks per epoch.
+    pub epoch_blocks: u64,
+    /// Each epoch, once its last block (which fixed the next epoch's
+    /// validator set) is applied: the orchestrator.
+    pub epoch_ends: mpsc::UnboundedSender<u64>,
+    /// Each change to whom the node should be connected: the p2p network.
+    pub peer_sets: mpsc::UnboundedSender<PeerSet>,
 }
 
 pub fn channel(progress: Arc<SyncProgress>) -> (Finalizer, mpsc::UnboundedReceiver<Delivery>) {
@@ -158,7 +163,7 @@ pub async fn run(
     progress: Arc<SyncProgress>,
     mut deliveries: mpsc::UnboundedReceiver<Delivery>,
     mode: FlushMode,
-    epoch_ends: EpochEnds,
+    notices: Notices,
 ) -> Result<(), ChainError> {
     let mut flusher = Flusher {
         chain: chain.clone(),
@@ -175,6 +180,10 @@ pub async fn run(
                 let took_ms = started.elapsed().as_millis() as u64;
                 if let Some(receipts) = committed {
                     hooks.finalized(block, &receipts);
+                    if PeerSet::changed_by(&receipts) {
+                        // Nobody listening means the node is stopping.
+                        let _ = notices.peer_sets.unbounded_send(PeerSet::at_tip(&chain)?);
+                    }
                 }
                 progress.applied(height);
                 debug!(
@@ -188,10 +197,10 @@ pub async fn run(
                     info!(height, "finalized");
                 }
                 ack.acknowledge();
-                if salus_types::epochs::ends_epoch(height, epoch_ends.blocks) {
-                    let epoch = salus_types::epochs::epoch_of(height, epoch_ends.blocks);
+                if salus_types::epochs::ends_epoch(height, notices.epoch_blocks) {
+                    let epoch = salus_types::epochs::epoch_of(height, notices.epoch_blocks);
                     // Nobody listening means consensus is stopping.
-                    let _ = epoch_ends.sender.unbounded_send(epoch);
+                    let _ = notices.epoch_ends.unbounded_send(epoch);
                 }
                 flusher.after_commit()?;
             }

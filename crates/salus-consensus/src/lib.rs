@@ -12,6 +12,9 @@
 //!   them to marshal, so a crash replays from the last commit.
 //! - [`engine::start`] wires buffer, marshal, simplex and p2p channels; it is
 //!   generic over the runtime so that deterministic simulations use the same code.
+//! - [`orchestrator`] runs one simplex instance per epoch over that epoch's
+//!   set ([`epochs`]); [`peers`] says whom the p2p network should connect to
+//!   as the sets change.
 //!
 //! The crate knows nothing of module rules, HTTP or the mempool's internals: the
 //! node plugs in through [`Hooks`].
@@ -24,6 +27,7 @@ pub mod epochs;
 pub mod executor;
 pub mod network;
 pub mod orchestrator;
+pub mod peers;
 
 use salus_types::{Block, Hash, Receipt, Tx, TxError};
 

@@ -1,18 +1,20 @@
 //! The authenticated, encrypted p2p network between validators
-//! (commonware `authenticated::lookup`: a fixed, known peer set with addresses,
-//! mutually authenticated handshakes, ChaCha20-Poly1305 streams).
+//! (commonware `authenticated::lookup`: known peer sets with addresses,
+//! mutually authenticated handshakes, ChaCha20-Poly1305 streams). Which
+//! peers it admits is the chain's to say: the node tracks each
+//! [`PeerSet`](crate::peers::PeerSet) on the oracle this returns.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
 use commonware_cryptography::ChaCha20Poly1305;
 use commonware_p2p::authenticated::lookup;
-use commonware_p2p::{Address, AddressableManager as _, Receiver, Sender};
+use commonware_p2p::{Receiver, Sender};
 use commonware_runtime::{Clock, Handle, Metrics, Network as RNetwork, Quota, Resolver, Spawner};
 use commonware_stream::cups::{self, Cups};
 use commonware_stream::sake::{self, Sake};
-use commonware_utils::ordered::Map;
 use commonware_utils::{NZUsize, NZU32};
 use salus_types::MAX_BLOCK_BYTES;
 
@@ -30,16 +32,14 @@ pub struct NetworkChannels<S, R> {
     pub txs: (S, R),
 }
 
-/// Starts the p2p network for `signer` among `validators` and registers the
-/// validator channels.
-///
-/// # Panics
-/// If two validators share a key: genesis validation rules that out.
+/// Starts the p2p network for `signer` and registers the validator
+/// channels. It admits no peer until one is tracked on the oracle, and
+/// tracks at most `max_peers` in one set.
 pub fn start<E>(
     context: E,
     signer: PrivateKey,
     listen: SocketAddr,
-    validators: &[(PublicKey, SocketAddr)],
+    max_peers: usize,
 ) -> (
     NetworkChannels<impl Sender<PublicKey = PublicKey>, impl Receiver<PublicKey = PublicKey>>,
     lookup::Oracle<PublicKey>,
@@ -61,18 +61,14 @@ where
         handshake,
         P2P_NAMESPACE,
         listen,
-        NZUsize!(validators.len().max(1)),
+        NonZeroUsize::new(max_peers.max(1)).expect("at least one"),
         MAX_MESSAGE_BYTES,
         NZUsize!(4096),
     );
-    let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), config);
-    let peers: Map<PublicKey, Address> = Map::from_iter_dedup(
-        validators
-            .iter()
-            .map(|(key, addr)| (key.clone(), Address::Symmetric(*addr))),
-    );
-    let _ = oracle.track(0, peers);
-    let fast = Quota::per_second(NZU32!(10_000));
+    let (mut network, oracle) = lookup::Network::new(context.child("p2p"), config);
+    // Each channel queues up to a burst per retained peer: the bursts bound
+    // the memory a node sets aside for its peers.
+    let fast = Quota::per_second(NZU32!(10_000)).allow_burst(NZU32!(1_000));
     let slow = Quota::per_second(NZU32!(1_000));
     let consensus = Channels {
         votes: network.register(channel::VOTES, fast),

@@ -6,16 +6,20 @@
 //! old instance and starts the new one from that block, the new epoch's
 //! genesis as commonware's marshal sees it. An epoch whose set does not
 //! name this node gets no instance: the node follows the chain through
-//! marshal. Hearing a peer in a later epoch than its own means the node is
-//! behind, so it asks that peer for the last block of its own epoch.
+//! marshal, asking that epoch's validators for its last block (and again
+//! every [`FOLLOW_EVERY`] until it has it), so that a follower trails the
+//! chain by at most an epoch. Hearing a peer in a later epoch than its own
+//! means the node is behind, so it asks that peer for the last block of its
+//! own epoch.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use commonware_consensus::types::Height;
 use commonware_cryptography::ed25519::PublicKey;
 use commonware_p2p::utils::mux::{MuxHandle, SubReceiver, SubSender};
 use commonware_p2p::{Channel, Message, Sender};
-use commonware_runtime::Handle;
+use commonware_runtime::{Clock, Handle};
 use commonware_utils::channel::mpsc;
 use commonware_utils::vec::NonEmptyVec;
 use futures::channel::mpsc::UnboundedReceiver;
@@ -40,7 +44,8 @@ pub struct EpochChannels<S: Sender<PublicKey = PublicKey>> {
     pub certificates_backup: mpsc::Receiver<(Channel, Message<PublicKey>)>,
 }
 
-pub struct Orchestrator {
+pub struct Orchestrator<C> {
+    pub clock: C,
     pub chain: Arc<Chain>,
     pub schemes: EpochSchemes,
     pub marshal: Mailbox,
@@ -50,7 +55,10 @@ pub struct Orchestrator {
     pub ended: UnboundedReceiver<u64>,
 }
 
-impl Orchestrator {
+/// How often a follower asks again for the end of its epoch.
+pub const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+
+impl<C: Clock> Orchestrator<C> {
     /// The block epoch `epoch` starts from: genesis, or the last block of the
     /// epoch before, which this node has applied before it enters `epoch`.
     fn floor(&self, epoch: u64) -> Option<Digest> {
@@ -87,6 +95,7 @@ impl Orchestrator {
         let mut current = epoch_of(self.chain.tip().0.height + 1, self.epoch_blocks);
         let mut instance: Option<Handle<()>> = None;
         let mut hints = Hints::default();
+        let mut follow_at: Option<SystemTime> = None;
         'epochs: loop {
             if let Some(old) = instance.take() {
                 old.abort();
@@ -122,6 +131,7 @@ impl Orchestrator {
                         epoch = current,
                         "not a validator of this epoch; following the chain until its end"
                     );
+                    follow_at = Some(self.clock.current());
                     None
                 }
                 (_, None) => {
@@ -134,7 +144,15 @@ impl Orchestrator {
             };
             // Wait for the executor to apply this epoch's last block.
             loop {
+                let follow = match follow_at {
+                    Some(at) => futures::future::Either::Left(self.clock.sleep_until(at)),
+                    None => futures::future::Either::Right(futures::future::pending()),
+                };
                 futures::select! {
+                    () = follow.fuse() => {
+                        self.follow(current);
+                        follow_at = Some(self.clock.current() + FOLLOW_EVERY);
+                    },
                     ended = self.ended.next() => match ended {
                         Some(mut epoch) if epoch >= current => {
                             // Take every end already reported: a node catching
@@ -143,6 +161,7 @@ impl Orchestrator {
                                 epoch = epoch.max(later);
                             }
                             current = epoch + 1;
+                            follow_at = None;
                             continue 'epochs;
                         }
                         Some(_) => {}
@@ -161,6 +180,32 @@ impl Orchestrator {
         }
         if let Some(last) = instance.take() {
             last.abort();
+        }
+    }
+
+    /// Asks `epoch`'s validators for its last block: a follower hears no
+    /// votes or certificates, so it cannot learn of the block otherwise.
+    fn follow(&self, epoch: u64) {
+        let Some(last) = last_height(epoch, self.epoch_blocks) else {
+            return;
+        };
+        let validators = match self.schemes.validators(epoch) {
+            Ok(Some(set)) => crate::epochs::participants(&set),
+            Ok(None) => return,
+            Err(e) => {
+                error!(epoch, error = %e, "cannot read this epoch's validator set");
+                return;
+            }
+        };
+        let me = self.schemes.public_key();
+        let peers: Vec<PublicKey> = validators.into_iter().filter(|p| *p != me).collect();
+        if let Ok(peers) = NonEmptyVec::try_from(peers) {
+            debug!(
+                epoch,
+                height = last,
+                "following: asking for this epoch's last block"
+            );
+            self.marshal.hint_finalized(Height::new(last), peers);
         }
     }
 

@@ -52,12 +52,14 @@ pub fn encode(finalization: &Finalization) -> Vec<u8> {
 }
 
 /// What a verified certificate proves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Certified {
     pub epoch: u64,
     pub view: u64,
     /// The digest of the finalized header.
     pub digest: Hash,
+    /// The validators whose signatures make up the quorum.
+    pub signers: Vec<PublicKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -230,10 +232,20 @@ impl ValidatorHistory {
                 served: header_digest,
             });
         }
+        let participants =
+            commonware_cryptography::certificate::Scheme::participants(&known.verifier);
+        let signers = finalization
+            .certificate
+            .signers
+            .iter()
+            .filter_map(|index| participants.get(index.get() as usize))
+            .map(|key| PublicKey(key.as_ref().try_into().expect("ed25519 keys are 32 bytes")))
+            .collect();
         Ok(Certified {
             epoch,
             view: finalization.round().view().get(),
             digest: certified,
+            signers,
         })
     }
 }

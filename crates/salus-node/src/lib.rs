@@ -16,10 +16,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use commonware_codec::DecodeExt as _;
+use commonware_p2p::AddressableManager as _;
 use commonware_runtime::{tokio as cw, Runner as _, Spawner as _, Supervisor as _};
 use futures::FutureExt as _;
 use salus_app::{Chain, ChainError};
 use salus_consensus::engine::{self, Timing, ValidatorSetup};
+use salus_consensus::peers::PeerSet;
 use salus_crypto::SigningKey;
 use salus_state::Store;
 use salus_types::Genesis;
@@ -36,11 +38,15 @@ use hooks::NodeHooks;
 pub struct NodeConfig {
     pub data_dir: PathBuf,
     pub genesis: Genesis,
-    /// This validator's ed25519 key.
+    /// This node's ed25519 key. It signs in every epoch whose validator
+    /// set names it, and follows the chain in the others (a node outside
+    /// genesis's set starts as a follower until governance adds it).
     pub validator_key: SigningKey,
+    /// Where this node listens for p2p. Peers dial the address the chain
+    /// holds for it (genesis's, or the one it announced).
     pub p2p_listen: SocketAddr,
-    /// Every validator's p2p address, in genesis order (including this one).
-    pub validator_addresses: Vec<SocketAddr>,
+    /// The most peers this node connects to: it sizes the p2p queues.
+    pub max_peers: usize,
     pub http_listen: SocketAddr,
     pub mempool: MempoolLimits,
     pub timing: Timing,
@@ -70,7 +76,7 @@ impl NodeConfig {
             genesis,
             validator_key,
             p2p_listen,
-            validator_addresses: vec![p2p_listen],
+            max_peers: salus_consensus::peers::DEFAULT_MAX_PEERS,
             http_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             mempool: MempoolLimits::default(),
             timing: layout::dev::dev_timing(),
@@ -87,10 +93,6 @@ pub enum NodeError {
     Store(#[from] salus_state::StateError),
     #[error(transparent)]
     Chain(#[from] ChainError),
-    #[error("this node's key {0} is not a validator in genesis")]
-    NotAValidator(salus_types::PublicKey),
-    #[error("genesis lists {validators} validators but {addresses} addresses were given")]
-    AddressCount { validators: usize, addresses: usize },
     #[error("cannot listen for HTTP on {addr}")]
     HttpBind {
         addr: SocketAddr,
@@ -151,16 +153,6 @@ async fn serve(
     shutdown: futures::future::BoxFuture<'static, ()>,
 ) -> Result<(), NodeError> {
     let genesis = &config.genesis;
-    let me = config.validator_key.public_key();
-    if !genesis.validators.iter().any(|v| v.public_key == me) {
-        return Err(NodeError::NotAValidator(me));
-    }
-    if genesis.validators.len() != config.validator_addresses.len() {
-        return Err(NodeError::AddressCount {
-            validators: genesis.validators.len(),
-            addresses: config.validator_addresses.len(),
-        });
-    }
     let store = Store::open(&config.data_dir.join("state.redb"))?;
     let chain = Arc::new(Chain::open(store, genesis)?);
     let mempool = Arc::new(Mempool::new(genesis.chain_id.clone(), config.mempool));
@@ -209,28 +201,20 @@ async fn serve(
             .spawn(move |ctx| audit_submitter::run(ctx, vault, chain, mempool, gossip))
     };
 
-    let to_cw = |key: &salus_types::PublicKey| {
-        commonware_cryptography::ed25519::PublicKey::decode(commonware_codec::Copying(
-            key.0.as_slice(),
-        ))
-        .expect("genesis validator keys are valid ed25519 points")
-    };
-    let peers: Vec<_> = genesis
-        .validators
-        .iter()
-        .zip(&config.validator_addresses)
-        .map(|(v, addr)| (to_cw(&v.public_key), *addr))
-        .collect();
     let signer = commonware_cryptography::ed25519::PrivateKey::decode(commonware_codec::Copying(
         config.validator_key.seed().as_slice(),
     ))
     .expect("a 32-byte seed is a valid ed25519 private key");
-    let (network, oracle, p2p) = salus_consensus::network::start(
+    let (network, mut oracle, p2p) = salus_consensus::network::start(
         context.child("network"),
         signer.clone(),
         config.p2p_listen,
-        &peers,
+        config.max_peers,
     );
+    let me = commonware_cryptography::Signer::public_key(&signer);
+    let max_peers = config.max_peers;
+    let peers = PeerSet::at_tip(&chain)?;
+    let _ = oracle.track(peers.id, peers.addressed(&me, max_peers));
     let running = engine::start(
         context.child("engine"),
         ValidatorSetup {
@@ -242,10 +226,24 @@ async fn serve(
         chain.clone(),
         hooks.clone(),
         oracle.clone(),
-        oracle,
+        oracle.clone(),
         network.consensus,
     )
     .await;
+    let peer_tracker = {
+        let mut changes = running.peer_sets;
+        context.child("peer_tracker").spawn(move |_| async move {
+            while let Some(peers) = futures::StreamExt::next(&mut changes).await {
+                info!(
+                    id = peers.id,
+                    validators = peers.primary.len(),
+                    joining = peers.secondary.len(),
+                    "tracking the chain's validators"
+                );
+                let _ = oracle.track(peers.id, peers.addressed(&me, max_peers));
+            }
+        })
+    };
     let gossiper = {
         let (chain, mempool) = (chain.clone(), mempool.clone());
         let (sender, receiver) = network.txs;
@@ -273,11 +271,6 @@ async fn serve(
         mempool: mempool.clone(),
         gossip,
         vault: vault.clone(),
-        validators: genesis
-            .validators
-            .iter()
-            .map(|v| v.public_key.to_hex())
-            .collect(),
         sync: running.sync.clone(),
         certificates: running.certificates.clone(),
         // Ours, then everything the runtime registered (consensus views and
@@ -317,6 +310,7 @@ async fn serve(
     auditor.abort();
     eraser.abort();
     gossiper.abort();
+    peer_tracker.abort();
     p2p.abort();
     for handle in running.handles {
         handle.abort();

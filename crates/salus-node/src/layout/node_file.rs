@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use salus_crypto::keystore::KeyDir;
+use salus_types::epochs::address_problem;
 use salus_types::Genesis;
 use serde::{Deserialize, Serialize};
 
@@ -51,18 +52,20 @@ impl NodeFile {
             path: genesis_path.display().to_string(),
             reason: e.to_string(),
         })?;
-        let addresses = genesis
-            .validators
-            .iter()
-            .map(|v| {
-                v.address
-                    .parse::<SocketAddr>()
-                    .map_err(|_| ConfigError::Genesis {
-                        path: genesis_path.display().to_string(),
-                        reason: format!("validator {} has no host:port address", v.public_key),
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        // Nodes dial the addresses the chain holds, from genesis's on: a
+        // network of more than one validator needs every one of them.
+        if genesis.validators.len() > 1 {
+            if let Some(v) = genesis
+                .validators
+                .iter()
+                .find(|v| address_problem(&v.address).is_some())
+            {
+                return Err(ConfigError::Genesis {
+                    path: genesis_path.display().to_string(),
+                    reason: format!("validator {} has no ip:port address", v.public_key),
+                });
+            }
+        }
         let keys = KeyDir::new(base.join(&self.keys));
         let validator = keys
             .load(&self.key)?
@@ -74,7 +77,6 @@ impl NodeFile {
             validator.signing,
             self.p2p,
         );
-        config.validator_addresses = addresses;
         config.http_listen = self.http;
         Ok(config)
     }

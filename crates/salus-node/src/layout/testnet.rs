@@ -82,39 +82,17 @@ pub fn init_testnet_with(
         });
     }
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let keys = KeyDir::new(dir.join("keys"));
-    let seal = |name: &str, pair: &KeyPair| -> Result<(), ConfigError> {
-        let file = KeyFile::seal(name, pair, passphrase, KdfParams::RECOMMENDED)
-            .map_err(salus_crypto::keystore::KeyDirError::from)?;
-        Ok(keys.save(&file)?)
-    };
     let authority = KeyPair::generate();
-    seal(TESTNET_AUTHORITY, &authority)?;
+    seal(dir, TESTNET_AUTHORITY, &authority, passphrase)?;
     let authority_id = AccountId::from_public_key(&authority.signing.public_key());
     let port = |i: usize, offset: u16| base_port + 2 * i as u16 + offset;
     let mut members = Vec::with_capacity(validators);
     let mut node_files = Vec::with_capacity(validators);
     for i in 0..validators {
-        let pair = KeyPair::generate();
-        let name = format!("validator-{i}");
-        seal(&name, &pair)?;
         let p2p = SocketAddr::from(([127, 0, 0, 1], port(i, 0)));
         let http = SocketAddr::from(([127, 0, 0, 1], port(i, 1)));
+        let (path, pair) = add_node(dir, i, p2p, http, passphrase)?;
         members.push((pair.signing.public_key(), p2p, http));
-        let file = NodeFile {
-            data_dir: PathBuf::from(format!("node-{i}")),
-            genesis: PathBuf::from("genesis.json"),
-            keys: PathBuf::from("keys"),
-            key: name,
-            http,
-            p2p,
-        };
-        let path = dir.join(format!("node-{i}.toml"));
-        let text = toml::to_string(&file).map_err(|e| ConfigError::Invalid {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        std::fs::write(&path, text).map_err(io(&path))?;
         node_files.push(path);
     }
     let genesis = Genesis {
@@ -165,6 +143,50 @@ pub fn init_testnet_with(
     })
 }
 
+/// Lays out node `index` of the testnet in `dir`: a new key, sealed in
+/// `dir/keys` as `validator-<index>`, and `dir/node-<index>.toml`, which
+/// listens on `p2p` and `http`. Returns the file and the key. A node laid
+/// out after genesis starts as a follower, and signs from the epoch after
+/// governance adds its key.
+pub fn add_node(
+    dir: &Path,
+    index: usize,
+    p2p: SocketAddr,
+    http: SocketAddr,
+    passphrase: &[u8],
+) -> Result<(PathBuf, KeyPair), ConfigError> {
+    let pair = KeyPair::generate();
+    let name = format!("validator-{index}");
+    seal(dir, &name, &pair, passphrase)?;
+    let file = NodeFile {
+        data_dir: PathBuf::from(format!("node-{index}")),
+        genesis: PathBuf::from("genesis.json"),
+        keys: PathBuf::from("keys"),
+        key: name,
+        http,
+        p2p,
+    };
+    let path = dir.join(format!("node-{index}.toml"));
+    if path.exists() {
+        return Err(ConfigError::Invalid {
+            path: path.display().to_string(),
+            reason: "a node is already laid out here".into(),
+        });
+    }
+    let text = toml::to_string(&file).map_err(|e| ConfigError::Invalid {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    std::fs::write(&path, text).map_err(io(&path))?;
+    Ok((path, pair))
+}
+
+fn seal(dir: &Path, name: &str, pair: &KeyPair, passphrase: &[u8]) -> Result<(), ConfigError> {
+    let file = KeyFile::seal(name, pair, passphrase, KdfParams::RECOMMENDED)
+        .map_err(salus_crypto::keystore::KeyDirError::from)?;
+    Ok(KeyDir::new(dir.join("keys")).save(&file)?)
+}
+
 /// A laid-out testnet whose nodes all run in this process.
 pub struct LocalTestnet {
     pub testnet: Testnet,
@@ -211,7 +233,7 @@ mod tests {
                 config.validator_key.public_key(),
                 net.genesis.validators[i].public_key
             );
-            assert_eq!(config.validator_addresses.len(), 4);
+            assert_eq!(config.p2p_listen.port(), 40_000 + 2 * i as u16);
             assert_eq!(config.http_listen.port(), 40_000 + 2 * i as u16 + 1);
             assert_eq!(config.data_dir, dir.path().join(format!("node-{i}")));
         }

@@ -350,18 +350,25 @@ pub(super) async fn events(
 
 /// Node status: chain, tip and mempool.
 #[utoipa::path(get, path = "/v1/status", responses((status = 200, body = StatusResponse)))]
-pub(super) async fn status(State(state): State<ApiState>) -> Json<StatusResponse> {
+pub(super) async fn status(
+    State(state): State<ApiState>,
+) -> Result<Json<StatusResponse>, ApiError> {
     let (tip, digest) = state.chain.tip();
-    Json(StatusResponse {
+    let validators = salus_consensus::peers::PeerSet::at_tip(&state.chain)?
+        .primary
+        .iter()
+        .map(|v| v.key.to_hex())
+        .collect();
+    Ok(Json(StatusResponse {
         chain_id: state.chain.chain_id().to_owned(),
         height: tip.height,
         tip_digest: digest.to_hex(),
         state_root: tip.state_root.to_hex(),
         timestamp_ms: tip.timestamp_ms,
         mempool: state.mempool.len(),
-        validators: state.validators.clone(),
+        validators,
         network_tip: state.sync.network_tip().max(tip.height),
         syncing: state.sync.network_tip().saturating_sub(tip.height)
             >= salus_consensus::executor::SYNCING_LAG,
-    })
+    }))
 }

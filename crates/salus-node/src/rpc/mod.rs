@@ -51,7 +51,6 @@ pub struct ApiState {
     /// Hands admitted transactions to the other validators.
     pub gossip: crate::admission::gossip::Gossip,
     pub vault: Arc<salus_vault::Vault>,
-    pub validators: Vec<String>,
     /// The network's finalized tip as this node knows it.
     pub sync: Arc<salus_consensus::executor::SyncProgress>,
     /// The finalization certificates consensus produced or fetched.
