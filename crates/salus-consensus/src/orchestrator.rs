@@ -148,11 +148,9 @@ impl<C: Clock> Orchestrator<C> {
                     Some(at) => futures::future::Either::Left(self.clock.sleep_until(at)),
                     None => futures::future::Either::Right(futures::future::pending()),
                 };
-                futures::select! {
-                    () = follow.fuse() => {
-                        self.follow(current);
-                        follow_at = Some(self.clock.current() + FOLLOW_EVERY);
-                    },
+                // Biased, in this order, so that a simulation replays exactly:
+                // `select!` picks among ready branches at random.
+                futures::select_biased! {
                     ended = self.ended.next() => match ended {
                         Some(mut epoch) if epoch >= current => {
                             // Take every end already reported: a node catching
@@ -166,6 +164,10 @@ impl<C: Clock> Orchestrator<C> {
                         }
                         Some(_) => {}
                         None => break 'epochs,
+                    },
+                    () = follow.fuse() => {
+                        self.follow(current);
+                        follow_at = Some(self.clock.current() + FOLLOW_EVERY);
                     },
                     message = channels.votes_backup.recv().fuse() => match message {
                         Some(message) => self.behind(current, message, &mut hints),

@@ -40,7 +40,7 @@ pub fn run(validators: usize, narrate: &dyn Fn(&str), salus: &Path) -> Result<De
         "the demo runs 1..={MAX_DEMO_VALIDATORS} validators"
     );
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let (nodes, chain_id, authority) = if validators == 1 {
+    let (nodes, chain_id, authority, joiner) = if validators == 1 {
         let chain = dev_chain(dir.path(), DEV_PASSPHRASE.as_bytes(), None, now_ms())?;
         let node = salus_node::spawn(NodeConfig::single_validator(
             dir.path().to_path_buf(),
@@ -48,19 +48,24 @@ pub fn run(validators: usize, narrate: &dyn Fn(&str), salus: &Path) -> Result<De
             chain.validator.clone(),
             free_loopback_addr()?,
         ))?;
-        (vec![node], chain.genesis.chain_id, chain.authority)
+        (vec![node], chain.genesis.chain_id, chain.authority, None)
     } else {
-        let net = LocalTestnet::start(dir.path(), validators, now_ms(), Vec::new(), |_| {})?;
+        let mut net = LocalTestnet::start(dir.path(), validators, now_ms(), Vec::new(), |_| {})?;
+        let joiner = net.add_node(dir.path())?;
         let chain_id = net.testnet.genesis.chain_id.clone();
-        (net.nodes, chain_id, net.testnet.authority)
+        (net.nodes, chain_id, net.testnet.authority, Some(joiner))
     };
     let apis: Vec<String> = nodes
         .iter()
         .map(|n| format!("http://{}", n.handle.http_addr))
         .collect();
     narrate(&format!(
-        "Salus demo: chain `{chain_id}` with {} validator(s) in {} (APIs {})\n",
-        nodes.len(),
+        "Salus demo: chain `{chain_id}` with {validators} validator(s){} in {} (APIs {})\n",
+        if joiner.is_some() {
+            " and a node that is not one yet"
+        } else {
+            ""
+        },
         dir.path().display(),
         apis.join(", ")
     ));
@@ -70,7 +75,20 @@ pub fn run(validators: usize, narrate: &dyn Fn(&str), salus: &Path) -> Result<De
         .context("cannot start the async runtime")?;
     let steps = runtime.block_on(async {
         let mut tour = Tour::new(Client::new(apis[0].clone()), narrate);
-        chapters::run_all(&mut tour, &chain_id, authority, salus, dir.path()).await?;
+        let joiner = joiner.map(|(key, p2p)| chapters::Joiner {
+            key,
+            p2p,
+            api: Client::new(apis[apis.len() - 1].clone()),
+        });
+        chapters::run_all(
+            &mut tour,
+            &chain_id,
+            authority,
+            salus,
+            dir.path(),
+            joiner.as_ref(),
+        )
+        .await?;
         if nodes.len() > 1 {
             chapters::agreement::validators_agree(&mut tour, &apis).await?;
         }

@@ -9,12 +9,11 @@ use commonware_cryptography::ed25519;
 use commonware_p2p::simulated::{Control, Oracle};
 use commonware_runtime::deterministic;
 use commonware_runtime::{Handle, Quota, Spawner as _, Supervisor as _};
-use commonware_utils::ordered::Set;
 use commonware_utils::NZU32;
 use salus_app::Chain;
 use salus_consensus::engine::{self, channel, Channels, ValidatorSetup};
+use salus_consensus::epochs::EpochSchemes;
 use salus_consensus::executor::FlushMode;
-use salus_consensus::{Scheme, NAMESPACE};
 use salus_crypto::SigningKey;
 use salus_node::admission::mempool::{Mempool, MempoolLimits};
 use salus_node::hooks::{NodeHooks, NodeMetrics};
@@ -120,7 +119,6 @@ impl Cluster {
         };
         let provider = self.oracle.manager();
         let (chain, mempool, lie) = (node.chain.clone(), node.mempool.clone(), node.lie);
-        let participants = self.participants.clone();
         let halts = self.halts.clone();
         let task = self
             .context
@@ -139,17 +137,10 @@ impl Cluster {
                 ));
                 let running = match lie {
                     Some(Lie::Equivocate) => {
-                        // Sets stay genesis's in the simulation, so every
-                        // epoch's scheme signs as this one does.
-                        let scheme = Scheme::signer(
-                            NAMESPACE,
-                            Set::from_iter_dedup(participants.iter().cloned()),
-                            setup.signer.clone(),
-                        )
-                        .expect("a validator is a participant");
+                        let schemes = EpochSchemes::new(chain.clone(), setup.signer.clone());
                         let channels = Channels {
                             votes: (
-                                Equivocating::votes(channels.votes.0, scheme),
+                                Equivocating::votes(channels.votes.0, schemes),
                                 channels.votes.1,
                             ),
                             certificates: honest(channels.certificates),

@@ -14,25 +14,27 @@ use commonware_cryptography::ed25519::PublicKey;
 use commonware_cryptography::{Hasher as _, Sha256};
 use commonware_p2p::{CheckedSender, LimitedSender, Recipients, Sender};
 use commonware_runtime::IoBufs;
+use salus_consensus::epochs::EpochSchemes;
 use salus_consensus::{Digest, Scheme};
 use std::time::SystemTime;
 
-/// Wraps one channel's sender. With `scheme` set (the votes channel), votes
-/// are split as above; other messages, and other channels, pass unchanged.
+/// Wraps one channel's sender. With `schemes` set (the votes channel),
+/// votes are split as above, each twin signed with the scheme of its
+/// vote's epoch; other messages, and other channels, pass unchanged.
 #[derive(Clone)]
 pub struct Equivocating<S> {
     inner: S,
     spare: S,
-    scheme: Option<Scheme>,
+    schemes: Option<EpochSchemes>,
 }
 
 impl<S: Clone> Equivocating<S> {
     /// A sender that equivocates on every vote it sends.
-    pub fn votes(inner: S, scheme: Scheme) -> Self {
+    pub fn votes(inner: S, schemes: EpochSchemes) -> Self {
         Equivocating {
             spare: inner.clone(),
             inner,
-            scheme: Some(scheme),
+            schemes: Some(schemes),
         }
     }
 
@@ -41,7 +43,7 @@ impl<S: Clone> Equivocating<S> {
         Equivocating {
             spare: inner.clone(),
             inner,
-            scheme: None,
+            schemes: None,
         }
     }
 }
@@ -78,13 +80,13 @@ where
         let Equivocating {
             inner,
             spare,
-            scheme,
+            schemes,
         } = self;
         let checked = inner.check(recipients)?;
         Ok(Checked {
             checked,
             spare,
-            scheme: scheme.as_ref(),
+            schemes: schemes.as_ref(),
         })
     }
 }
@@ -92,7 +94,7 @@ where
 pub struct Checked<'a, S: Sender + 'a> {
     checked: S::Checked<'a>,
     spare: &'a mut S,
-    scheme: Option<&'a Scheme>,
+    schemes: Option<&'a EpochSchemes>,
 }
 
 impl<'a, S> CheckedSender for Checked<'a, S>
@@ -111,7 +113,7 @@ where
         priority: bool,
     ) -> commonware_actor::Unreliable<commonware_actor::Feedback> {
         let message: IoBufs = message.into();
-        let Some(scheme) = self.scheme else {
+        let Some(schemes) = self.schemes else {
             return self.checked.send(message, priority);
         };
         // Votes travel on their epoch's sub-channel: a varint epoch, then the vote.
@@ -120,8 +122,9 @@ where
             .and_then(|(epoch, vote)| {
                 let vote = Vote::<Scheme, Digest>::decode(commonware_codec::Copying(vote.as_ref()))
                     .ok()?;
+                let scheme = schemes.signer(epoch).ok().flatten()?;
                 let mut forged = UInt(epoch).encode().to_vec();
-                forged.extend_from_slice(&twin(scheme, &vote)?.encode());
+                forged.extend_from_slice(&twin(&scheme, &vote)?.encode());
                 Some(forged)
             });
         let Some(forged) = forged else {

@@ -10,14 +10,20 @@
 //!
 //! Epochs are a few blocks long, so every run crosses several epoch
 //! boundaries, where each validator stops one consensus instance and starts
-//! the next, with the faults above falling across them.
+//! the next, with the faults above falling across them. The validator set
+//! changes by vote on the way (`steward`): a fifth node, running from the
+//! start as a follower, is voted in and joins at its epoch, and then one of
+//! the four genesis validators is voted out and follows from its epoch on.
+//! (The simulated network admits all five nodes from the start: which peers
+//! a node admits is the real p2p layer's, tested with processes in
+//! `salus-cli/tests/validator_join.rs`.)
 //!
 //! After the faults end, the run checks:
 //! - **safety**: every validator holds the same finalized block at every
 //!   height they all reached (so also the same state root), and no
 //!   validator's executor halted on a finalized block it could not apply;
-//! - **liveness**: after the network heals, every honest validator finalizes
-//!   new blocks, and transactions get finalized.
+//! - **liveness**: after the network heals, every honest node (validator or
+//!   follower) finalizes new blocks, and transactions get finalized.
 //!
 //! A crash stops every task of a validator at once; its restart reopens the
 //! same store and journals, as a process restarted on the same disk would.
@@ -26,6 +32,7 @@
 mod byzantine;
 mod cluster;
 mod equivocator;
+mod steward;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -50,7 +57,13 @@ use cluster::{consensus_key, Cluster, Node};
 pub use equivocator::Equivocating;
 
 const CHAIN_ID: &str = "salus-sim";
+/// Genesis's validators.
 const VALIDATORS: usize = 4;
+/// Every node: genesis's validators and the joiner.
+const NODES: usize = VALIDATORS + 1;
+const JOINER: usize = VALIDATORS;
+/// The genesis validator voted out once the joiner signs.
+const LEAVER: usize = 0;
 /// Short epochs, so every run crosses several boundaries, crashes included.
 const SIM_EPOCH_BLOCKS: u64 = 8;
 const SENDERS: usize = 8;
@@ -85,6 +98,8 @@ pub struct Report {
     /// Epoch boundaries every validator crossed, each one a switch to a
     /// new consensus instance.
     pub epochs_crossed: u64,
+    /// The validator-set changes that took effect, by epoch.
+    pub set_changes: Vec<String>,
     pub faults: Vec<String>,
 }
 
@@ -128,7 +143,7 @@ fn public(key: &SigningKey) -> ed25519::PublicKey {
     commonware_cryptography::Signer::public_key(&consensus_key(key))
 }
 
-fn genesis(validators: &[SigningKey], senders: &[SigningKey]) -> Genesis {
+fn genesis(validators: &[SigningKey], senders: &[SigningKey], steward: &SigningKey) -> Genesis {
     Genesis {
         chain_id: CHAIN_ID.into(),
         genesis_time_ms: 0,
@@ -144,9 +159,10 @@ fn genesis(validators: &[SigningKey], senders: &[SigningKey]) -> Genesis {
             denom: "usal".into(),
             allocations: senders
                 .iter()
+                .chain([steward])
                 .map(|k| Allocation {
                     account: AccountId::from_public_key(&k.public_key()),
-                    amount: 1_000_000,
+                    amount: 2 * steward::BOND,
                 })
                 .collect(),
         },
@@ -157,7 +173,7 @@ fn genesis(validators: &[SigningKey], senders: &[SigningKey]) -> Genesis {
         epochs: salus_types::epochs::EpochsGenesis {
             epoch_blocks: SIM_EPOCH_BLOCKS,
         },
-        governance: Default::default(),
+        governance: steward::genesis(),
     }
 }
 
@@ -184,7 +200,7 @@ impl Outage {
     fn draw(plan: &mut StdRng) -> Outage {
         let from = plan.gen_range(5..30);
         Outage {
-            victim: plan.gen_range(0..VALIDATORS),
+            victim: plan.gen_range(0..NODES),
             from,
             until: from + plan.gen_range(3..25),
         }
@@ -257,15 +273,20 @@ async fn simulate(context: deterministic::Context, seed: u64) -> Result<Report, 
     let broken = |reason: String| Violation::Broken { seed, reason };
     let mut plan = StdRng::seed_from_u64(seed ^ 0x5a15);
     let scenario = Scenario::draw(&mut plan);
-    let keys: Vec<SigningKey> = (0..VALIDATORS).map(|i| key(seed, i)).collect();
+    let keys: Vec<SigningKey> = (0..NODES).map(|i| key(seed, i)).collect();
     let senders: Vec<SigningKey> = (0..SENDERS).map(|i| key(seed, 100 + i)).collect();
+    let steward = steward::Steward::new(
+        key(seed, 200),
+        keys[JOINER].public_key(),
+        keys[LEAVER].public_key(),
+    );
     let participants: Vec<ed25519::PublicKey> = keys.iter().map(public).collect();
 
     let (network, oracle) = Network::new(
         context.child("network"),
         NetConfig {
             max_size: salus_consensus::network::MAX_MESSAGE_BYTES,
-            max_peers_per_set: NZUsize!(VALIDATORS),
+            max_peers_per_set: NZUsize!(NODES),
             disconnect_on_block: true,
             tracked_peer_sets: NZUsize!(1),
         },
@@ -305,7 +326,7 @@ async fn simulate(context: deterministic::Context, seed: u64) -> Result<Report, 
     let cluster = Cluster {
         context: context.child("cluster"),
         oracle,
-        genesis: genesis(&keys, &senders),
+        genesis: genesis(&keys[..VALIDATORS], &senders, &steward.key),
         participants: participants.clone(),
         seed,
         halts: Arc::new(Mutex::new(Vec::new())),
@@ -348,24 +369,25 @@ async fn simulate(context: deterministic::Context, seed: u64) -> Result<Report, 
                 cluster.boot(&mut nodes[o.victim]).await?;
             }
         }
-        let txs: Vec<Tx> = (0..2).map(|_| transfer(&mut plan, &mut signers)).collect();
-        for node in nodes.iter().filter(|n| n.running()) {
-            // A full or stale pool refuses some: like real gossip, best effort.
-            let _ = salus_node::admission::admit(&node.chain, &node.mempool, txs.clone());
-        }
+        let mut txs: Vec<Tx> = (0..2).map(|_| transfer(&mut plan, &mut signers)).collect();
+        txs.extend(steward.next(&furthest(&nodes).chain));
+        offer(&nodes, txs);
         context.sleep(ROUND).await;
     }
 
     // Liveness: after healing, every honest validator moves on.
-    let honest: Vec<usize> = (0..VALIDATORS)
+    let honest: Vec<usize> = (0..NODES)
         .filter(|i| scenario.liar.is_none() || *i != LIAR)
         .collect();
     let healed_at = heights(&nodes);
     let progressed = |now: &[u64]| honest.iter().all(|&i| now[i] >= healed_at[i] + 3);
+    // The steward's votes see themselves through too, if faults held them up.
     for _ in 0..RECOVERY_ROUNDS {
-        if progressed(&heights(&nodes)) {
+        let chain = &furthest(&nodes).chain;
+        if progressed(&heights(&nodes)) && steward.done(chain) {
             break;
         }
+        offer(&nodes, steward.next(chain).into_iter().collect());
         context.sleep(ROUND).await;
     }
     let final_heights = heights(&nodes);
@@ -425,6 +447,7 @@ async fn simulate(context: deterministic::Context, seed: u64) -> Result<Report, 
         common,
         transactions,
         epochs_crossed: (common + 1) / SIM_EPOCH_BLOCKS,
+        set_changes: steward.changes(&nodes[honest[0]].chain),
         faults: scenario.describe(),
     })
 }
@@ -443,6 +466,22 @@ fn transfer(plan: &mut StdRng, signers: &mut [(SigningKey, u64)]) -> Tx {
     .sign(key);
     *nonce += 1;
     tx
+}
+
+/// Offers `txs` to every running node, as gossip would. A full or stale
+/// pool refuses some: like real gossip, best effort.
+fn offer(nodes: &[Node], txs: Vec<Tx>) {
+    for node in nodes.iter().filter(|n| n.running()) {
+        let _ = salus_node::admission::admit(&node.chain, &node.mempool, txs.clone());
+    }
+}
+
+/// The node whose chain is furthest ahead.
+fn furthest(nodes: &[Node]) -> &Node {
+    nodes
+        .iter()
+        .max_by_key(|n| n.chain.tip().0.height)
+        .expect("the cluster has nodes")
 }
 
 fn heights(nodes: &[Node]) -> Vec<u64> {

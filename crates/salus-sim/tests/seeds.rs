@@ -1,4 +1,5 @@
-//! Seeded simulations of a four-validator network under faults. CI runs a
+//! Seeded simulations of a four-validator network under faults, whose set
+//! changes by vote on the way (a fifth joins, one of the four leaves). CI runs a
 //! few seeds; `SALUS_SIM_SEEDS=N` (and `SALUS_SIM_FIRST`) runs more, and
 //! `salus sim --seeds N` runs many from the command line.
 
@@ -16,14 +17,25 @@ fn seeded_faults_never_fork_and_the_network_recovers() {
         match salus_sim::run(seed) {
             Ok(report) => {
                 eprintln!(
-                    "seed {seed}: heights {:?}, {} epochs, {} transactions, faults {:?}",
-                    report.heights, report.epochs_crossed, report.transactions, report.faults
+                    "seed {seed}: heights {:?}, {} epochs, {} transactions, set changes {:?}, faults {:?}",
+                    report.heights,
+                    report.epochs_crossed,
+                    report.transactions,
+                    report.set_changes,
+                    report.faults
                 );
                 // Every run switches consensus instances, faults and all.
                 assert!(
                     report.epochs_crossed >= 2,
                     "seed {seed} crossed {} epoch boundaries",
                     report.epochs_crossed
+                );
+                // Every run votes the joiner in and an original out.
+                let changed = |what: &str| report.set_changes.iter().any(|c| c.contains(what));
+                assert!(
+                    changed("the joiner signs") && changed("leaves"),
+                    "seed {seed} changed its set only by {:?}",
+                    report.set_changes
                 );
             }
             Err(violation) => {

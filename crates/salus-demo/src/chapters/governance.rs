@@ -21,7 +21,7 @@ const MEMBER_BOND: u128 = 300_000;
 const WHALE_BOND: u128 = 1_000_000;
 
 /// Waits until proposal `id` has left `Voting` (and `Queued`, if `executed`).
-async fn settled(tour: &Tour<'_>, id: u64, executed: bool) -> Result<ProposalStatus> {
+pub(crate) async fn settled(tour: &Tour<'_>, id: u64, executed: bool) -> Result<ProposalStatus> {
     let client = tour.client.clone();
     wait_for(|| async {
         let status = client.proposal(id).await?.proposal.status;
@@ -39,7 +39,12 @@ fn vote(proposal: u64, option: VoteOption) -> Action {
     GovernanceAction::Vote { proposal, option }.into()
 }
 
-pub(crate) async fn run(tour: &mut Tour<'_>, chain_id: &str, cast: &mut Cast) -> Result<()> {
+/// Returns the bonded members, who vote in the chapters after.
+pub(crate) async fn run(
+    tour: &mut Tour<'_>,
+    chain_id: &str,
+    cast: &mut Cast,
+) -> Result<Vec<Party>> {
     let Cast {
         authority, insurer, ..
     } = cast;
@@ -191,5 +196,5 @@ pub(crate) async fn run(tour: &mut Tour<'_>, chain_id: &str, cast: &mut Cast) ->
         ),
         json!({"granted": grant, "lab_balance": lab_balance.to_string()}),
     );
-    Ok(())
+    Ok(members)
 }

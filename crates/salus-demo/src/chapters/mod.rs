@@ -8,6 +8,9 @@ mod governance;
 mod identity;
 mod insurance;
 mod records;
+mod validators;
+
+pub(crate) use validators::Joiner;
 
 use std::path::Path;
 
@@ -26,13 +29,15 @@ pub(crate) struct Cast {
 
 /// Every chapter, in order.
 /// `salus` is the binary the oracle daemons run as; `workdir` a scratch
-/// directory for their keystore.
+/// directory for their keystore. A network of validators also has a
+/// `joiner`, a node that the members vote into the set.
 pub(crate) async fn run_all(
     tour: &mut Tour<'_>,
     chain_id: &str,
     authority: KeyPair,
     salus: &Path,
     workdir: &Path,
+    joiner: Option<&Joiner>,
 ) -> Result<()> {
     let mut cast = Cast {
         authority: Party::with_keys("the consortium authority", chain_id, authority),
@@ -44,6 +49,9 @@ pub(crate) async fn run_all(
     records::run(tour, chain_id, &mut cast).await?;
     credentials::run(tour, chain_id, &mut cast).await?;
     insurance::run(tour, chain_id, &mut cast, salus, workdir).await?;
-    governance::run(tour, chain_id, &mut cast).await?;
+    let mut members = governance::run(tour, chain_id, &mut cast).await?;
+    if let Some(joiner) = joiner {
+        validators::run(tour, &mut members, joiner).await?;
+    }
     finality::run(tour).await
 }

@@ -193,6 +193,9 @@ pub struct LocalTestnet {
     pub nodes: Vec<crate::SpawnedNode>,
 }
 
+/// The key files of a [`LocalTestnet`] are sealed with this.
+const LOCAL_PASSPHRASE: &[u8] = b"salus-local-testnet";
+
 impl LocalTestnet {
     /// Lays out `validators` nodes in `dir` and starts each on its own thread.
     pub fn start(
@@ -202,17 +205,47 @@ impl LocalTestnet {
         extra: Vec<Allocation>,
         tweak: impl Fn(&mut NodeConfig),
     ) -> Result<LocalTestnet, crate::NodeError> {
-        const PASSPHRASE: &[u8] = b"salus-local-testnet";
         let base = free_ports(2 * validators as u16).map_err(crate::NodeError::Config)?;
-        let testnet = init_testnet_with(dir, validators, base, PASSPHRASE, genesis_time_ms, extra)
-            .map_err(crate::NodeError::Config)?;
+        let testnet = init_testnet_with(
+            dir,
+            validators,
+            base,
+            LOCAL_PASSPHRASE,
+            genesis_time_ms,
+            extra,
+        )
+        .map_err(crate::NodeError::Config)?;
         let mut nodes = Vec::with_capacity(validators);
         for file in &testnet.node_files {
-            let mut config = NodeFile::load(file, PASSPHRASE).map_err(crate::NodeError::Config)?;
+            let mut config =
+                NodeFile::load(file, LOCAL_PASSPHRASE).map_err(crate::NodeError::Config)?;
             tweak(&mut config);
             nodes.push(crate::spawn(config)?);
         }
         Ok(LocalTestnet { testnet, nodes })
+    }
+
+    /// Lays out and starts one more node in `dir` (the testnet's folder),
+    /// on free ports: genesis does not name it, so it follows until
+    /// governance adds its key. Returns its key and p2p address; it is the
+    /// last of [`LocalTestnet::nodes`].
+    pub fn add_node(
+        &mut self,
+        dir: &Path,
+    ) -> Result<(salus_types::PublicKey, SocketAddr), crate::NodeError> {
+        let base = free_ports(2).map_err(crate::NodeError::Config)?;
+        let loopback = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        let (file, pair) = add_node(
+            dir,
+            self.nodes.len(),
+            loopback(base),
+            loopback(base + 1),
+            LOCAL_PASSPHRASE,
+        )
+        .map_err(crate::NodeError::Config)?;
+        let config = NodeFile::load(&file, LOCAL_PASSPHRASE).map_err(crate::NodeError::Config)?;
+        self.nodes.push(crate::spawn(config)?);
+        Ok((pair.signing.public_key(), loopback(base)))
     }
 }
 
