@@ -3,16 +3,18 @@
 //! removed, each only from the next epoch; a change executed in an epoch's
 //! very last block still lands in the next epoch; and every change that
 //! cannot apply is refused when proposed, or fails whole when its timelock
-//! ends, with a typed reason.
+//! ends, with a typed reason. A proptest checks every epoch's set against a
+//! model over random proposals and waits.
 
 mod common;
 
+use proptest::prelude::*;
 use salus_app::epochs;
 use salus_types::epochs::{epoch_of, EpochsEvent, Validator};
-use salus_types::governance::{Change, ProposalStatus};
+use salus_types::governance::{Change, GovernanceEvent, ProposalStatus};
 use salus_types::{ErrorCode, Event, PublicKey};
 
-use common::governance::{enact, executed, failure, polity, refused};
+use common::governance::{enact, executed, failure, pass, polity, propose, refused};
 use common::insurance::{events, Cast, EPOCH_BLOCKS, TIMELOCK, VOTING};
 use common::{proposer_key, User};
 
@@ -206,4 +208,140 @@ fn validator_changes_that_cannot_apply_are_refused_with_typed_errors() {
         "{:?}",
         enacted[1]
     );
+}
+
+/// One step of the proptest: propose up to three set changes in one block
+/// (keys by index into a pool), or let blocks pass.
+#[derive(Debug, Clone)]
+enum Step {
+    Propose(Vec<(u8, usize, usize)>),
+    Wait(u64),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        proptest::collection::vec((0u8..3, 0usize..POOL, 0usize..POOL), 1..4)
+            .prop_map(Step::Propose),
+        (1u64..2 * EPOCH_BLOCKS).prop_map(Step::Wait),
+    ]
+}
+
+/// How many keys the proptest draws from: genesis's validator and others.
+const POOL: usize = 5;
+
+fn change(kind: u8, a: PublicKey, b: PublicKey) -> Change {
+    match kind {
+        0 => add(a, "10.0.0.9:7000"),
+        1 => Change::RemoveValidator { key: a },
+        _ => Change::RekeyValidator { key: a, new_key: b },
+    }
+}
+
+/// The chain's rules for a set change, on a model: whether it applies.
+fn apply(set: &mut Vec<PublicKey>, change: &Change) -> bool {
+    let applied = match change {
+        Change::AddValidator { key, .. } if !set.contains(key) => {
+            set.push(*key);
+            true
+        }
+        Change::RemoveValidator { key } if set.contains(key) && set.len() > 1 => {
+            set.retain(|k| k != key);
+            true
+        }
+        Change::RekeyValidator { key, new_key } if set.contains(key) && !set.contains(new_key) => {
+            set.retain(|k| k != key);
+            set.push(*new_key);
+            true
+        }
+        _ => false,
+    };
+    set.sort();
+    applied
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Against a model, over random proposals and waits: a change is
+    /// refused when proposed exactly when it could not apply then, executes
+    /// exactly when it still applies, and every epoch's set is genesis's
+    /// with every change executed before the epoch started, in order:
+    /// never empty, sorted, without a key twice, and never rewritten.
+    #[test]
+    fn every_epochs_set_is_genesis_with_the_changes_executed_before_it(
+        steps in proptest::collection::vec(step(), 3..10)
+    ) {
+        let mut cast = polity();
+        let mut pool: Vec<PublicKey> = vec![proposer_key().public_key()];
+        pool.extend((60..60 + POOL as u8 - 1).map(|seed| User::new(seed).key.public_key()));
+        let genesis = vec![pool[0]];
+        // Each executed change with the height it executed at.
+        let mut executed_log: Vec<(u64, Change)> = Vec::new();
+        let model_at = |log: &[(u64, Change)], before: u64| {
+            let mut set = genesis.clone();
+            for (_, change) in log.iter().filter(|(h, _)| *h < before) {
+                prop_assert!(apply(&mut set, change));
+            }
+            Ok(set)
+        };
+        for step in steps {
+            match step {
+                Step::Wait(blocks) => {
+                    for _ in 0..blocks {
+                        cast.net.block(&[]);
+                    }
+                }
+                Step::Propose(drawn) => {
+                    let changes: Vec<Change> = drawn
+                        .iter()
+                        .filter(|(_, a, b)| a != b)
+                        .map(|(kind, a, b)| change(*kind, pool[*a], pool[*b]))
+                        .collect();
+                    let pending = model_at(&executed_log, u64::MAX)?;
+                    let txs: Vec<_> = changes
+                        .iter()
+                        .map(|c| cast.lps[0].tx(propose(&[c.clone()])))
+                        .collect();
+                    let receipts = cast.net.block(&txs);
+                    let mut proposed = Vec::new();
+                    for (change, receipt) in changes.iter().zip(&receipts) {
+                        let applies = apply(&mut pending.clone(), change);
+                        prop_assert_eq!(receipt.succeeded(), applies, "{:?}: {:?}", change, receipt.code);
+                        if applies {
+                            proposed.push(change.clone());
+                        }
+                    }
+                    let ids = events(&receipts, |e| match e {
+                        Event::Governance(GovernanceEvent::Proposed { proposal, .. }) => Some(*proposal),
+                        _ => None,
+                    });
+                    prop_assert_eq!(ids.len(), proposed.len());
+                    if proposed.is_empty() {
+                        continue;
+                    }
+                    pass(&mut cast, &ids);
+                    let snapshot = cast.snapshot();
+                    let mut at_execution = model_at(&executed_log, u64::MAX)?;
+                    for (id, change) in ids.iter().zip(&proposed) {
+                        let proposal = salus_app::governance::proposal(&snapshot, *id).unwrap().unwrap();
+                        let applies = apply(&mut at_execution, change);
+                        match proposal.status {
+                            ProposalStatus::Executed { height } => {
+                                prop_assert!(applies, "{:?} executed", change);
+                                executed_log.push((height, change.clone()));
+                            }
+                            ProposalStatus::Failed { .. } => prop_assert!(!applies, "{:?} failed", change),
+                            other => prop_assert!(false, "{:?} ended {:?}", change, other),
+                        }
+                    }
+                }
+            }
+            let now = epoch(&cast);
+            for e in 0..=now {
+                let set = keys(&set(&cast, e).unwrap());
+                prop_assert_eq!(&set, &model_at(&executed_log, e * EPOCH_BLOCKS)?, "epoch {}", e);
+                prop_assert!(!set.is_empty() && set.windows(2).all(|w| w[0] < w[1]));
+            }
+        }
+    }
 }

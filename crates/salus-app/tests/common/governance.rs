@@ -51,6 +51,16 @@ pub fn enact(cast: &mut Cast, changes: &[Change]) -> Vec<Proposal> {
         _ => None,
     });
     assert_eq!(ids.len(), changes.len());
+    pass(cast, &ids);
+    let snapshot = cast.snapshot();
+    ids.iter()
+        .map(|id| governance::proposal(&snapshot, *id).unwrap().unwrap())
+        .collect()
+}
+
+/// Every voter votes yes on proposals `ids`; returns once their timelock
+/// has ended.
+pub fn pass(cast: &mut Cast, ids: &[u64]) {
     let votes: Vec<Tx> = voters(cast)
         .into_iter()
         .map(|voter| {
@@ -70,10 +80,6 @@ pub fn enact(cast: &mut Cast, changes: &[Change]) -> Vec<Proposal> {
     for _ in 0..VOTING + TIMELOCK {
         cast.net.block(&[]);
     }
-    let snapshot = cast.snapshot();
-    ids.iter()
-        .map(|id| governance::proposal(&snapshot, *id).unwrap().unwrap())
-        .collect()
 }
 
 pub fn executed(proposal: &Proposal) -> bool {

@@ -18,9 +18,11 @@ pub enum GovCommand {
     /// "params": {…}}, {"kind": "spend", "to": ACCOUNT, "amount": "N"},
     /// {"kind": "fund_pool", …}, {"kind": "attest_role" | "revoke_role", "subject": ACCOUNT,
     /// "role": "oracle"}, {"kind": "set_authority", "account": ACCOUNT, "roles": […]},
-    /// {"kind": "bar_oracle" | "admit_oracle", "oracle": ACCOUNT} or
-    /// {"kind": "set_role_rule", "rule": {…}}. The deposit is refunded unless the
-    /// proposal is vetoed.
+    /// {"kind": "bar_oracle" | "admit_oracle", "oracle": ACCOUNT},
+    /// {"kind": "set_role_rule", "rule": {…}}, {"kind": "add_validator", "key": HEX,
+    /// "address": "IP:PORT"}, {"kind": "remove_validator", "key": HEX} or
+    /// {"kind": "rekey_validator", "key": HEX, "new_key": HEX} (these three from the
+    /// next epoch). The deposit is refunded unless the proposal is vetoed.
     Propose {
         #[arg(long)]
         key: String,
