@@ -1,6 +1,7 @@
 //! The validator set changes by vote, on real `salus node` processes: four
-//! genesis validators vote in a fifth, which was started beforehand from
-//! genesis with nothing but its own key and node file. It joins at the next
+//! genesis validators vote in a fifth, laid out by `salus testnet add-node`
+//! and started beforehand from genesis with nothing but its own key and
+//! node file. It joins at the next
 //! epoch without a manual step, signs that epoch's blocks, and is needed
 //! for quorum (one original killed with SIGKILL, the chain goes on with the
 //! four that remain). A later vote removes that original: from the epoch
@@ -16,7 +17,7 @@ use common::testnet::{
     agree, final_height, free_base_port, height, transfer, wait_height, Node, PASSPHRASE,
 };
 use salus_client::Signer;
-use salus_node::layout::testnet::{add_node, init_testnet, TESTNET_CHAIN_ID};
+use salus_node::layout::testnet::{init_testnet, TESTNET_CHAIN_ID};
 use salus_types::epochs::epoch_of;
 use salus_types::governance::{Change, GovernanceAction, ProposalStatus, VoteOption};
 use salus_types::staking::StakingAction;
@@ -102,9 +103,27 @@ async fn a_voted_in_validator_joins_at_its_epoch_and_a_voted_out_one_stops_signi
     )
     .unwrap();
     quicken(&dir.path().join("genesis.json"));
-    let port = |i: u16| std::net::SocketAddr::from(([127, 0, 0, 1], base + i));
-    let (_, joiner) = add_node(dir.path(), 4, port(8), port(9), PASSPHRASE.as_bytes()).unwrap();
-    let joiner = joiner.signing.public_key();
+    // The fifth node, laid out as an operator would, with the change that
+    // admits it written next to it.
+    let added = std::process::Command::new(env!("CARGO_BIN_EXE_salus"))
+        .args(["--json", "testnet", "add-node", "--dir"])
+        .arg(dir.path())
+        .env("SALUS_NODE_PASSPHRASE", PASSPHRASE)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    let added: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
+    let change = std::fs::read_to_string(added["change"].as_str().unwrap()).unwrap();
+    let add: Change = serde_json::from_str(&change).unwrap();
+    let Change::AddValidator {
+        key: joiner,
+        address,
+    } = &add
+    else {
+        panic!("{add:?}");
+    };
+    let joiner = *joiner;
+    assert_eq!(address, &format!("127.0.0.1:{}", base + 8));
     let mut nodes: Vec<Node> = (0..5).map(|i| Node::new(dir.path(), i, base)).collect();
     for node in &mut nodes {
         node.start();
@@ -122,11 +141,7 @@ async fn a_voted_in_validator_joins_at_its_epoch_and_a_voted_out_one_stops_signi
     assert!(outcome.receipt.succeeded(), "{:?}", outcome.receipt);
 
     // Voted in: it joins at the next epoch and signs its blocks.
-    let change = Change::AddValidator {
-        key: joiner,
-        address: port(8).to_string(),
-    };
-    let executed = enact(&nodes[0], &mut authority, change).await;
+    let executed = enact(&nodes[0], &mut authority, add).await;
     let joined = next_epoch_start(executed);
     wait_height(&nodes[4], joined + 2, Duration::from_secs(90)).await;
     let root = agree(&nodes.iter().collect::<Vec<_>>(), joined + 2).await;

@@ -1,11 +1,13 @@
 //! `salus testnet`: lay out and run a network of validators on loopback.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{bail, Context as _, Result};
 use clap::Subcommand;
 use salus_crypto::keystore::{KdfParams, KeyFile};
+use salus_node::layout::node_file::NodeFile;
 use salus_node::layout::testnet::{init_testnet, TESTNET_AUTHORITY};
 use salus_types::clock::now_ms;
 use serde_json::json;
@@ -24,6 +26,15 @@ pub enum TestnetCommand {
         /// Node i uses p2p port base+2i and HTTP port base+2i+1.
         #[arg(long, default_value_t = 27_000)]
         base_port: u16,
+    },
+    /// Lay out one more node for a testnet: a new key and a node file, on
+    /// the ports after the last node's. Genesis does not name it: it
+    /// follows the chain until a passed `add_validator` proposal (written
+    /// next to it, for `salus gov propose --change`) makes it a validator
+    /// from the next epoch.
+    AddNode {
+        #[arg(long)]
+        dir: PathBuf,
     },
     /// Run every node of a laid-out testnet as a child process until Ctrl-C.
     Up {
@@ -75,8 +86,51 @@ pub fn run(ctx: &Context, command: TestnetCommand) -> Result<()> {
             });
             Ok(())
         }
+        TestnetCommand::AddNode { dir } => add_node(ctx, &dir),
         TestnetCommand::Up { dir } => up(ctx, &dir),
     }
+}
+
+fn add_node(ctx: &Context, dir: &Path) -> Result<()> {
+    let files = node_files(dir)?;
+    let last = files.last().context("a testnet has nodes")?;
+    let last = NodeFile::read(last)?;
+    let next = |addr: SocketAddr| -> Result<SocketAddr> {
+        let port = addr
+            .port()
+            .checked_add(2)
+            .context("no port left after the last node's")?;
+        Ok(SocketAddr::new(addr.ip(), port))
+    };
+    let (p2p, http) = (next(last.p2p)?, next(last.http)?);
+    let passphrase = node_passphrase();
+    let index = files.len();
+    let (file, pair) =
+        salus_node::layout::testnet::add_node(dir, index, p2p, http, passphrase.as_bytes())
+            .with_context(|| format!("cannot lay out node {index} in {}", dir.display()))?;
+    let change = json!({
+        "kind": "add_validator",
+        "key": pair.signing.public_key(),
+        "address": p2p.to_string(),
+    });
+    let change_path = dir.join(format!("add-node-{index}.json"));
+    std::fs::write(&change_path, change.to_string())
+        .with_context(|| format!("cannot write {}", change_path.display()))?;
+    let value = json!({
+        "node_file": file,
+        "key": pair.signing.public_key(),
+        "p2p": p2p,
+        "api": format!("http://{http}"),
+        "change": change_path,
+    });
+    ctx.emit(&value, || {
+        format!(
+            "laid out node {index} in {} (p2p {p2p}, API http://{http}); it follows the chain until `salus gov propose --change {}` passes, then signs from the next epoch",
+            file.display(),
+            change_path.display()
+        )
+    });
+    Ok(())
 }
 
 /// The node files of a laid-out testnet, in order.
@@ -131,7 +185,7 @@ fn up(ctx: &Context, dir: &Path) -> Result<()> {
     let value = json!({"dir": dir, "nodes": files.len()});
     ctx.emit(&value, || {
         format!(
-            "running {} validators from {} (logs in node-<i>.log); Ctrl-C stops them",
+            "running {} nodes from {} (logs in node-<i>.log); Ctrl-C stops them",
             files.len(),
             dir.display()
         )

@@ -36,13 +36,17 @@ impl NodeFile {
     /// Reads a node file and builds the node's configuration, opening its key
     /// with `passphrase`.
     pub fn load(path: &Path, passphrase: &[u8]) -> Result<NodeConfig, ConfigError> {
+        let base = path.parent().unwrap_or(Path::new("."));
+        NodeFile::read(path)?.config(base, passphrase)
+    }
+
+    /// Reads a node file without opening its key.
+    pub fn read(path: &Path) -> Result<NodeFile, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(io(path))?;
-        let file: NodeFile = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        toml::from_str(&text).map_err(|e| ConfigError::Invalid {
             path: path.display().to_string(),
             reason: e.message().to_owned(),
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        file.config(base, passphrase)
+        })
     }
 
     fn config(self, base: &Path, passphrase: &[u8]) -> Result<NodeConfig, ConfigError> {
