@@ -67,7 +67,7 @@ pub(crate) async fn run(tour: &mut Tour<'_>, members: &mut [Party], joiner: &Joi
         ],
     )
     .await?;
-    for member in rest.iter_mut().take(5) {
+    for member in rest.iter_mut() {
         tour.send(member, vec![vote()]).await?;
     }
     let executed = settled(tour, proposal, true).await?;
