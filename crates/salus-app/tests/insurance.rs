@@ -6,10 +6,11 @@
 mod common;
 
 use salus_app::{consent, insurance, oracle, records, treasury};
+use salus_types::consent::{ConsentAction, ConsentEvent, Purpose, Scope};
 use salus_types::insurance::{ClaimStatus, InsuranceAction, InsuranceEvent};
 use salus_types::oracle::{Answer, Evidence, OracleAction, OracleEvent};
 use salus_types::records::RecordId;
-use salus_types::{Action, ErrorCode, Event};
+use salus_types::{AccountId, Action, ErrorCode, Event};
 
 use common::insurance::{events, Cast, BOND, DEADLINE, FEE};
 
@@ -283,6 +284,7 @@ fn claims_are_refused_with_typed_errors() {
         evidence: vec![evidence],
         amount: 1_000,
         payee,
+        authorization: None,
     }
     .into()]);
     assert_eq!(cast.net.code(foreign), ErrorCode::NotPolicyHolder);
@@ -351,6 +353,7 @@ fn claims_are_refused_with_typed_errors() {
         evidence: vec![evidence],
         amount: 1_000,
         payee,
+        authorization: None,
     }
     .into()]);
     assert_eq!(cast.net.code(tx), ErrorCode::BadPayee);
@@ -373,29 +376,54 @@ fn claims_are_refused_with_typed_errors() {
     cast.all_ok(&answers);
     let tx = cast.file(policy, vec![evidence], 1_000);
     assert_eq!(cast.net.code(tx), ErrorCode::EvidenceAlreadyClaimed);
-    let hospital_payee = cast.hospital.id;
-    let by_provider = cast.hospital.tx(vec![InsuranceAction::FileClaim {
-        policy,
-        evidence: vec![evidence],
-        amount: 1_000,
-        payee: hospital_payee,
+
+    // The provider that wrote new evidence may file for the insured, with
+    // the patient's payment consent for exactly that evidence, and no other.
+    let fresh = cast.evidence();
+    let by_provider = |cast: &mut Cast, evidence: Evidence, authorization: Option<u64>| {
+        let payee = cast.hospital.id;
+        let tx = cast.hospital.tx(vec![InsuranceAction::FileClaim {
+            policy,
+            evidence: vec![evidence],
+            amount: 1_000,
+            payee,
+            authorization,
+        }
+        .into()]);
+        cast.net.code(tx)
+    };
+    let hospital = cast.hospital.id;
+    let stranger = cast.stranger.id;
+    let treatment = grant(&mut cast, hospital, Purpose::Treatment, vec![fresh.record]);
+    let elsewhere = grant(&mut cast, hospital, Purpose::Payment, vec![evidence.record]);
+    let someone_else = grant(&mut cast, stranger, Purpose::Payment, vec![fresh.record]);
+    let consented = grant(
+        &mut cast,
+        hospital,
+        Purpose::Payment,
+        vec![evidence.record, fresh.record],
+    );
+    for authorization in [
+        None,
+        Some(treatment),
+        Some(elsewhere),
+        Some(someone_else),
+        Some(999),
+    ] {
+        assert_eq!(
+            by_provider(&mut cast, fresh, authorization),
+            ErrorCode::NoPaymentConsent,
+            "{authorization:?}"
+        );
     }
-    .into()]);
     assert_eq!(
-        cast.net.code(by_provider),
+        by_provider(&mut cast, evidence, Some(consented)),
         ErrorCode::EvidenceAlreadyClaimed
     );
-
-    // The provider that wrote new evidence may file for the insured.
-    let fresh = cast.evidence();
-    let by_provider = cast.hospital.tx(vec![InsuranceAction::FileClaim {
-        policy,
-        evidence: vec![fresh],
-        amount: 1_000,
-        payee: hospital_payee,
-    }
-    .into()]);
-    cast.all_ok(&[by_provider]);
+    assert_eq!(
+        by_provider(&mut cast, fresh, Some(consented)),
+        ErrorCode::Ok
+    );
 
     // An expired policy.
     let ends = insurance::policy(&cast.snapshot(), policy)
@@ -558,4 +586,24 @@ fn expiries_queue_in_bounded_buckets_and_release_in_bounded_blocks() {
         .iter()
         .all(|n| *n <= salus_types::insurance::MAX_RELEASES_PER_BLOCK));
     assert_eq!(cast.pool(pool).active_cover, 0);
+}
+
+/// The patient grants `grantee` access to `records` for `purpose`, for an
+/// hour; returns the grant's id.
+fn grant(cast: &mut Cast, grantee: AccountId, purpose: Purpose, records: Vec<RecordId>) -> u64 {
+    let patient = cast.patient.id;
+    let expires_ms = cast.net.now() + 3_600_000;
+    let tx = cast.patient.tx(vec![ConsentAction::Grant {
+        patient,
+        grantee,
+        scope: Scope::Records(records),
+        purpose,
+        expires_ms,
+    }
+    .into()]);
+    let granted = events(&cast.all_ok(&[tx]), |e| match e {
+        Event::Consent(ConsentEvent::Granted { grant, .. }) => Some(*grant),
+        _ => None,
+    });
+    granted[0]
 }

@@ -282,6 +282,11 @@ pub enum InsuranceAction {
         #[serde(with = "crate::amount")]
         amount: u128,
         payee: AccountId,
+        /// A provider filing for the insured names the patient's consent
+        /// grant that authorizes it: purpose `payment`, to that provider,
+        /// covering every piece of evidence. The insured needs none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        authorization: Option<u64>,
     },
 }
 
@@ -400,6 +405,7 @@ crate::error_codes! {
     BadAmount = 920 => "bad_amount",
     EvidenceNotFromProvider = 921 => "evidence_not_from_provider",
     NoLiquidity = 922 => "no_liquidity",
+    NoPaymentConsent = 923 => "no_payment_consent",
 }
 
 // State layout: every key of this module starts with `PREFIX/`.

@@ -55,22 +55,76 @@ fn rule_for(pool: &Pool, policy: &Policy, cap: u128) -> Rule {
     }
 }
 
-/// Who may file on `policy`: the holder, its guardian, or an attested
-/// provider that wrote every piece of evidence (filing for the insured).
-fn may_file(
+/// Who files a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Filer {
+    /// The policy's holder or its guardian.
+    Insured,
+    /// An attested provider that wrote every piece of evidence, filing for
+    /// the insured with the patient's payment consent.
+    Provider,
+}
+
+/// Who may file on `policy`, if anyone: see [`Filer`].
+fn filer(
     state: &dyn StateRead,
     policy: &Policy,
     claimant: &AccountId,
     evidence: &[Evidence],
     now: u64,
-) -> Result<bool, StateError> {
+) -> Result<Option<Filer>, StateError> {
     if consent::is_patient_or_guardian(state, &policy.holder, claimant, now)? {
-        return Ok(true);
+        return Ok(Some(Filer::Insured));
     }
     if identity::role(state, claimant, Role::Provider)?.is_none() {
-        return Ok(false);
+        return Ok(None);
     }
-    wrote_all(state, claimant, evidence)
+    Ok(wrote_all(state, claimant, evidence)?.then_some(Filer::Provider))
+}
+
+/// Checks that grant `authorization` lets `provider` use every piece of
+/// `evidence` for payment on `patient`'s behalf. Filing opens the
+/// committee's access to the patient's records, which only the patient
+/// (or a delegate) may allow: a provider's authorship of a record is not
+/// the patient's consent to show it to an insurer's oracles.
+fn payment_consent(
+    state: &dyn StateRead,
+    patient: &AccountId,
+    provider: &AccountId,
+    evidence: &[Evidence],
+    authorization: Option<u64>,
+    now: u64,
+) -> ExecResult<()> {
+    let Some(id) = authorization else {
+        return reject(
+            ErrorCode::NoPaymentConsent,
+            "a provider files for the insured only with the patient's payment consent; name its grant",
+        );
+    };
+    let refused = |why: &str| -> ExecResult<()> {
+        reject(ErrorCode::NoPaymentConsent, format!("grant {id} {why}"))
+    };
+    let Some(grant) = consent::grant(state, id)? else {
+        return refused("is unknown");
+    };
+    if grant.patient != *patient || grant.grantee != *provider {
+        return refused("is not the insured's grant to this provider");
+    }
+    if grant.purpose != Purpose::Payment {
+        return refused("is not for payment");
+    }
+    if !grant.is_active(now) {
+        return refused("has expired or been revoked");
+    }
+    for item in evidence {
+        let head = records::head(state, &item.record)?.ok_or_else(|| {
+            StateError::Corrupt(format!("anchored record {} has no head", item.record))
+        })?;
+        if !grant.scope.covers(&item.record, head.category) {
+            return refused(&format!("does not cover record {}", item.record));
+        }
+    }
+    Ok(())
 }
 
 fn wrote_all(
@@ -87,15 +141,28 @@ fn wrote_all(
     Ok(true)
 }
 
+/// A claim as filed.
+pub(super) struct Filing<'a> {
+    pub(super) policy_id: u64,
+    pub(super) evidence: &'a [Evidence],
+    pub(super) amount: u128,
+    pub(super) payee: AccountId,
+    pub(super) authorization: Option<u64>,
+}
+
 pub(super) fn file(
     ctx: &TxContext<'_>,
     state: &mut Overlay<'_>,
-    policy_id: u64,
-    evidence: &[Evidence],
-    amount: u128,
-    payee: AccountId,
+    filing: Filing<'_>,
     events: &mut Events,
 ) -> ExecResult<()> {
+    let Filing {
+        policy_id,
+        evidence,
+        amount,
+        payee,
+        authorization,
+    } = filing;
     let me = ctx.tx.signer;
     let now = ctx.timestamp_ms;
     let Some(policy) = policy(state, policy_id)? else {
@@ -104,7 +171,7 @@ pub(super) fn file(
             format!("policy {policy_id} is unknown"),
         );
     };
-    if !may_file(state, &policy, &me, evidence, now)? {
+    let Some(filer) = filer(state, &policy, &me, evidence, now)? else {
         return reject(
             ErrorCode::NotPolicyHolder,
             format!(
@@ -112,7 +179,7 @@ pub(super) fn file(
                 me.did()
             ),
         );
-    }
+    };
     if !policy.is_running(now) {
         return reject(
             ErrorCode::PolicyNotRunning,
@@ -141,6 +208,9 @@ pub(super) fn file(
                 ),
             );
         }
+    }
+    if filer == Filer::Provider {
+        payment_consent(state, &policy.holder, &me, evidence, authorization, now)?;
     }
     if payee != policy.holder && !wrote_all(state, &payee, evidence)? {
         return reject(

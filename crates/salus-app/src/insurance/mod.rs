@@ -489,7 +489,17 @@ impl Module for Insurance {
                 evidence,
                 amount,
                 payee,
-            } => claims::file(ctx, state, *policy, evidence, *amount, *payee, events)?,
+                authorization,
+            } => {
+                let filing = claims::Filing {
+                    policy_id: *policy,
+                    evidence,
+                    amount: *amount,
+                    payee: *payee,
+                    authorization: *authorization,
+                };
+                claims::file(ctx, state, filing, events)?;
+            }
         }
         Ok(())
     }

@@ -221,6 +221,7 @@ impl Cast {
             evidence,
             amount,
             payee,
+            authorization: None,
         }
         .into()])
     }

@@ -31,6 +31,10 @@ pub enum ClaimCommand {
         /// Who is paid: the insured (default) or the provider who wrote the evidence.
         #[arg(long)]
         payee: Option<String>,
+        /// A provider filing for the insured: the patient's consent grant
+        /// (purpose payment, to the provider, covering the evidence).
+        #[arg(long)]
+        authorization: Option<u64>,
     },
     /// One claim, with its oracle question's answers.
     Show {
@@ -48,7 +52,7 @@ pub fn run(ctx: &Context, command: ClaimCommand) -> Result<()> {
     let client = ctx.client();
     ctx.runtime()?.block_on(async {
         match command {
-            ClaimCommand::File { key, policy, evidence, amount, payee } => {
+            ClaimCommand::File { key, policy, evidence, amount, payee, authorization } => {
                 let flow = RecordFlow::connect(&client).await?;
                 let mut items = Vec::with_capacity(evidence.len());
                 for text in &evidence {
@@ -68,7 +72,7 @@ pub fn run(ctx: &Context, command: ClaimCommand) -> Result<()> {
                     Some(text) => parse_account(&text)?,
                     None => client.policy(policy).await?.policy.holder,
                 };
-                let action = InsuranceAction::FileClaim { policy, evidence: items.clone(), amount, payee };
+                let action = InsuranceAction::FileClaim { policy, evidence: items.clone(), amount, payee, authorization };
                 let outcome = client.submit_and_wait(&claimant.signer.sign(vec![action.into()])).await?;
                 if !outcome.receipt.succeeded() {
                     anyhow::bail!("the chain refused ({}): {}", outcome.receipt.code.name(), outcome.receipt.message);
