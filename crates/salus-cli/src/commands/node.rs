@@ -43,14 +43,14 @@ pub fn ctrl_c() -> futures::future::BoxFuture<'static, ()> {
     })
 }
 
-/// Runs one validator until Ctrl-C.
+/// Runs one node until Ctrl-C.
 pub fn run(ctx: &Context, args: NodeArgs) -> Result<()> {
     init_logging();
     let config = NodeFile::load(&args.config, node_passphrase().as_bytes())
         .with_context(|| format!("cannot load the node file {}", args.config.display()))?;
     if !ctx.json {
         eprintln!(
-            "salus node: chain {} as validator {}, API on http://{}",
+            "salus node: chain {} with key {} (it signs in the epochs whose validator set names it), API on http://{}",
             config.genesis.chain_id,
             config.validator_key.public_key(),
             config.http_listen
