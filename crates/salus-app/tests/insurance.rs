@@ -284,7 +284,6 @@ fn claims_are_refused_with_typed_errors() {
         evidence: vec![evidence],
         amount: 1_000,
         payee,
-        authorization: None,
     }
     .into()]);
     assert_eq!(cast.net.code(foreign), ErrorCode::NotPolicyHolder);
@@ -353,7 +352,6 @@ fn claims_are_refused_with_typed_errors() {
         evidence: vec![evidence],
         amount: 1_000,
         payee,
-        authorization: None,
     }
     .into()]);
     assert_eq!(cast.net.code(tx), ErrorCode::BadPayee);
@@ -382,14 +380,22 @@ fn claims_are_refused_with_typed_errors() {
     let fresh = cast.evidence();
     let by_provider = |cast: &mut Cast, evidence: Evidence, authorization: Option<u64>| {
         let payee = cast.hospital.id;
-        let tx = cast.hospital.tx(vec![InsuranceAction::FileClaim {
-            policy,
-            evidence: vec![evidence],
-            amount: 1_000,
-            payee,
-            authorization,
-        }
-        .into()]);
+        let action = match authorization {
+            None => InsuranceAction::FileClaim {
+                policy,
+                evidence: vec![evidence],
+                amount: 1_000,
+                payee,
+            },
+            Some(authorization) => InsuranceAction::FileClaimForInsured {
+                policy,
+                evidence: vec![evidence],
+                amount: 1_000,
+                payee,
+                authorization,
+            },
+        };
+        let tx = cast.hospital.tx(vec![action.into()]);
         cast.net.code(tx)
     };
     let hospital = cast.hospital.id;

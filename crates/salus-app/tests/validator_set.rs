@@ -52,10 +52,19 @@ fn off_the_curve() -> PublicKey {
         .expect("most 32-byte strings are not points")
 }
 
+/// The encoding of ed25519's identity point, a key of small order.
+fn identity_point() -> PublicKey {
+    let mut bytes = [0; 32];
+    bytes[0] = 1;
+    let key = PublicKey(bytes);
+    assert!(key.is_valid() && !key.is_strong());
+    key
+}
+
 /// Finalizes empty blocks until the next block starts an epoch, so that a
 /// change enacted now executes well inside that epoch.
 fn to_epoch_start(cast: &Cast) {
-    while (cast.net.chain.tip().0.height + 1) % EPOCH_BLOCKS != 0 {
+    while !(cast.net.chain.tip().0.height + 1).is_multiple_of(EPOCH_BLOCKS) {
         cast.net.block(&[]);
     }
 }
@@ -188,6 +197,11 @@ fn validator_changes_that_cannot_apply_are_refused_with_typed_errors() {
             add(off_the_curve(), "10.0.0.7:7000"),
             ErrorCode::BadProposal,
         ),
+        // The identity point: valid under ZIP-215, and anyone can sign for it.
+        (
+            add(identity_point(), "10.0.0.7:7000"),
+            ErrorCode::BadProposal,
+        ),
     ];
     for (change, code) in cases {
         assert_eq!(refused(&mut cast, change.clone()), code, "{change:?}");
@@ -300,7 +314,7 @@ proptest! {
                     let pending = model_at(&executed_log, u64::MAX)?;
                     let txs: Vec<_> = changes
                         .iter()
-                        .map(|c| cast.lps[0].tx(propose(&[c.clone()])))
+                        .map(|c| cast.lps[0].tx(propose(std::slice::from_ref(c))))
                         .collect();
                     let receipts = cast.net.block(&txs);
                     let mut proposed = Vec::new();

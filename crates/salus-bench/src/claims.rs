@@ -306,7 +306,6 @@ pub fn claims(args: ClaimsArgs, salus: &Path) -> Result<Report> {
                     evidence: vec![evidence[&holder]],
                     amount: 1_000_000,
                     payee: holder,
-                    authorization: None,
                 };
                 p.signer.sign(vec![Action::from(action)])
             })

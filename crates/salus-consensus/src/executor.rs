@@ -181,8 +181,12 @@ pub async fn run(
                 if let Some(receipts) = committed {
                     hooks.finalized(block, &receipts);
                     if PeerSet::changed_by(&receipts) {
-                        // Nobody listening means the node is stopping.
-                        let _ = notices.peer_sets.unbounded_send(PeerSet::at_tip(&chain)?);
+                        match PeerSet::at_tip(&chain) {
+                            // Nobody listening means the node is stopping.
+                            Ok(peers) => drop(notices.peer_sets.unbounded_send(peers)),
+                            // The block is committed; the peers stay those of the set before.
+                            Err(error) => error!(height, %error, "cannot read the new peer set"),
+                        }
                     }
                 }
                 progress.applied(height);

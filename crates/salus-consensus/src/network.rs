@@ -34,7 +34,7 @@ pub struct NetworkChannels<S, R> {
 
 /// Starts the p2p network for `signer` and registers the validator
 /// channels. It admits no peer until one is tracked on the oracle, and
-/// tracks at most `max_peers` in one set.
+/// tracks at most `max_peers` others in one set.
 pub fn start<E>(
     context: E,
     signer: PrivateKey,
@@ -61,7 +61,8 @@ where
         handshake,
         P2P_NAMESPACE,
         listen,
-        NonZeroUsize::new(max_peers.max(1)).expect("at least one"),
+        // commonware counts this node in every set it tracks.
+        NonZeroUsize::new(max_peers.saturating_add(1)).expect("at least one"),
         MAX_MESSAGE_BYTES,
         NZUsize!(4096),
     );

@@ -8,12 +8,14 @@
 //! name this node gets no instance: the node follows the chain through
 //! marshal, asking that epoch's validators for its last block (and again
 //! every [`FOLLOW_EVERY`] until it has it), so that a follower trails the
-//! chain by at most an epoch. Hearing a peer in a later epoch than its own
-//! means the node is behind, so it asks that peer for the last block of its
-//! own epoch.
+//! chain by at most an epoch. A validator whose chain has not moved for
+//! [`FOLLOW_EVERY`] asks the same: its peers may have finished the epoch
+//! while it was away, and no longer answer for it. Hearing a peer in a
+//! later epoch than its own means the node is behind, so it asks that peer
+//! for the last block of its own epoch.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use commonware_consensus::types::Height;
 use commonware_cryptography::ed25519::PublicKey;
@@ -95,7 +97,8 @@ impl<C: Clock> Orchestrator<C> {
         let mut current = epoch_of(self.chain.tip().0.height + 1, self.epoch_blocks);
         let mut instance: Option<Handle<()>> = None;
         let mut hints = Hints::default();
-        let mut follow_at: Option<SystemTime> = None;
+        let mut follow_at = self.clock.current() + FOLLOW_EVERY;
+        let mut last_tip = self.chain.tip().0.height;
         'epochs: loop {
             if let Some(old) = instance.take() {
                 old.abort();
@@ -131,7 +134,7 @@ impl<C: Clock> Orchestrator<C> {
                         epoch = current,
                         "not a validator of this epoch; following the chain until its end"
                     );
-                    follow_at = Some(self.clock.current());
+                    follow_at = self.clock.current();
                     None
                 }
                 (_, None) => {
@@ -144,10 +147,7 @@ impl<C: Clock> Orchestrator<C> {
             };
             // Wait for the executor to apply this epoch's last block.
             loop {
-                let follow = match follow_at {
-                    Some(at) => futures::future::Either::Left(self.clock.sleep_until(at)),
-                    None => futures::future::Either::Right(futures::future::pending()),
-                };
+                let follow = self.clock.sleep_until(follow_at);
                 // Biased, in this order, so that a simulation replays exactly:
                 // `select!` picks among ready branches at random.
                 futures::select_biased! {
@@ -159,15 +159,19 @@ impl<C: Clock> Orchestrator<C> {
                                 epoch = epoch.max(later);
                             }
                             current = epoch + 1;
-                            follow_at = None;
+                            follow_at = self.clock.current() + FOLLOW_EVERY;
                             continue 'epochs;
                         }
                         Some(_) => {}
                         None => break 'epochs,
                     },
                     () = follow.fuse() => {
-                        self.follow(current);
-                        follow_at = Some(self.clock.current() + FOLLOW_EVERY);
+                        let tip = self.chain.tip().0.height;
+                        if instance.is_none() || tip == last_tip {
+                            self.follow(current);
+                        }
+                        last_tip = tip;
+                        follow_at = self.clock.current() + FOLLOW_EVERY;
                     },
                     message = channels.votes_backup.recv().fuse() => match message {
                         Some(message) => self.behind(current, message, &mut hints),
@@ -186,7 +190,8 @@ impl<C: Clock> Orchestrator<C> {
     }
 
     /// Asks `epoch`'s validators for its last block: a follower hears no
-    /// votes or certificates, so it cannot learn of the block otherwise.
+    /// votes or certificates, and a validator that fell behind within its
+    /// epoch may hear none either, so neither could learn of it otherwise.
     fn follow(&self, epoch: u64) {
         let Some(last) = last_height(epoch, self.epoch_blocks) else {
             return;

@@ -105,6 +105,16 @@ impl PublicKey {
         ed25519_zebra::VerificationKey::try_from(self.0).is_ok()
     }
 
+    /// Valid and not of small order. ZIP-215 accepts small-order keys, for
+    /// which anyone can forge a signature: fine for an account that only
+    /// loses its own funds, not for a key the network trusts to vote.
+    pub fn is_strong(&self) -> bool {
+        self.is_valid()
+            && curve25519_dalek::edwards::CompressedEdwardsY(self.0)
+                .decompress()
+                .is_some_and(|point| !point.is_small_order())
+    }
+
     /// ZIP-215 verification: the same verdict on every node and in every batch.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
         let key = ed25519_zebra::VerificationKey::try_from(self.0)

@@ -205,15 +205,18 @@ async fn serve(
         config.validator_key.seed().as_slice(),
     ))
     .expect("a 32-byte seed is a valid ed25519 private key");
+    let peers = PeerSet::at_tip(&chain)?;
+    // Room for the sets the chain names now, whatever the node file says.
+    let max_peers = config
+        .max_peers
+        .max(peers.primary.len() + peers.secondary.len());
     let (network, mut oracle, p2p) = salus_consensus::network::start(
         context.child("network"),
         signer.clone(),
         config.p2p_listen,
-        config.max_peers,
+        max_peers,
     );
     let me = commonware_cryptography::Signer::public_key(&signer);
-    let max_peers = config.max_peers;
-    let peers = PeerSet::at_tip(&chain)?;
     let _ = oracle.track(peers.id, peers.addressed(&me, max_peers));
     let running = engine::start(
         context.child("engine"),

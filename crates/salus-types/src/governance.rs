@@ -175,8 +175,11 @@ impl Change {
                 (sorted.len() != roles.len()).then(|| "an authority's roles are distinct".into())
             }
             Change::AddValidator { key, address } => {
-                if !key.is_valid() {
-                    Some("a validator's key is a valid ed25519 public key".into())
+                if !key.is_strong() {
+                    Some(
+                        "a validator's key is a valid ed25519 public key, not of small order"
+                            .into(),
+                    )
                 } else {
                     crate::epochs::address_problem(address).map(str::to_owned)
                 }
@@ -184,8 +187,8 @@ impl Change {
             Change::RekeyValidator { key, new_key } if key == new_key => {
                 Some("a new key differs from the old".into())
             }
-            Change::RekeyValidator { new_key, .. } if !new_key.is_valid() => {
-                Some("a validator's key is a valid ed25519 public key".into())
+            Change::RekeyValidator { new_key, .. } if !new_key.is_strong() => {
+                Some("a validator's key is a valid ed25519 public key, not of small order".into())
             }
             _ => None,
         }

@@ -282,11 +282,17 @@ pub enum InsuranceAction {
         #[serde(with = "crate::amount")]
         amount: u128,
         payee: AccountId,
-        /// A provider filing for the insured names the patient's consent
-        /// grant that authorizes it: purpose `payment`, to that provider,
-        /// covering every piece of evidence. The insured needs none.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        authorization: Option<u64>,
+    },
+    /// A provider files for the insured: as `FileClaim`, naming the
+    /// patient's consent grant that authorizes it (purpose `payment`, to
+    /// that provider, covering every piece of evidence).
+    FileClaimForInsured {
+        policy: u64,
+        evidence: Vec<Evidence>,
+        #[serde(with = "crate::amount")]
+        amount: u128,
+        payee: AccountId,
+        authorization: u64,
     },
 }
 

@@ -495,6 +495,47 @@ fn samples() -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "tx/governance/validator_set",
+            wrap(
+                vec![
+                    Change::AddValidator {
+                        key: PublicKey([5; 32]),
+                        address: "10.0.0.5:7000".into(),
+                    },
+                    Change::RemoveValidator {
+                        key: PublicKey([6; 32]),
+                    },
+                    Change::RekeyValidator {
+                        key: PublicKey([6; 32]),
+                        new_key: PublicKey([7; 32]),
+                    },
+                ]
+                .into_iter()
+                .map(|change| {
+                    Action::Governance(GovernanceAction::Propose {
+                        title: "The validator set".into(),
+                        change,
+                    })
+                })
+                .collect(),
+            ),
+        ),
+        (
+            "tx/insurance/for_the_insured",
+            wrap(vec![Action::Insurance(
+                InsuranceAction::FileClaimForInsured {
+                    policy: 2,
+                    evidence: vec![Evidence {
+                        record: RecordId([3; 16]),
+                        version: 1,
+                    }],
+                    amount: 650,
+                    payee: account(6),
+                    authorization: 9,
+                },
+            )]),
+        ),
+        (
             "event/governance/closed",
             event_hex(GovernanceEvent::Closed {
                 proposal: 1,

@@ -252,7 +252,10 @@ impl Module for Insurance {
                     format!("a term is {MIN_TERM_MS}..={MAX_TERM_MS} ms"),
                 )
             }
-            InsuranceAction::FileClaim { amount, .. } if *amount == 0 => {
+            InsuranceAction::FileClaim { amount, .. }
+            | InsuranceAction::FileClaimForInsured { amount, .. }
+                if *amount == 0 =>
+            {
                 refuse(ErrorCode::BadAmount, "the amount asked is zero")
             }
             _ => Ok(()),
@@ -489,6 +492,21 @@ impl Module for Insurance {
                 evidence,
                 amount,
                 payee,
+            } => {
+                let filing = claims::Filing {
+                    policy_id: *policy,
+                    evidence,
+                    amount: *amount,
+                    payee: *payee,
+                    authorization: None,
+                };
+                claims::file(ctx, state, filing, events)?;
+            }
+            InsuranceAction::FileClaimForInsured {
+                policy,
+                evidence,
+                amount,
+                payee,
                 authorization,
             } => {
                 let filing = claims::Filing {
@@ -496,7 +514,7 @@ impl Module for Insurance {
                     evidence,
                     amount: *amount,
                     payee: *payee,
-                    authorization: *authorization,
+                    authorization: Some(*authorization),
                 };
                 claims::file(ctx, state, filing, events)?;
             }

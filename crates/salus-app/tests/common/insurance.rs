@@ -221,7 +221,6 @@ impl Cast {
             evidence,
             amount,
             payee,
-            authorization: None,
         }
         .into()])
     }

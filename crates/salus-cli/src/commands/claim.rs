@@ -72,7 +72,11 @@ pub fn run(ctx: &Context, command: ClaimCommand) -> Result<()> {
                     Some(text) => parse_account(&text)?,
                     None => client.policy(policy).await?.policy.holder,
                 };
-                let action = InsuranceAction::FileClaim { policy, evidence: items.clone(), amount, payee, authorization };
+                let evidence = items.clone();
+                let action = match authorization {
+                    None => InsuranceAction::FileClaim { policy, evidence, amount, payee },
+                    Some(authorization) => InsuranceAction::FileClaimForInsured { policy, evidence, amount, payee, authorization },
+                };
                 let outcome = client.submit_and_wait(&claimant.signer.sign(vec![action.into()])).await?;
                 if !outcome.receipt.succeeded() {
                     anyhow::bail!("the chain refused ({}): {}", outcome.receipt.code.name(), outcome.receipt.message);

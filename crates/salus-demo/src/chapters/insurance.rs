@@ -200,7 +200,6 @@ pub(crate) async fn run(
         evidence: vec![evidence],
         amount: asked,
         payee: holder,
-        authorization: None,
     };
     tour.send(patient, vec![file.clone().into()]).await?;
     let claim = client

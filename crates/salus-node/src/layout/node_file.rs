@@ -23,6 +23,10 @@ pub struct NodeFile {
     pub key: String,
     pub http: SocketAddr,
     pub p2p: SocketAddr,
+    /// The most peers the node connects to (default 32); raise it for a
+    /// network whose validator sets, with a pending one, are larger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_peers: Option<usize>,
 }
 
 pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ConfigError + '_ {
@@ -82,6 +86,9 @@ impl NodeFile {
             self.p2p,
         );
         config.http_listen = self.http;
+        if let Some(max_peers) = self.max_peers {
+            config.max_peers = max_peers;
+        }
         Ok(config)
     }
 }

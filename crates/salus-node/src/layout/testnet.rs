@@ -155,6 +155,13 @@ pub fn add_node(
     http: SocketAddr,
     passphrase: &[u8],
 ) -> Result<(PathBuf, KeyPair), ConfigError> {
+    let path = dir.join(format!("node-{index}.toml"));
+    if path.exists() {
+        return Err(ConfigError::Invalid {
+            path: path.display().to_string(),
+            reason: "a node is already laid out here".into(),
+        });
+    }
     let pair = KeyPair::generate();
     let name = format!("validator-{index}");
     seal(dir, &name, &pair, passphrase)?;
@@ -165,14 +172,8 @@ pub fn add_node(
         key: name,
         http,
         p2p,
+        max_peers: None,
     };
-    let path = dir.join(format!("node-{index}.toml"));
-    if path.exists() {
-        return Err(ConfigError::Invalid {
-            path: path.display().to_string(),
-            reason: "a node is already laid out here".into(),
-        });
-    }
     let text = toml::to_string(&file).map_err(|e| ConfigError::Invalid {
         path: path.display().to_string(),
         reason: e.to_string(),
