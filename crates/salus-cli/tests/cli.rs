@@ -197,7 +197,13 @@ fn demo_runs_on_four_validators() {
     let steps = report["steps"].as_array().unwrap();
     let agreed = steps.last().unwrap();
     assert_eq!(agreed["step"], "validators agree");
-    assert_eq!(agreed["detail"]["validators"], 4);
+    // The four, and the node the members voted in at the next epoch.
+    assert_eq!(agreed["detail"]["validators"], 5);
+    let joined = steps
+        .iter()
+        .find(|s| s["step"] == "validator joined")
+        .expect("the chapter on validator changes ran");
+    assert_eq!(joined["detail"]["validators"].as_array().unwrap().len(), 5);
     let refused = Command::new(env!("CARGO_BIN_EXE_salus"))
         .args(["demo", "--validators", "0"])
         .output()
