@@ -1,5 +1,6 @@
 //! The insurance module: capital pools with shares, policies that reserve
-//! cover, and claims that the oracle network settles (`claims.rs`).
+//! cover until they end (`expiry.rs`), and claims that the oracle network
+//! settles (`claims.rs`).
 //!
 //! State (layout in `salus_types::insurance`): `insurance/params`; pools
 //! (`pool/<id>`) and liquidity positions (`position/<pool><account>`);
@@ -25,9 +26,8 @@ use salus_types::insurance::{
     claims_prefix, expiry_cursor_key, expiry_key, holder_policy_key, holder_prefix,
     next_policy_key, next_pool_key, params_key, policy_key, pool_key, position_key, Claim,
     Coverage, InsuranceAction, InsuranceEvent, InsuranceGenesis, InsuranceParams, Policy, Pool,
-    PoolTerms, Position, EXPIRY_BUCKET_MS, MAX_BUCKETS_PER_BLOCK, MAX_BUCKET_POLICIES,
-    MAX_LOCKUP_MS, MAX_PRODUCTS, MAX_PRODUCT_NAME, MAX_RELEASES_PER_BLOCK, MAX_TERM_MS,
-    MIN_TERM_MS, PREFIX, YEAR_MS,
+    PoolTerms, Position, EXPIRY_BUCKET_MS, MAX_LOCKUP_MS, MAX_PRODUCTS, MAX_PRODUCT_NAME,
+    MAX_TERM_MS, MIN_TERM_MS, PREFIX, YEAR_MS,
 };
 use salus_types::oracle::{is_code, BPS, MAX_RULE_CODES};
 use salus_types::token::module_account;
@@ -41,6 +41,7 @@ use crate::genesis::GenesisError;
 use crate::{identity, token, treasury};
 
 mod claims;
+mod expiry;
 
 pub use claims::claim;
 
@@ -473,7 +474,7 @@ impl Module for Insurance {
                 write(state, policy_key(policy_id), &policy);
                 write(state, holder_policy_key(holder, policy_id), &());
                 write(state, pool_key(*id), &pool);
-                queue_expiry(state, &policy)?;
+                expiry::queue_expiry(state, &policy)?;
                 if read::<u64>(state, &expiry_cursor_key())?.is_none() {
                     write(state, expiry_cursor_key(), &(now / EXPIRY_BUCKET_MS));
                 }
@@ -528,7 +529,7 @@ impl Module for Insurance {
         events: &mut Events,
     ) -> ExecResult<()> {
         claims::settle_closed(ctx, state, events)?;
-        release_ended(ctx, state, events)
+        expiry::release_ended(ctx, state, events)
     }
 }
 
@@ -570,103 +571,9 @@ pub fn grantable(state: &dyn StateRead, id: u64) -> ExecResult<Pool> {
     Ok(pool)
 }
 
-fn queue_expiry(state: &mut Overlay<'_>, policy: &Policy) -> Result<(), StateError> {
-    let mut bucket = policy.ends_ms / EXPIRY_BUCKET_MS;
-    loop {
-        let mut queued: Vec<u64> = read(state, &expiry_key(bucket))?.unwrap_or_default();
-        if queued.len() < MAX_BUCKET_POLICIES {
-            queued.push(policy.id);
-            write(state, expiry_key(bucket), &queued);
-            return Ok(());
-        }
-        bucket += 1;
-    }
-}
-
 fn existing_pool(state: &dyn StateRead, id: u64) -> ExecResult<Pool> {
     match pool(state, id)? {
         Some(pool) => Ok(pool),
         None => reject(ErrorCode::PoolNotFound, format!("pool {id} is unknown")),
     }
-}
-
-/// Releases the cover of policies whose term has ended, sweeping expiry
-/// buckets from the cursor up to the block's time (at most
-/// `MAX_BUCKETS_PER_BLOCK` a block). A policy not yet swept still counts as
-/// active cover, which only makes the capital check stricter.
-fn release_ended(
-    ctx: &BlockContext<'_>,
-    state: &mut Overlay<'_>,
-    events: &mut Events,
-) -> ExecResult<()> {
-    let Some(start) = read::<u64>(state, &expiry_cursor_key())? else {
-        return Ok(());
-    };
-    let mut cursor = start;
-    let now = ctx.timestamp_ms;
-    let last = now / EXPIRY_BUCKET_MS;
-    let (mut swept, mut released) = (0, 0);
-    while cursor <= last && swept < MAX_BUCKETS_PER_BLOCK && released < MAX_RELEASES_PER_BLOCK {
-        let queued: Vec<u64> = read(state, &expiry_key(cursor))?.unwrap_or_default();
-        let (ended, waiting): (Vec<u64>, Vec<u64>) = {
-            let mut ended = Vec::new();
-            let mut waiting = Vec::new();
-            for id in queued {
-                let policy = policy(state, id)?
-                    .ok_or_else(|| StateError::Corrupt(format!("queued policy {id} is missing")))?;
-                if policy.ends_ms <= now && released + ended.len() < MAX_RELEASES_PER_BLOCK {
-                    ended.push(id);
-                } else {
-                    waiting.push(id);
-                }
-            }
-            (ended, waiting)
-        };
-        released += ended.len();
-        let done = waiting.is_empty();
-        // A bucket is rewritten only when something left it.
-        if !ended.is_empty() {
-            if done {
-                state.delete(expiry_key(cursor));
-            } else {
-                write(state, expiry_key(cursor), &waiting);
-            }
-        }
-        for id in ended {
-            release(state, id, events)?;
-        }
-        // The current bucket may still fill, and a bucket cut short by the
-        // release limit is not done: sweep it again next block.
-        if cursor == last || !done {
-            break;
-        }
-        cursor += 1;
-        swept += 1;
-    }
-    if cursor != start {
-        write(state, expiry_cursor_key(), &cursor);
-    }
-    Ok(())
-}
-
-fn release(state: &mut Overlay<'_>, id: u64, events: &mut Events) -> ExecResult<()> {
-    let mut policy =
-        policy(state, id)?.ok_or_else(|| StateError::Corrupt(format!("policy {id} is missing")))?;
-    assert!(!policy.released, "a policy is released once");
-    let mut pool = pool(state, policy.pool)?
-        .ok_or_else(|| StateError::Corrupt(format!("pool {} is missing", policy.pool)))?;
-    // Pending claims stay reserved until they settle.
-    pool.active_cover = pool
-        .active_cover
-        .checked_sub(policy.remaining - policy.pending)
-        .expect("active cover includes every unreleased policy's remaining cover");
-    policy.released = true;
-    write(state, policy_key(id), &policy);
-    write(state, pool_key(pool.id), &pool);
-    events.emit(InsuranceEvent::PolicyEnded {
-        policy: id,
-        pool: pool.id,
-        holder: policy.holder,
-    });
-    Ok(())
 }
