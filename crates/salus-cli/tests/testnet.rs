@@ -10,11 +10,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::testnet::{
-    agree, final_height, free_base_port, height, transfer, wait_height, Node, PASSPHRASE,
+    agree, final_height, free_base_port, height, lay_out, transfer, wait_height, Node,
 };
 use salus_client::Signer;
 use salus_consensus::executor::SYNCING_LAG;
-use salus_node::layout::testnet::{init_testnet, TESTNET_CHAIN_ID};
+use salus_node::layout::testnet::TESTNET_CHAIN_ID;
 use salus_types::{AccountId, Hash};
 
 /// Waits until `node`'s height has not moved for two seconds: blocks
@@ -44,14 +44,7 @@ fn wipe(path: &Path) {
 async fn four_validators_survive_crashes_halt_safely_and_resync() {
     let dir = tempfile::tempdir().unwrap();
     let base = free_base_port(4);
-    let net = init_testnet(
-        dir.path(),
-        4,
-        base,
-        PASSPHRASE.as_bytes(),
-        salus_types::clock::now_ms(),
-    )
-    .unwrap();
+    let net = lay_out(dir.path(), 4, base);
     let mut nodes: Vec<Node> = (0..net.node_files.len())
         .map(|i| Node::new(dir.path(), i, base))
         .collect();

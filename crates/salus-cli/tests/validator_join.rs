@@ -14,10 +14,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::testnet::{
-    agree, final_height, free_base_port, height, transfer, wait_height, Node, PASSPHRASE,
+    agree, final_height, free_base_port, height, lay_out, transfer, wait_height, Node, PASSPHRASE,
 };
 use salus_client::Signer;
-use salus_node::layout::testnet::{init_testnet, TESTNET_CHAIN_ID};
+use salus_node::layout::testnet::TESTNET_CHAIN_ID;
 use salus_types::epochs::epoch_of;
 use salus_types::governance::{Change, GovernanceAction, ProposalStatus, VoteOption};
 use salus_types::staking::StakingAction;
@@ -94,14 +94,7 @@ async fn signers(via: &Node, height: u64) -> Vec<PublicKey> {
 async fn a_voted_in_validator_joins_at_its_epoch_and_a_voted_out_one_stops_signing() {
     let dir = tempfile::tempdir().unwrap();
     let base = free_base_port(5);
-    let net = init_testnet(
-        dir.path(),
-        4,
-        base,
-        PASSPHRASE.as_bytes(),
-        salus_types::clock::now_ms(),
-    )
-    .unwrap();
+    let net = lay_out(dir.path(), 4, base);
     quicken(&dir.path().join("genesis.json"));
     // The fifth node, laid out as an operator would, with the change that
     // admits it written next to it.

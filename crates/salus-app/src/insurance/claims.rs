@@ -141,13 +141,32 @@ fn wrote_all(
     Ok(true)
 }
 
-/// A claim as filed.
+/// A claim as filed: by the insured (no authorization) or by a provider
+/// (the patient's payment consent grant).
 pub(super) struct Filing<'a> {
-    pub(super) policy_id: u64,
-    pub(super) evidence: &'a [Evidence],
-    pub(super) amount: u128,
-    pub(super) payee: AccountId,
-    pub(super) authorization: Option<u64>,
+    policy_id: u64,
+    evidence: &'a [Evidence],
+    amount: u128,
+    payee: AccountId,
+    authorization: Option<u64>,
+}
+
+impl<'a> Filing<'a> {
+    pub(super) fn new(
+        policy_id: u64,
+        evidence: &'a [Evidence],
+        amount: u128,
+        payee: AccountId,
+        authorization: Option<u64>,
+    ) -> Filing<'a> {
+        Filing {
+            policy_id,
+            evidence,
+            amount,
+            payee,
+            authorization,
+        }
+    }
 }
 
 pub(super) fn file(

@@ -494,13 +494,7 @@ impl Module for Insurance {
                 amount,
                 payee,
             } => {
-                let filing = claims::Filing {
-                    policy_id: *policy,
-                    evidence,
-                    amount: *amount,
-                    payee: *payee,
-                    authorization: None,
-                };
+                let filing = claims::Filing::new(*policy, evidence, *amount, *payee, None);
                 claims::file(ctx, state, filing, events)?;
             }
             InsuranceAction::FileClaimForInsured {
@@ -510,13 +504,8 @@ impl Module for Insurance {
                 payee,
                 authorization,
             } => {
-                let filing = claims::Filing {
-                    policy_id: *policy,
-                    evidence,
-                    amount: *amount,
-                    payee: *payee,
-                    authorization: Some(*authorization),
-                };
+                let authorization = Some(*authorization);
+                let filing = claims::Filing::new(*policy, evidence, *amount, *payee, authorization);
                 claims::file(ctx, state, filing, events)?;
             }
         }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use salus_client::{actions, Client, ClientError, Signer};
 use salus_node::layout::ports::free_ports;
+use salus_node::layout::testnet::{init_testnet, Testnet};
 use salus_types::{AccountId, Hash};
 
 pub const PASSPHRASE: &str = "testnet-test-passphrase";
@@ -15,6 +16,19 @@ pub const PASSPHRASE: &str = "testnet-test-passphrase";
 /// as `init_testnet` does.
 pub fn free_base_port(nodes: usize) -> u16 {
     free_ports(2 * nodes as u16).expect("free loopback ports")
+}
+
+/// Lays out a testnet of `validators` in `dir` on ports from `base`, as
+/// `init_testnet` does, with the genesis time now.
+pub fn lay_out(dir: &Path, validators: usize, base: u16) -> Testnet {
+    init_testnet(
+        dir,
+        validators,
+        base,
+        PASSPHRASE.as_bytes(),
+        salus_types::clock::now_ms(),
+    )
+    .unwrap()
 }
 
 pub struct Node {
