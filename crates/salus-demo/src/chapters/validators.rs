@@ -94,7 +94,14 @@ pub(crate) async fn run(tour: &mut Tour<'_>, members: &mut [Party], joiner: &Joi
         if tokio::time::Instant::now() > deadline {
             bail!("the new validator never signed a block");
         }
-        if joiner.api.status().await?.height < next {
+        // Both nodes must have the block: the joiner, and the one the client asks.
+        let reached = joiner
+            .api
+            .status()
+            .await?
+            .height
+            .min(tour.client.status().await?.height);
+        if reached < next {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         }
