@@ -33,21 +33,33 @@ pub(crate) async fn run(tour: &mut Tour<'_>, members: &mut [Party], joiner: &Joi
         ),
         json!({"key": joiner.key, "height": status.height}),
     );
+    const TITLE: &str = "Admit Westbrook Health as a validator";
+    let (first, rest) = members.split_first_mut().context("the members vote")?;
+    let change = Change::AddValidator {
+        key: joiner.key,
+        address: joiner.p2p.to_string(),
+    };
+    let proposed_at = tour
+        .send(
+            first,
+            vec![GovernanceAction::Propose {
+                title: TITLE.into(),
+                change,
+            }
+            .into()],
+        )
+        .await?;
+    // The chain numbers proposals: read back the one just made.
     let proposal = tour
         .client
         .proposals()
         .await?
         .proposals
         .iter()
+        .rev()
+        .find(|p| p.title == TITLE && p.start_height <= proposed_at)
         .map(|p| p.id)
-        .max()
-        .unwrap_or(0)
-        + 1;
-    let (first, rest) = members.split_first_mut().context("the members vote")?;
-    let change = Change::AddValidator {
-        key: joiner.key,
-        address: joiner.p2p.to_string(),
-    };
+        .context("the proposal just made is not listed")?;
     let vote = || -> salus_types::Action {
         GovernanceAction::Vote {
             proposal,
@@ -55,18 +67,7 @@ pub(crate) async fn run(tour: &mut Tour<'_>, members: &mut [Party], joiner: &Joi
         }
         .into()
     };
-    tour.send(
-        first,
-        vec![
-            GovernanceAction::Propose {
-                title: "Admit Westbrook Health as a validator".into(),
-                change,
-            }
-            .into(),
-            vote(),
-        ],
-    )
-    .await?;
+    tour.send(first, vec![vote()]).await?;
     for member in rest.iter_mut() {
         tour.send(member, vec![vote()]).await?;
     }
