@@ -7,8 +7,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    audit, bench, claim, consent, credential, demo, dev, did, gov, keys, node, oracle, policy,
-    pool, query, record, role, sim, stake, testnet, tx,
+    audit, bench, claim, consent, credential, demo, dev, did, gateway, gov, keys, node, oracle,
+    policy, pool, query, record, role, sim, stake, testnet, tx,
 };
 
 #[derive(Parser, Debug)]
@@ -74,6 +74,8 @@ pub enum Command {
     Credential(credential::CredentialCommand),
     /// A patient's audit trail: who accessed what, when, allowed or denied, and why.
     Audit(audit::AuditArgs),
+    /// Serve FHIR R4 at /fhir with a key from the keystore, for EHRs and FHIR clients.
+    Gateway(gateway::GatewayArgs),
     /// Bond as an oracle, unbond, show, and run the oracle daemon.
     #[command(subcommand)]
     Oracle(oracle::OracleCommand),
@@ -116,6 +118,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Consent(command) => consent::run(&ctx, command),
         Command::Audit(args) => audit::run(&ctx, args),
         Command::Oracle(command) => oracle::run(&ctx, command),
+        Command::Gateway(args) => gateway::run(&ctx, args),
         Command::Pool(command) => pool::run(&ctx, command),
         Command::Policy(command) => policy::run(&ctx, command),
         Command::Claim(command) => claim::run(&ctx, command),

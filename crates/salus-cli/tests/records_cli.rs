@@ -141,7 +141,7 @@ fn records_consent_and_audit_through_the_cli() {
             "--file",
             "Cargo.toml",
         ],
-        "not FHIR R4 JSON",
+        "not valid FHIR R4",
     ));
     errors.push(env.fails(
         &[

@@ -1,7 +1,9 @@
-//! A structural check of FHIR R4 JSON before it is encrypted: the content must
-//! be one resource or a Bundle of resources, each naming its `resourceType`.
-//! Full profile validation belongs to the FHIR facade; this check keeps
-//! arbitrary bytes out of patients' records and picks a coarse category.
+//! The light SDK's check of FHIR R4 JSON before it is encrypted: the content
+//! must be one resource or a Bundle, and every resource in it must name its
+//! `resourceType`. It keeps arbitrary bytes out of patients' records and picks
+//! a coarse category. Validation against the R4 definitions is heavier and
+//! lives in `salus-gateway` (`salus_gateway::validate`), which the gateway and
+//! `salus record put` run first.
 
 use salus_types::records::Category;
 use serde_json::Value;
@@ -19,7 +21,7 @@ pub enum FhirError {
     NotAnObject,
     #[error("resourceType is missing or not a FHIR resource name")]
     NoResourceType,
-    #[error("Bundle entry {0} has no resource with a resourceType")]
+    #[error("Bundle entry {0} has a resource without a resourceType")]
     BadEntry(usize),
 }
 
@@ -47,10 +49,13 @@ pub fn check_fhir(bytes: &[u8]) -> Result<FhirSummary, FhirError> {
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or_default();
+        // A batch's entries may carry only a `request` or a `response`.
         for (index, entry) in list.iter().enumerate() {
-            let inner = entry
-                .get("resource")
-                .and_then(Value::as_object)
+            let Some(resource) = entry.get("resource") else {
+                continue;
+            };
+            let inner = resource
+                .as_object()
                 .and_then(resource_type)
                 .ok_or(FhirError::BadEntry(index))?;
             entries.push(inner.to_owned());
@@ -155,5 +160,13 @@ mod tests {
             check_fhir(br#"{"resourceType":"Bundle","entry":[{"resource":{}}]}"#),
             Err(FhirError::BadEntry(0))
         );
+    }
+
+    #[test]
+    fn batch_entries_without_a_resource_are_fine() {
+        let batch = br#"{"resourceType":"Bundle","type":"batch","entry":[
+            {"request":{"method":"GET","url":"Patient/example"}},
+            {"resource":{"resourceType":"Observation"},"request":{"method":"POST","url":"Observation"}}]}"#;
+        assert_eq!(check_fhir(batch).unwrap().entries, vec!["Observation"]);
     }
 }

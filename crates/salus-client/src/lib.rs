@@ -23,11 +23,13 @@ pub mod issuer;
 mod module_rpc;
 pub mod record_flow;
 mod record_reads;
+mod record_writes;
 pub mod records;
 mod rpc;
 pub mod rules;
 mod vault_rpc;
 
+pub use record_writes::Slot;
 pub use rpc::{Client, ClientError, Proven, TxOutcome};
 /// The API contract the client speaks.
 pub use salus_api as api;

@@ -17,13 +17,8 @@ use salus_types::{AccountId, Action, Event};
 use zeroize::Zeroizing;
 
 use crate::fhir::{check_fhir, FhirError};
-use crate::records::{
-    open_version, read_request, rewrap, seal_version, KeyCache, Reader, RecordError,
-};
+use crate::records::{open_version, read_request, rewrap, KeyCache, Reader, RecordError};
 use crate::{Client, ClientError, Signer, TxOutcome};
-
-/// Uploads of an anchored version tried before giving up.
-const UPLOAD_ATTEMPTS: u64 = 3;
 
 /// A party that acts on records: its transaction signer and its agreement
 /// secret (to open keys wrapped to it).
@@ -83,8 +78,8 @@ pub struct RecordFlow<'a> {
     pub vault: AccountId,
     /// The clock request headers carry (the vault checks they are fresh).
     pub clock: salus_types::clock::Clock,
-    /// HPKE contexts reused across records.
-    pub keys: KeyCache,
+    /// HPKE contexts reused across records (and across flows that share them).
+    pub keys: std::sync::Arc<KeyCache>,
 }
 
 pub(crate) fn item<T>(result: ItemResult<T>) -> Result<T, FlowError> {
@@ -94,12 +89,12 @@ pub(crate) fn item<T>(result: ItemResult<T>) -> Result<T, FlowError> {
     })
 }
 
-async fn submit(
+pub(crate) async fn submit(
     client: &Client,
     signer: &mut Signer,
-    action: Action,
+    actions: Vec<Action>,
 ) -> Result<TxOutcome, FlowError> {
-    let outcome = client.submit_and_wait(&signer.sign(vec![action])).await?;
+    let outcome = client.submit_and_wait(&signer.sign(actions)).await?;
     if !outcome.receipt.succeeded() {
         return Err(FlowError::Rejected {
             code: outcome.receipt.code.name().to_owned(),
@@ -116,7 +111,7 @@ impl RecordFlow<'_> {
             client,
             vault: client.vault_account().await?,
             clock: salus_types::clock::system_clock(),
-            keys: KeyCache::default(),
+            keys: Default::default(),
         })
     }
 
@@ -252,72 +247,15 @@ impl RecordFlow<'_> {
         content: &[u8],
     ) -> Result<Written, FlowError> {
         let summary = check_fhir(content)?;
-        let (record, version, previous, category) = match existing {
-            None => (
-                RecordId::random(),
-                1,
-                None,
-                category.unwrap_or(summary.category),
-            ),
-            Some(record) => {
-                let head = self
-                    .head(&record)
-                    .await?
-                    .ok_or_else(|| FlowError::Invalid(format!("record {record} is unknown")))?;
-                let latest = self
-                    .anchored(&record, head.latest_version)
-                    .await?
-                    .ok_or_else(|| {
-                        FlowError::Invalid(format!("record {record} lacks its latest version"))
-                    })?;
-                (
-                    record,
-                    head.latest_version + 1,
-                    Some(latest.digest(&record)),
-                    head.category,
-                )
-            }
-        };
-        let mut readers = self.verified_readers(&patient, &record, category).await?;
-        readers.push(author.reader());
-        let sealed = seal_version(record, version, content, &readers, &self.keys)
-            .map_err(RecordError::from)?;
-        let outcome = submit(
-            self.client,
-            &mut author.signer,
-            sealed.anchor(patient, category, previous),
-        )
-        .await?;
-        // The anchor is final: the version is unreadable until its ciphertext
-        // is stored, so a failed upload is retried (with fresh request
-        // headers) before the error is reported.
-        let mut attempt = 0;
-        loop {
-            let upload = sealed.upload(self.header(author), &author.signer.key);
-            let stored = match self
-                .client
-                .vault_write(&[(upload, Some(&sealed.ciphertext))])
-                .await
-            {
-                Ok(mut results) => results
-                    .pop()
-                    .map(item)
-                    .unwrap_or_else(|| Err(FlowError::Invalid("the vault sent no result".into()))),
-                Err(e) => Err(e.into()),
-            };
-            attempt += 1;
-            match stored {
-                Ok(_) => break,
-                Err(e) if attempt >= UPLOAD_ATTEMPTS => return Err(e),
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await,
-            }
-        }
-        Ok(Written {
-            record,
-            version,
-            height: outcome.height,
-            readers: sealed.envelopes.iter().map(|e| e.recipient).collect(),
-        })
+        let slot = self
+            .slot(patient, existing, category.unwrap_or(summary.category))
+            .await?;
+        let mut written = self
+            .put_slots(author, vec![(slot, content.to_vec())])
+            .await?;
+        written
+            .pop()
+            .ok_or_else(|| FlowError::Invalid("the write produced no version".into()))
     }
 
     /// Reads and decrypts a version (the latest when `version` is `None`).
@@ -474,7 +412,7 @@ impl RecordFlow<'_> {
             purpose,
             expires_ms,
         });
-        let outcome = submit(self.client, &mut patient.signer, action).await?;
+        let outcome = submit(self.client, &mut patient.signer, vec![action]).await?;
         let grant = outcome
             .receipt
             .events
@@ -523,7 +461,7 @@ impl RecordFlow<'_> {
             window_ms,
             responders: responders.clone(),
         });
-        submit(self.client, &mut patient.signer, action).await?;
+        submit(self.client, &mut patient.signer, vec![action]).await?;
         let covered = self.covered_versions(&me, &Scope::All).await?;
         self.share(patient, &responders, &covered).await?;
         Ok(covered.len())
@@ -538,7 +476,7 @@ impl RecordFlow<'_> {
         reason: salus_types::consent::EmergencyReason,
     ) -> Result<u64, FlowError> {
         let action = Action::Consent(ConsentAction::BreakGlass { patient, reason });
-        let outcome = submit(self.client, &mut responder.signer, action).await?;
+        let outcome = submit(self.client, &mut responder.signer, vec![action]).await?;
         outcome
             .receipt
             .events
@@ -555,7 +493,7 @@ impl RecordFlow<'_> {
         let outcome = submit(
             self.client,
             &mut patient.signer,
-            Action::Consent(ConsentAction::Revoke { grant }),
+            vec![Action::Consent(ConsentAction::Revoke { grant })],
         )
         .await?;
         Ok(outcome.height)
@@ -565,7 +503,7 @@ impl RecordFlow<'_> {
     /// and keys; the chain keeps only hashes.
     pub async fn erase(&self, patient: &mut Actor, record: RecordId) -> Result<u64, FlowError> {
         let action = Action::Records(salus_types::records::RecordAction::Erase { record });
-        Ok(submit(self.client, &mut patient.signer, action)
+        Ok(submit(self.client, &mut patient.signer, vec![action])
             .await?
             .height)
     }

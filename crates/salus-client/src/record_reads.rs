@@ -51,8 +51,11 @@ impl RecordFlow<'_> {
                 results.len()
             )));
         }
-        Ok(futures::stream::iter(versions.iter().zip(results))
-            .map(|(&(record, version), result)| async move {
+        // Owned items: a closure over borrowed ones makes the future not
+        // `Send` for every lifetime, which a server's handlers need.
+        let items: Vec<((RecordId, u32), _)> = versions.iter().copied().zip(results).collect();
+        Ok(futures::stream::iter(items)
+            .map(|((record, version), result)| async move {
                 self.open_served(reader, record, version, item(result)?)
                     .await
             })

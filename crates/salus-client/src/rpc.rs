@@ -402,9 +402,20 @@ impl Client {
         account: &AccountId,
         limit: usize,
     ) -> Result<EventsPage, ClientError> {
+        self.events_before(account, None, limit).await
+    }
+
+    /// Up to `limit` events that concern `account`, newest first, strictly
+    /// before the cursor `before` (a page's `next`).
+    pub async fn events_before(
+        &self,
+        account: &AccountId,
+        before: Option<String>,
+        limit: usize,
+    ) -> Result<EventsPage, ClientError> {
         let params = EventParams {
             account: account.to_hex(),
-            before: None,
+            before,
             limit: Some(limit),
         };
         self.get_query(salus_api::chain::EVENTS, &params).await

@@ -136,12 +136,43 @@ impl Client {
 
     /// A patient's records (the first page of up to 500).
     pub async fn records_of(&self, patient: &AccountId) -> Result<RecordList, ClientError> {
+        self.records_page(patient, None).await
+    }
+
+    /// A page of a patient's records, in record id order, after `after`.
+    pub async fn records_page(
+        &self,
+        patient: &AccountId,
+        after: Option<&RecordId>,
+    ) -> Result<RecordList, ClientError> {
         let params = ListParams {
             patient: patient.to_hex(),
-            after: None,
+            after: after.map(RecordId::to_hex),
             limit: Some(salus_api::MAX_PAGE),
         };
         self.get_query(salus_api::records::LIST, &params).await
+    }
+
+    /// Every record of a patient, page after page.
+    pub async fn all_records_of(
+        &self,
+        patient: &AccountId,
+    ) -> Result<Vec<salus_api::records::RecordListing>, ClientError> {
+        let mut all = Vec::new();
+        loop {
+            let page = self
+                .records_page(
+                    patient,
+                    all.last()
+                        .map(|r: &salus_api::records::RecordListing| &r.record),
+                )
+                .await?;
+            let full = page.records.len() >= salus_api::MAX_PAGE;
+            all.extend(page.records);
+            if !full {
+                return Ok(all);
+            }
+        }
     }
 
     /// A patient's unrevoked grants, delegations and emergency policy.

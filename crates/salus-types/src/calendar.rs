@@ -3,7 +3,8 @@
 //! state machine requires; clients use the same functions so that a date
 //! means the same thing on and off chain.
 
-const MS_PER_DAY: u64 = 86_400_000;
+/// Milliseconds in a day.
+pub const MS_PER_DAY: u64 = 86_400_000;
 
 /// The calendar date (YYYYMMDD, UTC) of a timestamp in ms since the epoch.
 pub fn date_of(timestamp_ms: u64) -> u32 {

@@ -9,6 +9,7 @@ pub mod credential;
 pub mod demo;
 pub mod dev;
 pub mod did;
+pub mod gateway;
 pub mod gov;
 pub mod keys;
 pub mod node;

@@ -89,6 +89,8 @@ pub fn run(ctx: &Context, command: RecordCommand) -> Result<()> {
                 let category: Option<Category> =
                     category.map(|c| c.parse()).transpose().map_err(anyhow::Error::msg)?;
                 let content = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                salus_gateway::validate::validate(&content)
+                    .with_context(|| format!("{} is not valid FHIR R4", file.display()))?;
                 let flow = RecordFlow::connect(&client).await?;
                 let mut author = actor(ctx, &client, &key).await?;
                 let written = flow.put(&mut author, patient, record, category, &content).await?;
