@@ -33,7 +33,9 @@ type Shared = State<Arc<Served>>;
 /// The `/fhir` router.
 pub fn router(served: Arc<Served>) -> Router {
     let protected = Router::new()
+        // Some clients post to the base with a trailing slash.
         .route("/fhir", axum::routing::post(transaction))
+        .route("/fhir/", axum::routing::post(transaction))
         .route("/fhir/{resource_type}", get(search_type).post(create))
         .route(
             "/fhir/{resource_type}/{id}",
