@@ -178,6 +178,11 @@ fn demo_runs_end_to_end() {
         .find(|s| s["detail"]["verified"] == true)
         .expect("a verified proof step");
     assert!(last_proof["detail"]["state_root"].as_str().unwrap().len() == 64);
+    let found = steps
+        .iter()
+        .find(|s| s["step"] == "gateway search after grant")
+        .expect("the FHIR gateway chapter ran");
+    assert_eq!(found["detail"]["total"], 1);
 }
 
 #[test]

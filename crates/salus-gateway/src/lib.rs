@@ -77,6 +77,12 @@ pub struct Running {
 }
 
 impl Running {
+    /// Stops serving and following the chain.
+    pub fn stop(self) {
+        self.server.abort();
+        self.follower.abort();
+    }
+
     /// Serves until the server stops (it does not, unless it fails).
     pub async fn wait(self) -> std::io::Result<()> {
         let result = self

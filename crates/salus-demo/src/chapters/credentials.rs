@@ -1,4 +1,4 @@
-//! The demo's credentials chapter: a medical board licenses a physician,
+//! Chapter 4: credentials. A medical board licenses a physician,
 //! who earns the provider role with a zero-knowledge proof; a hospital
 //! issues an immunization credential from a FHIR record, and the patient
 //! proves "COVID-19 vaccinated since 2021, and an adult" without revealing

@@ -1,4 +1,4 @@
-//! Chapter 6: the client trusted no node. Every state value the tour read
+//! Chapter 8: the client trusted no node. Every state value the tour read
 //! was proven against a header whose finalization certificate the client
 //! checked itself, against the validator sets it follows from genesis
 //! through each epoch; a header with one bit changed is caught.

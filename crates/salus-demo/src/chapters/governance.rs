@@ -1,4 +1,4 @@
-//! Chapter 5: the network governs itself. Consortium members bond tokens
+//! Chapter 6: the network governs itself. Consortium members bond tokens
 //! for voting power; a whale's proposal fails for want of a quorum because
 //! one account's weight is capped; the members pass a change to the
 //! insurance parameters and a grant from the community treasury, which wait

@@ -1,4 +1,4 @@
-//! Chapter 4: insurance that settles itself. An insurer opens a pool, two
+//! Chapter 5: insurance that settles itself. An insurer opens a pool, two
 //! liquidity providers fund it, the patient buys cover, the hospital writes
 //! a FHIR Claim, the patient files; three oracle daemons (real `salus oracle
 //! run` processes) read the evidence under a payment grant and attest, the

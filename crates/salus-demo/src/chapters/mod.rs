@@ -3,6 +3,7 @@
 
 pub(crate) mod agreement;
 mod credentials;
+mod fhir_gateway;
 mod finality;
 mod governance;
 mod identity;
@@ -47,6 +48,7 @@ pub(crate) async fn run_all(
     };
     identity::run(tour, chain_id, &mut cast).await?;
     records::run(tour, chain_id, &mut cast).await?;
+    fhir_gateway::run(tour, chain_id, &mut cast).await?;
     credentials::run(tour, chain_id, &mut cast).await?;
     insurance::run(tour, chain_id, &mut cast, salus, workdir).await?;
     let mut members = governance::run(tour, chain_id, &mut cast).await?;
