@@ -10,12 +10,14 @@
 //! - [`governance`]: votes on one proposal and the cost of closing it, on
 //!   the state machine;
 //! - [`testnet`]: a validator network at saturation and at half load;
-//! - [`zk`]: credential issuance, proving and verification.
+//! - [`zk`]: credential issuance, proving and verification;
+//! - [`fhir`]: the FHIR gateway's creates, reads and searches over HTTP.
 //!
 //! A harness of the `salus` binary, so its errors are `anyhow`'s, like the
 //! binary's own (see `docs/decisions/harness-errors.md`).
 
 pub mod claims;
+pub mod fhir;
 pub mod governance;
 pub mod load;
 pub mod records;

@@ -19,8 +19,10 @@ use crate::resource::{is_r4_type, references, relative_reference};
 use crate::routes::{parse_query, Served};
 use crate::search::{self, Query};
 
-/// Entries one transaction or batch may hold.
+/// Entries one batch may hold.
 pub const MAX_ENTRIES: usize = salus_api::vault::MAX_VAULT_BATCH;
+/// Entries one transaction may hold: the chain's actions per transaction.
+pub const MAX_TRANSACTION_ENTRIES: usize = salus_types::MAX_ACTIONS_PER_TX;
 
 /// A searchset Bundle for `query`: the page's resources, read through the
 /// vault, and the patients they name when `_include` asked for them.
@@ -125,6 +127,10 @@ pub async fn process(served: &Served, bundle: Value) -> Result<Value, GatewayErr
         )));
     }
     match kind.as_str() {
+        "transaction" if entries.len() > MAX_TRANSACTION_ENTRIES => Err(GatewayError::BadRequest(format!(
+            "a transaction may hold at most {MAX_TRANSACTION_ENTRIES} entries: it becomes one Salus \
+             transaction, which is what makes it all or nothing; send more as a batch"
+        ))),
         "transaction" => transaction(served, entries).await,
         "batch" => Ok(batch(served, entries).await),
         _ => Err(GatewayError::BadRequest(

@@ -73,9 +73,10 @@ pub struct Gateway {
 
 impl Gateway {
     /// A gateway acting with `actor`'s keys through the node at `client`.
-    pub async fn connect(client: Client, actor: Actor) -> Result<Gateway, GatewayError> {
+    pub async fn connect(client: Client, mut actor: Actor) -> Result<Gateway, GatewayError> {
         let vault = client.vault_account().await.map_err(unavailable)?;
         let me = actor.account();
+        actor.signer.next_nonce = client.next_nonce(&me).await.map_err(unavailable)?;
         let role = client
             .proven(&salus_types::identity::role_key(&me, Role::Provider), None)
             .await

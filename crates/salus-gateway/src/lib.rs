@@ -7,7 +7,7 @@
 //! is a signed vault read, consent-checked and audited on chain; a delete is
 //! crypto-shredding erasure. It answers only from what its key may read.
 //!
-//! - [`validate`]: R4 validation (also used by `salus record put`).
+//! - [`validate`]: R4 validation, from `salus-fhir` (also used by `salus record put`).
 //! - [`resource`]: the R4 types and the search parameters of each.
 //! - `index`, `search`: the in-memory search index and queries over it.
 //! - `gateway`: the operations; `sync`: following the chain.
@@ -22,7 +22,6 @@ pub mod resource;
 mod routes;
 mod search;
 mod sync;
-pub mod validate;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +34,7 @@ pub use capability::capability_statement;
 pub use gateway::{Gateway, DID_SYSTEM};
 pub use outcome::GatewayError;
 pub use routes::Served;
+pub use salus_fhir::validate;
 
 /// How often the gateway follows the chain for grants, revocations,
 /// new versions and erasures.

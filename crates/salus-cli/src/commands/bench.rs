@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 use anyhow::Result;
 use clap::Subcommand;
-use salus_bench::{claims, governance, load, records, testnet, zk, Report};
+use salus_bench::{claims, fhir, governance, load, records, testnet, zk, Report};
 
 use crate::output::Context;
 
@@ -24,6 +24,8 @@ pub enum BenchCommand {
     Testnet(testnet::TestnetArgs),
     /// Credential issuance, presentation proving and verification, proof size.
     Zk(zk::ZkArgs),
+    /// The FHIR gateway over HTTP: creates, reads and searches per second, with p50 and p99.
+    Fhir(fhir::FhirArgs),
 }
 
 pub fn run(ctx: &Context, command: BenchCommand) -> Result<()> {
@@ -38,6 +40,7 @@ pub fn run(ctx: &Context, command: BenchCommand) -> Result<()> {
             testnet::testnet(args)?
         }
         BenchCommand::Zk(args) => zk::zk(args)?,
+        BenchCommand::Fhir(args) => fhir::fhir(args)?,
         BenchCommand::Governance(args) => governance::governance(args)?,
         BenchCommand::Claims(args) => {
             let salus = std::env::current_exe().context("cannot find the salus binary")?;

@@ -4,8 +4,8 @@
 //! panic, and never repeat a value from the document in its refusal.
 
 use proptest::prelude::*;
-use salus_gateway::resource::R4_TYPES;
-use salus_gateway::validate::{validate, validate_value};
+use salus_fhir::validate::{validate, validate_value};
+use salus_fhir::R4_TYPES;
 use serde_json::{json, Value};
 
 /// A string the document holds that no refusal may repeat.

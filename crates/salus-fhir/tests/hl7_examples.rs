@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use salus_gateway::validate::{validate, Invalid, MAX_DOCUMENT_BYTES};
+use salus_fhir::validate::{validate, Invalid, MAX_DOCUMENT_BYTES};
 use serde_json::Value;
 
 fn clients_dir() -> PathBuf {

@@ -15,8 +15,8 @@ use fhir::r4::resources::Resource;
 use fhir::r4::validate::Validate;
 use serde_json::Value;
 
-/// The largest document accepted (the light SDK's limit).
-pub const MAX_DOCUMENT_BYTES: usize = salus_client::fhir::MAX_FHIR_BYTES;
+/// The largest document accepted (as the light SDK's `MAX_FHIR_BYTES`).
+pub const MAX_DOCUMENT_BYTES: usize = 15 * 1024 * 1024;
 /// Problems named in one refusal; the rest are counted.
 const MAX_PROBLEMS: usize = 20;
 
@@ -112,7 +112,7 @@ pub fn validate_value(value: &Value) -> Result<(), Invalid> {
     lost_elements(value, &read_back, resource_type, &mut problems);
     // The model reads `id` as a plain string; R4 constrains it.
     if let Some(id) = value.get("id") {
-        if !id.as_str().is_some_and(crate::resource::is_fhir_id) {
+        if !id.as_str().is_some_and(crate::is_fhir_id) {
             problems.push(Problem {
                 path: format!("{resource_type}.id"),
                 message: "an id is 1 to 64 of A-Z, a-z, 0-9, '-' and '.'".into(),
@@ -138,7 +138,7 @@ fn resource_type(value: &Value) -> Result<&str, Invalid> {
         .get("resourceType")
         .and_then(Value::as_str)
         .ok_or(Invalid::NoResourceType)?;
-    if !crate::resource::is_r4_type(name) {
+    if !crate::is_r4_type(name) {
         // Only a well-formed name is repeated: anything else could be content.
         let shown = if name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric()) {
             name.to_owned()
