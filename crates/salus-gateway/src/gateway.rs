@@ -22,6 +22,7 @@ use crate::index::{date_range, Entry, Index};
 use crate::outcome::GatewayError;
 use crate::resource::{references, relative_reference, searchable};
 use crate::sync::Authored;
+use crate::writer::{Parts, Writer};
 
 /// The identifier system under which a Patient carries its DID.
 pub const DID_SYSTEM: &str = "urn:ietf:rfc:3986";
@@ -66,7 +67,7 @@ pub struct Gateway {
     pub(crate) me: AccountId,
     is_provider: bool,
     pub(crate) reader: Actor,
-    writer: tokio::sync::Mutex<Actor>,
+    writer: Writer,
     index: RwLock<Index>,
     authored: RwLock<Authored>,
 }
@@ -92,15 +93,23 @@ impl Gateway {
             },
             agreement: actor.agreement.clone(),
         };
+        let keys: Arc<KeyCache> = Arc::default();
+        let clock = salus_types::clock::system_clock();
+        let parts = Parts {
+            client: client.clone(),
+            vault,
+            keys: keys.clone(),
+            clock: clock.clone(),
+        };
         Ok(Gateway {
             client,
             vault,
-            keys: Arc::default(),
-            clock: salus_types::clock::system_clock(),
+            keys,
+            clock,
             me,
             is_provider,
             reader,
-            writer: tokio::sync::Mutex::new(actor),
+            writer: Writer::start(parts, actor),
             index: RwLock::default(),
             authored: RwLock::default(),
         })
@@ -148,7 +157,6 @@ impl Gateway {
 
     /// Writes every pending resource in one transaction: all land, or none.
     pub async fn write_all(&self, pending: Vec<Pending>) -> Result<Vec<Stored>, GatewayError> {
-        let mut writer = self.writer.lock().await;
         let flow = self.flow();
         let now = (self.clock)();
         let last_updated_ms = now / 1000 * 1000;
@@ -213,17 +221,7 @@ impl Gateway {
             items.push((slot, content));
             resources.push((resource, patient));
         }
-        let written = match flow.put_slots(&mut writer, items).await {
-            Ok(written) => written,
-            Err(e) => {
-                // A refused or lost submission leaves the signer's nonce ahead.
-                if let Ok(nonce) = self.client.next_nonce(&self.me).await {
-                    writer.signer.next_nonce = nonce;
-                }
-                return Err(flow_error(e));
-            }
-        };
-        drop(writer);
+        let written = self.writer.write(items).await.map_err(flow_error)?;
         let mut stored = Vec::with_capacity(written.len());
         for (written, (_, patient)) in written.iter().zip(&resources) {
             self.note_authored(*patient, written.record);
@@ -368,14 +366,7 @@ impl Gateway {
         if head.erased_ms.is_some() {
             return Err(GatewayError::Gone(format!("{resource_type}/{id}")));
         }
-        let mut writer = self.writer.lock().await;
-        let result = self.flow().erase(&mut writer, record).await;
-        if result.is_err() {
-            if let Ok(nonce) = self.client.next_nonce(&self.me).await {
-                writer.signer.next_nonce = nonce;
-            }
-        }
-        drop(writer);
+        let result = self.writer.erase(record).await;
         match result {
             Ok(_) => {
                 self.index_mut().remove(&record);

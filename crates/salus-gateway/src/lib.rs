@@ -10,7 +10,8 @@
 //! - [`validate`]: R4 validation, from `salus-fhir` (also used by `salus record put`).
 //! - [`resource`]: the R4 types and the search parameters of each.
 //! - `index`, `search`: the in-memory search index and queries over it.
-//! - `gateway`: the operations; `sync`: following the chain.
+//! - `gateway`: the operations; `writer`: the one signer, packing concurrent
+//!   writes into transactions; `sync`: following the chain.
 //! - `routes`, `bundle`, `capability`, `outcome`: the REST surface.
 
 mod bundle;
@@ -22,6 +23,7 @@ pub mod resource;
 mod routes;
 mod search;
 mod sync;
+mod writer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

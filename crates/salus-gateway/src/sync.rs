@@ -36,7 +36,14 @@ pub struct Access {
     grants: BTreeMap<AccountId, Vec<Grant>>,
     /// How far each account's events have been read.
     cursors: BTreeMap<AccountId, Cursor>,
+    /// Patients with records this key may read that the vault would not
+    /// give yet (a grantee's keys are re-wrapped after the grant is final),
+    /// and how many more rounds to try them.
+    unsettled: BTreeMap<AccountId, u32>,
 }
+
+/// Rounds a readable record that the vault refuses is retried.
+const SETTLE_ROUNDS: u32 = 30;
 
 impl Access {
     /// The purpose this key may read `record` for, if any.
@@ -159,7 +166,11 @@ impl Gateway {
 
     /// Brings the index of `patient`'s records in line with what this key may
     /// read now: reads new and newer records, drops the rest.
-    async fn reconcile(&self, access: &Access, patient: &AccountId) -> Result<usize, GatewayError> {
+    async fn reconcile(
+        &self,
+        access: &mut Access,
+        patient: &AccountId,
+    ) -> Result<usize, GatewayError> {
         let now = salus_types::clock::now_ms();
         let listings = self
             .client
@@ -195,6 +206,7 @@ impl Gateway {
             }
         }
         let mut indexed = 0;
+        let mut refused = 0;
         for (purpose, versions) in to_read {
             for chunk in versions.chunks(salus_api::vault::MAX_VAULT_BATCH) {
                 let reads = self
@@ -203,9 +215,12 @@ impl Gateway {
                     .await
                     .map_err(flow_error)?;
                 for ((record, _), read) in chunk.iter().zip(reads) {
-                    // A version the vault will not give (its key was never
-                    // shared with this reader, say) stays out of the index.
-                    let Ok(read) = read else { continue };
+                    // A version the vault will not give yet (its key not yet
+                    // shared with this reader, say) is tried again later.
+                    let Ok(read) = read else {
+                        refused += 1;
+                        continue;
+                    };
                     let Ok(stored) = self.present(*record, read) else {
                         continue;
                     };
@@ -219,6 +234,15 @@ impl Gateway {
                     ));
                     indexed += 1;
                 }
+            }
+        }
+        if refused == 0 {
+            access.unsettled.remove(patient);
+        } else {
+            let rounds = access.unsettled.entry(*patient).or_insert(SETTLE_ROUNDS);
+            *rounds = rounds.saturating_sub(1);
+            if *rounds == 0 {
+                access.unsettled.remove(patient);
             }
         }
         Ok(indexed)
@@ -240,6 +264,7 @@ impl Gateway {
     /// One round of following the chain; returns how many records it read.
     pub async fn follow(&self, access: &mut Access) -> Result<usize, GatewayError> {
         let mut dirty = self.follow_own(access).await?;
+        dirty.extend(access.unsettled.keys().copied());
         let now = salus_types::clock::now_ms();
         for (patient, grants) in &access.grants {
             // A grant that lapsed by time leaves no event behind.
