@@ -63,6 +63,8 @@ pub struct Written {
     pub version: u32,
     pub height: u64,
     pub readers: Vec<AccountId>,
+    /// What the chain anchored: a reader checks the ciphertext against it.
+    pub ciphertext_hash: salus_crypto::Hash,
 }
 
 /// A read version.

@@ -131,6 +131,7 @@ impl RecordFlow<'_> {
                 version: v.version,
                 height: outcome.height,
                 readers: v.envelopes.iter().map(|e| e.recipient).collect(),
+                ciphertext_hash: v.ciphertext_hash,
             })
             .collect())
     }

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use crate::index::{date_range, Entry, Index};
 use crate::outcome::GatewayError;
+use crate::reads::Reads;
 use crate::resource::{references, relative_reference, searchable};
 use crate::sync::Authored;
 use crate::writer::{Parts, Writer};
@@ -68,6 +69,7 @@ pub struct Gateway {
     is_provider: bool,
     pub(crate) reader: Actor,
     writer: Writer,
+    reads: Reads,
     index: RwLock<Index>,
     authored: RwLock<Authored>,
 }
@@ -101,6 +103,7 @@ impl Gateway {
             keys: keys.clone(),
             clock: clock.clone(),
         };
+        let reads = Reads::start(parts.clone(), &reader);
         Ok(Gateway {
             client,
             vault,
@@ -109,6 +112,7 @@ impl Gateway {
             me,
             is_provider,
             reader,
+            reads,
             writer: Writer::start(parts, actor),
             index: RwLock::default(),
             authored: RwLock::default(),
@@ -222,6 +226,11 @@ impl Gateway {
             resources.push((resource, patient));
         }
         let written = self.writer.write(items).await.map_err(flow_error)?;
+        for w in &written {
+            self.reads
+                .anchors
+                .remember(w.record, w.version, w.ciphertext_hash);
+        }
         let mut stored = Vec::with_capacity(written.len());
         for (written, (_, patient)) in written.iter().zip(&resources) {
             self.note_authored(*patient, written.record);
@@ -262,9 +271,20 @@ impl Gateway {
             return Err(not_found(resource_type, id));
         }
         let purpose = entry.as_ref().map_or(Purpose::Treatment, |e| e.purpose);
+        // The latest is at least what the index knows (the follower keeps it
+        // within a round of the chain); a record it does not know is read
+        // against its proven head.
+        let at_least = match (&entry, version) {
+            (_, Some(_)) => 0,
+            (Some(entry), None) => entry.version,
+            (None, None) => match self.flow().head(&record).await.map_err(flow_error)? {
+                Some(head) => head.latest_version,
+                None => return Err(not_found(resource_type, id)),
+            },
+        };
         let read = match self
-            .flow()
-            .get(&self.reader, record, version, purpose)
+            .reads
+            .read(&self.reader, record, version, at_least, purpose)
             .await
         {
             Ok(read) => read,
@@ -300,19 +320,15 @@ impl Gateway {
             .rev()
             .map(|v| (latest.record, v))
             .collect();
+        let record = latest.record;
         let mut out = vec![latest];
-        for chunk in versions.chunks(salus_api::vault::MAX_VAULT_BATCH) {
-            for read in self
-                .flow()
-                .get_many(&self.reader, chunk, purpose)
-                .await
-                .map_err(flow_error)?
-                .into_iter()
-                .flatten()
-            {
-                let record = out[0].record;
-                out.push(self.present(record, read)?);
-            }
+        for read in self
+            .read_versions(&versions, purpose)
+            .await
+            .into_iter()
+            .flatten()
+        {
+            out.push(self.present(record, read)?);
         }
         Ok(out)
     }
@@ -320,38 +336,42 @@ impl Gateway {
     /// Reads many indexed records' latest versions, in the order given; the
     /// ones the key can no longer read leave the index and the answer.
     pub async fn read_indexed(&self, records: &[RecordId]) -> Result<Vec<Stored>, GatewayError> {
-        let mut by_purpose: BTreeMap<Purpose, Vec<(RecordId, u32)>> = BTreeMap::new();
-        {
+        let wanted: Vec<(RecordId, u32, Purpose)> = {
             let index = self.index();
-            for record in records {
-                if let Some(entry) = index.get(record) {
-                    by_purpose
-                        .entry(entry.purpose)
-                        .or_default()
-                        .push((*record, entry.version));
+            records
+                .iter()
+                .filter_map(|r| index.get(r).map(|e| (*r, e.version, e.purpose)))
+                .collect()
+        };
+        let reads = futures::future::join_all(wanted.iter().map(|(record, version, purpose)| {
+            self.reads
+                .read(&self.reader, *record, Some(*version), 0, *purpose)
+        }))
+        .await;
+        let mut out = Vec::with_capacity(wanted.len());
+        for ((record, _, _), read) in wanted.iter().zip(reads) {
+            match read {
+                Ok(read) => out.push(self.present(*record, read)?),
+                Err(FlowError::Vault { .. }) => {
+                    self.index_mut().remove(record);
                 }
+                Err(error) => return Err(flow_error(error)),
             }
         }
-        let mut out = Vec::with_capacity(records.len());
-        for (purpose, versions) in by_purpose {
-            for chunk in versions.chunks(salus_api::vault::MAX_VAULT_BATCH) {
-                let reads = self
-                    .flow()
-                    .get_many(&self.reader, chunk, purpose)
-                    .await
-                    .map_err(flow_error)?;
-                for ((record, _), read) in chunk.iter().zip(reads) {
-                    match read {
-                        Ok(read) => out.push(self.present(*record, read)?),
-                        Err(_) => {
-                            self.index_mut().remove(record);
-                        }
-                    }
-                }
-            }
-        }
-        out.sort_by_key(|s| records.iter().position(|r| *r == s.record));
         Ok(out)
+    }
+
+    /// Reads these versions through the batched reader, one result each.
+    pub(crate) async fn read_versions(
+        &self,
+        versions: &[(RecordId, u32)],
+        purpose: Purpose,
+    ) -> Vec<Result<Read, FlowError>> {
+        futures::future::join_all(versions.iter().map(|(record, version)| {
+            self.reads
+                .read(&self.reader, *record, Some(*version), 0, purpose)
+        }))
+        .await
     }
 
     /// Erases a resource (crypto-shredding): only its patient or a guardian may.

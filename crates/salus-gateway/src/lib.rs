@@ -11,7 +11,8 @@
 //! - [`resource`]: the R4 types and the search parameters of each.
 //! - `index`, `search`: the in-memory search index and queries over it.
 //! - `gateway`: the operations; `writer`: the one signer, packing concurrent
-//!   writes into transactions; `sync`: following the chain.
+//!   writes into transactions; `reads`: concurrent vault reads in one
+//!   bundle, and remembered anchors; `sync`: following the chain.
 //! - `routes`, `bundle`, `capability`, `outcome`: the REST surface.
 
 mod bundle;
@@ -19,6 +20,7 @@ mod capability;
 mod gateway;
 mod index;
 mod outcome;
+mod reads;
 pub mod resource;
 mod routes;
 mod search;

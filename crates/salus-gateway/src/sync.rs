@@ -15,7 +15,7 @@ use salus_types::consent::{ConsentEvent, Grant, Purpose};
 use salus_types::records::{RecordEvent, RecordId};
 use salus_types::{AccountId, Event, EventRecord};
 
-use crate::gateway::{flow_error, Gateway};
+use crate::gateway::Gateway;
 use crate::index::Entry;
 use crate::outcome::GatewayError;
 
@@ -209,11 +209,7 @@ impl Gateway {
         let mut refused = 0;
         for (purpose, versions) in to_read {
             for chunk in versions.chunks(salus_api::vault::MAX_VAULT_BATCH) {
-                let reads = self
-                    .flow()
-                    .get_many(&self.reader, chunk, purpose)
-                    .await
-                    .map_err(flow_error)?;
+                let reads = self.read_versions(chunk, purpose).await;
                 for ((record, _), read) in chunk.iter().zip(reads) {
                     // A version the vault will not give yet (its key not yet
                     // shared with this reader, say) is tried again later.

@@ -52,7 +52,7 @@ pub(crate) struct Parts {
 }
 
 impl Parts {
-    fn flow(&self) -> RecordFlow<'_> {
+    pub(crate) fn flow(&self) -> RecordFlow<'_> {
         RecordFlow {
             client: &self.client,
             vault: self.vault,
@@ -313,6 +313,7 @@ async fn complete(
                     version: v.version,
                     height: outcome.height,
                     readers: v.envelopes.iter().map(|e| e.recipient).collect(),
+                    ciphertext_hash: v.ciphertext_hash,
                 })
                 .collect()),
             Err(error) => Err(FlowError::Invalid(format!(
