@@ -510,3 +510,105 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod model {
+    //! The index's narrowing (by id, patient or code) must never lose a match:
+    //! every search equals a plain filter over every entry the index holds,
+    //! after any sequence of inserts, replacements and removals.
+
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use salus_types::consent::Purpose;
+    use serde_json::json;
+
+    use super::*;
+
+    fn resource(code: u8, day: u8, status: bool) -> serde_json::Value {
+        json!({"resourceType": "Observation",
+            "status": if status { "final" } else { "amended" },
+            "code": {"coding": [{"system": "http://loinc.org", "code": format!("c{code}")}]},
+            "effectiveDateTime": format!("2026-01-{:02}", 1 + day % 28)})
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Put {
+            record: u8,
+            patient: u8,
+            code: u8,
+            day: u8,
+            status: bool,
+            version: u8,
+        },
+        Remove {
+            record: u8,
+        },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (0u8..24, 0u8..3, 0u8..4, 0u8..28, any::<bool>(), 1u8..4).prop_map(
+                |(record, patient, code, day, status, version)| Step::Put { record, patient, code, day, status, version }
+            ),
+            1 => (0u8..24).prop_map(|record| Step::Remove { record }),
+        ]
+    }
+
+    fn query() -> impl Strategy<Value = Vec<(String, String)>> {
+        let param = prop_oneof![
+            (0u8..5).prop_map(|c| ("code".to_owned(), format!("c{c}"))),
+            (0u8..5).prop_map(|c| (
+                "code".to_owned(),
+                format!("http://loinc.org|c{c},c{}", (c + 1) % 5)
+            )),
+            Just(("code".to_owned(), "http://loinc.org|".to_owned())),
+            (0u8..4).prop_map(|p| ("patient".to_owned(), format!("p{p}"))),
+            (
+                0u8..28,
+                prop::sample::select(vec!["ge", "le", "gt", "lt", "eq", "ne"])
+            )
+                .prop_map(|(d, prefix)| (
+                    "date".to_owned(),
+                    format!("{prefix}2026-01-{:02}", 1 + d)
+                )),
+            Just(("status".to_owned(), "final".to_owned())),
+            (0u8..24).prop_map(|r| ("_id".to_owned(), RecordId([r; 16]).to_hex())),
+        ];
+        prop::collection::vec(param, 0..4)
+    }
+
+    proptest! {
+        #[test]
+        fn narrowing_never_loses_a_match(steps in prop::collection::vec(step(), 0..60), pairs in query()) {
+            let mut index = Index::default();
+            let mut model: BTreeMap<RecordId, Entry> = BTreeMap::new();
+            for step in steps {
+                match step {
+                    Step::Put { record, patient, code, day, status, version } => {
+                        let entry = Entry::of(&resource(code, day, status), RecordId([record; 16]),
+                            u32::from(version), AccountId([patient; 20]), u64::from(day), Purpose::Treatment);
+                        if model.get(&entry.record).is_none_or(|old| old.version <= entry.version) {
+                            model.insert(entry.record, entry.clone());
+                        }
+                        index.insert(entry);
+                    }
+                    Step::Remove { record } => {
+                        model.remove(&RecordId([record; 16]));
+                        index.remove(&RecordId([record; 16]));
+                    }
+                }
+            }
+            let mut all = pairs.clone();
+            all.push(("_count".into(), "1000".into()));
+            let query = parse("Observation", &all, true, |r| {
+                r.strip_prefix('p').and_then(|n| n.parse::<u8>().ok()).map(|n| AccountId([n; 20]))
+            }).expect("a supported query");
+            let (total, page) = run(&index, &query);
+            let expected: Vec<RecordId> = model.values().filter(|e| query.matches(e)).map(|e| e.record).collect();
+            prop_assert_eq!(total, expected.len());
+            prop_assert_eq!(page, expected);
+        }
+    }
+}
