@@ -226,7 +226,7 @@ async fn a_hospital_gateway_serves_fhir_over_salus() {
     let created = fhir
         .post(
             "/Patient",
-            &json!({"resourceType": "Patient", "name": [{"family": "Doe"}],
+            &json!({"resourceType": "Patient", "name": [{"family": "Doe"}], "birthDate": "1950-03-04",
             "identifier": [{"system": "urn:ietf:rfc:3986", "value": patient}]}),
         )
         .await;
@@ -341,6 +341,12 @@ async fn a_hospital_gateway_serves_fhir_over_salus() {
         fhir.get("/Observation?date=ge2026-03-02").await.body["total"],
         1
     );
+    assert_eq!(
+        fhir.get("/Patient?birthdate=lt1960").await.body["total"],
+        1,
+        "dates before 1970 order too"
+    );
+    assert_eq!(fhir.get("/Patient?birthdate=ge1960").await.body["total"], 0);
     assert_eq!(
         fhir.get("/Observation?date=lt2026-03-02").await.body["total"],
         1
@@ -480,6 +486,25 @@ async fn a_hospital_gateway_serves_fhir_over_salus() {
     ]);
     specialist_fhir.wait_total("/Observation", 0).await;
 
+    // Erasure cannot be undone, so the URL's type must be the record's.
+    let mistyped = fhir
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/Patient/{pulse_id}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(mistyped.status, StatusCode::NOT_FOUND);
+    let patch = fhir
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/Observation/{pulse_id}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(patch.status, StatusCode::METHOD_NOT_ALLOWED);
     // The hospital may not erase; the patient can, and then it is gone (410).
     let refused = fhir
         .send(

@@ -163,7 +163,14 @@ fn lost_elements(input: &Value, read_back: &Value, path: &str, problems: &mut Ve
     match (input, read_back) {
         (Value::Object(given), Value::Object(kept)) => {
             for (name, value) in given {
-                let inner = format!("{path}.{name}");
+                // A name R4 does not define may be content: shown only if
+                // it looks like an element name.
+                let shown = if is_element_name(name) {
+                    name.as_str()
+                } else {
+                    "(element)"
+                };
+                let inner = format!("{path}.{shown}");
                 match kept.get(name) {
                     Some(kept) => lost_elements(value, kept, &inner, problems),
                     None => problems.push(Problem {
@@ -186,9 +193,18 @@ fn lost_elements(input: &Value, read_back: &Value, path: &str, problems: &mut Ve
     }
 }
 
+fn is_element_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 64
+}
+
 /// A message with every quoted part (a value the document held) elided.
 fn without_values(message: &str) -> String {
-    let field_names_only = ["missing field", "duplicate field", "unknown field"]
+    let field_names_only = ["missing field", "duplicate field"]
         .iter()
         .any(|p| message.starts_with(p));
     let mut out = String::with_capacity(message.len());

@@ -33,6 +33,7 @@ fn json_value() -> impl Strategy<Value = Value> {
                     Just("system".to_owned()),
                     Just("reference".to_owned()),
                     Just("effectiveDateTime".to_owned()),
+                    Just(SECRET.to_owned()),
                     "[a-z]{1,8}",
                 ],
                 inner,
@@ -71,7 +72,7 @@ proptest! {
     #[test]
     fn arbitrary_json_under_a_real_type_is_answered(
         index in 0..R4_TYPES.len(),
-        body in prop::collection::btree_map("[a-zA-Z]{1,10}", json_value(), 0..6),
+        body in prop::collection::btree_map(prop_oneof!["[a-zA-Z]{1,10}", Just(SECRET.to_owned())], json_value(), 0..6),
     ) {
         let mut object: serde_json::Map<String, Value> = body.into_iter().collect();
         object.insert("resourceType".into(), json!(R4_TYPES[index]));

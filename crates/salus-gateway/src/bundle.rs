@@ -60,7 +60,7 @@ pub async fn searchset(served: &Served, query: &Query) -> Result<Value, GatewayE
         }
     }
     let mut links = vec![json!({"relation": "self", "url": page_url(served, query, query.offset)})];
-    if query.offset + query.count < total {
+    if query.count > 0 && query.offset.saturating_add(query.count) < total {
         links.push(
             json!({"relation": "next", "url": page_url(served, query, query.offset + query.count)}),
         );

@@ -161,10 +161,13 @@ impl Gateway {
 
     /// Writes every pending resource in one transaction: all land, or none.
     pub async fn write_all(&self, pending: Vec<Pending>) -> Result<Vec<Stored>, GatewayError> {
+        if pending.is_empty() {
+            return Ok(Vec::new());
+        }
         let flow = self.flow();
-        let now = (self.clock)();
-        let last_updated_ms = now / 1000 * 1000;
-        let stamp = fhir_instant(now);
+        let stamp = fhir_instant((self.clock)());
+        // On the index's scale, as every date it compares.
+        let last_updated_ms = date_range(&stamp).map_or(0, |(first, _)| first);
         let mut items = Vec::with_capacity(pending.len());
         let mut resources = Vec::with_capacity(pending.len());
         // Patients created alongside are known before the resources naming them.
@@ -225,6 +228,11 @@ impl Gateway {
             items.push((slot, content));
             resources.push((resource, patient));
         }
+        // Known as this key's before they are final, so that the follower
+        // never takes them for records the key may not read.
+        for ((slot, _), (_, patient)) in items.iter().zip(&resources) {
+            self.note_authored(*patient, slot.record);
+        }
         let written = self.writer.write(items).await.map_err(flow_error)?;
         for w in &written {
             self.reads
@@ -232,9 +240,6 @@ impl Gateway {
                 .remember(w.record, w.version, w.ciphertext_hash);
         }
         let mut stored = Vec::with_capacity(written.len());
-        for (written, (_, patient)) in written.iter().zip(&resources) {
-            self.note_authored(*patient, written.record);
-        }
         let mut index = self.index_mut();
         for (written, (resource, patient)) in written.into_iter().zip(resources) {
             index.insert(Entry::of(
@@ -298,7 +303,11 @@ impl Gateway {
                 return Err(error);
             }
         };
-        let stored = self.opened(record, read, purpose).await?;
+        let stored = match version {
+            None => self.opened(record, read, purpose).await?,
+            // An older version is shown, never indexed as the current one.
+            Some(_) => self.present(record, read)?,
+        };
         if stored.resource_type() != resource_type {
             return Err(not_found(resource_type, id));
         }
@@ -352,7 +361,7 @@ impl Gateway {
         for ((record, _, _), read) in wanted.iter().zip(reads) {
             match read {
                 Ok(read) => out.push(self.present(*record, read)?),
-                Err(FlowError::Vault { .. }) => {
+                Err(FlowError::Vault { code, .. }) if is_consent_denial(&code) => {
                     self.index_mut().remove(record);
                 }
                 Err(error) => return Err(flow_error(error)),
@@ -377,6 +386,15 @@ impl Gateway {
     /// Erases a resource (crypto-shredding): only its patient or a guardian may.
     pub async fn delete(&self, resource_type: &str, id: &str) -> Result<(), GatewayError> {
         let record = record_id(resource_type, id)?;
+        // Erasure cannot be undone: the URL's type must be the record's.
+        let known = self.index().get(&record).map(|e| e.resource_type.clone());
+        match known {
+            Some(kind) if kind != resource_type => return Err(not_found(resource_type, id)),
+            Some(_) => {}
+            None => {
+                self.read(resource_type, id, None).await?;
+            }
+        }
         let head = self
             .flow()
             .head(&record)
@@ -592,8 +610,10 @@ fn read_error(e: FlowError, resource_type: &str, id: &str) -> GatewayError {
                 || code == AccessReason::UnknownVersion.name()
             {
                 not_found(resource_type, id)
-            } else {
+            } else if is_consent_denial(&code) {
                 GatewayError::Denied { reason: code }
+            } else {
+                GatewayError::Unavailable(format!("the vault could not serve it ({code})"))
             }
         }
         FlowError::Invalid(message) if message.ends_with("is unknown") => {
@@ -616,8 +636,22 @@ pub(crate) fn flow_error(e: FlowError) -> GatewayError {
                 GatewayError::Rejected { code, message }
             }
         }
-        FlowError::Vault { code, .. } => GatewayError::Denied { reason: code },
+        FlowError::Vault { code, .. } if is_consent_denial(&code) => {
+            GatewayError::Denied { reason: code }
+        }
+        FlowError::Vault { code, .. } => {
+            GatewayError::Unavailable(format!("the vault could not serve it ({code})"))
+        }
         FlowError::Client(e) => unavailable(e),
-        other => GatewayError::Unprocessable(other.to_string()),
+        // What the network sent does not match the chain, or the gateway's
+        // own machinery failed: not the client's fault.
+        other => GatewayError::Upstream(other.to_string()),
     }
+}
+
+/// A vault refusal that is consent's decision (the record leaves the
+/// index), as opposed to a fault (it stays).
+pub(crate) fn is_consent_denial(code: &str) -> bool {
+    code.parse::<AccessReason>()
+        .is_ok_and(|reason| !reason.allows() && reason != AccessReason::UnknownVersion)
 }

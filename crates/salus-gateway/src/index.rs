@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use salus_types::calendar::{day_number, parse_fhir_time, MS_PER_DAY};
+use salus_types::calendar::MS_PER_DAY;
 use salus_types::consent::Purpose;
 use salus_types::records::RecordId;
 use salus_types::AccountId;
@@ -113,34 +113,118 @@ pub fn date_range_of(value: &Value) -> Option<(u64, u64)> {
 }
 
 /// The range a date of any FHIR precision stands for: a year, a month, a
-/// day, or an instant.
+/// day, or an instant (with its zone), as milliseconds on a scale that
+/// starts at 0000-03-01 so that dates before 1970 (birth dates) order too.
+/// Every date the index and its queries compare goes through here.
 pub fn date_range(text: &str) -> Option<(u64, u64)> {
-    if let Some(time) = parse_fhir_time(text) {
-        return Some((time.earliest_ms(), time.latest_ms()));
-    }
-    let digits = |part: &str| -> Option<u32> {
-        (part.len() >= 2 && part.bytes().all(|b| b.is_ascii_digit())).then(|| part.parse().ok())?
+    let bytes = text.as_bytes();
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
-    let (first_day, last_day) = match text.len() {
-        4 => {
-            let year = digits(text)?;
-            (year * 10_000 + 101, year * 10_000 + 1231)
-        }
-        7 if text.as_bytes()[4] == b'-' => {
-            let (year, month) = (digits(&text[..4])?, digits(&text[5..])?);
-            let first = year * 10_000 + month * 100 + 1;
+    let year = number(0..4)?;
+    let dash = |at: usize| bytes.get(at) == Some(&b'-');
+    match bytes.len() {
+        4 => Some((day_ms(year, 1, 1)?, day_ms(year, 12, 31)? + MS_PER_DAY - 1)),
+        7 if dash(4) => {
+            let month = number(5..7)?;
             let last = (28..=31)
                 .rev()
-                .map(|d| year * 10_000 + month * 100 + d)
-                .find(|d| day_number(*d).is_some())?;
-            (first, last)
+                .find(|d| day_ms(year, month, *d).is_some())?;
+            Some((
+                day_ms(year, month, 1)?,
+                day_ms(year, month, last)? + MS_PER_DAY - 1,
+            ))
+        }
+        10 if dash(4) && dash(7) => {
+            let day = day_ms(year, number(5..7)?, number(8..10)?)?;
+            Some((day, day + MS_PER_DAY - 1))
+        }
+        n if n > 10 && dash(4) && dash(7) && bytes[10] == b'T' => {
+            let day = day_ms(year, number(5..7)?, number(8..10)?)?;
+            let instant = day.checked_add_signed(time_of_day_ms(&text[11..])?)?;
+            Some((instant, instant))
+        }
+        _ => None,
+    }
+}
+
+/// `hh:mm:ss[.fff…](Z|±hh:mm)` as milliseconds after the day's UTC start.
+fn time_of_day_ms(text: &str) -> Option<i64> {
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    if text.get(2..3) != Some(":") || text.get(5..6) != Some(":") {
+        return None;
+    }
+    let (hours, minutes, seconds) = (number(0..2)?, number(3..5)?, number(6..8)?);
+    if hours > 23 || minutes > 59 || seconds > 60 {
+        return None;
+    }
+    let mut zone = text.get(8..)?;
+    let mut millis = 0;
+    if let Some(fraction) = zone.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        let kept = fraction.get(..digits.min(3)).filter(|k| !k.is_empty())?;
+        millis = kept.parse::<i64>().ok()? * 10i64.pow(3 - kept.len() as u32);
+        zone = &fraction[digits..];
+    }
+    let offset_minutes = match zone {
+        "Z" => 0,
+        _ if zone.len() == 6 && zone.as_bytes()[3] == b':' => {
+            let sign = match zone.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (h, m): (i64, i64) = (zone.get(1..3)?.parse().ok()?, zone.get(4..6)?.parse().ok()?);
+            if h > 14 || m > 59 {
+                return None;
+            }
+            sign * (h * 60 + m)
         }
         _ => return None,
     };
-    Some((
-        day_number(first_day)? * MS_PER_DAY,
-        (day_number(last_day)? + 1) * MS_PER_DAY - 1,
-    ))
+    Some(((hours * 60 + minutes - offset_minutes) * 60 + seconds) * 1000 + millis)
+}
+
+/// The first millisecond of a day, counted from 0000-03-01 (Howard
+/// Hinnant's days-from-civil); `None` for a day that does not exist.
+fn day_ms(year: i64, month: i64, day: i64) -> Option<u64> {
+    if !(1..=12).contains(&month) || day < 1 {
+        return None;
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if day > days_in_month[(month - 1) as usize] {
+        return None;
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let shifted_month = (month + 9) % 12;
+    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era;
+    u64::try_from(days).ok().map(|d| d * MS_PER_DAY)
 }
 
 /// The index of every record the key may read.
@@ -248,6 +332,23 @@ mod tests {
         let instant = date_range("2026-03-04T10:00:00+01:00").unwrap();
         assert_eq!(instant.0, instant.1);
         assert_eq!(instant.0, day.0 + 9 * 3_600_000);
+        assert_eq!(
+            date_range("2026-03-04T10:00:00.250Z").unwrap().0,
+            day.0 + 10 * 3_600_000 + 250
+        );
+        // Birth dates before 1970 order with the rest.
+        let born = date_range("1950-03-04").unwrap();
+        assert!(born.1 < date_range("1969-12-31").unwrap().0);
+        assert_eq!(date_range("1950-02-29"), None);
+        assert_eq!(
+            date_range("2024-02-29").map(|r| r.1 - r.0),
+            Some(MS_PER_DAY - 1)
+        );
+        assert_eq!(
+            date_range("2026-03-04T10:00:00"),
+            None,
+            "a time needs a zone"
+        );
         assert_eq!(date_range("2026-13"), None);
         assert_eq!(date_range("tomorrow"), None);
         let open = date_range_of(&json!({"start": "2026-01-01"})).unwrap();

@@ -50,6 +50,8 @@ pub enum GatewayError {
     Rejected { code: String, message: String },
     #[error("the network could not be reached: {0}")]
     Unavailable(String),
+    #[error("the network's answer could not be used: {0}")]
+    Upstream(String),
 }
 
 impl GatewayError {
@@ -75,6 +77,7 @@ impl GatewayError {
             GatewayError::NotSupported(_) => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             GatewayError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::Upstream(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -94,6 +97,7 @@ impl GatewayError {
             GatewayError::Rejected { .. } => "business-rule",
             GatewayError::NotSupported(_) | GatewayError::UnsupportedMediaType => "not-supported",
             GatewayError::Unavailable(_) => "transient",
+            GatewayError::Upstream(_) => "exception",
         }
     }
 

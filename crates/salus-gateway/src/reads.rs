@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use salus_api::vault::{ItemResult, ServedRecord, MAX_VAULT_BATCH};
+use salus_api::vault::{ItemResult, ServedRecord};
 use salus_client::record_flow::{Actor, FlowError, Read};
 use salus_client::records::{open_version, RecordError};
 use salus_client::ClientError;
@@ -24,6 +24,9 @@ use crate::writer::Parts;
 
 /// Reads waiting for the reader; beyond this, callers wait to enqueue.
 const QUEUE: usize = 8_192;
+/// Reads per vault call: the vault serves at most 64 MiB of ciphertext per
+/// call, and reads of unrelated requests must not make each other fail.
+const READ_BATCH: usize = 64;
 /// Anchors remembered before the memory is cleared (each is 56 bytes).
 const MAX_ANCHORS: usize = 1 << 20;
 
@@ -155,7 +158,7 @@ async fn run(
     let vault = parts.vault;
     while let Some(first) = asks.recv().await {
         let mut batch = vec![first];
-        while batch.len() < MAX_VAULT_BATCH {
+        while batch.len() < READ_BATCH {
             match asks.try_recv() {
                 Ok(ask) => batch.push(ask),
                 Err(_) => break,

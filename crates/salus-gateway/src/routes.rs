@@ -51,6 +51,7 @@ pub fn router(served: Arc<Served>) -> Router {
         .route("/fhir/metadata", get(metadata))
         .merge(protected)
         .fallback(unknown_route)
+        .method_not_allowed_fallback(unsupported_method)
         .with_state(served)
 }
 
@@ -73,6 +74,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn unknown_route(method: Method) -> GatewayError {
     GatewayError::NotFound(format!("no FHIR interaction here for {method}"))
+}
+
+async fn unsupported_method(method: Method) -> GatewayError {
+    GatewayError::NotSupported(format!(
+        "{method} is not a FHIR interaction this gateway offers here"
+    ))
 }
 
 async fn metadata(State(served): Shared) -> Response {

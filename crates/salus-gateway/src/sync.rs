@@ -40,6 +40,8 @@ pub struct Access {
     /// give yet (a grantee's keys are re-wrapped after the grant is final),
     /// and how many more rounds to try them.
     unsettled: BTreeMap<AccountId, u32>,
+    /// Patients to reconcile whatever the events say (a round failed).
+    due: BTreeSet<AccountId>,
 }
 
 /// Rounds a readable record that the vault refuses is retried.
@@ -259,8 +261,19 @@ impl Gateway {
 
     /// One round of following the chain; returns how many records it read.
     pub async fn follow(&self, access: &mut Access) -> Result<usize, GatewayError> {
-        let mut dirty = self.follow_own(access).await?;
+        // Patients whose reconciling failed last round stay due: cursors
+        // have moved past the events that made them so.
+        let mut dirty = std::mem::take(&mut access.due);
         dirty.extend(access.unsettled.keys().copied());
+        let own = self.follow_own(access).await;
+        let own = match own {
+            Ok(own) => own,
+            Err(error) => {
+                access.due = dirty;
+                return Err(error);
+            }
+        };
+        dirty.extend(own);
         let now = salus_types::clock::now_ms();
         for (patient, grants) in &access.grants {
             // A grant that lapsed by time leaves no event behind.
@@ -273,7 +286,14 @@ impl Gateway {
         }
         let patients = access.patients(&self.me, &self.authored());
         for patient in patients {
-            let events = self.new_events(access, &patient).await?;
+            let events = match self.new_events(access, &patient).await {
+                Ok(events) => events,
+                Err(error) => {
+                    access.due.extend(dirty);
+                    access.due.insert(patient);
+                    return Err(error);
+                }
+            };
             // What this gateway wrote itself is indexed already.
             let touches = events.iter().any(|e| match &e.event {
                 Event::Records(RecordEvent::Anchored {
@@ -296,9 +316,16 @@ impl Gateway {
             }
         }
         let mut read = 0;
+        let mut failure = None;
         for patient in dirty {
-            read += self.reconcile(access, &patient).await?;
+            match self.reconcile(access, &patient).await {
+                Ok(count) => read += count,
+                Err(error) => {
+                    access.due.insert(patient);
+                    failure = Some(error);
+                }
+            }
         }
-        Ok(read)
+        failure.map_or(Ok(read), Err)
     }
 }

@@ -11,6 +11,7 @@
 //! so one bad write fails alone.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,7 +41,12 @@ struct Group {
     reply: Reply,
     /// Retried after a packed transaction failed: it goes alone.
     alone: bool,
+    /// Submissions refused because the nonce moved.
+    tries: u32,
 }
+
+/// Times a request is re-signed after the account's nonce moved.
+const MAX_TRIES: u32 = 3;
 
 /// What the writer needs to build record flows.
 #[derive(Clone)]
@@ -91,6 +97,7 @@ impl Writer {
                 erase: None,
                 reply,
                 alone: false,
+                tries: 0,
             },
             answer,
         )
@@ -105,6 +112,7 @@ impl Writer {
             erase: Some(record),
             reply,
             alone: true,
+            tries: 0,
         };
         self.send(group, answer).await.map(drop)
     }
@@ -124,11 +132,15 @@ async fn run(parts: Parts, mut actor: Actor, mut requests: mpsc::Receiver<Group>
     let (retry, mut retried) = mpsc::unbounded_channel::<Group>();
     let mut backlog: VecDeque<Group> = VecDeque::new();
     let mut in_flight: JoinSet<()> = JoinSet::new();
+    let unsure = Arc::new(AtomicBool::new(false));
     loop {
         while let Ok(group) = retried.try_recv() {
             backlog.push_back(group);
         }
         while in_flight.try_join_next().is_some() {}
+        if unsure.swap(false, Ordering::SeqCst) {
+            resync(&parts, &mut actor, &mut in_flight).await;
+        }
         let first = match backlog.pop_front() {
             Some(group) => group,
             None => tokio::select! {
@@ -157,22 +169,35 @@ async fn run(parts: Parts, mut actor: Actor, mut requests: mpsc::Receiver<Group>
         match parts.client.submit(&tx).await {
             Ok(hash) => {
                 let (parts, retry, key) = (parts.clone(), retry.clone(), actor.clone_keys());
-                in_flight
-                    .spawn(async move { complete(parts, key, hash, groups, sealed, retry).await });
+                let unsure = unsure.clone();
+                in_flight.spawn(async move {
+                    complete(parts, key, hash, groups, sealed, retry, unsure).await
+                });
             }
-            Err(error) => {
-                if matches!(error, ClientError::Api { .. }) {
-                    // Refused at admission: the nonce was not used.
-                    actor.signer.next_nonce -= 1;
-                } else {
-                    // Unknown whether the node took it: let everything in
-                    // flight settle, then ask the chain.
-                    while in_flight.join_next().await.is_some() {}
-                    if let Ok(nonce) = parts.client.next_nonce(&actor.account()).await {
-                        actor.signer.next_nonce = nonce;
+            Err(ClientError::Api { code, .. }) if code.contains("nonce") => {
+                // The account's nonce moved without this writer (the key
+                // signed elsewhere too): settle, ask the chain, try again.
+                resync(&parts, &mut actor, &mut in_flight).await;
+                for mut group in groups.into_iter().rev() {
+                    group.tries += 1;
+                    if group.tries > MAX_TRIES {
+                        let _ = group.reply.send(Err(FlowError::Invalid(
+                            "the account's nonce kept moving; is the key in use elsewhere?".into(),
+                        )));
+                    } else {
+                        backlog.push_front(group);
                     }
                 }
+            }
+            Err(error @ ClientError::Api { .. }) => {
+                // Refused at admission: the nonce was not used.
+                actor.signer.next_nonce -= 1;
                 fail_or_split(groups, FlowError::Client(error), &retry);
+            }
+            Err(error) => {
+                // Unknown whether the node took it: settle, then ask the chain.
+                resync(&parts, &mut actor, &mut in_flight).await;
+                fail_all(groups, &error.to_string());
             }
         }
     }
@@ -251,10 +276,16 @@ async fn complete(
     groups: Vec<Group>,
     sealed: Vec<Vec<SealedVersion>>,
     retry: mpsc::UnboundedSender<Group>,
+    unsure: Arc<AtomicBool>,
 ) {
     let outcome = match parts.client.wait_final(&hash, FINALITY_TIMEOUT).await {
         Ok(outcome) => outcome,
-        Err(error) => return fail_or_split(groups, FlowError::Client(error), &retry),
+        Err(error) => {
+            // It may still land: nothing is retried, and the writer asks the
+            // chain for its nonce before it signs again.
+            unsure.store(true, Ordering::SeqCst);
+            return fail_all(groups, &error.to_string());
+        }
     };
     if !outcome.receipt.succeeded() {
         let error = FlowError::Rejected {
@@ -321,6 +352,22 @@ async fn complete(
             ))),
         };
         let _ = group.reply.send(answer);
+    }
+}
+
+/// Lets everything in flight settle, then takes the chain's next nonce.
+async fn resync(parts: &Parts, actor: &mut Actor, in_flight: &mut JoinSet<()>) {
+    while in_flight.join_next().await.is_some() {}
+    if let Ok(nonce) = parts.client.next_nonce(&actor.account()).await {
+        actor.signer.next_nonce = nonce;
+    }
+}
+
+/// The transaction's fate is unknown: every request in it fails as unavailable.
+fn fail_all(groups: Vec<Group>, why: &str) {
+    for group in groups {
+        let error = ClientError::Transport(format!("the write's outcome is unknown: {why}"));
+        let _ = group.reply.send(Err(FlowError::Client(error)));
     }
 }
 
