@@ -426,6 +426,24 @@ async fn a_hospital_gateway_serves_fhir_over_salus() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "a hospital must name the patient"
     );
+    // A resource of one patient may not point at another patient's record.
+    let other = fhir
+        .post(
+            "/Patient",
+            &json!({"resourceType": "Patient",
+            "identifier": [{"system": "urn:ietf:rfc:3986", "value": specialist}]}),
+        )
+        .await;
+    let crossed = json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+        "subject": {"reference": format!("Patient/{}", other.body["id"].as_str().unwrap())},
+        "encounter": {"reference": encounter_location.split("/_history").next().unwrap()}});
+    let refused = fhir.post("/Observation", &crossed).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
     assert_eq!(
         fhir.get("/Observation?_count=100").await.body["total"],
         2,

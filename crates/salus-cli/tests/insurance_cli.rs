@@ -121,6 +121,9 @@ fn a_claim_settles_through_oracle_daemons_that_are_killed_and_restarted() {
             "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}]},
             "patient": {"display": SECRETS[0]},
             "created": admitted,
+            "provider": {"display": "St. Mary's Hospital"},
+            "priority": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]},
+            "insurance": [{"sequence": 1, "focal": true, "coverage": {"display": "the patient's policy"}}],
             "billablePeriod": {"start": admitted},
             "diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": {"coding": [
                 {"system": "http://hl7.org/fhir/sid/icd-10", "code": "J18.9"}]}}],
