@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use crate::gateway::{Pending, Stored};
 use crate::outcome::GatewayError;
 use crate::resource::{is_r4_type, references, relative_reference};
-use crate::routes::{parse_query, Served};
+use crate::routes::{etag_version, parse_query, Served};
 use crate::search::{self, Query};
 
 /// Entries one batch may hold.
@@ -180,15 +180,7 @@ async fn transaction(served: &Served, entries: Vec<Value>) -> Result<Value, Gate
                     return Err(refuse("the url, the resource's type and its id must agree"));
                 }
                 let current = gateway.read(kind, id, None).await?;
-                let if_match = request["ifMatch"]
-                    .as_str()
-                    .map(|etag| {
-                        etag.trim_start_matches("W/")
-                            .trim_matches('"')
-                            .parse::<u32>()
-                    })
-                    .transpose()
-                    .map_err(|_| refuse("ifMatch must be W/\"<version>\""))?;
+                let if_match = etag_version(request["ifMatch"].as_str())?;
                 Step::Update {
                     record: current.record,
                     if_match,
@@ -389,16 +381,7 @@ async fn batch_entry(served: &Served, entry: &Value) -> Result<Value, GatewayErr
                     "a POST's url must be the resource's type".into(),
                 ));
             }
-            let mut stored = gateway
-                .write_all(vec![Pending {
-                    resource,
-                    existing: None,
-                    new_id: None,
-                }])
-                .await?;
-            let stored = stored
-                .pop()
-                .ok_or_else(|| GatewayError::Unprocessable("nothing was written".into()))?;
+            let stored = gateway.write_one(resource, None).await?;
             Ok(response_entry(served, &stored, "201 Created"))
         }
         "PUT" => {
@@ -416,25 +399,10 @@ async fn batch_entry(served: &Served, entry: &Value) -> Result<Value, GatewayErr
                 ));
             }
             let current = gateway.read(kind, id, None).await?;
-            let if_match = request["ifMatch"]
-                .as_str()
-                .map(|etag| {
-                    etag.trim_start_matches("W/")
-                        .trim_matches('"')
-                        .parse::<u32>()
-                })
-                .transpose()
-                .map_err(|_| GatewayError::BadRequest("ifMatch must be W/\"<version>\"".into()))?;
-            let mut stored = gateway
-                .write_all(vec![Pending {
-                    resource,
-                    existing: Some((current.record, if_match)),
-                    new_id: None,
-                }])
+            let if_match = etag_version(request["ifMatch"].as_str())?;
+            let stored = gateway
+                .write_one(resource, Some((current.record, if_match)))
                 .await?;
-            let stored = stored
-                .pop()
-                .ok_or_else(|| GatewayError::Unprocessable("nothing was written".into()))?;
             Ok(response_entry(served, &stored, "200 OK"))
         }
         "DELETE" => {

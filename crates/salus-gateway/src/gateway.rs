@@ -260,6 +260,24 @@ impl Gateway {
         Ok(stored)
     }
 
+    /// Writes one resource: a create, or the next version of `existing`
+    /// (checked against the version an `If-Match` named).
+    pub async fn write_one(
+        &self,
+        resource: Value,
+        existing: Option<(RecordId, Option<u32>)>,
+    ) -> Result<Stored, GatewayError> {
+        let pending = Pending {
+            resource,
+            existing,
+            new_id: None,
+        };
+        self.write_all(vec![pending])
+            .await?
+            .pop()
+            .ok_or_else(|| GatewayError::Upstream("the write produced no version".into()))
+    }
+
     /// Reads a resource (a version of it, for `vread`).
     pub async fn read(
         &self,

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::bundle;
 use crate::capability::capability_statement;
-use crate::gateway::{Gateway, Pending, Stored};
+use crate::gateway::{Gateway, Stored};
 use crate::outcome::{GatewayError, FHIR_JSON};
 use crate::resource::{is_fhir_id, is_r4_type};
 use crate::search::{self, Query};
@@ -210,15 +210,22 @@ async fn body_resource(
 }
 
 fn if_match(headers: &HeaderMap) -> Result<Option<u32>, GatewayError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
+    let text = headers
+        .get(header::IF_MATCH)
+        .map(|v| v.to_str().unwrap_or_default());
+    etag_version(text)
+}
+
+/// The version an ETag (`W/"3"`, or `"3"`) names, if one is given.
+pub(crate) fn etag_version(etag: Option<&str>) -> Result<Option<u32>, GatewayError> {
+    let Some(text) = etag.map(str::trim) else {
         return Ok(None);
     };
-    let text = value.to_str().unwrap_or_default().trim();
     let inner = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
     inner
         .parse()
         .map(Some)
-        .map_err(|_| GatewayError::BadRequest("If-Match must be W/\"<version>\"".into()))
+        .map_err(|_| GatewayError::BadRequest("an ETag must be W/\"<version>\"".into()))
 }
 
 async fn create(
@@ -256,17 +263,7 @@ async fn create(
             }
         }
     }
-    let mut stored = served
-        .gateway
-        .write_all(vec![Pending {
-            resource,
-            existing: None,
-            new_id: None,
-        }])
-        .await?;
-    let stored = stored
-        .pop()
-        .ok_or_else(|| GatewayError::Unprocessable("nothing was written".into()))?;
+    let stored = served.gateway.write_one(resource, None).await?;
     Ok(resource_response(
         &served,
         StatusCode::CREATED,
@@ -292,17 +289,10 @@ async fn update(
     // The resource must exist and be readable by this key: updating blind
     // would let a key overwrite what it may not see.
     let current = served.gateway.read(&resource_type, &id, None).await?;
-    let mut stored = served
+    let stored = served
         .gateway
-        .write_all(vec![Pending {
-            resource,
-            existing: Some((current.record, expected)),
-            new_id: None,
-        }])
+        .write_one(resource, Some((current.record, expected)))
         .await?;
-    let stored = stored
-        .pop()
-        .ok_or_else(|| GatewayError::Unprocessable("nothing was written".into()))?;
     Ok(resource_response(
         &served,
         StatusCode::OK,
