@@ -9,10 +9,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::{free_port, DevNode, Env, PASSPHRASE};
+use common::{free_port, DevNode, Env};
 
 const TOKEN: &str = "fhir-clients-test-token-0123456789";
 
@@ -32,24 +32,7 @@ impl Drop for Gateway {
 /// Starts a gateway for `key` and waits until it serves; returns it and its base.
 fn gateway(env: &Env, key: &str, log: &Path) -> (Gateway, String) {
     let port = free_port();
-    let file = std::fs::File::create(log).expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_salus"))
-        .args([
-            "gateway",
-            "--key",
-            key,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("SALUS_NODE", &env.node)
-        .env("SALUS_KEYSTORE", &env.keystore)
-        .env("SALUS_PASSPHRASE", PASSPHRASE)
-        .env("SALUS_GATEWAY_TOKEN", TOKEN)
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log file"))
-        .stderr(file)
-        .spawn()
-        .expect("the salus binary starts");
+    let child = common::start_gateway(env, key, port, TOKEN, log);
     let base = format!("http://127.0.0.1:{port}/fhir");
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -7,10 +7,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::{free_port, DevNode, Env, PASSPHRASE};
+use common::{free_port, DevNode, Env};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -27,26 +27,7 @@ struct GatewayProcess {
 impl GatewayProcess {
     fn start(env: &Env, key: &str, log: &Path) -> GatewayProcess {
         let port = free_port();
-        let file = std::fs::File::create(log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_salus"))
-            .args([
-                "gateway",
-                "--key",
-                key,
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .args(["--refresh-ms", "200"])
-            .env("SALUS_NODE", &env.node)
-            .env("SALUS_KEYSTORE", &env.keystore)
-            .env("SALUS_PASSPHRASE", PASSPHRASE)
-            .env("SALUS_GATEWAY_TOKEN", TOKEN)
-            .env("SALUS_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("log file"))
-            .stderr(file)
-            .spawn()
-            .expect("the salus binary starts");
+        let child = common::start_gateway(env, key, port, TOKEN, log);
         GatewayProcess {
             child,
             base: format!("http://127.0.0.1:{port}/fhir"),

@@ -311,6 +311,18 @@ impl RecordFlow<'_> {
             .ok_or_else(|| {
                 FlowError::Invalid("the vault served a version the chain does not anchor".into())
             })?;
+        self.open_against(reader, record, served, &anchored.ciphertext_hash)
+    }
+
+    /// Opens a served version whose anchored ciphertext hash the caller has
+    /// proven (or wrote itself): the hash check, the key unwrap, decryption.
+    pub fn open_against(
+        &self,
+        reader: &Actor,
+        record: RecordId,
+        served: ServedRecord,
+        anchored: &salus_crypto::Hash,
+    ) -> Result<Read, FlowError> {
         let content = served
             .content
             .as_deref()
@@ -324,7 +336,7 @@ impl RecordFlow<'_> {
             &record,
             served.version,
             &content,
-            &anchored.ciphertext_hash,
+            anchored,
             &served.envelope,
             &reader.signer.account,
             &reader.agreement,

@@ -8,7 +8,7 @@ use salus_types::records::{Category, RecordId};
 use salus_types::AccountId;
 
 use crate::record_flow::{item, submit, Actor, FlowError, RecordFlow, Written};
-use crate::records::{seal_version, RecordError};
+use crate::records::{seal_version, RecordError, SealedVersion};
 
 /// Uploads of an anchored batch tried before giving up.
 const UPLOAD_ATTEMPTS: u64 = 3;
@@ -27,6 +27,52 @@ pub struct Slot {
 }
 
 impl RecordFlow<'_> {
+    /// Uploads anchored versions' ciphertext and envelopes in one bundle,
+    /// retried (with fresh request headers) before the error is reported:
+    /// an anchored version is unreadable until it is stored.
+    pub async fn upload_sealed(
+        &self,
+        author: &Actor,
+        versions: &[&SealedVersion],
+    ) -> Result<(), FlowError> {
+        if versions.is_empty() {
+            return Ok(());
+        }
+        let mut attempt = 0;
+        loop {
+            let uploads: Vec<_> = versions
+                .iter()
+                .map(|v| {
+                    (
+                        v.upload_request(self.header(author)),
+                        Some(v.ciphertext.as_slice()),
+                    )
+                })
+                .collect();
+            let stored = match self
+                .client
+                .vault_write_bundle(&uploads, &author.signer.key)
+                .await
+            {
+                Ok(results) if results.len() == uploads.len() => {
+                    results.into_iter().try_for_each(|r| item(r).map(drop))
+                }
+                Ok(results) => Err(FlowError::Invalid(format!(
+                    "uploaded {} versions, the vault answered {}",
+                    uploads.len(),
+                    results.len()
+                ))),
+                Err(e) => Err(e.into()),
+            };
+            attempt += 1;
+            match stored {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt >= UPLOAD_ATTEMPTS => return Err(e),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await,
+            }
+        }
+    }
+
     /// The slot of a new record of `patient`, or of the next version of
     /// `existing` (which keeps its category), read from proven state. The
     /// chain refuses a version whose patient is not the record's.
@@ -89,41 +135,9 @@ impl RecordFlow<'_> {
         }
         let outcome = submit(self.client, &mut author.signer, anchors).await?;
         // The anchors are final: the versions are unreadable until their
-        // ciphertext is stored, so a failed upload is retried (with fresh
-        // request headers) before the error is reported.
-        let mut attempt = 0;
-        loop {
-            let uploads: Vec<_> = sealed
-                .iter()
-                .map(|v| {
-                    (
-                        v.upload_request(self.header(author)),
-                        Some(v.ciphertext.as_slice()),
-                    )
-                })
-                .collect();
-            let stored = match self
-                .client
-                .vault_write_bundle(&uploads, &author.signer.key)
-                .await
-            {
-                Ok(results) if results.len() == uploads.len() => {
-                    results.into_iter().try_for_each(|r| item(r).map(drop))
-                }
-                Ok(results) => Err(FlowError::Invalid(format!(
-                    "uploaded {} versions, the vault answered {}",
-                    uploads.len(),
-                    results.len()
-                ))),
-                Err(e) => Err(e.into()),
-            };
-            attempt += 1;
-            match stored {
-                Ok(()) => break,
-                Err(e) if attempt >= UPLOAD_ATTEMPTS => return Err(e),
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await,
-            }
-        }
+        // ciphertext is stored.
+        self.upload_sealed(author, &sealed.iter().collect::<Vec<_>>())
+            .await?;
         Ok(sealed
             .iter()
             .map(|v| Written {

@@ -12,7 +12,6 @@ use std::sync::{Arc, RwLock};
 
 use salus_api::vault::{ItemResult, ServedRecord};
 use salus_client::record_flow::{Actor, FlowError, Read};
-use salus_client::records::{open_version, RecordError};
 use salus_client::ClientError;
 use salus_crypto::Hash;
 use salus_types::consent::Purpose;
@@ -125,26 +124,9 @@ impl Reads {
                 proven.ciphertext_hash
             }
         };
-        let content = served
-            .content
-            .as_deref()
-            .map(|text| {
-                salus_api::vault::from_base64(text)
-                    .ok_or_else(|| RecordError::Malformed("content is not standard base64".into()))
-            })
-            .transpose()?
-            .ok_or(RecordError::NoContent)?;
-        let plaintext = open_version(
-            &record,
-            served.version,
-            &content,
-            &anchored,
-            &served.envelope,
-            &reader.signer.account,
-            &reader.agreement,
-            &self.parts.keys,
-        )?;
-        Ok(Read { plaintext, served })
+        self.parts
+            .flow()
+            .open_against(reader, record, served, &anchored)
     }
 }
 

@@ -28,8 +28,6 @@ use tokio::task::JoinSet;
 const QUEUE: usize = 4_096;
 /// How long a transaction may take to become final.
 const FINALITY_TIMEOUT: Duration = Duration::from_secs(60);
-/// Uploads of a final transaction's versions tried before giving up.
-const UPLOAD_ATTEMPTS: u64 = 3;
 
 type Reply = oneshot::Sender<Result<Vec<Written>, FlowError>>;
 
@@ -296,45 +294,7 @@ async fn complete(
     }
     let flow = parts.flow();
     let versions: Vec<&SealedVersion> = sealed.iter().flatten().collect();
-    let mut attempt = 0;
-    let stored = loop {
-        if versions.is_empty() {
-            break Ok(());
-        }
-        let uploads: Vec<_> = versions
-            .iter()
-            .map(|v| {
-                (
-                    v.upload_request(flow.header(&author)),
-                    Some(v.ciphertext.as_slice()),
-                )
-            })
-            .collect();
-        let result = match parts
-            .client
-            .vault_write_bundle(&uploads, &author.signer.key)
-            .await
-        {
-            Ok(results) if results.len() == uploads.len() => {
-                results.into_iter().try_for_each(|r| {
-                    r.into_result().map(drop).map_err(|e| FlowError::Vault {
-                        code: e.code,
-                        message: e.message,
-                    })
-                })
-            }
-            Ok(_) => Err(FlowError::Invalid(
-                "the vault answered a different number of uploads".into(),
-            )),
-            Err(error) => Err(error.into()),
-        };
-        attempt += 1;
-        match result {
-            Ok(()) => break Ok(()),
-            Err(error) if attempt >= UPLOAD_ATTEMPTS => break Err(error),
-            Err(_) => tokio::time::sleep(Duration::from_millis(200 * attempt)).await,
-        }
-    };
+    let stored = flow.upload_sealed(&author, &versions).await;
     for (group, versions) in groups.into_iter().zip(sealed) {
         let answer = match &stored {
             Ok(()) => Ok(versions

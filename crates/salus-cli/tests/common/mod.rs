@@ -215,3 +215,28 @@ impl Env {
         stderr.into_owned()
     }
 }
+
+/// Starts `salus gateway` for `key` on `port` (following the chain every
+/// 200 ms), with its output written to `log`.
+pub fn start_gateway(env: &Env, key: &str, port: u16, token: &str, log: &Path) -> Child {
+    let file = std::fs::File::create(log).expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_salus"))
+        .args([
+            "gateway",
+            "--key",
+            key,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--refresh-ms", "200"])
+        .env("SALUS_NODE", &env.node)
+        .env("SALUS_KEYSTORE", &env.keystore)
+        .env("SALUS_PASSPHRASE", PASSPHRASE)
+        .env("SALUS_GATEWAY_TOKEN", token)
+        .env("SALUS_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("log file"))
+        .stderr(file)
+        .spawn()
+        .expect("the salus binary starts")
+}
